@@ -1,0 +1,3 @@
+from trialeval.cli import main
+
+main()

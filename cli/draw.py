@@ -1,0 +1,82 @@
+"""``trialeval draw``, ``verify``, ``exclude`` and ``power``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from trialeval.cli._app import app, user_errors
+from trialeval.draw import run_draw, run_exclude, verify as verify_ledger
+from trialeval.power import power as power_mde
+
+
+@app.command("draw")
+def draw_command(
+    population: Path = typer.Option(..., "--population", help="Candidates: CSV, Parquet, .dta or .sas7bdat."),
+    config: Path = typer.Option(..., "--config", help="The trial config, trial.toml."),
+    ledger: Path = typer.Option(..., "--ledger", help="Assignments ledger (created on the first wave)."),
+    request: list[str] = typer.Option(..., "--request", help="Programme places, MUNICIPALITY=N; repeat per site."),
+    date: str = typer.Option(..., "--date", help="The wave's visitation date, YYYY-MM-DD."),
+) -> None:
+    """Draw one wave: sample ceil(N / share) eligible candidates per municipality and assign arms.
+
+    Example: trialeval draw --population pop.csv --config trial.toml --ledger ledger.csv
+    --request Aarhus=10 --request Odense=4 --date 2016-03-01
+    """
+    with user_errors():
+        result = run_draw(population, config, ledger, request, date)
+    typer.echo(result.summary())
+
+
+@app.command("verify")
+def verify_command(
+    population: Path = typer.Option(..., "--population", help="The population file the waves were drawn from."),
+    config: Path = typer.Option(..., "--config", help="The trial config, trial.toml."),
+    ledger: Path = typer.Option(..., "--ledger", help="The ledger to check (its manifest sits beside it)."),
+) -> None:
+    """Replay every wave from the manifest and confirm the ledger, or report the first difference (exit 1).
+
+    Example: trialeval verify --population pop.csv --config trial.toml --ledger ledger.csv
+    """
+    with user_errors():
+        result = verify_ledger(population, config, ledger)
+    if not result.ok:
+        typer.echo(result.summary(), err=True)
+        raise typer.Exit(1)
+    typer.echo(result.summary())
+
+
+@app.command("exclude")
+def exclude_command(
+    ledger: Path = typer.Option(..., "--ledger", help="The ledger to record the exclusion in."),
+    person: str = typer.Option(..., "--person", help="The person_id to exclude."),
+    reason: str = typer.Option(..., "--reason", help="Reason code, e.g. prison, health, already_active."),
+    date: Optional[str] = typer.Option(None, "--date", help="Date of the exclusion, YYYY-MM-DD (default today)."),
+) -> None:
+    """Record a post-draw exclusion; the person stays in the ledger (intention-to-treat by default).
+
+    Example: trialeval exclude --ledger ledger.csv --person P000123 --reason health --date 2016-05-02
+    """
+    with user_errors():
+        run_exclude(ledger, person, reason, date)
+    typer.echo(f"Excluded {person} ({reason}); the row stays in {ledger}.")
+
+
+@app.command("power")
+def power_command(
+    n: int = typer.Option(..., "--n", help="Planned number of persons, both arms."),
+    share: float = typer.Option(0.5, "--share", help="Share assigned to treatment."),
+    sd: Optional[float] = typer.Option(None, "--sd", help="Outcome standard deviation (continuous outcome)."),
+    proportion: Optional[float] = typer.Option(None, "--proportion", help="Baseline proportion (binary outcome)."),
+    alpha: float = typer.Option(0.05, "--alpha", help="Two-sided significance level."),
+    power: float = typer.Option(0.8, "--power", help="Power."),
+) -> None:
+    """Minimum detectable effect for a planned trial.
+
+    Example: trialeval power --n 4800 --proportion 0.07
+    """
+    with user_errors():
+        result = power_mde(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power)
+    typer.echo(result.summary())

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from typer.testing import CliRunner
+
+from trialeval.cli import app
+from trialeval.draw import manifest_path
+
+runner = CliRunner()
+
+
+def args(t, *extra):
+    return ["draw", "--population", str(t["population"]), "--config", str(t["config"]),
+            "--ledger", str(t["ledger"]), *extra]
+
+
+def test_draw_verify_exclude_round_trip(small_trial):
+    t = small_trial
+    first = runner.invoke(app, args(t, "--request", "North=4", "--request", "South=2", "--date", "2016-03-01"))
+    assert first.exit_code == 0, first.output
+    assert "Wave 1 on 2016-03-01: 12 drawn (6 treatment, 6 control)" in first.output
+    assert "age >= 30" in first.output and "25 removed" in first.output
+    ok = runner.invoke(app, ["verify", "--population", str(t["population"]), "--config", str(t["config"]),
+                             "--ledger", str(t["ledger"])])
+    assert ok.exit_code == 0 and "1 wave(s) replayed, 12 persons" in ok.output
+    person = t["ledger"].read_text().splitlines()[1].split(",")[0]
+    ex = runner.invoke(app, ["exclude", "--ledger", str(t["ledger"]), "--person", person, "--reason", "health",
+                             "--date", "2016-03-10"])
+    assert ex.exit_code == 0 and f"Excluded {person}" in ex.output
+    again = runner.invoke(app, ["exclude", "--ledger", str(t["ledger"]), "--person", person, "--reason", "x"])
+    assert again.exit_code == 1 and "already excluded" in again.output
+
+
+def test_bad_request_exits_1_and_writes_nothing(small_trial):
+    t = small_trial
+    result = runner.invoke(app, args(t, "--request", "North=999", "--date", "2016-03-01"))
+    assert result.exit_code == 1
+    assert "Error: request larger than the pool: 'North' asks for 999 places" in result.output
+    assert not t["ledger"].exists() and not manifest_path(t["ledger"]).exists()
+
+
+def test_tampered_ledger_fails_verify_with_exit_1(small_trial):
+    t = small_trial
+    runner.invoke(app, args(t, "--request", "North=4", "--date", "2016-03-01"))
+    lines = t["ledger"].read_text().splitlines(keepends=True)
+    swapped = lines[1].replace(",treatment,", ",XX,").replace(",control,", ",treatment,").replace(",XX,", ",control,")
+    t["ledger"].write_text(lines[0] + swapped + "".join(lines[2:]))
+    result = runner.invoke(app, ["verify", "--population", str(t["population"]), "--config", str(t["config"]),
+                                 "--ledger", str(t["ledger"])])
+    assert result.exit_code == 1 and "does NOT match" in result.output and "has arm" in result.output
+
+
+def test_power_command():
+    result = runner.invoke(app, ["power", "--n", "1000", "--sd", "1"])
+    assert result.exit_code == 0 and "Minimum detectable effect: 0.1772" in result.output
+    bad = runner.invoke(app, ["power", "--n", "1000"])
+    assert bad.exit_code == 1 and "exactly one of sd" in bad.output
+
+
+def test_usage_error_is_exit_2_and_version():
+    assert runner.invoke(app, ["draw"]).exit_code == 2
+    version = runner.invoke(app, ["--version"])
+    assert version.exit_code == 0 and version.output.startswith("trialeval 0.1.0")
+
+
+def test_debug_reraises_input_errors(small_trial):
+    from trialeval.exceptions import DesignError
+
+    t = small_trial
+    result = runner.invoke(app, ["--debug", *args(t, "--request", "Nowhere=1", "--date", "2016-03-01")])
+    assert isinstance(result.exception, DesignError)

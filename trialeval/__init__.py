@@ -1,0 +1,24 @@
+"""trialeval: evaluate randomised trials of employment programmes."""
+
+__version__ = "0.1.0"
+
+from trialeval.config import EligibilityRule, TrialConfig, load_config  # noqa: E402
+from trialeval.demo import DemoResult, run_demo  # noqa: E402
+from trialeval.draw import DrawResult, VerifyResult, draw, exclude, run_draw, run_exclude, verify  # noqa: E402
+from trialeval.power import PowerResult, power  # noqa: E402
+from trialeval.exceptions import (  # noqa: E402
+    ConfigError,
+    DesignError,
+    EstimationError,
+    InputDataError,
+    LedgerMismatchError,
+    TrialevalError,
+    TrialevalWarning,
+)
+
+__all__ = [
+    "DemoResult", "run_demo", "DrawResult", "VerifyResult", "draw", "exclude", "run_draw", "run_exclude",
+    "verify", "PowerResult", "power",
+    "ConfigError", "DesignError", "EligibilityRule", "EstimationError", "InputDataError",
+    "LedgerMismatchError", "TrialConfig", "TrialevalError", "TrialevalWarning", "load_config",
+]

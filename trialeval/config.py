@@ -1,0 +1,284 @@
+"""The trial config, ``trial.toml`` (SPEC §12), and its eligibility rules.
+
+Unknown keys are an error: a typo must never silently change a randomisation. Eligibility rules are
+``column op value`` strings parsed by a small parser; they are never evaluated as code.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from trialeval.exceptions import ConfigError, InputDataError
+from trialeval.io import row_error, sha256_file
+
+Operator = Literal["==", "!=", ">=", "<=", ">", "<", "in", "not in"]
+OPERATORS: tuple[Operator, ...] = ("==", "!=", ">=", "<=", ">", "<", "in", "not in")
+
+#: Contract column names that ``[columns]`` may map the user's names onto.
+CONTRACT_COLUMNS = (
+    "person_id", "municipality", "arm", "visitation_date", "followup_end", "stratum", "wave",
+    "spell_type", "start_date", "end_date", "hours_per_week", "workplace_id",
+)
+
+_SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "trial": {"name": str, "seed": int, "treatment_share": (float, int)},
+    "eligibility": {"rules": list},
+    "strata": {"columns": list, "bands": dict},
+    "analysis": {
+        "extraction_date": (str, datetime.date),
+        "weeks": int,
+        "pre_weeks": int,
+        "min_days": int,
+        "outcomes": list,
+        "covariates": list,
+        "blocks": str,
+        "min_weeks": int,
+        "summary_weeks": int,
+        "hours_week": int,
+        "report_weeks": list,
+        "spell_types": list,
+        "min_cell_size": int,
+        "drop_exclusions": bool,
+        "alpha": float,
+        "lang": str,
+    },
+    "columns": {name: str for name in CONTRACT_COLUMNS},
+}
+_REQUIRED = {"trial": ("seed", "treatment_share")}
+
+_RULE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)\s*(.+?)\s*$")
+
+
+@dataclass(frozen=True)
+class EligibilityRule:
+    """One ``column op value`` rule; :meth:`holds` gives the rows that satisfy it.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> rule = EligibilityRule.parse("age >= 30")
+    >>> rule.holds(pd.DataFrame({"age": [25, 30, None]}), "pop.csv").tolist()
+    [False, True, False]
+    >>> EligibilityRule.parse('education in ["basic", "upper"]').value
+    ['basic', 'upper']
+    """
+
+    column: str
+    op: Operator
+    value: Any
+    text: str
+
+    @classmethod
+    def parse(cls, text: str) -> EligibilityRule:
+        if not isinstance(text, str):
+            raise ConfigError(f"eligibility rule {text!r} must be a string 'column op value'")
+        match = _RULE.match(text)
+        if match is None:
+            raise ConfigError(
+                f"eligibility rule {text!r} is not 'column op value' with op one of "
+                + ", ".join(OPERATORS)
+            )
+        column, op, raw = match.groups()
+        op = " ".join(op.split())
+        value = _parse_value(raw, text)
+        if op in ("in", "not in") and not isinstance(value, list):
+            raise ConfigError(f"eligibility rule {text!r}: '{op}' needs a list, e.g. [\"a\", \"b\"]")
+        if op in (">=", "<=", ">", "<") and (isinstance(value, bool) or not isinstance(value, (int, float))):
+            raise ConfigError(f"eligibility rule {text!r}: '{op}' needs a number")
+        return cls(column=column, op=op, value=value, text=text.strip())  # type: ignore[arg-type]
+
+    def holds(self, df: pd.DataFrame, source: str) -> pd.Series:
+        """Boolean mask of rows meeting the rule; a missing value never meets it."""
+        if self.column not in df.columns:
+            raise InputDataError(
+                f"{source}: eligibility rule '{self.text}' names column '{self.column}', which is missing"
+            )
+        col = df[self.column]
+        present = col.notna().to_numpy()
+        if self.op in ("in", "not in"):
+            members = {_normalise(v) for v in self.value}
+            inside = col.map(_normalise).isin(members).to_numpy()
+            result = inside if self.op == "in" else ~inside
+        elif isinstance(self.value, bool):
+            truth = col.map(_as_bool)
+            bad = col.notna() & truth.isna()
+            if bad.any():
+                raise row_error(source, self.column, f"is not a boolean (rule '{self.text}')", bad)
+            result = (truth == self.value).to_numpy() if self.op == "==" else (truth != self.value).to_numpy()
+        elif isinstance(self.value, (int, float)):
+            numbers = pd.to_numeric(col, errors="coerce")
+            bad = col.notna() & numbers.isna()
+            if bad.any():
+                raise row_error(source, self.column, f"is not numeric (rule '{self.text}')", bad)
+            result = _compare(numbers.to_numpy(dtype=float), self.op, float(self.value))
+        else:
+            text = col.astype(object).map(lambda v: None if v is None or v is pd.NA else str(v))
+            if self.op not in ("==", "!="):
+                raise ConfigError(f"eligibility rule '{self.text}': '{self.op}' needs a number")
+            equal = (text == str(self.value)).to_numpy()
+            result = equal if self.op == "==" else ~equal
+        return pd.Series(np.asarray(result, dtype=bool) & present, index=df.index)
+
+
+def _compare(x: np.ndarray, op: str, v: float) -> np.ndarray:
+    with np.errstate(invalid="ignore"):
+        return {"==": x == v, "!=": x != v, ">=": x >= v, "<=": x <= v, ">": x > v, "<": x < v}[op]
+
+
+def _normalise(v: Any) -> Any:
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return float(v) if not (isinstance(v, float) and math.isnan(v)) else None
+    return None if v is None else str(v)
+
+
+def _as_bool(v: Any) -> bool | None:
+    if v is None or (isinstance(v, float) and math.isnan(v)):
+        return None
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    return {"true": True, "1": True, "1.0": True, "yes": True,
+            "false": False, "0": False, "0.0": False, "no": False}.get(str(v).strip().lower())
+
+
+def _parse_value(raw: str, text: str) -> Any:
+    """A rule's value as a TOML value (number, true/false, "string", [list]); a bare word is a string."""
+    try:
+        return tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_\-]*", raw):
+            return raw
+        raise ConfigError(f"eligibility rule {text!r}: cannot read the value {raw!r}") from None
+
+
+def apply_eligibility(
+    population: pd.DataFrame, rules: tuple[EligibilityRule, ...], source: str
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Apply every rule in order; return the eligible rows and how many each rule removed.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> pop = pd.DataFrame({"age": [25, 35, 45], "ready": [True, False, True]})
+    >>> rules = (EligibilityRule.parse("age >= 30"), EligibilityRule.parse("ready == true"))
+    >>> eligible, report = apply_eligibility(pop, rules, "pop.csv")
+    >>> report["removed"].tolist(), len(eligible)
+    ([1, 1], 1)
+    """
+    keep = pd.Series(True, index=population.index)
+    rows = []
+    for rule in rules:
+        holds = rule.holds(population, source)
+        removed = int((keep & ~holds).sum())
+        keep &= holds
+        rows.append({"rule": rule.text, "removed": removed, "remaining": int(keep.sum())})
+    report = pd.DataFrame(rows, columns=["rule", "removed", "remaining"])
+    return population.loc[keep], report
+
+
+@dataclass(frozen=True)
+class TrialConfig:
+    """A validated ``trial.toml``.
+
+    Examples
+    --------
+    >>> cfg = TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 0.5},
+    ...                              "eligibility": {"rules": ["age >= 30"]}})
+    >>> cfg.rules[0].column, cfg.treatment_share
+    ('age', 0.5)
+    """
+
+    seed: int
+    treatment_share: float
+    name: str = "trial"
+    rules: tuple[EligibilityRule, ...] = ()
+    strata_columns: tuple[str, ...] = ()
+    bands: dict[str, tuple[float, ...]] = field(default_factory=dict)
+    analysis: dict[str, Any] = field(default_factory=dict)
+    columns: dict[str, str] = field(default_factory=dict)
+    source: str = "trial.toml"
+    sha256: str = ""
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], source: str = "trial.toml", sha256: str = "") -> TrialConfig:
+        for section, body in data.items():
+            if section not in _SCHEMA:
+                raise ConfigError(f"{source}: unknown section [{section}]; allowed: {', '.join(_SCHEMA)}")
+            if not isinstance(body, dict):
+                raise ConfigError(f"{source}: '{section}' must be a table [{section}]")
+            for key, value in body.items():
+                if key not in _SCHEMA[section]:
+                    raise ConfigError(
+                        f"{source}: unknown key '{key}' in [{section}]; allowed: {', '.join(_SCHEMA[section])}"
+                    )
+                expected = _SCHEMA[section][key]
+                if not isinstance(value, expected) or (isinstance(value, bool) and expected is not bool):
+                    raise ConfigError(f"{source}: [{section}] {key} has the wrong type ({type(value).__name__})")
+        for section, keys in _REQUIRED.items():
+            for key in keys:
+                if key not in data.get(section, {}):
+                    raise ConfigError(f"{source}: [{section}] {key} is required")
+        trial = data["trial"]
+        share = float(trial["treatment_share"])
+        if not 0 < share < 1:
+            raise ConfigError(f"{source}: [trial] treatment_share must be in (0, 1); got {share}")
+        strata = data.get("strata", {})
+        columns = tuple(strata.get("columns", ()))
+        if not all(isinstance(c, str) for c in columns):
+            raise ConfigError(f"{source}: [strata] columns must be a list of column names")
+        bands: dict[str, tuple[float, ...]] = {}
+        for col, edges in strata.get("bands", {}).items():
+            if (not isinstance(edges, list) or not edges
+                    or not all(isinstance(e, (int, float)) and not isinstance(e, bool) for e in edges)
+                    or any(b <= a for a, b in zip(edges, edges[1:]))):
+                raise ConfigError(f"{source}: [strata] bands.{col} must be an increasing list of numbers")
+            bands[col] = tuple(float(e) for e in edges)
+        analysis = dict(data.get("analysis", {}))
+        if "extraction_date" in analysis:
+            try:
+                analysis["extraction_date"] = pd.Timestamp(str(analysis["extraction_date"])).normalize()
+            except ValueError as exc:
+                raise ConfigError(f"{source}: [analysis] extraction_date is not a date: {exc}") from exc
+        return cls(
+            seed=int(trial["seed"]),
+            treatment_share=share,
+            name=str(trial.get("name", "trial")),
+            rules=tuple(EligibilityRule.parse(r) for r in data.get("eligibility", {}).get("rules", ())),
+            strata_columns=columns,
+            bands=bands,
+            analysis=analysis,
+            columns=dict(data.get("columns", {})),
+            source=source,
+            sha256=sha256,
+        )
+
+
+def load_config(path: str | Path) -> TrialConfig:
+    """Read and validate ``trial.toml``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "trial.toml"
+    >>> _ = p.write_text("[trial]\\nseed = 7\\ntreatment_share = 0.5\\n")
+    >>> load_config(p).seed
+    7
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    return TrialConfig.from_dict(data, source=str(path), sha256=sha256_file(path))
