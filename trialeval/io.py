@@ -83,10 +83,14 @@ def read_table(
         elif suffix == ".dta":
             df = pd.read_stata(path)
         elif suffix == ".sas7bdat":
-            df = pd.read_sas(path, format="sas7bdat", encoding="utf-8")
+            # pyreadstat reads files written by SAS and by ReadStat-based tools (haven, Stat/Transfer-like
+            # converters); pandas' own reader garbles the latter's column names
+            import pyreadstat
+
+            df, _ = pyreadstat.read_sas7bdat(str(path))
         else:
             df = pd.read_excel(path, dtype={c: str for c in user_text})
-    except (ValueError, OSError, UnicodeDecodeError) as exc:
+    except (ValueError, OSError, UnicodeDecodeError, ImportError) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
     inverse = {user: contract for contract, user in rename.items() if user in df.columns}
     df = df.rename(columns=inverse)
