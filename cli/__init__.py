@@ -1,6 +1,7 @@
 """Command line of trialeval: a thin skin over the library (see ``trialeval --help``)."""
 
 from trialeval.cli._app import app, main
+from trialeval.cli import balance as _balance  # noqa: F401
 from trialeval.cli import demo as _demo  # noqa: F401
 from trialeval.cli import draw as _draw  # noqa: F401  (draw, verify, exclude, power)
 

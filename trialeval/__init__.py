@@ -2,6 +2,7 @@
 
 __version__ = "0.1.0"
 
+from trialeval.balance import BalanceResult, balance  # noqa: E402
 from trialeval.config import EligibilityRule, TrialConfig, load_config  # noqa: E402
 from trialeval.demo import DemoResult, run_demo  # noqa: E402
 from trialeval.draw import DrawResult, VerifyResult, draw, exclude, run_draw, run_exclude, verify  # noqa: E402
@@ -17,6 +18,7 @@ from trialeval.exceptions import (  # noqa: E402
 )
 
 __all__ = [
+    "BalanceResult", "balance",
     "DemoResult", "run_demo", "DrawResult", "VerifyResult", "draw", "exclude", "run_draw", "run_exclude",
     "verify", "PowerResult", "power",
     "ConfigError", "DesignError", "EligibilityRule", "EstimationError", "InputDataError",

@@ -1,0 +1,977 @@
+"""Balance tests (SPEC §8, ``trialeval balance``): do the arms look alike, and the drawn group like the pool?
+
+Per covariate the two groups are compared on non-missing values (missing values are counted per group,
+never imputed):
+
+* **continuous** (numeric, not 0/1): means, difference ``d = mean_T − mean_C``, standardised mean
+  difference ``SMD = d / sqrt((s²_T + s²_C) / 2)`` with sample variances (``ddof = 1``), variance ratio
+  ``s²_T / s²_C`` and the Welch t-test p-value (R ``t.test(var.equal = FALSE)``);
+* **binary** (bool, true/false text, or numeric with values in {0, 1}): one row, the share of 1/true;
+* **categorical** (text, pandas ``category``, or named in ``categorical=``): one row per level with the
+  shares by group. For binary and categorical rows ``SMD = d / sqrt((p_T(1−p_T) + p_C(1−p_C)) / 2)`` and
+  the variance ratio is ``p_T(1−p_T) / (p_C(1−p_C))``. The p-value is the covariate's, repeated on each of
+  its level rows: Pearson's chi-square test of the level × group table *without* continuity correction
+  (R ``chisq.test(correct = FALSE)``), or Fisher's exact test (R ``fisher.test``) when the table is 2 × 2
+  and an expected count is below 5.
+
+Rows are flagged ``|smd|>0.1`` and ``|smd|>0.25``. A covariate that is entirely missing, constant, or
+missing in one group gets a row whose ``test`` column says why it was not tested.
+
+The omnibus F-test of joint orthogonality regresses the treatment indicator on all covariates
+(categoricals as dummies, listwise deletion of incomplete rows) and compares with the intercept-only
+model, or with the stratum-fixed-effects-only model when ``strata_fe=True`` (R
+``anova(lm(d ~ block), lm(d ~ block + x))``). Its randomisation-inference p-value re-assigns the arms by
+permuting them within the randomisation blocks (``strata``) ``ri_draws`` times and recomputing F with
+matrix algebra; the p-value is the share of draws with F at least the observed one, reported with its
+Monte-Carlo standard error ``sqrt(p(1 − p) / draws)``.
+
+Exported tables obey the small-cell rule of SPEC §11 (``min_cell``): a row whose statistics rest on
+1 to ``min_cell − 1`` persons in some cell is blanked and flagged ``suppressed``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from trialeval.config import EligibilityRule, apply_eligibility, load_config
+from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
+from trialeval.io import (
+    LEDGER_COLUMNS,
+    check_ids,
+    read_ledger,
+    read_population,
+    require_columns,
+    row_error,
+    write_table,
+    write_text,
+)
+
+Representativeness = Literal["both", "treatment"]
+OutputFormat = Literal["csv", "xlsx", "latex", "markdown"]
+Kind = Literal["continuous", "binary", "categorical"]
+
+#: Columns of ``balance.csv`` (SPEC §13, issue 3).
+BALANCE_COLUMNS = (
+    "covariate", "level", "mean_treatment", "mean_control", "difference", "smd", "variance_ratio",
+    "p_value", "test", "n_missing_treatment", "n_missing_control", "flag",
+)
+#: Columns of ``balance_omnibus.csv``: SPEC's five, then the Monte-Carlo SE and the sample used.
+OMNIBUS_COLUMNS = (
+    "test", "statistic", "df1", "df2", "p_value", "mc_se", "draws", "n_used", "n_dropped", "note",
+)
+#: The representativeness table: the balance columns with the groups renamed drawn / not drawn.
+REPRESENTATIVENESS_COLUMNS = tuple(
+    c.replace("treatment", "drawn").replace("control", "not_drawn") for c in BALANCE_COLUMNS
+)
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "latex", "markdown")
+_SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "latex": ".tex", "markdown": ".md"}
+_FORMAT_OF = {".csv": "csv", ".xlsx": "xlsx", ".tex": "latex", ".md": "markdown"}
+_THRESHOLDS = (0.1, 0.25)
+_DEFAULT_BLOCKS = ("wave", "municipality", "stratum")
+_CHUNK = 250  # permutations per matrix product; bounds memory at ~ 250 × n doubles
+
+
+# --------------------------------------------------------------------------------------------------
+# the result
+
+
+@dataclass(frozen=True, eq=False)
+class BalanceResult:
+    """Balance of treatment vs control, the omnibus tests, and (optionally) representativeness.
+
+    Use :meth:`to_frame` (``balance.csv``), :meth:`omnibus` (``balance_omnibus.csv``),
+    :meth:`representativeness` (``balance_representativeness.csv``), :meth:`summary`, :meth:`plot`.
+    """
+
+    balance_table: pd.DataFrame
+    omnibus_table: pd.DataFrame
+    representativeness_table: pd.DataFrame | None
+    kinds: dict[str, str]
+    n_treatment: int
+    n_control: int
+    n_drawn: int | None = None
+    n_not_drawn: int | None = None
+    strata: tuple[str, ...] = ()
+    strata_fe: bool = False
+    ri_draws: int = 2000
+    seed: int | None = None
+    alpha: float = 0.05
+    min_cell: int = 0
+    representativeness_mode: str = "both"
+
+    @property
+    def covariates(self) -> tuple[str, ...]:
+        return tuple(self.kinds)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The balance table (``balance.csv``): one row per covariate or level of a categorical."""
+        return self.balance_table.copy()
+
+    def omnibus(self) -> pd.DataFrame:
+        """The omnibus tests (``balance_omnibus.csv``): the F-test and its randomisation p-value.
+
+        Row ``f_test`` holds F, its degrees of freedom and the F-distribution p-value; row
+        ``randomisation_inference`` holds the same F and df with the randomisation p-value, the
+        Monte-Carlo standard error of that p-value in ``mc_se`` and the number of draws in ``draws``.
+        ``n_used`` persons entered the regression, ``n_dropped`` were dropped for missing covariates.
+        """
+        return self.omnibus_table.copy()
+
+    def representativeness(self) -> pd.DataFrame | None:
+        """Drawn persons vs eligible candidates not drawn (``balance_representativeness.csv``), or None.
+
+        Same statistics as :meth:`to_frame`; ``mean_drawn``/``n_missing_drawn`` describe the drawn group
+        (both arms, or the treatment arm only), ``mean_not_drawn``/``n_missing_not_drawn`` the eligible
+        candidates never drawn, and ``difference`` is drawn − not drawn.
+        """
+        return None if self.representativeness_table is None else self.representativeness_table.copy()
+
+    @cached_property
+    def flagged(self) -> pd.DataFrame:
+        """Rows of the balance table with ``|SMD| > 0.1``."""
+        t = self.balance_table
+        return t.loc[t["flag"].str.startswith("|smd|")].copy()
+
+    def summary(self) -> str:
+        """A readable report: the balance table with flags, the omnibus tests, representativeness."""
+        t = self.balance_table
+        lines = [
+            f"Balance: treatment (n={self.n_treatment}) vs control (n={self.n_control}), "
+            f"{len(self.kinds)} covariates, {len(t)} rows",
+            _text_table(t, ("treatment", "control")),
+        ]
+        n_01 = int((t["flag"] == "|smd|>0.1").sum())
+        n_25 = int((t["flag"] == "|smd|>0.25").sum())
+        p = pd.to_numeric(t.drop_duplicates("covariate")["p_value"], errors="coerce")
+        lines.append(
+            f"Flags: {n_01} row(s) with 0.1 < |SMD| <= 0.25, {n_25} with |SMD| > 0.25; "
+            f"{int((p < self.alpha).sum())} of {int(p.notna().sum())} covariate tests with p < {self.alpha:g}"
+        )
+        lines.append(_omnibus_text(self.omnibus_table))
+        if self.representativeness_table is not None:
+            who = "drawn (both arms)" if self.representativeness_mode == "both" else "drawn (treatment arm)"
+            lines += ["", f"Representativeness: {who} (n={self.n_drawn}) vs eligible not drawn "
+                          f"(n={self.n_not_drawn})",
+                      _text_table(self.representativeness_table, ("drawn", "not_drawn"))]
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None) -> Any:
+        """Love plot of the SMDs (with the representativeness SMDs as open circles when present)."""
+        from trialeval.plots import love_plot
+
+        comparison = None
+        if self.representativeness_table is not None:
+            comparison = self.representativeness_table
+        return love_plot(self.balance_table, comparison=comparison, ax=ax)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain Python (JSON-ready: NaN becomes None)."""
+        rep = self.representativeness_table
+        return {
+            "n_treatment": self.n_treatment, "n_control": self.n_control,
+            "n_drawn": self.n_drawn, "n_not_drawn": self.n_not_drawn,
+            "kinds": dict(self.kinds), "strata": list(self.strata), "strata_fe": self.strata_fe,
+            "ri_draws": self.ri_draws, "seed": self.seed, "alpha": self.alpha, "min_cell": self.min_cell,
+            "representativeness_mode": self.representativeness_mode,
+            "balance": _records(self.balance_table),
+            "omnibus": _records(self.omnibus_table),
+            "representativeness": None if rep is None else _records(rep),
+        }
+
+    def _repr_html_(self) -> str:
+        parts = [f"<h4>Balance: treatment (n={self.n_treatment}) vs control (n={self.n_control})</h4>",
+                 self.balance_table.to_html(index=False, na_rep=""),
+                 "<h4>Omnibus tests</h4>", self.omnibus_table.to_html(index=False, na_rep="")]
+        if self.representativeness_table is not None:
+            parts += [f"<h4>Representativeness: drawn (n={self.n_drawn}) vs eligible not drawn "
+                      f"(n={self.n_not_drawn})</h4>",
+                      self.representativeness_table.to_html(index=False, na_rep="")]
+        return "\n".join(parts)
+
+    def to_markdown(self, table: Literal["balance", "omnibus", "representativeness"] = "balance") -> str:
+        """One of the tables as a GitHub-flavoured Markdown pipe table (numbers to 3 decimals)."""
+        return _markdown(_display(self._table(table)))
+
+    def to_latex(self, table: Literal["balance", "omnibus", "representativeness"] = "balance") -> str:
+        """One of the tables as a LaTeX ``tabular`` (booktabs rules; numbers to 3 decimals)."""
+        return _latex(_display(self._table(table)))
+
+    def _table(self, name: str) -> pd.DataFrame:
+        tables = {"balance": self.balance_table, "omnibus": self.omnibus_table,
+                  "representativeness": self.representativeness_table}
+        if name not in tables:
+            raise InputDataError(f"table must be one of {', '.join(tables)}; got {name!r}")
+        if tables[name] is None:
+            raise InputDataError("no representativeness table: balance() was called without a population")
+        return tables[name]
+
+    def write(self, path: str | os.PathLike[str], format: OutputFormat | None = None) -> list[Path]:
+        """Write the tables: ``path``, ``<stem>_omnibus<suffix>`` and ``<stem>_representativeness<suffix>``.
+
+        The format follows ``format`` or else the extension (``.csv``, ``.xlsx``, ``.tex``, ``.md``).
+        Each file is written atomically. Returns the paths written.
+
+        Examples
+        --------
+        >>> import tempfile, pathlib
+        >>> d = pathlib.Path(tempfile.mkdtemp())
+        >>> result = balance(_example_ledger(), ri_draws=200, rng=1)
+        >>> [p.name for p in result.write(d / "balance.csv")]
+        ['balance.csv', 'balance_omnibus.csv']
+        """
+        path = Path(path)
+        fmt = output_format(path, format)
+        targets = [(path, self.balance_table, "balance"),
+                   (path.with_name(f"{path.stem}_omnibus{path.suffix}"), self.omnibus_table, "omnibus")]
+        if self.representativeness_table is not None:
+            targets.append((path.with_name(f"{path.stem}_representativeness{path.suffix}"),
+                            self.representativeness_table, "representativeness"))
+        if fmt in ("latex", "markdown"):
+            render = _latex if fmt == "latex" else _markdown
+            texts = [(p, render(_display(t))) for p, t, _ in targets]  # render all before writing any
+            for p, text in texts:
+                write_text(text, p)
+        else:
+            for p, t, sheet in targets:
+                _write_frame(t, p, fmt, sheet)
+        return [p for p, _, _ in targets]
+
+
+def output_format(path: str | os.PathLike[str], format: str | None = None) -> str:
+    """The output format: ``format`` if given (it must not contradict a known extension), else by extension.
+
+    Examples
+    --------
+    >>> output_format("balance.xlsx"), output_format("t.txt", "latex")
+    ('xlsx', 'latex')
+    """
+    suffix = Path(path).suffix.lower()
+    implied = _FORMAT_OF.get(suffix)
+    if format is None:
+        if implied is None:
+            raise InputDataError(
+                f"{path}: cannot tell the output format from '{suffix}'; use .csv, .xlsx, .tex or .md "
+                "or give --format"
+            )
+        return implied
+    if format not in FORMATS:
+        raise InputDataError(f"format must be one of {', '.join(FORMATS)}; got {format!r}")
+    if implied is not None and implied != format:
+        raise InputDataError(f"{path}: extension '{suffix}' contradicts format '{format}'")
+    if format in ("csv", "xlsx") and implied is None:
+        raise InputDataError(f"{path}: format '{format}' needs the extension {_SUFFIX[format]}")
+    return format
+
+
+def _write_frame(df: pd.DataFrame, path: Path, fmt: str, sheet: str) -> None:
+    out = df.copy()
+    for col in ("n_missing_treatment", "n_missing_control", "n_missing_drawn", "n_missing_not_drawn"):
+        if col in out and fmt == "xlsx":  # openpyxl cannot write pd.NA
+            out[col] = out[col].astype("float64")
+    write_table(out, path, sheet_name=sheet)
+
+
+# --------------------------------------------------------------------------------------------------
+# the public function
+
+
+def balance(
+    ledger: pd.DataFrame,
+    covariates: Sequence[str] | None = None,
+    *,
+    population: pd.DataFrame | None = None,
+    eligibility: Sequence[EligibilityRule] = (),
+    representativeness: Representativeness = "both",
+    categorical: Sequence[str] = (),
+    strata: str | Sequence[str] | None = None,
+    strata_fe: bool = False,
+    ri_draws: int = 2000,
+    rng: np.random.Generator | int | None = None,
+    alpha: float = 0.05,
+    min_cell: int = 0,
+    drop_excluded: bool = False,
+    source: str = "ledger",
+    progress: Callable[[int, int], None] | None = None,
+) -> BalanceResult:
+    """Balance tests of treatment vs control, the omnibus F-test with a randomisation p-value, and
+    (with ``population``) the drawn group vs the eligible candidates not drawn.
+
+    Parameters
+    ----------
+    ledger
+        Assignments ledger (SPEC §4.2): ``person_id``, ``arm`` and the covariate columns.
+    covariates
+        Columns to compare; default every ledger column that is not a contract column.
+    population
+        Candidates (SPEC §4.1). With it, the representativeness table compares the drawn persons with the
+        candidates that meet ``eligibility`` and are not in the ledger.
+    eligibility
+        The config's eligibility rules, applied to ``population``.
+    representativeness
+        ``"both"`` compares both arms with the not-drawn; ``"treatment"`` only the treatment arm.
+    categorical
+        Covariates to treat as categorical even if numeric (e.g. a coded education level).
+    strata
+        Columns whose combinations are the randomisation blocks; default those of ``wave``,
+        ``municipality`` and ``stratum`` the ledger has (none: one block).
+    strata_fe
+        Add block fixed effects to both models of the F-test.
+    ri_draws
+        Re-randomisations for the randomisation-inference p-value (0 skips it).
+    rng
+        Seed or generator for the re-randomisations.
+    alpha
+        Significance level used in :meth:`BalanceResult.summary`.
+    min_cell
+        Blank statistics resting on 1 to ``min_cell − 1`` persons (SPEC §11); 0 disables.
+    drop_excluded
+        Drop rows with ``excluded`` true (default: intention-to-treat, everyone drawn), with a warning.
+    source
+        Name of the ledger in messages.
+    progress
+        Optional ``callback(done, total)`` over the re-randomisations.
+
+    Returns
+    -------
+    BalanceResult
+
+    Examples
+    --------
+    >>> result = balance(_example_ledger(), ["age", "gender"], ri_draws=500, rng=7)
+    >>> result.to_frame()[["covariate", "level", "test"]].values.tolist()
+    [['age', '', 'welch_t'], ['gender', 'F', 'chi_square'], ['gender', 'M', 'chi_square']]
+    >>> result.omnibus()["test"].tolist()
+    ['f_test', 'randomisation_inference']
+    """
+    if representativeness not in ("both", "treatment"):
+        raise InputDataError(f"representativeness must be 'both' or 'treatment'; got {representativeness!r}")
+    if isinstance(ri_draws, bool) or int(ri_draws) != ri_draws or ri_draws < 0:
+        raise InputDataError(f"ri_draws must be a whole number ≥ 0; got {ri_draws!r}")
+    if not 0 < alpha < 1:
+        raise InputDataError(f"alpha must be in (0, 1); got {alpha}")
+    if min_cell < 0:
+        raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
+    seed = rng if isinstance(rng, (int, np.integer)) else None
+    rng = np.random.default_rng(rng)
+
+    require_columns(ledger, ["person_id", "arm"], source)
+    check_ids(ledger, source)
+    bad_arm = ~ledger["arm"].isin(("treatment", "control"))
+    if bad_arm.any():
+        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
+    ledger = ledger.reset_index(drop=True)
+    if drop_excluded and "excluded" in ledger.columns:
+        excluded = ledger["excluded"].fillna(False).astype(bool)
+        if excluded.any():
+            warnings.warn(f"{source}: {int(excluded.sum())} excluded person(s) dropped; the comparison is no "
+                          "longer intention-to-treat", TrialevalWarning, stacklevel=2)
+        ledger = ledger.loc[~excluded].reset_index(drop=True)
+
+    if covariates is None:
+        covariates = [c for c in ledger.columns if c not in LEDGER_COLUMNS and c not in ("person_id", "arm")]
+        if not covariates:
+            raise InputDataError(f"{source}: no covariate columns besides the ledger's own; name covariates")
+    covariates = list(dict.fromkeys(covariates))
+    require_columns(ledger, covariates, source)
+    unknown = [c for c in categorical if c not in covariates]
+    if unknown:
+        raise InputDataError(f"categorical names {', '.join(map(repr, unknown))}, not among the covariates")
+
+    treated = (ledger["arm"] == "treatment").to_numpy()
+    if treated.all() or not treated.any():
+        raise EstimationError(f"{source}: both arms are needed; found only "
+                              f"'{'treatment' if treated.any() else 'control'}'")
+
+    kinds = {c: _kind(ledger[c], c in categorical, source) for c in covariates}
+    table = _compare(ledger, kinds, treated, min_cell)
+
+    block_cols = _block_columns(ledger, strata, source)
+    if strata_fe and not block_cols:
+        raise DesignError(f"{source}: stratum fixed effects need a stratum column; none of "
+                          f"{', '.join(_DEFAULT_BLOCKS)} is present")
+    omnibus = _omnibus(ledger, kinds, treated, block_cols, strata_fe, int(ri_draws), rng, progress)
+
+    rep_table, n_drawn, n_not = None, None, None
+    if population is not None:
+        rep_table, n_drawn, n_not = _representativeness(
+            ledger, population, kinds, categorical, eligibility, representativeness, min_cell)
+
+    return BalanceResult(
+        balance_table=table, omnibus_table=omnibus, representativeness_table=rep_table, kinds=kinds,
+        n_treatment=int(treated.sum()), n_control=int((~treated).sum()), n_drawn=n_drawn,
+        n_not_drawn=n_not, strata=tuple(block_cols), strata_fe=strata_fe, ri_draws=int(ri_draws),
+        seed=None if seed is None else int(seed), alpha=alpha, min_cell=min_cell,
+        representativeness_mode=representativeness,
+    )
+
+
+def run_balance(
+    ledger_path: str | os.PathLike[str],
+    out: str | os.PathLike[str],
+    *,
+    population_path: str | os.PathLike[str] | None = None,
+    config_path: str | os.PathLike[str] | None = None,
+    covariates: Sequence[str] | None = None,
+    categorical: Sequence[str] = (),
+    strata_fe: bool = False,
+    treated_only: bool = False,
+    ri_draws: int = 2000,
+    seed: int | None = None,
+    format: OutputFormat | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    min_cell: int | None = None,
+    drop_excluded: bool | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> BalanceResult:
+    """Read the ledger (and population, config), run :func:`balance`, write the tables and the love plot.
+
+    Defaults come from ``trial.toml`` when given: covariates from ``[analysis] covariates``, the seed from
+    ``[trial] seed`` (else 0, so a run is always reproducible), ``min_cell`` from
+    ``[analysis] min_cell_size`` (else 5), eligibility rules and column names. Nothing is written when
+    the computation fails.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _example_ledger().to_csv(d / "ledger.csv", index=False)
+    >>> r = run_balance(d / "ledger.csv", d / "balance.md", covariates=["age"], ri_draws=100, min_cell=0)
+    >>> sorted(p.name for p in d.iterdir())
+    ['balance.md', 'balance_omnibus.md', 'ledger.csv']
+    """
+    fmt = output_format(out, format)
+    config = load_config(config_path) if config_path is not None else None
+    rename = config.columns if config is not None else None
+    analysis = config.analysis if config is not None else {}
+    ledger = read_ledger(ledger_path, rename=rename)
+    if covariates is None and "covariates" in analysis:
+        covariates = list(analysis["covariates"])
+    if covariates is None:
+        raise InputDataError("no covariates: give --covariates or [analysis] covariates in the config")
+    population = None
+    if population_path is not None:
+        population = read_population(population_path, rename=rename)
+    if seed is None:
+        seed = config.seed if config is not None else 0
+    if min_cell is None:
+        min_cell = int(analysis.get("min_cell_size", 5))
+    if drop_excluded is None:
+        drop_excluded = bool(analysis.get("drop_exclusions", False))
+    result = balance(
+        ledger, covariates, population=population, eligibility=config.rules if config else (),
+        representativeness="treatment" if treated_only else "both", categorical=categorical,
+        strata_fe=strata_fe, ri_draws=ri_draws, rng=seed, alpha=float(analysis.get("alpha", 0.05)),
+        min_cell=min_cell, drop_excluded=drop_excluded, source=str(ledger_path), progress=progress,
+    )
+    figure = result.plot() if plot is not None else None
+    result.write(out, fmt)  # type: ignore[arg-type]
+    if figure is not None:
+        from trialeval.plots import save_figure
+
+        save_figure(figure, plot)  # type: ignore[arg-type]
+    return result
+
+
+# --------------------------------------------------------------------------------------------------
+# per-covariate comparisons
+
+_TRUE = {"true": 1.0, "false": 0.0}
+
+
+def _kind(s: pd.Series, forced_categorical: bool, source: str) -> Kind:
+    """Continuous, binary or categorical (see the module docstring)."""
+    if forced_categorical:
+        return "categorical"
+    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
+        raise InputDataError(f"{source}: covariate '{s.name}' holds dates; give a number (e.g. days) instead")
+    if pd.api.types.is_bool_dtype(s):
+        return "binary"
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return "categorical"
+    values = s.dropna()
+    if pd.api.types.is_numeric_dtype(s):
+        return "binary" if len(values) and values.isin((0, 1)).all() else "continuous"
+    if len(values) and values.map(lambda v: isinstance(v, (bool, np.bool_))
+                                  or str(v).strip().lower() in _TRUE).all():
+        return "binary"
+    return "categorical"
+
+
+def _binary_values(s: pd.Series) -> tuple[np.ndarray, str]:
+    """0/1 floats with NaN for missing, and the label of the level reported (``1`` or ``true``)."""
+    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return pd.to_numeric(s).to_numpy(dtype=float), "1"
+    out = s.map(lambda v: np.nan if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                else (1.0 if v is True or v is np.True_ or str(v).strip().lower() == "true" else 0.0))
+    return out.to_numpy(dtype=float), "true"
+
+
+def _levels(s: pd.Series) -> tuple[np.ndarray, list[str]]:
+    """Integer codes (−1 = missing) and level labels; categories keep their order, text is sorted."""
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        cat = s.cat.remove_unused_categories()
+        return cat.cat.codes.to_numpy(), [str(c) for c in cat.cat.categories]
+    text = s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
+    labels = sorted(set(text.dropna()))
+    codes = pd.Categorical(text, categories=labels).codes
+    return np.asarray(codes), labels
+
+
+def _small(counts: np.ndarray, min_cell: int) -> bool:
+    counts = np.asarray(counts)
+    return bool(((counts > 0) & (counts < min_cell)).any())
+
+
+def _compare(df: pd.DataFrame, kinds: dict[str, str], first: np.ndarray, min_cell: int) -> pd.DataFrame:
+    """The balance table of group ``first`` (True) vs the rest, one block of rows per covariate."""
+    rows: list[dict[str, Any]] = []
+    for name, kind in kinds.items():
+        s = df[name]
+        if kind == "continuous":
+            rows.append(_continuous_row(name, pd.to_numeric(s, errors="coerce").to_numpy(dtype=float),
+                                        first, min_cell))
+        else:
+            if kind == "binary":
+                x, label = _binary_values(s)
+                codes = np.where(np.isnan(x), -1, x).astype(np.int64)
+                labels = ["0", label]
+                report = [1]
+            else:
+                codes, labels = _levels(s)
+                report = list(range(len(labels)))
+            rows.extend(_categorical_rows(name, codes, labels, report, first, min_cell))
+    table = pd.DataFrame(rows, columns=list(BALANCE_COLUMNS))
+    for col in ("n_missing_treatment", "n_missing_control"):
+        table[col] = table[col].astype("Int64")
+    for col in ("mean_treatment", "mean_control", "difference", "smd", "variance_ratio", "p_value"):
+        table[col] = table[col].astype("float64")
+    return table
+
+
+def _flag(smd: float) -> str:
+    if not np.isnan(smd) and abs(smd) > _THRESHOLDS[1]:
+        return "|smd|>0.25"
+    if not np.isnan(smd) and abs(smd) > _THRESHOLDS[0]:
+        return "|smd|>0.1"
+    return ""
+
+
+def _ratio(a: float, b: float) -> float:
+    """a / b with 0/0 = NaN and x/0 = ±inf, without numpy warnings."""
+    if b == 0 or np.isnan(b) or np.isnan(a):
+        return np.nan if (a == 0 or np.isnan(a) or np.isnan(b)) else math.copysign(math.inf, a)
+    return a / b
+
+
+def _missing_counts(missing: np.ndarray, first: np.ndarray, min_cell: int) -> tuple[Any, Any]:
+    out = []
+    for group in (first, ~first):
+        n = int(missing[group].sum())
+        out.append(pd.NA if 0 < n < min_cell else n)
+    return out[0], out[1]
+
+
+def _continuous_row(name: str, x: np.ndarray, first: np.ndarray, min_cell: int) -> dict[str, Any]:
+    a, b = x[first], x[~first]
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    miss_a, miss_b = _missing_counts(np.isnan(x), first, min_cell)
+    row: dict[str, Any] = {"covariate": name, "level": "", "n_missing_treatment": miss_a,
+                           "n_missing_control": miss_b, "p_value": np.nan, "flag": ""}
+    mean_a = float(a.mean()) if len(a) else np.nan
+    mean_b = float(b.mean()) if len(b) else np.nan
+    var_a = float(a.var(ddof=1)) if len(a) > 1 else np.nan
+    var_b = float(b.var(ddof=1)) if len(b) > 1 else np.nan
+    diff = mean_a - mean_b
+    smd = _ratio(diff, math.sqrt((var_a + var_b) / 2)) if not np.isnan(var_a + var_b) else np.nan
+    row.update(mean_treatment=mean_a, mean_control=mean_b, difference=diff, smd=smd,
+               variance_ratio=_ratio(var_a, var_b))
+    if not len(a) and not len(b):
+        row["test"] = "not tested: all missing"
+    elif not len(a) or not len(b):
+        row["test"] = "not tested: missing in one group"
+    elif len(a) < 2 or len(b) < 2:
+        row["test"] = "not tested: fewer than 2 values in a group"
+    elif var_a == 0 and var_b == 0:
+        row["test"] = "not tested: constant" if diff == 0 else "not tested: no variation within groups"
+    else:
+        row["test"] = "welch_t"
+        row["p_value"] = float(stats.ttest_ind(a, b, equal_var=False).pvalue)
+    row["flag"] = _flag(row["smd"])
+    if _small([len(a), len(b)], min_cell):
+        row.update(mean_treatment=np.nan, mean_control=np.nan, difference=np.nan, smd=np.nan,
+                   variance_ratio=np.nan, flag="suppressed")
+    return row
+
+
+def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: list[int],
+                      first: np.ndarray, min_cell: int) -> list[dict[str, Any]]:
+    k = len(labels)
+    present = codes >= 0
+    counts = np.zeros((k, 2), dtype=np.int64)
+    if k:
+        counts[:, 0] = np.bincount(codes[present & first], minlength=k)
+        counts[:, 1] = np.bincount(codes[present & ~first], minlength=k)
+    n = counts.sum(axis=0)
+    miss_a, miss_b = _missing_counts(~present, first, min_cell)
+    observed = counts.sum(axis=1) > 0
+    p_value, test = np.nan, "chi_square"
+    if n.sum() == 0:
+        test = "not tested: all missing"
+    elif (n == 0).any():
+        test = "not tested: missing in one group"
+    elif observed.sum() < 2:
+        test = "not tested: constant"
+    else:
+        table = counts[observed]
+        expected = table.sum(axis=1, keepdims=True) * table.sum(axis=0, keepdims=True) / table.sum()
+        if table.shape[0] == 2 and (expected < 5).any():
+            test = "fisher_exact"
+            p_value = float(stats.fisher_exact(table).pvalue)
+        else:
+            p_value = float(stats.chi2_contingency(table, correction=False).pvalue)
+    if n.sum() == 0:
+        report = report[:1] if report else []
+        if not report:
+            return [{"covariate": name, "level": "", "mean_treatment": np.nan, "mean_control": np.nan,
+                     "difference": np.nan, "smd": np.nan, "variance_ratio": np.nan, "p_value": np.nan,
+                     "test": test, "n_missing_treatment": miss_a, "n_missing_control": miss_b,
+                     "flag": ""}]
+    rows = []
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = counts / n
+    for j in report:
+        pa, pb = float(shares[j, 0]), float(shares[j, 1])
+        diff = pa - pb
+        va, vb = pa * (1 - pa), pb * (1 - pb)
+        smd = _ratio(diff, math.sqrt((va + vb) / 2)) if not np.isnan(va + vb) else np.nan
+        row = {"covariate": name, "level": labels[j], "mean_treatment": pa, "mean_control": pb,
+               "difference": diff, "smd": smd, "variance_ratio": _ratio(va, vb), "p_value": p_value,
+               "test": test, "n_missing_treatment": miss_a, "n_missing_control": miss_b, "flag": _flag(smd)}
+        cells = [counts[j, 0], n[0] - counts[j, 0], counts[j, 1], n[1] - counts[j, 1]]
+        if _small(cells, min_cell):
+            row.update(mean_treatment=np.nan, mean_control=np.nan, difference=np.nan, smd=np.nan,
+                       variance_ratio=np.nan, flag="suppressed")
+        rows.append(row)
+    return rows
+
+
+# --------------------------------------------------------------------------------------------------
+# omnibus: F-test of joint orthogonality and its randomisation p-value
+
+
+def _block_columns(ledger: pd.DataFrame, strata: str | Sequence[str] | None, source: str) -> list[str]:
+    if strata is None:
+        return [c for c in _DEFAULT_BLOCKS if c in ledger.columns]
+    cols = [strata] if isinstance(strata, str) else list(strata)
+    require_columns(ledger, cols, source)
+    return cols
+
+
+def design_matrix(df: pd.DataFrame, kinds: dict[str, str]) -> tuple[np.ndarray, list[str], list[str]]:
+    """The covariates as regressors: continuous and binary as one column, categoricals as dummies
+    (all levels but the first). Missing values stay NaN. Returns the matrix, its column names and the
+    covariates left out because they are entirely missing.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> X, names, skipped = design_matrix(pd.DataFrame({"a": [1.0, 2.0], "g": ["x", "y"]}),
+    ...                                   {"a": "continuous", "g": "categorical"})
+    >>> X.tolist(), names
+    ([[1.0, 0.0], [2.0, 1.0]], ['a', 'g[y]'])
+    """
+    columns, names, skipped = [], [], []
+    for name, kind in kinds.items():
+        s = df[name]
+        if s.isna().all():
+            skipped.append(name)
+            continue
+        if kind == "continuous":
+            columns.append(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float))
+            names.append(name)
+        elif kind == "binary":
+            columns.append(_binary_values(s)[0])
+            names.append(name)
+        else:
+            codes, labels = _levels(s)
+            for j in range(1, len(labels)):
+                columns.append(np.where(codes < 0, np.nan, (codes == j).astype(float)))
+                names.append(f"{name}[{labels[j]}]")
+    X = np.column_stack(columns) if columns else np.empty((len(df), 0))
+    return X, names, skipped
+
+
+def _group_demean(A: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
+    sizes = np.bincount(groups, minlength=n_groups).astype(float)
+    if A.ndim == 1:
+        return A - (np.bincount(groups, weights=A, minlength=n_groups) / sizes)[groups]
+    means = np.stack([np.bincount(groups, weights=A[:, j], minlength=n_groups) for j in range(A.shape[1])],
+                     axis=1) / sizes[:, None]
+    return A - means[groups]
+
+
+def _column_basis(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """Orthonormal basis of the column space of X (rank-revealing, like R's aliasing in ``lm``).
+
+    Columns whose norm collapsed relative to ``reference`` (the same column before demeaning) are
+    aliased with the fixed effects and dropped.
+    """
+    if X.shape[1] == 0:
+        return np.empty((X.shape[0], 0))
+    norms = np.linalg.norm(X, axis=0)
+    ref = np.maximum(np.linalg.norm(reference, axis=0), 1e-300)
+    keep = norms > 1e-9 * ref
+    X = X[:, keep] / norms[keep]
+    if X.shape[1] == 0:
+        return np.empty((X.shape[0], 0))
+    U, s, _ = np.linalg.svd(X, full_matrices=False)
+    return U[:, s > 1e-9 * s[0]]
+
+
+def _omnibus(ledger: pd.DataFrame, kinds: dict[str, str], treated: np.ndarray, block_cols: list[str],
+             strata_fe: bool, draws: int, rng: np.random.Generator,
+             progress: Callable[[int, int], None] | None) -> pd.DataFrame:
+    N = len(ledger)
+    blocks = (ledger.groupby(block_cols, sort=True, dropna=False).ngroup().to_numpy()
+              if block_cols else np.zeros(N, dtype=np.int64))
+    order = np.argsort(blocks, kind="stable")  # blocks contiguous: permute within them by sorting keys
+    blocks = blocks[order]
+    D_all = treated[order].astype(float)
+    X_all, _, skipped = design_matrix(ledger.iloc[order], kinds)
+    complete = ~np.isnan(X_all).any(axis=1)
+    n = int(complete.sum())
+    X, D = X_all[complete], D_all[complete]
+    notes = []
+    if skipped:
+        notes.append(f"left out (all missing): {', '.join(skipped)}")
+    if n < N:
+        notes.append(f"{N - n} row(s) with missing covariates dropped")
+    if strata_fe:
+        groups = np.unique(blocks[complete], return_inverse=True)[1]
+    else:
+        groups = np.zeros(n, dtype=np.int64)
+    n_groups = int(groups.max()) + 1 if n else 0
+    Q = _column_basis(_group_demean(X, groups, n_groups), X) if n else np.empty((0, 0))
+    D = D if n else np.zeros(0)
+    q = Q.shape[1]
+    df2 = n - n_groups - q
+    label = "f_test" if not strata_fe else "f_test_strata_fe"
+    base = {"df1": float(q), "df2": float(df2), "n_used": n, "n_dropped": N - n}
+    one_arm = n == 0 or D.min() == D.max()
+    if q == 0 or df2 <= 0 or one_arm:
+        why = ("an arm has no person with every covariate observed" if one_arm
+               else "no covariate varies" if q == 0 else "too few persons for the regressors")
+        note = "; ".join(notes + [f"not computed: {why}"])
+        return _omnibus_frame([
+            {"test": label, "statistic": np.nan, "p_value": np.nan, "mc_se": np.nan, "draws": 0,
+             "note": note, **base},
+            {"test": "randomisation_inference", "statistic": np.nan, "p_value": np.nan, "mc_se": np.nan,
+             "draws": 0, "note": note, **base}])
+    total = float(np.sum(_group_demean(D, groups, n_groups) ** 2))
+    explained = float(np.sum((Q.T @ D) ** 2))
+    f_obs = _f_value(explained, total, q, df2)
+    p_f = float(stats.f.sf(f_obs, q, df2)) if np.isfinite(f_obs) else 0.0
+    note = "; ".join(notes + ([f"strata fixed effects: {n_groups} blocks"] if strata_fe else []))
+    rows = [{"test": label, "statistic": f_obs, "p_value": p_f, "mc_se": np.nan, "draws": 0,
+             "note": note, **base}]
+    if draws > 0:
+        f_sim = _permutation_f(D_all, blocks, complete, groups, n_groups, Q, q, df2, draws, rng, progress)
+        # ties (e.g. F = 0 whenever block counts fix it) must count despite rounding in either F
+        p_ri = float(np.mean(f_sim >= f_obs - 1e-9 * max(f_obs, 1.0)))
+        ri_note = "; ".join(notes + [f"arms permuted within {len(np.unique(blocks))} block(s) of "
+                                     f"{', '.join(block_cols) if block_cols else 'the whole sample'}"])
+        rows.append({"test": "randomisation_inference", "statistic": f_obs, "p_value": p_ri,
+                     "mc_se": math.sqrt(p_ri * (1 - p_ri) / draws), "draws": draws, "note": ri_note, **base})
+    return _omnibus_frame(rows)
+
+
+def _f_value(explained: np.ndarray | float, total: np.ndarray | float, q: int, df2: int) -> Any:
+    """F = (explained / q) / ((total − explained) / df2); a perfect fit gives inf."""
+    resid = np.maximum(np.asarray(total, dtype=float) - explained, 0.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        f = (np.asarray(explained) / q) / (resid / df2)
+    return float(f) if np.ndim(f) == 0 else f
+
+
+def _permutation_f(D_all: np.ndarray, blocks: np.ndarray, complete: np.ndarray, groups: np.ndarray,
+                   n_groups: int, Q: np.ndarray, q: int, df2: int, draws: int, rng: np.random.Generator,
+                   progress: Callable[[int, int], None] | None) -> np.ndarray:
+    """F for ``draws`` re-randomisations, all at once per chunk.
+
+    Rows are sorted by block, so adding a uniform in [0, 1) to the block code and arg-sorting permutes
+    within blocks. Q is orthogonal to the fixed effects (or the intercept), so the explained sum of
+    squares is ``‖Qᵀd‖²`` and the total is the within-group sum of squares of d.
+    """
+    sizes = np.bincount(groups, minlength=n_groups).astype(float)
+    starts = np.concatenate(([0], np.cumsum(sizes[:-1]).astype(np.int64)))
+    out = np.empty(draws)
+    codes = blocks.astype(float)
+    done = 0
+    while done < draws:
+        b = min(_CHUNK, draws - done)
+        perm = np.argsort(codes[None, :] + rng.random((b, len(D_all))), axis=1)
+        d = D_all[perm][:, complete]  # b × n, groups contiguous
+        sums = np.add.reduceat(d, starts, axis=1)
+        total = d.sum(axis=1) - (sums ** 2 / sizes).sum(axis=1)  # d is 0/1, so d² = d
+        explained = ((d @ Q) ** 2).sum(axis=1)
+        out[done:done + b] = _f_value(explained, total, q, df2)
+        done += b
+        if progress is not None:
+            progress(done, draws)
+    return out
+
+
+def _omnibus_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
+    out = pd.DataFrame(rows, columns=list(OMNIBUS_COLUMNS))
+    out["draws"] = out["draws"].astype(np.int64)
+    for col in ("n_used", "n_dropped"):
+        out[col] = out[col].astype(np.int64)
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# representativeness
+
+
+def _representativeness(
+    ledger: pd.DataFrame, population: pd.DataFrame, kinds: dict[str, str], categorical: Sequence[str],
+    eligibility: Sequence[EligibilityRule], mode: str, min_cell: int,
+) -> tuple[pd.DataFrame, int, int]:
+    source = "population"
+    require_columns(population, ["person_id", *kinds], source)
+    eligible, _ = apply_eligibility(population, tuple(eligibility), source)
+    not_drawn = eligible.loc[~eligible["person_id"].astype(str).isin(set(ledger["person_id"].astype(str)))]
+    drawn = ledger if mode == "both" else ledger.loc[ledger["arm"] == "treatment"]
+    if not len(not_drawn):
+        raise EstimationError(f"{source}: no eligible candidate is left undrawn; nothing to compare with")
+    both = pd.concat([drawn[list(kinds)], not_drawn[list(kinds)]], ignore_index=True)
+    rep_kinds = {c: _kind(both[c], c in categorical, source) for c in kinds}
+    first = np.r_[np.ones(len(drawn), dtype=bool), np.zeros(len(not_drawn), dtype=bool)]
+    table = _compare(both, rep_kinds, first, min_cell)
+    table.columns = list(REPRESENTATIVENESS_COLUMNS)
+    return table, int(len(drawn)), int(len(not_drawn))
+
+
+# --------------------------------------------------------------------------------------------------
+# text, LaTeX and Markdown renderings
+
+
+def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    for rec in df.astype(object).to_dict("records"):
+        out.append({k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+                        else (v.item() if isinstance(v, np.generic) else v)) for k, v in rec.items()})
+    return out
+
+
+def _number(v: Any, *, p: bool = False, whole: bool = False) -> str:
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return ""
+    if isinstance(v, (int, np.integer)):
+        return str(int(v))
+    v = float(v)
+    if math.isinf(v):
+        return "inf" if v > 0 else "-inf"
+    if p and v < 0.001:
+        return "<0.001"
+    if whole and v.is_integer():
+        return str(int(v))
+    text = f"{v:.3f}"
+    return "0.000" if text == "-0.000" else text
+
+
+def _display(df: pd.DataFrame) -> pd.DataFrame:
+    """All cells as text: numbers to 3 decimals, p-values below 0.001 as ``<0.001``, missing as empty."""
+    out = pd.DataFrame(index=df.index)
+    for col in df.columns:
+        s = df[col]
+        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+            is_p, whole = col == "p_value", col in ("df1", "df2")
+            out[col] = [_number(v, p=is_p, whole=whole) for v in s.astype(object)]
+        else:
+            out[col] = s.astype(object).where(s.notna(), "").astype(str)
+    return out
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    def cell(v: str) -> str:
+        return v.replace("|", "\\|")
+
+    numeric = [c for c in df.columns if df[c].str.match(r"^(-?[0-9.]+|<0\.001|-?inf|)$").all()
+               and df[c].ne("").any()]
+    head = "| " + " | ".join(df.columns) + " |"
+    rule = "|" + "|".join("---:" if c in numeric else "---" for c in df.columns) + "|"
+    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join([head, rule, *body]) + "\n"
+
+
+_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
+                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+                  "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
+
+
+def _latex_escape(text: str) -> str:
+    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
+
+
+def _latex(df: pd.DataFrame) -> str:
+    numeric = [df[c].str.match(r"^(-?[0-9.]+|<0\.001|-?inf|)$").all() and df[c].ne("").any()
+               for c in df.columns]
+    spec = "".join("r" if isnum else "l" for isnum in numeric)
+    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
+             " & ".join(_latex_escape(c) for c in df.columns) + " \\\\", "\\midrule"]
+    lines += [" & ".join(_latex_escape(v) for v in row) + " \\\\" for row in df.itertuples(index=False)]
+    lines += ["\\bottomrule", "\\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def _text_table(table: pd.DataFrame, groups: tuple[str, str]) -> str:
+    a, b = groups
+    shown = pd.DataFrame({
+        "covariate": table["covariate"], "level": table.iloc[:, 1],
+        f"mean_{a}": table[f"mean_{a}"], f"mean_{b}": table[f"mean_{b}"],
+        "smd": table["smd"], "var_ratio": table["variance_ratio"], "p_value": table["p_value"],
+        "test": table["test"], "flag": table["flag"],
+    })
+    return _display(shown).to_string(index=False)
+
+
+def _omnibus_text(omnibus: pd.DataFrame) -> str:
+    lines = []
+    for rec in omnibus.to_dict("records"):
+        df1, df2 = rec["df1"], rec["df2"]
+        if rec["test"].startswith("f_test"):
+            fe = " with strata fixed effects" if rec["test"] == "f_test_strata_fe" else ""
+            if np.isnan(rec["statistic"]):
+                lines.append(f"Joint orthogonality F-test{fe}: {rec['note']}")
+                continue
+            lines.append(f"Joint orthogonality F-test{fe}: F({df1:.0f}, {df2:.0f}) = {rec['statistic']:.3f}, "
+                         f"p = {_number(rec['p_value'], p=True)}; n = {rec['n_used']}"
+                         + (f" ({rec['n_dropped']} dropped for missing covariates)" if rec["n_dropped"] else ""))
+        elif rec["draws"]:
+            lines.append(f"Randomisation inference: p = {_number(rec['p_value'], p=True)} "
+                         f"(Monte-Carlo SE {rec['mc_se']:.4f}, {rec['draws']} draws)")
+    return "\n".join(lines)
+
+
+def _example_ledger(n: int = 200, seed: int = 3) -> pd.DataFrame:
+    """A small simulated ledger for the examples: age, gender, blocks ``stratum``."""
+    rng = np.random.default_rng(seed)
+    stratum = np.repeat(["s1", "s2"], n // 2)
+    arm = np.concatenate([rng.permutation(np.repeat(["treatment", "control"], n // 4)) for _ in range(2)])
+    return pd.DataFrame({
+        "person_id": [f"p{i:04d}" for i in range(n)], "arm": arm, "visitation_date": "2016-03-01",
+        "stratum": stratum,
+        "age": np.round(rng.normal(42, 8, n)), "gender": rng.choice(["F", "M"], n),
+    })
