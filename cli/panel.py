@@ -1,0 +1,59 @@
+"""``trialeval panel``: the weekly person-by-week panel from a ledger and register spells."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from trialeval.cli._app import app, user_errors
+from trialeval.cli._progress import progress_bar
+from trialeval.config import load_config
+from trialeval.panel import build_panel, write_panel
+
+
+@app.command("panel")
+def panel(
+    ledger: Path = typer.Option(..., "--ledger", help="Assignments ledger (CSV, Parquet, …)."),
+    spells: Path = typer.Option(..., "--spells", help="Register spells (CSV, Parquet, …)."),
+    out: Path = typer.Option(..., "--out", help="Panel to write: .parquet or .csv."),
+    extraction_date: Optional[str] = typer.Option(
+        None, "--extraction-date", help="Last day of the register extract, YYYY-MM-DD (or from --config)."),
+    weeks: Optional[int] = typer.Option(None, "--weeks", help="Weeks since visitation to build [52]."),
+    pre_weeks: Optional[int] = typer.Option(None, "--pre-weeks", help="Pre-visitation weeks 0, -1, … [0]."),
+    min_days: Optional[int] = typer.Option(
+        None, "--min-days", help="Days of overlap a spell needs to cover a week, 1–7 [1]."),
+    drop_bad_rows: bool = typer.Option(
+        False, "--drop-bad-rows", help="Drop bad rows into <out>_rejects.csv instead of stopping."),
+    config: Optional[Path] = typer.Option(
+        None, "--config", help="trial.toml: extraction_date, weeks, … and column names."),
+    quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+) -> None:
+    """Build one row per observed person-week with the outcomes of SPEC §5 and the number at risk."""
+    with user_errors():
+        analysis: dict = {}
+        columns: dict = {}
+        if config is not None:
+            cfg = load_config(config)
+            analysis, columns = cfg.analysis, cfg.columns
+        if extraction_date is None:
+            extraction_date = analysis.get("extraction_date")
+        if extraction_date is None:
+            raise typer.BadParameter("give --extraction-date or a --config with [analysis] extraction_date")
+        with progress_bar("Building panel", quiet=quiet) as progress:
+            result = build_panel(
+                ledger, spells, extraction_date,
+                weeks=weeks if weeks is not None else analysis.get("weeks", 52),
+                pre_weeks=pre_weeks if pre_weeks is not None else analysis.get("pre_weeks", 0),
+                min_days=min_days if min_days is not None else analysis.get("min_days", 1),
+                drop_bad_rows=drop_bad_rows,
+                spell_types=analysis.get("spell_types"),
+                columns=columns,
+                progress=progress,
+            )
+        with progress_bar("Writing panel", quiet=quiet) as progress:
+            written = write_panel(result, out, progress=progress)
+        typer.echo(result.summary())
+        for path in written:
+            typer.echo(f"wrote {path}")
