@@ -13,6 +13,12 @@ SAMPLE = ROOT / "sample_data"
 
 
 @pytest.fixture
+def sample_dir() -> Path:
+    """The committed sample trial (sample_data/)."""
+    return SAMPLE
+
+
+@pytest.fixture
 def small_trial(tmp_path: Path) -> dict[str, Path]:
     """A population of 200 candidates in two municipalities and a config with strata and rules."""
     n = 200

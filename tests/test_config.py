@@ -15,10 +15,8 @@ def write(tmp_path, text):
     return path
 
 
-def test_sample_config_parses():
-    from tests.conftest import SAMPLE
-
-    cfg = load_config(SAMPLE / "trial.toml")
+def test_sample_config_parses(sample_dir):
+    cfg = load_config(sample_dir / "trial.toml")
     assert cfg.seed == 20160301 and cfg.treatment_share == 0.5
     assert [r.column for r in cfg.rules] == ["age", "activation_ready", "benefit_seniority_weeks",
                                              "in_integration_programme"]

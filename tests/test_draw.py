@@ -258,8 +258,6 @@ def test_exclude_needs_a_reason():
         exclude(led, "a", "  ")
 
 
-def test_sample_ledger_verifies_against_its_population():
-    from tests.conftest import SAMPLE
-
-    result = verify(SAMPLE / "population.csv", SAMPLE / "trial.toml", SAMPLE / "ledger.csv")
+def test_sample_ledger_verifies_against_its_population(sample_dir):
+    result = verify(sample_dir / "population.csv", sample_dir / "trial.toml", sample_dir / "ledger.csv")
     assert result.ok and result.waves_checked == 42 and result.n_persons == 4704
