@@ -8,6 +8,7 @@ from trialeval.demo import DemoResult, run_demo  # noqa: E402
 from trialeval.draw import DrawResult, VerifyResult, draw, exclude, run_draw, run_exclude, verify  # noqa: E402
 from trialeval.power import PowerResult, power  # noqa: E402
 from trialeval.costs import CostsResult, Scenarios, costs, load_scenarios  # noqa: E402
+from trialeval.effects import EffectsResult, HoursDistributionResult, effects, hours_distribution  # noqa: E402
 from trialeval.panel import PanelResult, build_panel, read_spells, write_panel  # noqa: E402
 from trialeval.exceptions import (  # noqa: E402
     ConfigError,
@@ -22,6 +23,7 @@ from trialeval.exceptions import (  # noqa: E402
 __all__ = [
     "BalanceResult", "balance",
     "CostsResult", "Scenarios", "costs", "load_scenarios",
+    "EffectsResult", "HoursDistributionResult", "effects", "hours_distribution",
     "PanelResult", "build_panel", "read_spells", "write_panel",
     "DemoResult", "run_demo", "DrawResult", "VerifyResult", "draw", "exclude", "run_draw", "run_exclude",
     "verify", "PowerResult", "power",
