@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import time
 from collections.abc import Iterator
 
 import typer
@@ -19,7 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
-_state = {"debug": False}
+_state = {"debug": False, "quiet": False, "verbose": False}
 
 
 def _version(value: bool) -> None:
@@ -30,11 +31,31 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     debug: bool = typer.Option(False, "--debug", help="Show the full traceback of an input error."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print nothing but errors; no progress bars."),
+    verbose: bool = typer.Option(False, "--verbose", "-v", help="Also print the time each command took."),
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
                                  help="Print the version and exit."),
 ) -> None:
-    _state["debug"] = debug
+    _state.update(debug=debug, quiet=quiet, verbose=verbose and not quiet)
+    started = time.perf_counter()
+
+    def report_time() -> None:
+        if _state["verbose"]:
+            typer.echo(f"[{ctx.invoked_subcommand}: {time.perf_counter() - started:.1f} s]", err=True)
+
+    ctx.call_on_close(report_time)
+
+
+def say(text: str) -> None:
+    """Print a command's result on stdout, unless --quiet."""
+    if not _state["quiet"]:
+        typer.echo(text)
+
+
+def is_quiet() -> bool:
+    return bool(_state["quiet"])
 
 
 @contextlib.contextmanager
@@ -47,10 +68,6 @@ def user_errors() -> Iterator[None]:
             raise
         typer.echo(f"Error: {exc}", err=True)
         raise typer.Exit(1) from None
-
-
-def echo_summary(text: str) -> None:
-    typer.echo(text)
 
 
 def main() -> None:

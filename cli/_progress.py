@@ -15,7 +15,9 @@ ProgressCallback = Callable[[int, int], None]
 @contextlib.contextmanager
 def progress_bar(description: str, *, quiet: bool = False) -> Iterator[ProgressCallback | None]:
     """Yield a ``callback(done, total)`` for the library, or None when no bar should show."""
-    if quiet or not sys.stderr.isatty():
+    from trialeval.cli._app import is_quiet
+
+    if quiet or is_quiet() or not sys.stderr.isatty():
         yield None
         return
     console = Console(stderr=True)

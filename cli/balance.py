@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval.balance import FORMATS, run_balance
-from trialeval.cli._app import app, user_errors
+from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -57,4 +57,4 @@ def balance_command(
             ri_draws=ri_draws, seed=seed, format=format, plot=plot,  # type: ignore[arg-type]
             min_cell=min_cell, drop_excluded=drop_exclusions, progress=progress,
         )
-    typer.echo(result.summary())
+    say(result.summary())

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from trialeval.cli._app import app, user_errors
+from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.costs import costs, load_scenarios
 from trialeval.io import read_table, write_table
@@ -50,4 +50,4 @@ def costs_command(
         if plot is not None:
             for kind, path in figure_paths(plot).items():
                 save_figure(result.plot(kind, scenario=tornado, lang=lang), path)  # type: ignore[arg-type]
-    typer.echo(result.summary())
+    say(result.summary())

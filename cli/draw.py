@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from trialeval.cli._app import app, user_errors
+from trialeval.cli._app import app, say, user_errors
 from trialeval.draw import run_draw, run_exclude, verify as verify_ledger
 from trialeval.power import power as power_mde
 
@@ -27,7 +27,7 @@ def draw_command(
     """
     with user_errors():
         result = run_draw(population, config, ledger, request, date)
-    typer.echo(result.summary())
+    say(result.summary())
 
 
 @app.command("verify")
@@ -45,7 +45,7 @@ def verify_command(
     if not result.ok:
         typer.echo(result.summary(), err=True)
         raise typer.Exit(1)
-    typer.echo(result.summary())
+    say(result.summary())
 
 
 @app.command("exclude")
@@ -61,7 +61,7 @@ def exclude_command(
     """
     with user_errors():
         run_exclude(ledger, person, reason, date)
-    typer.echo(f"Excluded {person} ({reason}); the row stays in {ledger}.")
+    say(f"Excluded {person} ({reason}); the row stays in {ledger}.")
 
 
 @app.command("power")
@@ -79,4 +79,4 @@ def power_command(
     """
     with user_errors():
         result = power_mde(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power)
-    typer.echo(result.summary())
+    say(result.summary())

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from trialeval.cli._app import app, user_errors
+from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
 from trialeval.panel import build_panel, write_panel
@@ -30,7 +30,11 @@ def panel(
         None, "--config", help="trial.toml: extraction_date, weeks, … and column names."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Build one row per observed person-week with the outcomes of SPEC §5 and the number at risk."""
+    """Build one row per observed person-week with the outcomes of SPEC §5 and the number at risk.
+
+    Example: trialeval panel --ledger ledger.csv --spells spells.csv --extraction-date 2016-12-31
+    --weeks 52 --out panel.parquet
+    """
     with user_errors():
         analysis: dict = {}
         columns: dict = {}
@@ -54,6 +58,6 @@ def panel(
             )
         with progress_bar("Writing panel", quiet=quiet) as progress:
             written = write_panel(result, out, progress=progress)
-        typer.echo(result.summary())
+        say(result.summary())
         for path in written:
-            typer.echo(f"wrote {path}")
+            say(f"wrote {path}")

@@ -1,0 +1,36 @@
+"""``trialeval report``: one self-contained HTML page from the outputs in a folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from trialeval.cli._app import app, say, user_errors
+from trialeval.config import load_config
+from trialeval.report import build_report, write_workbook
+
+
+@app.command("report")
+def report_command(
+    config: Path = typer.Option(..., "--config", help="The trial config, trial.toml."),
+    out_dir: Path = typer.Option(..., "--dir", help="Folder with the steps' outputs; report.html is written there."),
+    lang: str = typer.Option("en", "--lang", help="Language of the page: en or da."),
+    weeks: Optional[str] = typer.Option(None, "--weeks", help="Weeks in the effect table, e.g. 13,26,35,52."),
+    min_cell: Optional[int] = typer.Option(None, "--min-cell", min=0,
+                                           help="Suppress cells of fewer persons (default: config's, else 5)."),
+    xlsx: bool = typer.Option(False, "--xlsx", help="Also gather the tables into DIR/tables.xlsx, a sheet each."),
+) -> None:
+    """Build report.html: trial summary, balance, effect figures and table, hours, costs, provenance.
+
+    Example: trialeval report --config sample_data/trial.toml --dir output --lang da
+    """
+    with user_errors():
+        chosen = tuple(int(w) for w in weeks.split(",")) if weeks else None
+        result = build_report(load_config(config), out_dir, lang=lang, weeks=chosen,  # type: ignore[arg-type]
+                              min_cell=min_cell)
+        workbook = write_workbook(out_dir) if xlsx else None
+    say(result.summary())
+    if workbook is not None:
+        say(f"Tables gathered in {workbook}.")
