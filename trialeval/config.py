@@ -275,10 +275,15 @@ def load_config(path: str | Path) -> TrialConfig:
     7
     """
     path = Path(path)
+    return TrialConfig.from_dict(read_toml(path, "config"), source=str(path), sha256=sha256_file(path))
+
+
+def read_toml(path: str | Path, kind: str) -> dict[str, Any]:
+    """Parse a TOML file, naming the file and what it is (``config``, ``scenario``) when it fails."""
+    path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: config file not found")
+        raise ConfigError(f"{path}: {kind} file not found")
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return TrialConfig.from_dict(data, source=str(path), sha256=sha256_file(path))

@@ -15,7 +15,6 @@ import dataclasses
 import html
 import math
 import re
-import tomllib
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from trialeval.config import read_toml
 from trialeval.exceptions import ConfigError, InputDataError, TrialevalWarning
 
 PersistenceKind = Literal["none", "constant", "exp_decay", "linear_to_zero", "vector"]
@@ -476,14 +476,7 @@ def load_scenarios(path: str | Path) -> Scenarios:
     >>> [s.name for s in load_scenarios(p).scenarios]
     ['A', 'B', 'C', 'D', 'E']
     """
-    path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: scenario file not found")
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
-    return Scenarios.from_dict(data, source=str(path))
+    return Scenarios.from_dict(read_toml(path, "scenario"), source=str(path))
 
 
 # --------------------------------------------------------------------------------------------------
