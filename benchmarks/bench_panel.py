@@ -1,22 +1,24 @@
-"""Benchmark of the weekly panel: wall time and peak memory at register scale.
+"""Benchmark of the weekly panel and the effect curves: wall time, cpu time and peak memory at register scale.
 
 Generates a synthetic ledger and spells (visitation dates in weekly waves over 40 weeks, about three
 spells per person of all four types with workplaces, ``--weeks`` weeks of follow-up for the first wave, so
-later waves are censored by the extraction date as in a real trial), then measures, each in turn:
+later waves are censored by the extraction date as in a real trial) and writes them as Parquet files, as a
+register extract arrives. Then, for each size, each of these runs in its own fresh process, reading those
+files:
 
-* ``build``  — :func:`trialeval.build_panel` (validation, matching, every outcome, number at risk);
-* ``write``  — :func:`trialeval.panel.write_panel` to Parquet (person-ordered row groups);
-* ``means``  — :meth:`PanelResult.means`, per-week means by arm from the built panel;
-* ``groupby`` — per-week means by arm from the Parquet file with pandas ``groupby``, a row group at a
-  time (what a consumer of the file does).
+* ``means``   — (a) :func:`trialeval.build_panel` (validation, matching, every outcome, number at risk)
+  and :meth:`PanelResult.means`, the per-week means by arm; the compact panel is held in memory;
+* ``stream``  — (b) ``build_panel(..., out="panel.parquet")``: each chunk of persons is written as soon as
+  it is built and let go, so memory does not grow with the panel;
+* ``effects`` — (c) build and :func:`trialeval.effects` for six outcomes (difference in means, Welch), from
+  the per-week sums the panel gathers while it is built.
 
-Peak memory is the highest resident set size (RSS) sampled every few milliseconds during each phase,
-and ``ru_maxrss`` for the whole process. Each size runs in its own process so that peaks do not carry
-over. Run::
+Peak memory is ``ru_maxrss`` of the child process (everything: interpreter, inputs, panel); "peak − start"
+subtracts the RSS after imports. CPU seconds are reported beside wall seconds because the machine may be
+shared. Run::
 
-    python benchmarks/bench_panel.py                       # 1,000,000 persons
-    python benchmarks/bench_panel.py --persons 100000
-    python benchmarks/bench_panel.py --sizes 100000,1000000,3000000
+    python benchmarks/bench_panel.py                                  # 100k, 1M and 3M persons
+    python benchmarks/bench_panel.py --sizes 1000000 --modes effects
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import resource
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -38,7 +39,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trialeval.panel import build_panel, write_panel
+from trialeval.panel import build_panel
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 FIRST_VISITATION = np.datetime64("2016-03-01")
@@ -50,30 +51,6 @@ MUNICIPALITIES = np.array(["Aarhus", "Esbjerg", "Herning", "Holstebro", "Horsens
 def rss_bytes() -> int:
     with open("/proc/self/statm") as fh:
         return int(fh.read().split()[1]) * PAGE
-
-
-class PeakRSS:
-    """Highest RSS seen while the block runs (sampled every 2 ms on a thread)."""
-
-    def __enter__(self) -> PeakRSS:
-        self.peak = rss_bytes()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-        self.t0 = time.perf_counter()
-        self.c0 = time.process_time()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(0.002):
-            self.peak = max(self.peak, rss_bytes())
-
-    def __exit__(self, *exc: object) -> None:
-        self.seconds = time.perf_counter() - self.t0
-        self.cpu = time.process_time() - self.c0
-        self._stop.set()
-        self._thread.join()
-        self.peak = max(self.peak, rss_bytes())
 
 
 def ids(prefix: str, numbers: np.ndarray, width: int) -> pa.Array:
@@ -126,91 +103,94 @@ def generate(n: int, weeks: int, seed: int) -> tuple[pd.DataFrame, pd.DataFrame,
     return ledger, spells, extraction
 
 
-def groupby_means(path: Path, outcomes: list[str]) -> pd.DataFrame:
-    """Per-week means by arm from the Parquet file, a row group at a time."""
-    parts = []
-    pf = pq.ParquetFile(path)
-    for i in range(pf.num_row_groups):
-        frame = pf.read_row_group(i, columns=["arm", "week", *outcomes]).to_pandas()
-        g = frame.groupby(["arm", "week"], observed=True)
-        parts.append(g[outcomes].sum().assign(n=g.size()))
-    total = pd.concat(parts).groupby(level=["arm", "week"], observed=True).sum()
-    return total[outcomes].div(total["n"], axis=0).assign(n=total["n"])
+OUTCOMES = ["has_ordinary_hours", "ordinary_hours", "in_internship", "in_wage_subsidy", "company_directed",
+            "reached_13_weeks"]
+MODES = ("means", "stream", "effects")
 
 
-def run_one(args: argparse.Namespace) -> dict[str, object]:
-    out: dict[str, object] = {"persons": args.persons, "weeks": args.weeks, "chunk_persons": args.chunk_persons}
-    with PeakRSS() as gen:
-        ledger, spells, extraction = generate(args.persons, args.weeks, args.seed)
-    out.update(spells=len(spells), rss_after_inputs_mb=rss_bytes() / 2**20, generate_s=gen.seconds)
-    with PeakRSS() as build:
-        result = build_panel(ledger, spells, extraction, weeks=args.weeks, chunk_persons=args.chunk_persons)
-    out.update(rows=result.n_rows, build_s=build.seconds, build_cpu_s=build.cpu,
-               build_peak_mb=build.peak / 2**20)
-    with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
-        path = Path(tmp) / "panel.parquet"
-        if not args.no_write:
-            with PeakRSS() as write:
-                write_panel(result, path)
-            out.update(write_s=write.seconds, write_cpu_s=write.cpu, write_peak_mb=write.peak / 2**20,
-                       parquet_mb=path.stat().st_size / 2**20,
-                       row_groups=pq.ParquetFile(path).num_row_groups)
-        with PeakRSS() as means:
-            table = result.means()
-        out.update(means_s=means.seconds, means_cpu_s=means.cpu, means_peak_mb=means.peak / 2**20)
-        if not args.no_write:
-            outcomes = list(result.outcomes)
-            with PeakRSS() as grp:
-                by_file = groupby_means(path, outcomes)
-            out.update(groupby_s=grp.seconds, groupby_cpu_s=grp.cpu, groupby_peak_mb=grp.peak / 2**20)
-            # The two routes must agree, or the numbers above measure a wrong panel.
-            check = table.set_index(["arm", "week"]).loc[by_file.index]
-            np.testing.assert_allclose(check[outcomes].to_numpy(), by_file[outcomes].to_numpy(), rtol=1e-9)
-            np.testing.assert_array_equal(check["n_at_risk"].to_numpy(), by_file["n"].to_numpy())
-    out["ru_maxrss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def write_inputs(n: int, weeks: int, seed: int, directory: Path) -> dict[str, object]:
+    """Generate and write ``ledger.parquet`` and ``spells.parquet``; returns sizes and the extraction date."""
+    ledger, spells, extraction = generate(n, weeks, seed)
+    ledger.to_parquet(directory / "ledger.parquet")
+    spells.to_parquet(directory / "spells.parquet", row_group_size=1 << 20)
+    return {"persons": n, "spells": len(spells), "extraction": extraction}
+
+
+def run_mode(mode: str, directory: Path, extraction: str, weeks: int, chunk_persons: int) -> dict[str, object]:
+    """One measurement, in a fresh process: wall and cpu seconds, ru_maxrss and the RSS before the work."""
+    from trialeval.effects import effects
+
+    base = rss_bytes()
+    t0, c0 = time.perf_counter(), time.process_time()
+    kw = {"weeks": weeks, "chunk_persons": chunk_persons}
+    ledger, spells = directory / "ledger.parquet", directory / "spells.parquet"
+    out: dict[str, object] = {"mode": mode}
+    if mode == "means":
+        result = build_panel(ledger, spells, extraction, **kw)
+        result.means()
+    elif mode == "stream":
+        path = directory / "panel.parquet"
+        result = build_panel(ledger, spells, extraction, out=path, **kw)
+        out.update(parquet_mb=path.stat().st_size / 2**20, row_groups=pq.ParquetFile(path).num_row_groups)
+    else:
+        result = build_panel(ledger, spells, extraction, **kw)
+        table = effects(result, OUTCOMES).to_frame()
+        out["effect_rows"] = len(table)
+    out.update(rows=result.n_rows, spells_used=result.n_spells_used, seconds=time.perf_counter() - t0,
+               cpu=time.process_time() - c0, base_mb=base / 2**20,
+               peak_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
     return out
+
+
+def child(args: list[str]) -> dict[str, object]:
+    done = subprocess.run([sys.executable, __file__, *args], check=True, capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--persons", type=int, default=1_000_000)
-    parser.add_argument("--sizes", type=str, default=None,
-                        help="comma-separated person counts, each run in its own process")
+    parser.add_argument("--sizes", type=str, default="100000,1000000,3000000",
+                        help="comma-separated person counts")
+    parser.add_argument("--modes", type=str, default=",".join(MODES), help="means, stream, effects")
     parser.add_argument("--weeks", type=int, default=104)
     parser.add_argument("--chunk-persons", type=int, default=100_000)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--no-write", action="store_true", help="skip writing and reading Parquet")
-    parser.add_argument("--tmp", type=str, default=None, help="directory for the Parquet file")
-    parser.add_argument("--json", action="store_true", help="print one JSON line instead of a table")
+    parser.add_argument("--tmp", type=str, default=None, help="directory for the input and output files")
+    parser.add_argument("--_generate", type=int, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_mode", type=str, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_dir", type=str, default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--_extraction", type=str, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.sizes:
-        rows = []
-        for size in (int(s) for s in args.sizes.split(",")):
-            cmd = [sys.executable, __file__, "--persons", str(size), "--weeks", str(args.weeks),
-                   "--chunk-persons", str(args.chunk_persons), "--seed", str(args.seed), "--json"]
-            if args.no_write:
-                cmd.append("--no-write")
-            if args.tmp:
-                cmd += ["--tmp", args.tmp]
-            done = subprocess.run(cmd, check=True, capture_output=True, text=True)
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            print(format_row(rows[-1]), flush=True)
+    if args._generate is not None:
+        print(json.dumps(write_inputs(args._generate, args.weeks, args.seed, Path(args._dir))))
         return
-    row = run_one(args)
-    print(json.dumps(row) if args.json else format_row(row))
+    if args._mode is not None:
+        print(json.dumps(run_mode(args._mode, Path(args._dir), args._extraction, args.weeks, args.chunk_persons)))
+        return
+    common = ["--weeks", str(args.weeks), "--seed", str(args.seed), "--chunk-persons", str(args.chunk_persons)]
+    print(HEADER)
+    for size in (int(s) for s in args.sizes.split(",")):
+        with tempfile.TemporaryDirectory(dir=args.tmp) as tmp:
+            inputs = child(["--_generate", str(size), "--_dir", tmp, *common])
+            for mode in args.modes.split(","):
+                row = child(["--_mode", mode, "--_dir", tmp, "--_extraction", str(inputs["extraction"]), *common])
+                print(format_row(inputs | row), flush=True)
+
+
+HEADER = ("| persons | spells | panel rows | step | wall s | cpu s | peak RSS MB | peak − start MB | notes |\n"
+          "|--:|--:|--:|:--|--:|--:|--:|--:|:--|")
+STEPS = {"means": "(a) build + means by arm", "stream": "(b) streaming build → Parquet",
+         "effects": "(c) build + effects, 6 outcomes"}
 
 
 def format_row(r: dict[str, object]) -> str:
-    def f(key: str, unit: str, fmt: str = ".1f") -> str:
-        return f"{format(r[key], fmt)} {unit}" if key in r else "-"
-    return (f"persons {r['persons']:>9,}  spells {r['spells']:>10,}  rows {r['rows']:>12,} | "
-            f"inputs {f('rss_after_inputs_mb', 'MB', '.0f')} | "
-            f"build {f('build_s', 's')} (cpu {f('build_cpu_s', 's')}) peak {f('build_peak_mb', 'MB', '.0f')} | "
-            f"write {f('write_s', 's')} (cpu {f('write_cpu_s', 's')}) peak {f('write_peak_mb', 'MB', '.0f')} "
-            f"({f('parquet_mb', 'MB', '.0f')}, {r.get('row_groups', '-')} row groups) | "
-            f"means {f('means_s', 's')} peak {f('means_peak_mb', 'MB', '.0f')} | "
-            f"groupby {f('groupby_s', 's')} (cpu {f('groupby_cpu_s', 's')}) peak {f('groupby_peak_mb', 'MB', '.0f')} | "
-            f"ru_maxrss {f('ru_maxrss_mb', 'MB', '.0f')}")
+    notes = ""
+    if r["mode"] == "stream":
+        notes = f"{r['parquet_mb']:.0f} MB, {r['row_groups']} row groups"
+    elif r["mode"] == "effects":
+        notes = f"{r['effect_rows']} effect rows"
+    return (f"| {r['persons']:,} | {r['spells']:,} | {r['rows']:,} | {STEPS[r['mode']]} | {r['seconds']:.1f} | "
+            f"{r['cpu']:.1f} | {r['peak_mb']:,.0f} | {r['peak_mb'] - r['base_mb']:,.0f} | {notes} |")
 
 
 if __name__ == "__main__":

@@ -7,10 +7,10 @@ from typing import Optional
 
 import typer
 
-from trialeval.cli._app import app, say, user_errors
+from trialeval.cli._app import app, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
-from trialeval.panel import build_panel, write_panel
+from trialeval.panel import build_panel, side_paths
 
 
 @app.command("panel")
@@ -45,6 +45,7 @@ def panel(
             extraction_date = analysis.get("extraction_date")
         if extraction_date is None:
             raise typer.BadParameter("give --extraction-date or a --config with [analysis] extraction_date")
+        # Streamed: each chunk of persons is written as soon as it is built and then let go.
         with progress_bar("Building panel", quiet=quiet) as progress:
             result = build_panel(
                 ledger, spells, extraction_date,
@@ -55,9 +56,10 @@ def panel(
                 spell_types=analysis.get("spell_types"),
                 columns=columns,
                 progress=progress,
+                out=out,
             )
-        with progress_bar("Writing panel", quiet=quiet) as progress:
-            written = write_panel(result, out, progress=progress)
-        say(result.summary())
+        at_risk, rejects = side_paths(out)
+        written = [out, at_risk] + ([rejects] if drop_bad_rows else [])
+        typer.echo(result.summary())
         for path in written:
-            say(f"wrote {path}")
+            typer.echo(f"wrote {path}")

@@ -11,7 +11,7 @@ import pytest
 from numpy.testing import assert_allclose
 from statsmodels.stats.multitest import multipletests
 
-from trialeval.effects import effects, hours_distribution
+from trialeval.effects import TABLE_COLUMNS, effects, hours_distribution
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
 from trialeval.plots import plot_effect_curve
 
@@ -396,3 +396,39 @@ def test_result_serialises_and_renders():
     assert set(d) >= {"table", "summary", "band", "design"} and len(d["table"]) == 4
     assert "<table" in res._repr_html_()
     assert "Average effect over weeks 1–2" in res.summary()
+
+
+def test_effects_of_a_panel_result_equal_those_of_its_long_table(tmp_path):
+    """The default estimator from the sums a PanelResult gathers (also when streamed) = the long table's."""
+    from trialeval.panel import build_panel
+
+    rng = np.random.default_rng(5)
+    n, m = 400, 1200
+    ledger = pd.DataFrame({"person_id": [f"p{i:03d}" for i in range(n)], "arm": rng.choice(["treatment", "control"], n),
+                           "visitation_date": (pd.Timestamp("2016-03-01")
+                                               + pd.to_timedelta(7 * rng.integers(0, 8, n), unit="D"))})
+    start = pd.Timestamp("2016-02-01") + pd.to_timedelta(rng.integers(0, 200, m), unit="D")
+    kind = rng.choice(["internship", "wage_subsidy", "ordinary_hours", "benefit"], m)
+    spells = pd.DataFrame({"person_id": ledger["person_id"].to_numpy()[rng.integers(0, n, m)], "spell_type": kind,
+                           "start_date": start, "end_date": start + pd.to_timedelta(rng.integers(0, 120, m), unit="D"),
+                           "hours_per_week": np.where(kind == "ordinary_hours", rng.uniform(1, 37, m), np.nan)})
+    kw = {"weeks": 26, "pre_weeks": 1, "chunk_persons": 90}
+    res = build_panel(ledger, spells, "2016-08-31", **kw)
+    streamed = build_panel(ledger, spells, "2016-08-31", out=tmp_path / "p.parquet", **kw)
+    frame = res.to_frame()
+    cols = ["mean_treatment", "mean_control", "effect", "se", "df", "ci_low", "ci_high", "p_value"]
+    for options in ({}, {"min_weeks": 20}, {"weeks": [0, 3, 26, 40], "alpha": 0.1}):
+        want = effects(frame, **options).to_frame()
+        for source in (res, streamed):
+            got = effects(source, **options).to_frame()
+            assert got.columns.tolist() == TABLE_COLUMNS
+            pd.testing.assert_frame_equal(got[["outcome", "week", "n_treatment", "n_control"]],
+                                          want[["outcome", "week", "n_treatment", "n_control"]])
+            np.testing.assert_allclose(got[cols].to_numpy(), want[cols].to_numpy(), rtol=1e-12, atol=1e-12)
+    assert want["n_treatment"].gt(0).sum() > 20 and want["week"].max() == 40       # weeks beyond: NaN rows
+    assert effects(res, min_weeks=20).to_frame()["week"].max() == 20
+    assert effects(res, "ordinary_hours").indicator_outcomes == ()
+    with pytest.raises(InputDataError, match="'band'.*long panel"):
+        effects(res, band=True)
+    with pytest.raises(InputDataError, match="not in the panel"):
+        effects(res, "nope")

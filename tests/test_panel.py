@@ -634,3 +634,92 @@ def test_read_spells_renames_and_keeps_ids_as_text(tmp_path):
     assert column(res, "ordinary_hours", "007") == [3.5, 3.5, 0.5]
     with pytest.raises(InputDataError, match="required column"):
         read_spells(p)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Streaming: spells read in batches, panel written while it is built
+# ---------------------------------------------------------------------------------------------------
+
+
+def synthetic_trial(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """A few hundred persons in weekly waves with every spell type, workplaces, strangers and bad rows."""
+    rng = np.random.default_rng(seed)
+    visit = pd.Timestamp(V) + pd.to_timedelta(7 * rng.integers(0, 6, n), unit="D")
+    ledger = pd.DataFrame({"person_id": [f"p{i:04d}" for i in rng.permutation(n)],
+                           "arm": rng.choice(["treatment", "control"], n),
+                           "visitation_date": visit.strftime("%Y-%m-%d"),
+                           "stratum": rng.choice(["s1", "s2", "s3"], n)})
+    m = 4 * n
+    kind = rng.choice(["internship", "wage_subsidy", "ordinary_hours", "benefit"], m)
+    start = pd.Timestamp(V) + pd.to_timedelta(rng.integers(-30, 200, m), unit="D")
+    end = start + pd.to_timedelta(rng.integers(0, 160, m), unit="D")
+    spells = pd.DataFrame({
+        "person_id": np.where(rng.random(m) < 0.03, "stranger", ledger["person_id"].to_numpy()[rng.integers(0, n, m)]),
+        "spell_type": kind, "start_date": start.strftime("%Y-%m-%d"), "end_date": end.strftime("%Y-%m-%d"),
+        "hours_per_week": np.where(kind == "ordinary_hours", rng.uniform(1, 37, m).round(1), np.nan),
+        "workplace_id": np.where(kind == "benefit", None, rng.choice(["W1", "W2", "W3"], m)),
+    })
+    bad = rng.choice(m, 6, replace=False)
+    spells.loc[bad[:3], "end_date"] = "2016-01-01"             # before start
+    spells.loc[bad[3:], "spell_type"] = "holiday"              # unknown type
+    return ledger, spells
+
+
+def test_streamed_build_from_files_equals_in_memory_build(tmp_path, monkeypatch):
+    ledger, spells = synthetic_trial(300)
+    ledger.to_csv(tmp_path / "ledger.csv", index=False)
+    spells.to_csv(tmp_path / "spells.csv", index=False)
+    read_spells(tmp_path / "spells.csv").to_parquet(tmp_path / "spells.parquet")
+    kw = {"weeks": 30, "pre_weeks": 2, "drop_bad_rows": True}
+    ref = build_panel(ledger, read_spells(tmp_path / "spells.csv"), "2016-10-31", chunk_persons=1000, **kw)
+    assert "reached_13_weeks_same_workplace" in ref.outcomes and ref.to_frame()["reached_13_weeks"].sum() > 0
+    write_panel(ref, tmp_path / "ref.parquet")
+    write_panel(ref, tmp_path / "ref.csv")
+    # Several batches of spells (workplace codes must mean the same in each) and chunks of persons.
+    monkeypatch.setattr(panel_module, "SPELL_BATCH_ROWS", 97)
+    monkeypatch.setattr(panel_module, "ROW_GROUP_ROWS", 500)
+    for spells_file, out_name in (("spells.parquet", "out.parquet"), ("spells.csv", "out.csv")):
+        out = tmp_path / out_name
+        res = build_panel(tmp_path / "ledger.csv", tmp_path / spells_file, "2016-10-31", chunk_persons=37,
+                          out=out, **kw)
+        assert res.streamed and res.n_rows == ref.n_rows and res.n_spells_used == ref.n_spells_used
+        assert (res.n_spells_not_in_ledger, res.n_persons_not_in_ledger) == (
+            ref.n_spells_not_in_ledger, ref.n_persons_not_in_ledger) and ref.n_persons_not_in_ledger == 1
+        pd.testing.assert_frame_equal(res.rejects.drop(columns="source"), ref.rejects.drop(columns="source"))
+        assert sorted(res.rejects["row"]) == sorted(int(i) + 1 for i in
+                                                     np.flatnonzero(~spells["spell_type"].ne("holiday")
+                                                                    | (spells["end_date"] == "2016-01-01")))
+        pd.testing.assert_frame_equal(res.means(), ref.means())
+        pd.testing.assert_frame_equal(res.week_moments(min_weeks=10), ref.week_moments(min_weeks=10))
+        pd.testing.assert_frame_equal(pd.read_csv(side_paths(out)[0]), ref.number_at_risk)
+        assert side_paths(out)[1].exists()
+        with pytest.raises(InputDataError, match="while it was built"):
+            res.to_frame()
+    pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), ref.to_frame())
+    assert pq.ParquetFile(tmp_path / "out.parquet").num_row_groups > pq.ParquetFile(tmp_path / "ref.parquet").num_row_groups
+    assert (tmp_path / "out.csv").read_text() == (tmp_path / "ref.csv").read_text()
+    # means() from the gathered sums agrees with the long table
+    frame = ref.to_frame()
+    by_hand = frame[frame["week"] == 5].groupby("arm", observed=True)["ordinary_hours"].mean()
+    m = ref.means().set_index(["arm", "week"])
+    np.testing.assert_allclose(m.loc[[("treatment", 5), ("control", 5)], "ordinary_hours"],
+                               by_hand.loc[["treatment", "control"]], rtol=1e-12)
+
+
+def test_streamed_errors_name_the_file_row(tmp_path, monkeypatch):
+    ledger, spells = synthetic_trial(50)
+    spells = spells[spells["spell_type"] != "holiday"]
+    spells = spells[spells["end_date"] != "2016-01-01"].reset_index(drop=True)
+    spells.loc[130, "hours_per_week"] = 200.0
+    spells.loc[130, "spell_type"] = "ordinary_hours"
+    spells.to_parquet(tmp_path / "spells.parquet")
+    monkeypatch.setattr(panel_module, "SPELL_BATCH_ROWS", 40)
+    with pytest.raises(InputDataError, match=r"spells.parquet: column 'hours_per_week' must be > 0 and <= 168 "
+                                             r"in 1 row \(row 131\)"):
+        build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", weeks=10, out=tmp_path / "p.parquet")
+    assert not (tmp_path / "p.parquet").exists()
+    spells.drop(columns="end_date").to_parquet(tmp_path / "no_end.parquet")
+    with pytest.raises(InputDataError, match="no_end.parquet.*end_date"):
+        build_panel(ledger, tmp_path / "no_end.parquet", "2016-10-31")
+    with pytest.raises(InputDataError, match="written as .parquet or .csv"):
+        build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", out=tmp_path / "p.xlsx")

@@ -35,6 +35,7 @@ from scipy import stats
 from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import ARMS, require_columns, row_error
+from trialeval.panel import PanelResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
@@ -737,7 +738,7 @@ def _covariate_matrix(df: pd.DataFrame, covariates: list[str], source: str) -> t
 
 
 def effects(
-    panel: pd.DataFrame,
+    panel: pd.DataFrame | PanelResult,
     outcomes: str | Sequence[str] | None = None,
     *,
     blocks: str | None = None,
@@ -764,7 +765,11 @@ def effects(
     panel
         Long panel, one row per observed person-week: ``person_id``, ``arm`` (``treatment`` /
         ``control``), ``week`` and numeric outcome columns. A missing outcome value leaves that
-        person-week out of that outcome only.
+        person-week out of that outcome only. Or a :class:`~trialeval.panel.PanelResult` (also one built
+        with ``out=``, streamed to a file): then the default estimator and ``min_weeks``/``weeks`` are
+        computed from the per-week sums the panel gathered while it was built, without a long table;
+        the options that need the rows (``blocks``, ``covariates``, ``cluster``, ``band``, ``ri``,
+        ``summary_weeks``, ``hours_week``) raise :class:`InputDataError` and need ``result.to_frame()``.
     outcomes
         Outcome columns (list or comma-separated). Default: the SPEC §5 outcomes present, else every
         numeric column that is not a design column.
@@ -828,6 +833,14 @@ def effects(
     True
     """
     # ---- arguments
+    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+        raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
+    if isinstance(panel, PanelResult):
+        return _effects_from_sums(
+            panel, outcomes, min_weeks=_check_int("min_weeks", min_weeks, 1), weeks=weeks, alpha=alpha,
+            min_cell=_check_int("min_cell", min_cell, 0), source=source,
+            needs_rows={"blocks": blocks, "covariates": covariates, "cluster": cluster, "band": band, "ri": ri,
+                        "summary_weeks": summary_weeks, "hours_week": hours_week})
     if not isinstance(panel, pd.DataFrame):
         raise InputDataError(f"{source}: expected a pandas DataFrame; got {type(panel).__name__}")
     if not (isinstance(alpha, float | int) and 0 < alpha < 1):
@@ -911,18 +924,7 @@ def effects(
     for lo in range(0, len(week_all), _CHUNK):
         wk = week_all[lo:lo + _CHUNK].astype(np.intp) - wmin
         counts += np.bincount(wk[in_cohort[lo:lo + _CHUNK]], minlength=span)
-    present = wmin + np.flatnonzero(counts)
-    if weeks is None:
-        week_list = present[present >= 1]
-        if min_weeks is not None:
-            week_list = week_list[week_list <= min_weeks]
-    elif isinstance(weeks, (int, np.integer)) and not isinstance(weeks, bool):
-        week_list = present[(present >= 1) & (present <= int(weeks))]
-    else:
-        week_list = np.unique(np.asarray(list(weeks), dtype=np.int64))
-    if len(week_list) == 0:
-        raise EstimationError(f"{source}: no weeks to report (no rows with week >= 1"
-                              + (f" among persons observed {min_weeks} weeks" if min_weeks else "") + ")")
+    week_list = _week_list(wmin + np.flatnonzero(counts), weeks, min_weeks, source)
     nw = len(week_list)
     position = np.full(span, -1, dtype=np.int16 if nw < 2**15 else np.int32)
     inside = (week_list >= wmin) & (week_list < wmin + span)
@@ -992,13 +994,8 @@ def effects(
         extra_kw = {"moments": shared[outcome]} if outcome in shared else {}
         est = estimator(w, t, y, person, nw, need_psi=band, **kwargs, **extra_kw,
                         **{k: sub(v) for k, v in row_kwargs.items()})
-        se = np.sqrt(est.var)
-        lo, hi, p = _t_inference(est.effect, se, est.df, alpha)
-        frame = pd.DataFrame({
-            "outcome": outcome, "week": week_list, "n_treatment": est.n1.astype(np.int64),
-            "n_control": est.n0.astype(np.int64), "mean_treatment": est.m1, "mean_control": est.m0,
-            "effect": est.effect, "se": se, "df": est.df, "ci_low": lo, "ci_high": hi, "p_value": p,
-        })
+        frame = _effect_frame(outcome, week_list, est, alpha)
+        se = frame["se"].to_numpy()
         if band:
             crit, ok = _sup_t_critical(est.psi, est.unit, w, n_units, nw, alpha, gen, band_draws, multiplier)
             frame["band_low"] = np.where(ok, est.effect - crit * se, np.nan)
@@ -1057,6 +1054,88 @@ def effects(
         table=table, design=design, outcomes=tuple(outcomes_l), indicator_outcomes=tuple(indicators),
         alpha=float(alpha), min_cell=min_cell, settings=settings, summary_table=summary_table,
         bands=pd.DataFrame(band_rows) if band else None, dropped_blocks=dropped, hours=hours,
+    )
+
+
+def _week_list(present: np.ndarray, weeks: int | Sequence[int] | None, min_weeks: int | None,
+               source: str) -> np.ndarray:
+    """The weeks to report, from the weeks that have rows (``present``, sorted) and the arguments."""
+    if weeks is None:
+        week_list = present[present >= 1]
+        if min_weeks is not None:
+            week_list = week_list[week_list <= min_weeks]
+    elif isinstance(weeks, (int, np.integer)) and not isinstance(weeks, bool):
+        week_list = present[(present >= 1) & (present <= int(weeks))]
+    else:
+        week_list = np.unique(np.asarray(list(weeks), dtype=np.int64))
+    if len(week_list) == 0:
+        raise EstimationError(f"{source}: no weeks to report (no rows with week >= 1"
+                              + (f" among persons observed {min_weeks} weeks" if min_weeks else "") + ")")
+    return week_list
+
+
+def _effect_frame(outcome: str, week_list: np.ndarray, est: _Week, alpha: float) -> pd.DataFrame:
+    """The SPEC §11 rows of one outcome from its per-week estimates."""
+    se = np.sqrt(est.var)
+    lo, hi, p = _t_inference(est.effect, se, est.df, alpha)
+    return pd.DataFrame({
+        "outcome": outcome, "week": week_list, "n_treatment": est.n1.astype(np.int64),
+        "n_control": est.n0.astype(np.int64), "mean_treatment": est.m1, "mean_control": est.m0,
+        "effect": est.effect, "se": se, "df": est.df, "ci_low": lo, "ci_high": hi, "p_value": p,
+    })
+
+
+def _effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None, *, min_weeks: int | None,
+                       weeks: int | Sequence[int] | None, alpha: float, min_cell: int, source: str,
+                       needs_rows: dict[str, Any]) -> EffectsResult:
+    """The default estimator on a :class:`~trialeval.panel.PanelResult`, from its per-week sums.
+
+    The difference in means and its Welch variance need only the count, mean and sum of squared
+    deviations per (outcome, week, arm); the panel gathered those while it was built, so no long table
+    is made (a million persons followed two years are 85 million rows).
+    """
+    asked = [name for name, value in needs_rows.items() if value]
+    if asked:
+        raise InputDataError(
+            f"effects: {', '.join(repr(a) for a in asked)} need(s) the long panel (one row per person-week); "
+            "a PanelResult gives the default estimator (difference in means, Welch) and 'min_weeks' from "
+            "per-week sums. Pass result.to_frame() or the panel file read with trialeval.io.read_table")
+    outcomes_l = _as_list(outcomes) or [c for c in KNOWN_OUTCOMES if c in result.outcomes]
+    unknown = [o for o in outcomes_l if o not in result.outcomes]
+    if unknown:
+        raise InputDataError(f"{source}: outcome(s) {', '.join(unknown)} not in the panel; it has "
+                             f"{', '.join(result.outcomes)}")
+    if len(set(outcomes_l)) != len(outcomes_l):
+        raise InputDataError(f"effects: outcomes are repeated: {', '.join(outcomes_l)}")
+    if result.n_rows == 0:
+        raise EstimationError(f"{source}: the panel has no rows")
+    moments = result.week_moments(outcomes_l, min_weeks=min_weeks)
+    all_weeks = np.unique(moments["week"].to_numpy())
+    first = moments[moments["outcome"] == outcomes_l[0]]
+    n_week = first.groupby("week", sort=True)["n"].sum().reindex(all_weeks).to_numpy()
+    week_list = _week_list(all_weeks[n_week > 0], weeks, min_weeks, source)
+    nw = len(week_list)
+    frames = []
+    for outcome in outcomes_l:
+        m = moments[moments["outcome"] == outcome]
+        # The layout of _moments: cell 2·week + treated.
+        cells = {}
+        for key in ("n", "mean", "ss"):
+            wide = m.pivot(index="week", columns="arm", values=key).reindex(week_list)
+            both = np.empty(2 * nw)
+            both[1::2] = wide["treatment"].to_numpy(dtype=np.float64, na_value=np.nan)
+            both[0::2] = wide["control"].to_numpy(dtype=np.float64, na_value=np.nan)
+            cells[key] = both
+        cells["n"] = np.nan_to_num(cells["n"])
+        est = _estimate_dim(None, None, None, None, nw, need_psi=False,
+                            moments=(cells["n"], cells["mean"], cells["ss"]))
+        frames.append(_effect_frame(outcome, week_list, est, alpha))
+    settings = {"blocks": None, "covariates": None, "cluster": None, "min_weeks": min_weeks, "band": False,
+                "ri": 0, "summary_weeks": None, "hours_week": None, "weeks": [int(x) for x in week_list]}
+    return EffectsResult(
+        table=pd.concat(frames, ignore_index=True), design="difference in means (Welch)",
+        outcomes=tuple(outcomes_l), indicator_outcomes=tuple(o for o in outcomes_l if o != "ordinary_hours"),
+        alpha=float(alpha), min_cell=min_cell, settings=settings,
     )
 
 

@@ -21,14 +21,25 @@ How it is computed (no loop over persons anywhere):
    persons of the chunk.
 6. The observed cells are kept in a compact form (one bit per indicator, hours stored sparsely), so a panel
    of a million persons and 100 weeks costs a few hundred MB; the long table is expanded chunk by chunk when
-   it is written (:func:`write_panel`) or asked for (:meth:`PanelResult.to_frame`).
+   it is written (:func:`write_panel`) or asked for (:meth:`PanelResult.to_frame`). With ``out=`` each
+   chunk is written as soon as it is built and then dropped, so memory does not grow with the panel.
+7. While the chunks are built, per (arm, number of observed weeks, week) counts and sums of every outcome
+   are gathered; per-week means, and the Welch difference in means of the effects step, come from them
+   without a long table (:meth:`PanelResult.week_moments`).
+
+Inputs are made compact as they are read: the ledger becomes a few arrays and its DataFrame is dropped;
+a Parquet or CSV spells file is read a batch of rows at a time and each batch reduced at once to int32
+person positions and day numbers, int8 type codes, hours and int32 workplace codes (about 25 bytes a
+spell).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import html
-from concurrent.futures import ThreadPoolExecutor
 import os
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -172,19 +183,22 @@ def _as_day(value: Any, what: str) -> int:
 class _Spells:
     """Validated spells as plain arrays, sorted by ledger position of their person."""
 
-    person: np.ndarray      # int64 index into the (sorted) ledger
+    person: np.ndarray      # int32 index into the (sorted) ledger
     kind: np.ndarray        # int8 code into the spell types
-    start: np.ndarray       # int64 day number, inclusive
-    end: np.ndarray         # int64 day number, inclusive
+    start: np.ndarray       # int32 day number, inclusive
+    end: np.ndarray         # int32 day number, inclusive
     hours: np.ndarray       # float64 (NaN unless ordinary_hours)
-    workplace: np.ndarray   # int64 code, -1 when missing
+    workplace: np.ndarray   # int32 code, -1 when missing
     n_workplaces: int
 
 
 def _check_spells(
-    df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool
+    df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool, offset: int = 0
 ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    """Apply every row rule of SPEC §9; fatal by default, else return the rejected rows."""
+    """Apply every row rule of SPEC §9; fatal by default, else return the rejected rows.
+
+    ``offset`` is the number of data rows of the file before ``df`` (a batch), for row numbers.
+    """
     require_columns(df, ["person_id", "spell_type", "start_date", "end_date"], source)
     n = len(df)
     # (column, rule, mask) in the order a row is blamed; a row gets the first rule it breaks.
@@ -235,17 +249,127 @@ def _check_spells(
         if not mask.any():
             continue
         if not drop_bad_rows:
-            raise row_error(source, column, rule, mask)
+            raise row_error(source, column, rule, np.concatenate([np.zeros(offset, dtype=bool), mask]))
         new = mask & ~bad_any
         blamed_column[new] = column
         blamed_rule[new] = f"{column} {rule}"
         bad_any |= mask
 
-    rejects = (_rejects_frame(df, "spells", bad_any, blamed_column, blamed_rule) if drop_bad_rows
+    rejects = (_rejects_frame(df, "spells", bad_any, blamed_column, blamed_rule, offset) if drop_bad_rows
                else _rejects_frame(df, "spells", np.zeros(0, dtype=bool), blamed_column, blamed_rule))
     hours = np.where(is_hours, hours, np.nan)
     arrays = {"ids": ids, "kind": kind, "start": start, "end": end, "hours": hours}
     return arrays, ~bad_any, rejects
+
+
+#: Rows of a spells file read at a time when it is given as a Parquet or CSV file.
+SPELL_BATCH_ROWS = 1 << 20
+
+
+def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> Iterator[pd.DataFrame]:
+    """The spells file as DataFrames of at most ``SPELL_BATCH_ROWS`` rows, with contract column names.
+
+    Parquet is read a batch at a time with pyarrow and CSV with pandas' chunked reader (text columns as
+    text, as :func:`read_spells` reads them), so that only one batch is ever held as Python objects; other
+    formats are read whole. The file and its columns are checked before the first batch is asked for.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".parquet", ".pq", ".csv") or not path.is_file():
+        return iter([read_spells(path, rename=rename)])       # its messages: file type, file not found
+    rename = dict(rename or {})
+    inverse = {user: contract for contract, user in rename.items()}
+    user_text = [rename.get(c, c) for c in _SPELL_TEXT_COLUMNS]
+    try:
+        if suffix == ".csv":
+            names = pd.read_csv(path, nrows=0).columns
+        else:
+            parquet = pq.ParquetFile(path)
+            names = parquet.schema_arrow.names
+    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
+        raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_columns(pd.DataFrame(columns=[inverse.get(c, c) for c in names]),
+                    ["person_id", "spell_type", "start_date", "end_date"], str(path))
+
+    def batches() -> Iterator[pd.DataFrame]:
+        try:
+            if suffix == ".csv":
+                reader = pd.read_csv(path, dtype={c: str for c in user_text}, keep_default_na=True,
+                                     chunksize=SPELL_BATCH_ROWS)
+                frames: Iterator[pd.DataFrame] = iter(reader)
+            else:
+                frames = (pa.Table.from_batches([b]).to_pandas()
+                          for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS))
+            empty = True
+            for frame in frames:
+                empty = False
+                yield frame.rename(columns=inverse)
+            if empty:
+                yield pd.DataFrame(columns=[inverse.get(c, c) for c in names])
+        except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
+            raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+
+    return batches()
+
+
+def _read_compact_spells(
+    batches: Iterator[pd.DataFrame], source: str, types: tuple[str, ...], drop_bad_rows: bool,
+    ledger_ids: pa.Array, late_ids: pa.Array,
+) -> tuple[_Spells, pd.DataFrame, dict[str, Any]]:
+    """Check, match to the ledger and compact the spells a batch at a time.
+
+    Each batch is reduced at once to int32 person positions and day numbers, int8 type codes, float64
+    hours and int32 workplace codes (about 25 bytes a spell) and its DataFrame is let go; workplace codes
+    are made against one dictionary that grows across batches, so they mean the same in every batch.
+    """
+    keep: dict[str, list[np.ndarray]] = {k: [] for k in ("person", "kind", "start", "end", "hours", "workplace")}
+    rejects: list[pd.DataFrame] = []
+    absent_ids: list[pa.Array] = []
+    workplaces = pa.array([], type=pa.large_string())
+    n_absent, has_benefit, has_workplace, offset = 0, False, False, 0
+    for df in batches:
+        checked, good, spell_rejects = _check_spells(df, source, types, drop_bad_rows, offset)
+        rejects.append(spell_rejects)
+        good_ids = _arrow_text(checked["ids"][good])
+        person = _index_in(good_ids, ledger_ids)
+        absent = person < 0
+        # Spells of ledger persons dropped for a late visitation are not "absent from the ledger".
+        if len(late_ids):
+            absent &= ~pc.is_in(good_ids, value_set=late_ids).to_numpy(zero_copy_only=False)
+        if absent.any():
+            n_absent += int(absent.sum())
+            absent_ids.append(pc.unique(good_ids.filter(pa.array(absent))))
+        sel = np.flatnonzero(good)[person >= 0]
+        keep["person"].append(person[person >= 0].astype(np.int32))
+        keep["kind"].append(checked["kind"][sel])
+        # Day numbers fit int32 (years 1 to 5.8 million); halves the memory of the largest arrays.
+        keep["start"].append(checked["start"][sel].astype(np.int32))
+        keep["end"].append(checked["end"][sel].astype(np.int32))
+        keep["hours"].append(checked["hours"][sel])
+        has_benefit |= bool((checked["kind"][good] == _BENEFIT).any())
+        if "workplace_id" in df.columns:
+            wp_all = _ids_as_text(df["workplace_id"])
+            has_workplace |= bool(wp_all[good].notna().any())
+            wp = _arrow_text(wp_all.iloc[sel])
+            new = pc.unique(wp.drop_null())
+            new = new.filter(pc.invert(pc.is_in(new, value_set=workplaces)))
+            workplaces = pa.concat_arrays([workplaces, new.cast(pa.large_string())])
+            keep["workplace"].append(_index_in(wp, workplaces).astype(np.int32))
+        else:
+            keep["workplace"].append(np.full(len(sel), -1, dtype=np.int32))
+        offset += len(df)
+        del df, checked, good, good_ids, person, absent, sel
+    arrays = {k: np.concatenate(v) for k, v in keep.items()}
+    del keep
+    by_person = np.argsort(arrays["person"], kind="stable")
+    sp = _Spells(*(arrays.pop(k)[by_person] for k in ("person", "kind", "start", "end", "hours", "workplace")),
+                 n_workplaces=len(workplaces))
+    n_absent_persons = (int(pc.count_distinct(pa.concat_arrays(absent_ids)).as_py()) if absent_ids else 0)
+    counts = {"n_absent": n_absent, "n_absent_persons": n_absent_persons, "has_benefit": has_benefit,
+              "has_workplace": has_workplace}
+    # Batches without rejects are left out: concatenating empty object columns changes missing values.
+    rejects = [r for r in rejects if len(r)] or rejects[:1]
+    return sp, pd.concat(rejects, ignore_index=True) if len(rejects) > 1 else rejects[0], counts
 
 
 _REJECT_COLUMNS = ("source", "row", "person_id", "column", "reason", "spell_type", "start_date",
@@ -253,10 +377,10 @@ _REJECT_COLUMNS = ("source", "row", "person_id", "column", "reason", "spell_type
 
 
 def _rejects_frame(df: pd.DataFrame, source: str, bad: np.ndarray, column: np.ndarray,
-                   reason: np.ndarray) -> pd.DataFrame:
+                   reason: np.ndarray, offset: int = 0) -> pd.DataFrame:
     """The dropped rows as they were given (values as text), with the rule each one broke."""
     rows = np.flatnonzero(bad)
-    out = pd.DataFrame({"source": source, "row": rows + 1, "column": column[rows], "reason": reason[rows]})
+    out = pd.DataFrame({"source": source, "row": offset + rows + 1, "column": column[rows], "reason": reason[rows]})
     for col in _REJECT_COLUMNS:
         if col in ("source", "row", "column", "reason"):
             continue
@@ -396,6 +520,75 @@ class _Chunk:
     hours: np.ndarray       # their hours
 
 
+class _WeekSums:
+    """Sums for per-week means and variances, gathered chunk by chunk while the panel is built.
+
+    Cells are (arm, persons' number of observed weeks, week): the middle key lets a fixed cohort (persons
+    observed at least K weeks) be summed afterwards without the rows. Per outcome Σz and Σz² with
+    ``z = y - shift``: indicators use shift 0 (then Σz² = Σz), hours the mean of the first chunk, so
+    that Σz² − (Σz)²/n loses no digits worth speaking of.
+    """
+
+    def __init__(self, result: PanelResult) -> None:
+        s = result.settings
+        self.k_min = 1 - s["pre_weeks"]
+        self.n_weeks = s["weeks"] - self.k_min + 1
+        self.n_cells = len(ARMS) * (self.n_weeks + 1) * self.n_weeks
+        self._arm, self._n_obs = result._arm, result._n_obs
+        self.flag_outcomes = result._flag_outcomes
+        self.n = np.zeros(self.n_cells)
+        self.s1 = {name: np.zeros(self.n_cells) for name in result.outcomes}
+        self.s2 = np.zeros(self.n_cells)          # of ordinary_hours; indicators need none
+        self.shift = 0.0
+        self._first = True
+
+    def add(self, chunk: _Chunk) -> None:
+        n_obs = self._n_obs[chunk.start:chunk.stop]
+        total = int(n_obs.sum())
+        if total == 0:
+            return
+        first = np.cumsum(n_obs) - n_obs
+        person_cell = (self._arm[chunk.start:chunk.stop].astype(np.int64) * (self.n_weeks + 1) + n_obs) * self.n_weeks
+        cell = np.repeat(person_cell - first, n_obs) + np.arange(total, dtype=np.int64)
+        n_bits = len(self.flag_outcomes)
+        if n_bits <= 8:
+            # One bincount over (cell, bit pattern) gives every indicator's sum.
+            patterns = (np.arange(256)[:, None] >> np.arange(n_bits)[None, :]) & 1
+            counts = np.bincount(cell * 256 + chunk.flags, minlength=self.n_cells * 256).reshape(self.n_cells, 256)
+            n = counts.sum(axis=1).astype(np.float64)
+            by_bit = counts @ patterns
+        else:
+            n = np.bincount(cell, minlength=self.n_cells).astype(np.float64)
+            by_bit = np.stack([np.bincount(cell, weights=(chunk.flags >> np.uint64(bit)) & 1, minlength=self.n_cells)
+                               for bit in range(n_bits)], axis=1)
+        self.n += n
+        for bit, name in enumerate(self.flag_outcomes):
+            self.s1[name] += by_bit[:, bit]
+        if self._first:
+            self.shift = float(chunk.hours.sum()) / total
+            self._first = False
+        c = self.shift
+        hours_cell = cell[chunk.hours_row]
+        zeros = n - np.bincount(hours_cell, minlength=self.n_cells)      # rows without hours: y = 0
+        z = chunk.hours - c
+        self.s1["ordinary_hours"] += np.bincount(hours_cell, weights=z, minlength=self.n_cells) - zeros * c
+        self.s2 += np.bincount(hours_cell, weights=z * z, minlength=self.n_cells) + zeros * (c * c)
+
+    def moments(self, name: str, min_weeks: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Count, mean and sum of squared deviations, each ``(arms, weeks)``, over the persons observed
+        at least up to week ``min_weeks`` (all persons when None)."""
+        shape = (len(ARMS), self.n_weeks + 1, self.n_weeks)
+        lo = 0 if min_weeks is None else min(max(min_weeks - self.k_min + 1, 0), self.n_weeks + 1)
+        n = self.n.reshape(shape)[:, lo:].sum(axis=1)
+        s1 = self.s1[name].reshape(shape)[:, lo:].sum(axis=1)
+        if name == "ordinary_hours":
+            sq, c = self.s2.reshape(shape)[:, lo:].sum(axis=1), self.shift
+        else:
+            sq, c = s1, 0.0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return n, c + s1 / n, np.maximum(sq - s1 * s1 / n, 0.0)
+
+
 @dataclass(frozen=True, eq=False)
 class PanelResult:
     """A weekly person-by-week panel and what went into it; build it with :func:`build_panel`.
@@ -436,6 +629,18 @@ class PanelResult:
     _n_obs: np.ndarray = field(repr=False)
     _chunks: tuple[_Chunk, ...] = field(repr=False)
     _flag_outcomes: tuple[str, ...] = field(repr=False)
+    _sums: _WeekSums | None = field(default=None, repr=False)
+
+    @property
+    def streamed(self) -> bool:
+        """True when the panel was written to ``settings["out"]`` while it was built and not kept."""
+        return self.settings.get("out") is not None
+
+    def _require_cells(self, what: str) -> None:
+        if self.streamed:
+            raise InputDataError(
+                f"{what}: the panel was written to {self.settings['out']} while it was built and is not "
+                "kept in memory; read that file, or build without 'out' to keep the panel")
 
     # ---- sizes -----------------------------------------------------------------------------------
     @property
@@ -497,6 +702,7 @@ class PanelResult:
         >>> [len(f) for f in res.iter_frames()]
         [4, 4]
         """
+        self._require_cells("iter_frames")
         for chunk in self._chunks:
             yield self._chunk_table(chunk).to_pandas()
 
@@ -518,6 +724,7 @@ class PanelResult:
         >>> build_panel(ledger, spells, "2016-03-31", weeks=4).to_frame()["ordinary_hours"].tolist()
         [6.0, 14.0, 12.0, 0.0]
         """
+        self._require_cells("to_frame")
         tables = [self._chunk_table(c) for c in self._chunks]
         if not tables:
             return self._empty_table().to_pandas()
@@ -557,35 +764,60 @@ class PanelResult:
         >>> m.loc[m["arm"] == "treatment", "in_internship"].tolist()
         [0.5, 0.5, 0.0, 0.0]
         """
-        k_min = 1 - self.settings["pre_weeks"]
-        n_weeks = self.settings["weeks"] - k_min + 1
-        n_cells = len(ARMS) * n_weeks
-        sums = {name: np.zeros(n_cells) for name in self.outcomes}
-        n_bits = len(self._flag_outcomes)
-        # With at most 8 indicators one bincount over (cell, bit pattern) gives every indicator's sum.
-        patterns = (np.arange(256)[:, None] >> np.arange(n_bits)[None, :]) & 1 if n_bits <= 8 else None
-        for chunk in self._chunks:
-            n_obs = self._n_obs[chunk.start:chunk.stop]
-            total = int(n_obs.sum())
-            first = np.cumsum(n_obs) - n_obs
-            arm = self._arm[chunk.start:chunk.stop].astype(np.int64)
-            cell = np.repeat(arm * n_weeks - first, n_obs) + np.arange(total, dtype=np.int64)
-            if patterns is not None:
-                counts = np.bincount(cell * 256 + chunk.flags, minlength=n_cells * 256).reshape(n_cells, 256)
-                by_bit = counts @ patterns
-            else:
-                by_bit = np.stack([np.bincount(cell, weights=(chunk.flags >> np.uint64(bit)) & 1,
-                                               minlength=n_cells) for bit in range(n_bits)], axis=1)
-            for bit, name in enumerate(self._flag_outcomes):
-                sums[name] += by_bit[:, bit]
-            sums["ordinary_hours"] += np.bincount(cell[chunk.hours_row], weights=chunk.hours,
-                                                  minlength=n_cells)
+        moments = self.week_moments()
         out = self.number_at_risk.copy()
-        n = out["n_at_risk"].to_numpy(dtype=float)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            for name in self.outcomes:
-                out[name] = np.where(n > 0, sums[name] / n, np.nan)
+        for name in self.outcomes:
+            out[name] = moments.loc[moments["outcome"] == name, "mean"].to_numpy()
         return out
+
+    def week_moments(self, outcomes: Sequence[str] | None = None, *, min_weeks: int | None = None
+                     ) -> pd.DataFrame:
+        """Per outcome, arm and week: persons observed, their mean and sum of squared deviations.
+
+        What a difference in means with Welch standard errors needs, gathered while the panel was built
+        (also when it was streamed to a file), so effect curves need no long table
+        (``trialeval.effects(result)`` uses it).
+
+        Parameters
+        ----------
+        outcomes
+            Outcomes to report (default: all).
+        min_weeks
+            Fixed cohort: only persons observed at least up to week ``min_weeks``.
+
+        Returns
+        -------
+        pandas.DataFrame
+            ``outcome, arm, week, n, mean, ss`` (``mean`` NaN where nobody is observed).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> ledger = pd.DataFrame({"person_id": ["a", "b"], "arm": ["treatment", "treatment"],
+        ...                        "visitation_date": ["2016-03-01", "2016-03-01"]})
+        >>> spells = pd.DataFrame({"person_id": ["a"], "spell_type": ["internship"],
+        ...                        "start_date": ["2016-03-01"], "end_date": ["2016-03-10"]})
+        >>> m = build_panel(ledger, spells, "2016-03-31", weeks=4).week_moments(["in_internship"])
+        >>> m.loc[m["arm"] == "treatment", ["n", "mean", "ss"]].values.tolist()[0]
+        [2.0, 0.5, 0.5]
+        """
+        names = list(self.outcomes) if outcomes is None else list(outcomes)
+        unknown = [o for o in names if o not in self.outcomes]
+        if unknown:
+            raise InputDataError(f"week_moments: unknown outcome(s) {', '.join(unknown)}; the panel has "
+                                 f"{', '.join(self.outcomes)}")
+        if min_weeks is not None:
+            min_weeks = _check_int(min_weeks, "min_weeks", 1)
+        sums = self._sums
+        k_min = 1 - self.settings["pre_weeks"]
+        week = np.arange(k_min, self.settings["weeks"] + 1)
+        frames = []
+        for name in names:
+            n, mean, ss = sums.moments(name, min_weeks)
+            frames.append(pd.DataFrame({"outcome": name, "arm": np.repeat(ARMS, len(week)),
+                                        "week": np.tile(week, len(ARMS)), "n": n.ravel(),
+                                        "mean": mean.ravel(), "ss": ss.ravel()}))
+        return pd.concat(frames, ignore_index=True)
 
     # ---- reporting -------------------------------------------------------------------------------
     def rejects_by_reason(self) -> pd.DataFrame:
@@ -659,6 +891,7 @@ def build_panel(
     columns: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
     chunk_persons: int = 100_000,
+    out: str | os.PathLike[str] | None = None,
 ) -> PanelResult:
     """Build the weekly person-by-week panel of SPEC §5 from a ledger and register spells.
 
@@ -687,6 +920,12 @@ def build_panel(
         ``callback(done, total)`` called after each chunk of persons.
     chunk_persons
         Persons processed together; bounds the working memory.
+    out
+        Stream the panel to this ``.parquet`` or ``.csv`` file (and the side files of
+        :func:`write_panel`) a chunk of persons at a time, keeping none of it: memory then does not grow
+        with the number of persons beyond the compact inputs. The result still gives the number at risk,
+        :meth:`PanelResult.means` and :meth:`PanelResult.week_moments` (so effect curves), but not the
+        long table.
 
     Returns
     -------
@@ -727,6 +966,10 @@ def build_panel(
         _check_int(min_days, "min_days", 1, 7), _check_int(chunk_persons, "chunk_persons", 1))
     extraction = _as_day(extraction_date, "extraction_date")
     types = _spell_types(spell_types)
+    if out is not None:
+        out = Path(out)
+        if out.suffix.lower() not in (".parquet", ".csv"):
+            raise InputDataError(f"{out}: the panel is written as .parquet or .csv; got '{out.suffix.lower()}'")
 
     if isinstance(ledger, pd.DataFrame):
         ledger_source = str(ledger.attrs.get("source", "ledger"))
@@ -736,9 +979,10 @@ def build_panel(
         ledger = read_ledger(ledger, rename=columns)
     if isinstance(spells, pd.DataFrame):
         spells_source = str(spells.attrs.get("source", "spells"))
+        batches: Iterator[pd.DataFrame] = iter([spells])
     else:
-        spells = read_spells(spells, rename=columns)
-        spells_source = str(spells.attrs["source"])
+        spells_source = str(spells)
+        batches = _spell_batches(spells, columns)
 
     # Visitation after the extraction date: nothing of that person can be observed, and it usually
     # means a wrong extraction date, so it is an error unless bad rows are dropped.
@@ -753,113 +997,98 @@ def build_panel(
                             f"is after the extraction date {_iso(extraction)}", late)
         ledger = ledger.loc[~late]
 
-    checked, good, spell_rejects = _check_spells(spells, spells_source, types, drop_bad_rows)
-
-    # Persons in id order; the panel is written in this order.
-    # Matching and sorting run in Arrow on the id text, never on Python string objects.
+    # The ledger becomes plain arrays (persons in id order; the panel is written in this order) and the
+    # DataFrame is let go before the spells are read. Matching and sorting run in Arrow on the id text,
+    # never on Python string objects.
+    # Columns are taken in id order one at a time: reordering the whole DataFrame would copy it.
     ledger_ids = _arrow_text(_ids_as_text(ledger["person_id"]))
     order = pc.sort_indices(ledger_ids).to_numpy()
-    ledger = ledger.iloc[order]
     ledger_ids = ledger_ids.take(pa.array(order))
-    good_ids = _arrow_text(checked["ids"][good])
-    person = _index_in(good_ids, ledger_ids)
-    absent = person < 0
-    # Spells of ledger persons dropped for a late visitation are not "absent from the ledger".
     late_ids = _arrow_text(_ids_as_text(pd.Series(ledger_rejects["person_id"], dtype=object)).dropna())
-    if len(late_ids):
-        absent &= ~pc.is_in(good_ids, value_set=late_ids).to_numpy(zero_copy_only=False)
-    n_absent = int(absent.sum())
-    n_absent_persons = int(pc.count_distinct(good_ids.filter(pa.array(absent))).as_py()) if n_absent else 0
+    k_min = 1 - pre_weeks
+    n_weeks = weeks - k_min + 1
+    v = ledger["visitation_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)[order]
+    fend = ledger["followup_end"].to_numpy(dtype="datetime64[D]")[order]
+    limit = np.where(np.isnat(fend), extraction, fend.astype(np.int64))
+    limit = np.minimum(limit, extraction)
+    last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
+    n_obs = (last_week - k_min + 1).astype(np.int64)
+    arm = np.where(ledger["arm"].to_numpy(dtype=object)[order] == ARMS[0], 0, 1).astype(np.int8)
+    groups: dict[str, tuple[np.ndarray, pa.Array]] = {}
+    for col in ("municipality", "stratum"):
+        if col in ledger.columns:
+            codes, values = pd.factorize(ledger[col].astype(object).to_numpy()[order], use_na_sentinel=False)
+            groups[col] = (codes.astype(np.int32), pa.array([str(x) for x in values], type=pa.string()))
+    n_excluded = int(ledger["excluded"].sum())
+    del ledger, v_all, fend, limit, order
 
-    sel = np.flatnonzero(good)[person >= 0]
-    person = person[person >= 0].astype(np.int64)
-    kind = checked["kind"][sel]
-    # Day numbers fit int32 (years 1 to 5.8 million); halves the memory of the largest arrays.
-    start = checked["start"][sel].astype(np.int32)
-    end = checked["end"][sel].astype(np.int32)
-    hours = checked["hours"][sel]
-    has_benefit = bool((checked["kind"][good] == _BENEFIT).any())
-    del checked["start"], checked["end"], checked["hours"], good_ids
-    has_workplace = False
-    if "workplace_id" in spells.columns:
-        wp_all = _ids_as_text(spells["workplace_id"])
-        has_workplace = bool(wp_all[good].notna().any())
-        encoded = pc.dictionary_encode(_arrow_text(wp_all.iloc[sel]))
-        workplace = encoded.indices.fill_null(-1).to_numpy().astype(np.int64)
-        n_workplaces = len(encoded.dictionary)
-    else:
-        workplace = np.full(len(sel), -1, dtype=np.int64)
-        n_workplaces = 0
-    by_person = np.argsort(person, kind="stable")
-    sp = _Spells(person[by_person], kind[by_person], start[by_person], end[by_person], hours[by_person],
-                 workplace[by_person], n_workplaces)
+    sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
+                                                      ledger_ids, late_ids)
 
     # Outcomes present: benefit only when the input holds benefit spells (before matching, so that
     # the columns do not depend on which persons happen to be drawn); same-workplace only with values.
     extras = types[len(SPELL_TYPES):]
     flag_outcomes = ["in_internship", "in_wage_subsidy", "has_ordinary_hours", "company_directed"]
-    if has_benefit:
+    if counts["has_benefit"]:
         flag_outcomes.append("self_supporting")
     flag_outcomes.append("reached_13_weeks")
+    has_workplace = counts["has_workplace"]
     if has_workplace:
         flag_outcomes.append("reached_13_weeks_same_workplace")
     flag_outcomes += [f"in_{t}" for t in extras]
     outcomes = ["in_internship", "in_wage_subsidy", "ordinary_hours", *flag_outcomes[2:]]
 
-    # Per person: visitation day and the last observed week.
-    k_min = 1 - pre_weeks
-    n_weeks = weeks - k_min + 1
-    v = ledger["visitation_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
-    fend = ledger["followup_end"].to_numpy(dtype="datetime64[D]")
-    limit = np.where(np.isnat(fend), extraction, fend.astype(np.int64))
-    limit = np.minimum(limit, extraction)
-    last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
-    n_obs = (last_week - k_min + 1).astype(np.int64)
-    arm = np.where(ledger["arm"].to_numpy(dtype=object) == ARMS[0], 0, 1).astype(np.int8)
-
     ctx = _Context(v=v, last_week=last_week, n_obs=n_obs, k_min=k_min, n_weeks=n_weeks, min_days=min_days,
                    extras=len(extras), flag_outcomes=tuple(flag_outcomes), has_workplace=has_workplace)
-    n_persons = len(ledger)
-    bounds = np.searchsorted(sp.person, np.arange(0, n_persons + chunk_persons, chunk_persons))
-    chunks = []
-    n_chunks = -(-n_persons // chunk_persons)
-    for c in range(n_chunks):
-        p0, p1 = c * chunk_persons, min((c + 1) * chunk_persons, n_persons)
-        s0, s1 = bounds[c], bounds[c + 1]
-        chunks.append(_build_chunk(ctx, p0, p1, sp, slice(s0, s1)))
-        if progress is not None:
-            progress(c + 1, n_chunks)
-
-    groups: dict[str, tuple[np.ndarray, pa.Array]] = {}
-    for col in ("municipality", "stratum"):
-        if col in ledger.columns:
-            codes, values = pd.factorize(ledger[col].astype(object).to_numpy(), use_na_sentinel=False)
-            groups[col] = (codes.astype(np.int32), pa.array([str(x) for x in values], type=pa.string()))
 
     at_risk_rows = []
     for a, name in enumerate(ARMS):
-        counts = np.bincount(n_obs[arm == a], minlength=n_weeks + 1)
-        at_risk = counts[::-1].cumsum()[::-1][1:n_weeks + 1]   # persons with n_obs >= j + 1
+        at_risk_counts = np.bincount(n_obs[arm == a], minlength=n_weeks + 1)
+        at_risk = at_risk_counts[::-1].cumsum()[::-1][1:n_weeks + 1]   # persons with n_obs >= j + 1
         at_risk_rows.append(pd.DataFrame({"arm": name, "week": np.arange(k_min, weeks + 1),
                                           "n_at_risk": at_risk.astype(np.int64)}))
     number_at_risk = pd.concat(at_risk_rows, ignore_index=True)
 
     rejects = pd.concat([spell_rejects, ledger_rejects], ignore_index=True)
     if len(rejects):
-        rejects = rejects.astype(object)
+        # Missing values as None whichever way concat treated the empty object columns.
+        rejects = rejects.astype(object).where(rejects.notna(), None)
     settings = {
         "extraction_date": _iso(extraction), "weeks": weeks, "pre_weeks": pre_weeks,
         "min_days": min_days, "drop_bad_rows": bool(drop_bad_rows), "spell_types": list(types),
         "chunk_persons": chunk_persons, "ledger": ledger_source, "spells": spells_source,
-        "n_excluded": int(ledger["excluded"].sum()),
+        "n_excluded": n_excluded, "out": None if out is None else str(out),
     }
-    return PanelResult(
+    result = PanelResult(
         outcomes=tuple(outcomes), number_at_risk=number_at_risk, rejects=rejects,
-        n_spells_not_in_ledger=n_absent, n_persons_not_in_ledger=n_absent_persons,
+        n_spells_not_in_ledger=counts["n_absent"], n_persons_not_in_ledger=counts["n_absent_persons"],
         n_spells_used=len(sp.person), settings=settings,
         _ids=ledger_ids.cast(pa.string()), _arm=arm, _groups=groups,
-        _n_obs=n_obs, _chunks=tuple(chunks), _flag_outcomes=tuple(flag_outcomes),
+        _n_obs=n_obs, _chunks=(), _flag_outcomes=tuple(flag_outcomes),
     )
+
+    n_persons = len(n_obs)
+    bounds = np.searchsorted(sp.person, np.arange(0, n_persons + chunk_persons, chunk_persons))
+    n_chunks = -(-n_persons // chunk_persons)
+    sums = _WeekSums(result)
+    chunks = []
+    with contextlib.ExitStack() as stack:
+        write = stack.enter_context(_panel_writer(result, out)) if out is not None else None
+        for c in range(n_chunks):
+            p0, p1 = c * chunk_persons, min((c + 1) * chunk_persons, n_persons)
+            chunk = _build_chunk(ctx, p0, p1, sp, slice(bounds[c], bounds[c + 1]))
+            sums.add(chunk)
+            if write is None:
+                chunks.append(chunk)
+            else:
+                write(chunk)              # written now, then let go: memory does not grow with persons
+            del chunk
+            if progress is not None:
+                progress(c + 1, n_chunks)
+    result = dataclasses.replace(result, _chunks=tuple(chunks), _sums=sums)
+    if out is not None:
+        _write_side_files(result, out)
+    return result
 
 
 @dataclass(frozen=True)
@@ -878,7 +1107,7 @@ class _Context:
 def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice) -> _Chunk:
     """Outcomes of persons ``[p0, p1)`` as dense ``persons x weeks`` arrays, then compacted."""
     n_p, n_weeks, lo = p1 - p0, ctx.n_weeks, 7 * (ctx.k_min - 1)
-    local = sp.person[rows] - p0
+    local = sp.person[rows].astype(np.int64) - p0      # int64: codes such as local * n_workplaces
     v = ctx.v[sp.person[rows]]
     # Relative days, clipped to the person's observed window [lo, last observed day].
     a = np.maximum(sp.start[rows] - v, lo)
@@ -1046,36 +1275,69 @@ def write_panel(result: PanelResult, path: str | os.PathLike[str], *,
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".csv"):
         raise InputDataError(f"{path}: the panel is written as .parquet or .csv; got '{suffix}'")
-    at_risk_path, rejects_path = side_paths(path)
+    result._require_cells("write_panel")
     total = len(result._chunks)
+    with _panel_writer(result, path) as write:
+        for done, chunk in enumerate(result._chunks, start=1):
+            write(chunk)
+            if progress is not None:
+                progress(done, total)
+    return _write_side_files(result, path)
+
+
+#: How Parquet is written. Dictionary encoding only where values repeat as text (ids repeat once per
+#: week; arm, municipality, stratum): on the 0/1 and week columns it cost half the writing time for
+#: nothing that zstd does not recover. zstd level 1 is as fast as Snappy here and makes files 4x smaller.
+#: Statistics only on ``person_id`` (row groups are person-ordered, so readers can skip by id).
+PARQUET_OPTIONS: dict[str, Any] = {
+    "compression": "zstd", "compression_level": 1, "write_statistics": ["person_id"],
+    "use_dictionary": ["person_id", "arm", "municipality", "stratum"],
+}
+
+
+@contextlib.contextmanager
+def _panel_writer(result: PanelResult, path: Path) -> Iterator[Callable[[_Chunk], None]]:
+    """Open ``path`` (.parquet or .csv) under a temporary name and yield ``write(chunk)``.
+
+    The file gets its final name only when the block completes. A chunk is expanded into row groups and
+    written on a thread (Arrow and numpy release the GIL) while the caller builds the next chunk; one
+    chunk is in flight at a time, so memory holds one compact chunk and one row group more.
+    """
     with atomic_write(path) as tmp:
-        if suffix == ".parquet":
+        if path.suffix.lower() == ".parquet":
             schema = result._empty_table().schema
-            # Arrow writes without holding the GIL, so the next row group is expanded while the
-            # previous one is encoded: a thread pool of one keeps at most two row groups in memory.
-            with pq.ParquetWriter(tmp, schema, write_statistics=["person_id"]) as writer, \
+            with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer, \
                     ThreadPoolExecutor(max_workers=1) as pool:
-                pending = None
-                for done, chunk in enumerate(result._chunks, start=1):
+                pending: list[Any] = []
+
+                def write_chunk(chunk: _Chunk) -> None:
                     for table in _split_rows(result, chunk):
-                        if pending is not None:
-                            pending.result()
-                        pending = pool.submit(writer.write_table, table, row_group_size=max(table.num_rows, 1))
-                    if progress is not None:
-                        progress(done, total)
-                if pending is not None:
-                    pending.result()
+                        writer.write_table(table, row_group_size=max(table.num_rows, 1))
+
+                def write(chunk: _Chunk) -> None:
+                    if pending:
+                        pending.pop().result()
+                    pending.append(pool.submit(write_chunk, chunk))
+
+                yield write
+                if pending:
+                    pending.pop().result()
         else:
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
-                header = True
-                for done, chunk in enumerate(result._chunks, start=1):
+                header = [True]
+
+                def write(chunk: _Chunk) -> None:
                     frame = result._chunk_table(chunk).to_pandas()
-                    frame.to_csv(fh, index=False, header=header, lineterminator="\n")
-                    header = False
-                    if progress is not None:
-                        progress(done, total)
-                if header:
+                    frame.to_csv(fh, index=False, header=header[0], lineterminator="\n")
+                    header[0] = False
+
+                yield write
+                if header[0]:
                     result._empty_table().to_pandas().to_csv(fh, index=False, lineterminator="\n")
+
+
+def _write_side_files(result: PanelResult, path: Path) -> tuple[Path, ...]:
+    at_risk_path, rejects_path = side_paths(path)
     written = [path, write_table(result.number_at_risk, at_risk_path)]
     if result.settings["drop_bad_rows"]:
         written.append(write_table(result.rejects, rejects_path))
