@@ -391,7 +391,7 @@ def test_vectorised_builder_matches_day_by_day_reference(case):
     assert risk[risk > 0].sort_index().to_dict() == counts.sort_index().to_dict()
     means = res.means().set_index(["arm", "week"]).loc[counts.index]
     by_hand = got.groupby(["arm", "week"], observed=True)[list(res.outcomes)].mean().loc[counts.index]
-    np.testing.assert_allclose(means[list(res.outcomes)].to_numpy(), by_hand.to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(means[list(res.outcomes)].to_numpy(), by_hand.to_numpy(), rtol=1e-12, atol=1e-12)
     assert res.n_spells_not_in_ledger == int((spells["person_id"] == "stranger").sum())
 
 
