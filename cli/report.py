@@ -30,7 +30,7 @@ def report_command(
         chosen = tuple(int(w) for w in weeks.split(",")) if weeks else None
         result = build_report(load_config(config), out_dir, lang=lang, weeks=chosen,  # type: ignore[arg-type]
                               min_cell=min_cell)
-        workbook = write_workbook(out_dir) if xlsx else None
+        workbook = write_workbook(out_dir, min_cell=result.min_cell) if xlsx else None
     say(result.summary())
     if workbook is not None:
         say(f"Tables gathered in {workbook}.")

@@ -58,6 +58,10 @@ def test_person_ids_appear_only_in_person_level_files(small_run):
     xlsx = pd.read_excel(small_run["out"] / "tables.xlsx", sheet_name=None)
     for sheet, table in xlsx.items():
         assert not set(table.astype(str).to_numpy().ravel()) & ids, sheet
+    # the last week is observed for wave 1 only (3 per arm): its number at risk is blanked in the workbook
+    at_risk = xlsx["panel_at_risk"]
+    assert not at_risk["n_at_risk"].between(1, 4).any()
+    assert at_risk.loc[at_risk["week"] == 35, "suppressed"].all()
 
 
 def test_report_is_self_contained_and_has_every_section(small_run):

@@ -138,7 +138,7 @@ def run_demo(
         "inputs": {name: sha256_file(data_dir / name) for name in SAMPLE_FILES},
     }, indent=2) + "\n", out_dir / "settings.json")
     report = build_report(cfg, out_dir, lang=lang, min_cell=min_cell)
-    workbook = write_workbook(out_dir)
+    workbook = write_workbook(out_dir, min_cell=min_cell)
     steps["report"] = f"{report.summary()}\nTables gathered in {workbook.name}."
     tick(7)
 

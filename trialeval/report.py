@@ -89,13 +89,15 @@ class ReportResult:
     path: Path
     sections: tuple[str, ...]
     figures: int
+    min_cell: int
 
     def summary(self) -> str:
         return (f"Report written to {self.path} ({self.path.stat().st_size / 1024:.0f} KiB, "
                 f"{self.figures} figures embedded; sections: {', '.join(self.sections)}).")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "sections": list(self.sections), "figures": self.figures}
+        return {"path": str(self.path), "sections": list(self.sections), "figures": self.figures,
+                "min_cell": self.min_cell}
 
 
 def _img(path: Path, caption: str = "", *, narrow: bool = False) -> str:
@@ -149,7 +151,10 @@ WORKBOOK_TABLES = (
 )
 
 
-def write_workbook(out_dir: str | os.PathLike[str], path: str | os.PathLike[str] | None = None) -> Path:
+def write_workbook(
+    out_dir: str | os.PathLike[str], path: str | os.PathLike[str] | None = None, *,
+    min_cell: int = DEFAULT_MIN_CELL,
+) -> Path:
     """Gather the exported aggregate tables of ``out_dir`` into one XLSX workbook, a sheet per table.
 
     Examples
@@ -163,6 +168,9 @@ def write_workbook(out_dir: str | os.PathLike[str], path: str | os.PathLike[str]
     out_dir = Path(out_dir)
     tables = {name: pd.read_csv(out_dir / f"{name}.csv") for name in WORKBOOK_TABLES
               if (out_dir / f"{name}.csv").is_file()}
+    if "panel_at_risk" in tables:
+        # the panel's sidecar is a working file with exact counts; what leaves in the workbook is suppressed
+        tables["panel_at_risk"] = suppress_small_cells(tables["panel_at_risk"], ["n_at_risk"], [], min_cell)
     if not tables:
         raise InputDataError(f"{out_dir}: no exported tables to put in a workbook")
     target = Path(path) if path is not None else out_dir / "tables.xlsx"
@@ -337,4 +345,4 @@ def build_report(
             f"<body>{''.join(body)}</body></html>")
     target = Path(path) if path is not None else out_dir / "report.html"
     write_text(page, target)
-    return ReportResult(path=target, sections=tuple(sections), figures=figures)
+    return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
