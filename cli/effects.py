@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from trialeval.cli._app import app, user_errors
+from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
 from trialeval.effects import effects
-from trialeval.io import read_table, write_table
+from trialeval.io import read_table, write_table, write_text
 from trialeval.plots import save_figure
 
 
@@ -78,9 +79,11 @@ def effects_command(
                 progress=progress,
             )
         written = [write_table(table, _sibling(out, name)) for name, table in result.export_tables().items()]
+        written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n",
+                                  out.with_name(f"{out.stem}_settings.json")))
         if plot is not None:
             for name, fig in result.figures(lang=lang or analysis.get("lang", "en")).items():
                 for suffix in (".png", ".pdf"):
                     written.append(save_figure(fig, plot.with_name(f"{plot.stem}_{name}{suffix}")))
-    typer.echo(result.summary())
-    typer.echo("Wrote " + ", ".join(str(p) for p in written))
+    say(result.summary())
+    say("Wrote " + ", ".join(str(p) for p in written))

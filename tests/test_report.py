@@ -72,6 +72,7 @@ def test_report_is_self_contained_and_has_every_section(small_run):
                     "Methods and provenance", "Distribution of ordinary hours"):
         assert f"<h2>{heading}</h2>" in html
     assert "trialeval 0.1.0" in html
+    assert "difference in means (Welch)" in html  # the estimator, from effects_settings.json
 
 
 def test_report_in_danish(small_run):

@@ -131,12 +131,10 @@ def run_demo(
     steps["costs"] = valued.summary()
     tick(6)
 
-    write_text(json.dumps({
-        "effects": {"estimator": estimated.design, "outcomes": list(estimated.outcomes), "band": True,
-                    "summary_weeks": DEMO_SUMMARY_WEEKS, "alpha": 0.05, "seed": cfg.seed},
-        "disclosure": {"min_cell_size": min_cell},
-        "inputs": {name: sha256_file(data_dir / name) for name in SAMPLE_FILES},
-    }, indent=2) + "\n", out_dir / "settings.json")
+    write_text(json.dumps(estimated.provenance(), indent=2) + "\n", out_dir / "effects_settings.json")
+    write_text(json.dumps({"disclosure": {"min_cell_size": min_cell},
+                           "inputs": {name: sha256_file(data_dir / name) for name in SAMPLE_FILES}},
+                          indent=2) + "\n", out_dir / "settings.json")
     report = build_report(cfg, out_dir, lang=lang, min_cell=min_cell)
     workbook = write_workbook(out_dir, min_cell=min_cell)
     steps["report"] = f"{report.summary()}\nTables gathered in {workbook.name}."

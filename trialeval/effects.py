@@ -220,6 +220,13 @@ class EffectsResult:
     def _repr_html_(self) -> str:
         return f"<p>{self.design}</p>" + self.export_frame().to_html(index=False)
 
+    def provenance(self) -> dict[str, Any]:
+        """The estimator and options that produced these curves (JSON-ready), for reports and audits."""
+        return {"design": self.design, "outcomes": list(self.outcomes), "alpha": self.alpha,
+                "min_cell": self.min_cell,
+                "settings": {k: (v if isinstance(v, (bool, int, float, str, type(None))) else str(v))
+                             for k, v in self.settings.items()}}
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"design": self.design, "outcomes": list(self.outcomes), "alpha": self.alpha,
                                "settings": dict(self.settings),

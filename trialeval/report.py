@@ -332,8 +332,11 @@ def build_report(
                 f"<tr><td>{t['config']}</td><td>{html.escape(config.source)} (SHA-256 {config.sha256[:16]}…)</td></tr>"
                 + "".join(f"<tr><td>{t['inputs']}</td><td>{html.escape(name)}: {sha}</td></tr>" for name, sha in inputs)
                 + "</tbody></table>")
-    if settings.is_file():
-        body.append(f"<h3>{t['estimator']}</h3><pre>{html.escape(json.dumps(json.loads(settings.read_text()), indent=2))}</pre>")
+    for recorded in (out_dir / "effects_settings.json", settings):
+        if recorded.is_file():
+            text = json.dumps(json.loads(recorded.read_text(encoding="utf-8")), indent=2)
+            body.append(f"<h3>{t['estimator'] if recorded.name.startswith('effects') else recorded.name}</h3>"
+                        f"<pre>{html.escape(text)}</pre>")
     config_text = Path(config.source).read_text(encoding="utf-8") if Path(config.source).is_file() else ""
     if config_text:
         body.append(f"<h3>{t['config']}</h3><pre>{html.escape(config_text)}</pre>")
