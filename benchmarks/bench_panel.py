@@ -7,11 +7,12 @@ register extract arrives. Then, for each size, each of these runs in its own fre
 files:
 
 * ``means``   — (a) :func:`trialeval.build_panel` (validation, matching, every outcome, number at risk)
-  and :meth:`PanelResult.means`, the per-week means by arm; the compact panel is held in memory;
+  with ``keep_panel=False`` and :meth:`PanelResult.means`, the per-week means by arm (from the per-week
+  sums gathered while the panel is built; the panel itself is not kept);
 * ``stream``  — (b) ``build_panel(..., out="panel.parquet")``: each chunk of persons is written as soon as
   it is built and let go, so memory does not grow with the panel;
-* ``effects`` — (c) build and :func:`trialeval.effects` for six outcomes (difference in means, Welch), from
-  the per-week sums the panel gathers while it is built.
+* ``effects`` — (c) build with ``keep_panel=False`` and :func:`trialeval.effects` for six outcomes
+  (difference in means, Welch), from the per-week sums the panel gathers while it is built.
 
 Peak memory is ``ru_maxrss`` of the child process (everything: interpreter, inputs, panel); "peak − start"
 subtracts the RSS after imports. CPU seconds are reported beside wall seconds because the machine may be
@@ -126,14 +127,14 @@ def run_mode(mode: str, directory: Path, extraction: str, weeks: int, chunk_pers
     ledger, spells = directory / "ledger.parquet", directory / "spells.parquet"
     out: dict[str, object] = {"mode": mode}
     if mode == "means":
-        result = build_panel(ledger, spells, extraction, **kw)
+        result = build_panel(ledger, spells, extraction, keep_panel=False, **kw)
         result.means()
     elif mode == "stream":
         path = directory / "panel.parquet"
         result = build_panel(ledger, spells, extraction, out=path, **kw)
         out.update(parquet_mb=path.stat().st_size / 2**20, row_groups=pq.ParquetFile(path).num_row_groups)
     else:
-        result = build_panel(ledger, spells, extraction, **kw)
+        result = build_panel(ledger, spells, extraction, keep_panel=False, **kw)
         table = effects(result, OUTCOMES).to_frame()
         out["effect_rows"] = len(table)
     out.update(rows=result.n_rows, spells_used=result.n_spells_used, seconds=time.perf_counter() - t0,
@@ -179,8 +180,8 @@ def main() -> None:
 
 HEADER = ("| persons | spells | panel rows | step | wall s | cpu s | peak RSS MB | peak − start MB | notes |\n"
           "|--:|--:|--:|:--|--:|--:|--:|--:|:--|")
-STEPS = {"means": "(a) build + means by arm", "stream": "(b) streaming build → Parquet",
-         "effects": "(c) build + effects, 6 outcomes"}
+STEPS = {"means": "(a) build (keep_panel=False) + means by arm", "stream": "(b) streaming build → Parquet",
+         "effects": "(c) build (keep_panel=False) + effects, 6 outcomes"}
 
 
 def format_row(r: dict[str, object]) -> str:

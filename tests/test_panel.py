@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -723,3 +724,52 @@ def test_streamed_errors_name_the_file_row(tmp_path, monkeypatch):
         build_panel(ledger, tmp_path / "no_end.parquet", "2016-10-31")
     with pytest.raises(InputDataError, match="written as .parquet or .csv"):
         build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", out=tmp_path / "p.xlsx")
+
+
+def test_keep_panel_false_keeps_only_the_sums(tmp_path):
+    ledger, spells = synthetic_trial(200)
+    kw = {"weeks": 20, "drop_bad_rows": True, "chunk_persons": 45}
+    ref = build_panel(ledger, spells, "2016-10-31", **kw)
+    lean = build_panel(ledger, spells, "2016-10-31", keep_panel=False, **kw)
+    assert ref.kept and not lean.kept and not lean.streamed and lean._chunks == ()
+    assert lean.n_rows == ref.n_rows > 0
+    pd.testing.assert_frame_equal(lean.means(), ref.means())
+    pd.testing.assert_frame_equal(lean.week_moments(min_weeks=8), ref.week_moments(min_weeks=8))
+    pd.testing.assert_frame_equal(lean.number_at_risk, ref.number_at_risk)
+    for call in (lean.to_frame, lambda: write_panel(lean, tmp_path / "p.parquet")):
+        with pytest.raises(InputDataError, match="keep_panel=False"):
+            call()
+    with pytest.raises(InputDataError, match="keep_panel must be True or False"):
+        build_panel(ledger, spells, "2016-10-31", keep_panel="no", **kw)
+
+
+def test_ledger_file_read_compactly_equals_dataframe_ledger(tmp_path):
+    ledger, spells = synthetic_trial(120)
+    ledger["municipality"] = np.where(np.arange(120) % 7 == 0, None, ledger["stratum"].str.upper())
+    ledger["excluded"] = np.where(np.arange(120) % 5 == 0, "yes", "0")
+    ledger["followup_end"] = np.where(np.arange(120) % 9 == 0, "2016-07-15", "")
+    ledger["wave"] = 1
+    ref = build_panel(ledger, spells, "2016-10-31", weeks=20, drop_bad_rows=True)
+    ledger.to_csv(tmp_path / "ledger.csv", index=False)
+    pq.write_table(pa.Table.from_pandas(ledger.astype({"stratum": "category"})), tmp_path / "ledger.parquet")
+    for name in ("ledger.csv", "ledger.parquet"):
+        res = build_panel(tmp_path / name, spells, "2016-10-31", weeks=20, drop_bad_rows=True)
+        pd.testing.assert_frame_equal(res.to_frame(), ref.to_frame())
+        assert res.settings["n_excluded"] == ref.settings["n_excluded"] == 24
+    # the rules and messages of read_ledger, on the compact reader
+    bad = ledger.copy()
+    bad.loc[[3, 40], "visitation_date"] = "2016-13-01"
+    bad.to_csv(tmp_path / "bad.csv", index=False)
+    with pytest.raises(InputDataError, match=r"bad.csv: column 'visitation_date' is not a date YYYY-MM-DD "
+                                             r"in 2 rows \(rows 4, 41\)"):
+        build_panel(tmp_path / "bad.csv", spells, "2016-10-31")
+    bad = ledger.copy()
+    bad.loc[7, "person_id"] = bad.loc[2, "person_id"]
+    bad.loc[9, "arm"] = "placebo"
+    pq.write_table(pa.Table.from_pandas(bad), tmp_path / "bad.parquet")
+    with pytest.raises(InputDataError, match=r"'person_id' must be unique; duplicates in 2 rows \(rows 3, 8\)"):
+        build_panel(tmp_path / "bad.parquet", spells, "2016-10-31")
+    bad.loc[7, "person_id"] = "fresh"
+    pq.write_table(pa.Table.from_pandas(bad), tmp_path / "bad.parquet")
+    with pytest.raises(InputDataError, match=r"'arm' must be 'treatment' or 'control' in 1 row \(row 10\)"):
+        build_panel(tmp_path / "bad.parquet", spells, "2016-10-31")

@@ -22,12 +22,15 @@ How it is computed (no loop over persons anywhere):
 6. The observed cells are kept in a compact form (one bit per indicator, hours stored sparsely), so a panel
    of a million persons and 100 weeks costs a few hundred MB; the long table is expanded chunk by chunk when
    it is written (:func:`write_panel`) or asked for (:meth:`PanelResult.to_frame`). With ``out=`` each
-   chunk is written as soon as it is built and then dropped, so memory does not grow with the panel.
+   chunk is written as soon as it is built and then dropped, so memory does not grow with the panel;
+   with ``keep_panel=False`` it is dropped unwritten (means and effects need only the sums of step 7).
 7. While the chunks are built, per (arm, number of observed weeks, week) counts and sums of every outcome
    are gathered; per-week means, and the Welch difference in means of the effects step, come from them
    without a long table (:meth:`PanelResult.week_moments`).
 
-Inputs are made compact as they are read: the ledger becomes a few arrays and its DataFrame is dropped;
+Inputs are made compact as they are read: only the ledger columns the panel needs are read, as Arrow
+columns (:func:`trialeval.io.read_ledger_table`; ids as one text buffer, municipality and stratum
+dictionary-encoded, dates as day numbers), then reduced to a few arrays;
 a Parquet or CSV spells file is read a batch of rows at a time and each batch reduced at once to int32
 person positions and day numbers, int8 type codes, hours and int32 workplace codes (about 25 bytes a
 spell).
@@ -55,8 +58,10 @@ import pyarrow.parquet as pq
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
     ARMS,
+    LEDGER_TABLE_COLUMNS,
     atomic_write,
-    read_ledger,
+    compact_ledger,
+    read_ledger_table,
     read_table,
     require_columns,
     row_error,
@@ -263,7 +268,7 @@ def _check_spells(
 
 
 #: Rows of a spells file read at a time when it is given as a Parquet or CSV file.
-SPELL_BATCH_ROWS = 1 << 20
+SPELL_BATCH_ROWS = 1 << 19
 
 
 def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> Iterator[pd.DataFrame]:
@@ -359,10 +364,17 @@ def _read_compact_spells(
             keep["workplace"].append(np.full(len(sel), -1, dtype=np.int32))
         offset += len(df)
         del df, checked, good, good_ids, person, absent, sel
-    arrays = {k: np.concatenate(v) for k, v in keep.items()}
-    del keep
-    by_person = np.argsort(arrays["person"], kind="stable")
-    sp = _Spells(*(arrays.pop(k)[by_person] for k in ("person", "kind", "start", "end", "hours", "workplace")),
+    # One array at a time, each batch list let go as soon as it is joined, so the spells are held at
+    # most once more than one array's worth; sorted by person only when the file is not already.
+    arrays = {k: np.concatenate(keep.pop(k)) for k in list(keep)}
+    person = arrays["person"]
+    if len(person) > 1 and not bool(np.all(person[1:] >= person[:-1])):
+        by_person = np.argsort(person, kind="stable")
+        for k in list(arrays):
+            arrays[k] = arrays.pop(k)[by_person]
+        del by_person
+    del person
+    sp = _Spells(*(arrays.pop(k) for k in ("person", "kind", "start", "end", "hours", "workplace")),
                  n_workplaces=len(workplaces))
     n_absent_persons = (int(pc.count_distinct(pa.concat_arrays(absent_ids)).as_py()) if absent_ids else 0)
     counts = {"n_absent": n_absent, "n_absent_persons": n_absent_persons, "has_benefit": has_benefit,
@@ -636,11 +648,21 @@ class PanelResult:
         """True when the panel was written to ``settings["out"]`` while it was built and not kept."""
         return self.settings.get("out") is not None
 
+    @property
+    def kept(self) -> bool:
+        """True when the compact panel is held in memory (not built with ``out=`` or ``keep_panel=False``)."""
+        return self.settings.get("keep_panel", not self.streamed)
+
     def _require_cells(self, what: str) -> None:
         if self.streamed:
             raise InputDataError(
                 f"{what}: the panel was written to {self.settings['out']} while it was built and is not "
                 "kept in memory; read that file, or build without 'out' to keep the panel")
+        if not self.kept:
+            raise InputDataError(
+                f"{what}: the panel was built with keep_panel=False and is not kept in memory (only the "
+                "number at risk and the per-week sums are); build with keep_panel=True, or with out= to "
+                "write it to a file")
 
     # ---- sizes -----------------------------------------------------------------------------------
     @property
@@ -892,6 +914,7 @@ def build_panel(
     progress: ProgressCallback | None = None,
     chunk_persons: int = 100_000,
     out: str | os.PathLike[str] | None = None,
+    keep_panel: bool = True,
 ) -> PanelResult:
     """Build the weekly person-by-week panel of SPEC §5 from a ledger and register spells.
 
@@ -926,6 +949,11 @@ def build_panel(
         with the number of persons beyond the compact inputs. The result still gives the number at risk,
         :meth:`PanelResult.means` and :meth:`PanelResult.week_moments` (so effect curves), but not the
         long table.
+    keep_panel
+        Keep the compact panel in memory (the default), for :meth:`PanelResult.to_frame` and
+        :func:`write_panel`. With ``keep_panel=False`` only the number at risk and the per-week sums are
+        kept, which is all :meth:`PanelResult.means`, :meth:`PanelResult.week_moments` and the default
+        estimator of ``trialeval.effects`` need: memory then does not grow with the panel, as with ``out=``.
 
     Returns
     -------
@@ -971,12 +999,17 @@ def build_panel(
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise InputDataError(f"{out}: the panel is written as .parquet or .csv; got '{out.suffix.lower()}'")
 
+    if not isinstance(keep_panel, bool):
+        raise InputDataError(f"keep_panel must be True or False; got {keep_panel!r}")
+
+    # The ledger as compact Arrow columns: only the columns the panel needs are read, and none of them
+    # becomes Python objects (a DataFrame of millions of id strings costs hundreds of MB).
     if isinstance(ledger, pd.DataFrame):
         ledger_source = str(ledger.attrs.get("source", "ledger"))
-        ledger = validate_ledger(ledger, ledger_source)
+        table = _ledger_frame_table(validate_ledger(ledger, ledger_source), ledger_source)
     else:
         ledger_source = str(ledger)
-        ledger = read_ledger(ledger, rename=columns)
+        table = read_ledger_table(ledger, rename=columns)
     if isinstance(spells, pd.DataFrame):
         spells_source = str(spells.attrs.get("source", "spells"))
         batches: Iterator[pd.DataFrame] = iter([spells])
@@ -986,44 +1019,43 @@ def build_panel(
 
     # Visitation after the extraction date: nothing of that person can be observed, and it usually
     # means a wrong extraction date, so it is an error unless bad rows are dropped.
-    v_all = ledger["visitation_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)
+    v_all = _day_numbers(table["visitation_date"])
     late = v_all > extraction
-    ledger_rejects = _rejects_frame(ledger, "ledger", late, np.full(len(ledger), "visitation_date", object),
-                                    np.full(len(ledger), "visitation_date is after the extraction date",
-                                            object))
+    ledger_rejects = _late_rejects(table, late)
     if late.any():
         if not drop_bad_rows:
             raise row_error(ledger_source, "visitation_date",
                             f"is after the extraction date {_iso(extraction)}", late)
-        ledger = ledger.loc[~late]
+        table = table.filter(pa.array(~late))
+        v_all = v_all[~late]
 
     # The ledger becomes plain arrays (persons in id order; the panel is written in this order) and the
-    # DataFrame is let go before the spells are read. Matching and sorting run in Arrow on the id text,
+    # table is let go before the spells are read. Matching and sorting run in Arrow on the id text,
     # never on Python string objects.
-    # Columns are taken in id order one at a time: reordering the whole DataFrame would copy it.
-    ledger_ids = _arrow_text(_ids_as_text(ledger["person_id"]))
+    ledger_ids = _combined(pc.utf8_trim_whitespace(table["person_id"])).cast(pa.large_string())
     order = pc.sort_indices(ledger_ids).to_numpy()
     ledger_ids = ledger_ids.take(pa.array(order))
     late_ids = _arrow_text(_ids_as_text(pd.Series(ledger_rejects["person_id"], dtype=object)).dropna())
     k_min = 1 - pre_weeks
     n_weeks = weeks - k_min + 1
-    v = ledger["visitation_date"].to_numpy(dtype="datetime64[D]").astype(np.int64)[order]
-    fend = ledger["followup_end"].to_numpy(dtype="datetime64[D]")[order]
-    limit = np.where(np.isnat(fend), extraction, fend.astype(np.int64))
+    v = v_all[order]
+    limit = (_day_numbers(table["followup_end"], missing=extraction)[order] if "followup_end" in table.column_names
+             else np.full(len(v), extraction, dtype=np.int64))
     limit = np.minimum(limit, extraction)
     last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
     n_obs = (last_week - k_min + 1).astype(np.int64)
-    arm = np.where(ledger["arm"].to_numpy(dtype=object)[order] == ARMS[0], 0, 1).astype(np.int8)
+    arm = np.asarray(_combined(table["arm"]).indices).astype(np.int8)[order]
     groups: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for col in ("municipality", "stratum"):
-        if col in ledger.columns:
-            codes, values = pd.factorize(ledger[col].astype(object).to_numpy()[order], use_na_sentinel=False)
-            groups[col] = (codes.astype(np.int32), pa.array([str(x) for x in values], type=pa.string()))
-    n_excluded = int(ledger["excluded"].sum())
-    del ledger, v_all, fend, limit, order
+        if col in table.column_names:
+            groups[col] = _first_seen_codes(_combined(table[col]), order)
+    n_excluded = int(pc.sum(table["excluded"]).as_py() or 0)
+    del table, v_all, limit, order
+    pa.default_memory_pool().release_unused()     # Arrow's allocator keeps freed pages otherwise
 
     sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
                                                       ledger_ids, late_ids)
+    pa.default_memory_pool().release_unused()
 
     # Outcomes present: benefit only when the input holds benefit spells (before matching, so that
     # the columns do not depend on which persons happen to be drawn); same-workplace only with values.
@@ -1058,6 +1090,7 @@ def build_panel(
         "min_days": min_days, "drop_bad_rows": bool(drop_bad_rows), "spell_types": list(types),
         "chunk_persons": chunk_persons, "ledger": ledger_source, "spells": spells_source,
         "n_excluded": n_excluded, "out": None if out is None else str(out),
+        "keep_panel": bool(keep_panel and out is None),
     }
     result = PanelResult(
         outcomes=tuple(outcomes), number_at_risk=number_at_risk, rejects=rejects,
@@ -1078,10 +1111,10 @@ def build_panel(
             p0, p1 = c * chunk_persons, min((c + 1) * chunk_persons, n_persons)
             chunk = _build_chunk(ctx, p0, p1, sp, slice(bounds[c], bounds[c + 1]))
             sums.add(chunk)
-            if write is None:
-                chunks.append(chunk)
-            else:
+            if write is not None:
                 write(chunk)              # written now, then let go: memory does not grow with persons
+            elif keep_panel:
+                chunks.append(chunk)
             del chunk
             if progress is not None:
                 progress(c + 1, n_chunks)
@@ -1089,6 +1122,52 @@ def build_panel(
     if out is not None:
         _write_side_files(result, out)
     return result
+
+
+def _combined(col: pa.ChunkedArray | pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    return col
+
+
+def _day_numbers(col: pa.ChunkedArray, missing: int = 0) -> np.ndarray:
+    """A ``date32`` column as int64 day numbers since 1970-01-01; nulls become ``missing``."""
+    return pc.fill_null(_combined(col).cast(pa.int32()), missing).to_numpy().astype(np.int64)
+
+
+def _first_seen_codes(col: pa.DictionaryArray, order: np.ndarray) -> tuple[np.ndarray, pa.Array]:
+    """int32 codes of a dictionary column taken in ``order``, numbered by first appearance in that order
+    (as :func:`pandas.factorize` numbers them), and the values they stand for."""
+    idx = np.asarray(col.indices)[order]
+    if len(idx) == 0:
+        return idx.astype(np.int32), pa.array([], type=pa.string())
+    used, first = np.unique(idx, return_index=True)
+    by_first = used[np.argsort(first, kind="stable")]
+    remap = np.empty(len(col.dictionary), dtype=np.int32)
+    remap[by_first] = np.arange(len(by_first), dtype=np.int32)
+    return remap[idx], col.dictionary.take(pa.array(by_first)).cast(pa.string())
+
+
+def _ledger_frame_table(frame: pd.DataFrame, source: str) -> pa.Table:
+    """A ledger DataFrame checked by :func:`validate_ledger` as the compact table of
+    :func:`trialeval.io.read_ledger_table` (ids as text, as the panel matches them)."""
+    cols = {c: frame[c] for c in LEDGER_TABLE_COLUMNS if c in frame.columns}
+    cols["person_id"] = _ids_as_text(frame["person_id"]).astype(object)
+    return compact_ledger(pa.Table.from_pandas(pd.DataFrame(cols), preserve_index=False), source)
+
+
+def _late_rejects(table: pa.Table, late: np.ndarray) -> pd.DataFrame:
+    """Ledger rows whose visitation is after the extraction date, as rows of the rejects table."""
+    rows = np.flatnonzero(late)
+    sub = pd.DataFrame({
+        "person_id": table["person_id"].take(pa.array(rows)).to_numpy(zero_copy_only=False).astype(object),
+        "visitation_date": pd.Series(_day_numbers(table["visitation_date"].take(pa.array(rows)))
+                                     .astype("datetime64[D]").astype("datetime64[ns]"))})
+    n = len(rows)
+    out = _rejects_frame(sub, "ledger", np.ones(n, dtype=bool), np.full(n, "visitation_date", object),
+                         np.full(n, "visitation_date is after the extraction date", object))
+    out["row"] = rows + 1
+    return out
 
 
 @dataclass(frozen=True)
