@@ -773,3 +773,19 @@ def test_ledger_file_read_compactly_equals_dataframe_ledger(tmp_path):
     pq.write_table(pa.Table.from_pandas(bad), tmp_path / "bad.parquet")
     with pytest.raises(InputDataError, match=r"'arm' must be 'treatment' or 'control' in 1 row \(row 10\)"):
         build_panel(tmp_path / "bad.parquet", spells, "2016-10-31")
+
+
+def test_plot_draws_the_weekly_means_by_arm_and_hides_small_weeks():
+    ledger = pd.DataFrame({"person_id": [f"p{i}" for i in range(12)], "arm": ["treatment"] * 6 + ["control"] * 6,
+                           "visitation_date": ["2016-03-01"] * 11 + ["2016-03-15"]})
+    spells = pd.DataFrame({"person_id": ["p0", "p1", "p6"], "spell_type": "internship",
+                           "start_date": "2016-03-01", "end_date": "2016-03-07"})
+    result = build_panel(ledger, spells, "2016-03-28", weeks=4)
+    fig = result.plot("in_internship")
+    treated, control = fig.axes[0].get_lines()
+    # week 1: 2 of 6 treated, 1 of 6 controls in internship; control week 4 has 5 observed (kept)
+    assert treated.get_ydata().tolist()[:2] == pytest.approx([100 * 2 / 6, 0.0])
+    assert control.get_ydata().tolist()[0] == pytest.approx(100 / 6)
+    assert len(result.plot("in_internship", min_cell=6).axes[0].get_lines()[1].get_xdata()) == 2
+    with pytest.raises(InputDataError, match="panel has no outcome 'nope'"):
+        result.plot("nope")

@@ -764,6 +764,18 @@ class PanelResult:
         """Number at risk: persons observed per arm and week (a copy of :attr:`number_at_risk`)."""
         return self.number_at_risk.copy()
 
+    def plot(self, outcome: str = "has_ordinary_hours", ax: Any = None, *, lang: str = "en",
+             min_cell: int = 5) -> Any:
+        """Per-week mean of one outcome by arm (delegates to :func:`trialeval.plots.plot_panel_means`).
+
+        Descriptive only; the effect with its confidence interval is :func:`trialeval.effects`' plot.
+        """
+        from trialeval.plots import plot_panel_means
+
+        if outcome not in self.outcomes:
+            raise InputDataError(f"panel has no outcome '{outcome}'; it has {', '.join(self.outcomes)}")
+        return plot_panel_means(self.means(), outcome, ax=ax, lang=lang, min_cell=min_cell)
+
     def means(self) -> pd.DataFrame:
         """Per-week means of every outcome by arm, over the persons observed that week.
 

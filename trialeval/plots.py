@@ -505,3 +505,37 @@ def cost_tornado(sensitivity: pd.DataFrame, *, ax: Axes | None = None, lang: str
 
 
 _thousands = FuncFormatter(lambda value, _pos: f"{value:,.0f}")
+
+
+# --------------------------------------------------------------------------------------------------
+# Panel (trialeval.panel)
+# --------------------------------------------------------------------------------------------------
+
+def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = None, lang: str = "en",
+                     min_cell: int = 5) -> Figure:
+    """Mean of one panel outcome per week since visitation, a line per arm (descriptive, no CI).
+
+    Weeks where an arm has fewer than ``min_cell`` persons observed are left out.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> m = pd.DataFrame({"arm": ["treatment"] * 2 + ["control"] * 2, "week": [1, 2, 1, 2],
+    ...                   "n_at_risk": [10, 10, 10, 3], "y": [0.2, 0.3, 0.1, 0.4]})
+    >>> fig = plot_panel_means(m, "y")
+    >>> [len(line.get_xdata()) for line in fig.axes[0].get_lines()]
+    [2, 1]
+    """
+    text = _text(lang)
+    indicator = outcome != "ordinary_hours"
+    fig, ax = _axes(ax, (7.0, 4.2))
+    for arm, style in (("treatment", "-"), ("control", "--")):
+        rows = means.loc[(means["arm"] == arm) & (means["n_at_risk"] >= min_cell)]
+        values = rows[outcome].to_numpy() * (100.0 if indicator else 1.0)
+        ax.plot(rows["week"].to_numpy(), values, style, label=text[arm], linewidth=1.6)
+    ax.set_xlabel(text["week"])
+    ax.set_ylabel(text["percent"] if indicator else text["hours"])
+    ax.set_title(_OUTCOME_NAMES.get(lang, {}).get(outcome, outcome))
+    ax.legend(loc="best", fontsize="small")
+    ax.grid(True, linewidth=0.3, alpha=0.6)
+    return fig
