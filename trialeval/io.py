@@ -129,35 +129,6 @@ def check_ids(df: pd.DataFrame, source: str) -> None:
         raise row_error(source, "person_id", "must be unique; duplicates", dup)
 
 
-def parse_dates(df: pd.DataFrame, column: str, source: str, *, required: bool) -> pd.Series:
-    """Parse an ISO date column; unparseable values are an error naming the rows."""
-    raw = df[column]
-    if pd.api.types.is_datetime64_any_dtype(raw):
-        parsed = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) else raw
-    else:
-        text = raw.astype("str").str.strip().str.slice(0, 10)  # "2016-03-01 00:00:00" from Stata/Excel
-        text = text.where(text.notna() & (text != ""))
-        parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-        bad = text.notna() & parsed.isna()
-        if bad.any():
-            raise row_error(source, column, "is not a date YYYY-MM-DD", bad)
-    if required and parsed.isna().any():
-        raise row_error(source, column, "is empty", parsed.isna())
-    return parsed.astype("datetime64[ns]").dt.normalize()
-
-
-def parse_bool(s: pd.Series, source: str, column: str) -> pd.Series:
-    """Booleans as written by people: true/false, 1/0, yes/no (any case); empty = False."""
-    if pd.api.types.is_bool_dtype(s):
-        return s.astype(bool)
-    truth = {"true": True, "1": True, "yes": True, "1.0": True,
-             "false": False, "0": False, "no": False, "0.0": False, "": False}
-    out = s.astype("str").fillna("").str.strip().str.lower().map(truth)
-    if out.isna().any():
-        raise row_error(source, column, "is not a boolean (true/false)", out.isna())
-    return out.astype(bool)
-
-
 def validate_population(df: pd.DataFrame, source: str) -> pd.DataFrame:
     """Check the population contract (SPEC §4.1); return it sorted by ``person_id``.
 
@@ -197,32 +168,40 @@ def validate_ledger(df: pd.DataFrame, source: str) -> pd.DataFrame:
     [1]
     """
     require_columns(df, ["person_id", "arm", "visitation_date"], source)
-    check_ids(df, source)
+    # Every rule lives in compact_ledger (also used for ledgers of millions of persons); here the checked
+    # columns come back as pandas types and the rest of the frame (covariates) is kept as it is.
+    checked = [c for c in LEDGER_COLUMNS if c in df.columns and c != "exclusion_reason"]
+    compact = compact_ledger(_arrow_table(df[checked]), source)
     df = df.copy()
-    bad_arm = ~df["arm"].isin(ARMS)
-    if bad_arm.any():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
-    df["arm"] = df["arm"].astype(str)
-    df["visitation_date"] = parse_dates(df, "visitation_date", source, required=True)
-    for col in ("followup_end", "exclusion_date"):
-        if col in df.columns:
-            df[col] = parse_dates(df, col, source, required=False)
-        else:
-            df[col] = pd.Series(pd.NaT, index=df.index, dtype="datetime64[ns]")
-    df["excluded"] = parse_bool(df["excluded"], source, "excluded") if "excluded" in df else False
+    df["arm"] = pd.Series(compact["arm"].to_pandas(), index=df.index).astype("str")
+    for col in ("visitation_date", "followup_end", "exclusion_date"):
+        values = (compact[col].to_pandas(date_as_object=False) if col in compact.column_names
+                  else pd.Series(pd.NaT, index=range(len(df))))
+        df[col] = pd.Series(np.asarray(values, dtype="datetime64[ns]"), index=df.index)
+    df["excluded"] = np.asarray(compact["excluded"].to_numpy(zero_copy_only=False), dtype=bool)
     if "exclusion_reason" in df.columns:
         df["exclusion_reason"] = df["exclusion_reason"].astype("str").fillna("")
     else:
         df["exclusion_reason"] = ""
-    if "wave" in df.columns:
-        if df["wave"].isna().any() or not pd.api.types.is_numeric_dtype(df["wave"]):
-            bad = pd.to_numeric(df["wave"], errors="coerce").isna()
-            raise row_error(source, "wave", "must be a whole number", bad)
-        df["wave"] = df["wave"].astype(np.int64)
+    if "wave" in compact.column_names:
+        df["wave"] = compact["wave"].to_numpy().astype(np.int64)
     for col in ("municipality", "stratum"):
         if col in df.columns:
             df[col] = df[col].astype("str").fillna("")
     return df
+
+
+def _arrow_table(df: pd.DataFrame) -> "pa.Table":
+    """Columns as Arrow arrays; a column of mixed Python types (e.g. numbers and text) goes as text."""
+    import pyarrow as pa
+
+    arrays = {}
+    for col in df.columns:
+        try:
+            arrays[col] = pa.array(df[col], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            arrays[col] = pa.array(df[col].astype("str"), from_pandas=True)
+    return pa.table(arrays)
 
 
 def read_population(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -534,10 +513,11 @@ def _arrow_as_text(col: "pa.ChunkedArray | pa.Array", *, ids: bool = False) -> "
 
 
 def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: bool) -> "pa.Array":
-    """:func:`parse_dates` on an Arrow column, returned as ``date32`` (missing as null).
+    """:func:`compact_ledger`'s date rule: ISO ``YYYY-MM-DD`` (a longer text is cut to its first ten
+    characters, as Stata and Excel write ``2016-03-01 00:00:00``); returned as ``date32`` (missing as null).
 
-    Timestamps and dates are converted in Arrow; text is parsed by pandas as :func:`parse_dates` does,
-    a slice of rows at a time, so that only one slice is ever held as Python objects.
+    Timestamps and dates are converted in Arrow; text is parsed by pandas a slice of rows at a time, so
+    that only one slice is ever held as Python objects.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -575,7 +555,7 @@ def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: 
 
 
 def _arrow_bool(col: "pa.ChunkedArray", source: str) -> "pa.Array":
-    """:func:`parse_bool` on an Arrow column (``excluded``)."""
+    """``excluded`` as people write booleans: true/false, 1/0, yes/no (any case); empty = False."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
