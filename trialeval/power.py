@@ -67,7 +67,7 @@ def power(
     Examples
     --------
     >>> round(power(1000, sd=1.0).mde, 6)
-    0.177187
+    0.177188
     >>> round(power(2408, proportion=0.07).mde, 4)
     0.0291
     """
