@@ -789,3 +789,32 @@ def test_plot_draws_the_weekly_means_by_arm_and_hides_small_weeks():
     assert len(result.plot("in_internship", min_cell=6).axes[0].get_lines()[1].get_xdata()) == 2
     with pytest.raises(InputDataError, match="panel has no outcome 'nope'"):
         result.plot("nope")
+
+
+def test_arrow_checked_parquet_batches_equal_the_dataframe_path(tmp_path, monkeypatch):
+    """Parquet with date and timestamp columns is checked with Arrow (no DataFrame per batch); clean
+    batches, batches with bad rows, blanks around ids and ids absent from the ledger give exactly what
+    the DataFrame input gives, with row numbers of the whole file."""
+    ledger, spells = synthetic_trial(240, seed=11)
+    spells = spells.astype({"start_date": "datetime64[us]"})
+    spells["end_date"] = pd.to_datetime(spells["end_date"]).dt.date          # Parquet date32
+    spells.loc[17, "person_id"] = " " + spells.loc[17, "person_id"]          # stripped by the DataFrame path
+    table = pa.Table.from_pandas(spells, preserve_index=False)
+    pq.write_table(table, tmp_path / "spells.parquet", row_group_size=300)
+    monkeypatch.setattr(panel_module, "SPELL_BATCH_ROWS", 128)
+    calls = []
+    real = panel_module._check_spells
+    monkeypatch.setattr(panel_module, "_check_spells", lambda *a, **k: calls.append(a[4]) or real(*a, **k))
+    kw = {"weeks": 30, "pre_weeks": 1, "drop_bad_rows": True, "chunk_persons": 50}
+    got = build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", **kw)
+    assert 0 < len(calls) < -(-len(spells) // 128)            # some batches never became DataFrames
+    calls.clear()
+    ref = build_panel(ledger, table.to_pandas(), "2016-10-31", **kw)
+    pd.testing.assert_frame_equal(got.to_frame(), ref.to_frame(), check_exact=True)
+    pd.testing.assert_frame_equal(got.rejects.drop(columns="source"), ref.rejects.drop(columns="source"))
+    assert (got.n_spells_used, got.n_spells_not_in_ledger, got.n_persons_not_in_ledger) == (
+        ref.n_spells_used, ref.n_spells_not_in_ledger, ref.n_persons_not_in_ledger)
+    assert got.n_spells_not_in_ledger > 0 and len(got.rejects) == 6
+    # Fatal mode: the first bad row of the whole file, from a batch checked as a DataFrame.
+    with pytest.raises(InputDataError, match=r"spells.parquet: column 'spell_type' has unknown spell types"):
+        build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", weeks=10)

@@ -32,8 +32,9 @@ Inputs are made compact as they are read: only the ledger columns the panel need
 columns (:func:`trialeval.io.read_ledger_table`; ids as one text buffer, municipality and stratum
 dictionary-encoded, dates as day numbers), then reduced to a few arrays;
 a Parquet or CSV spells file is read a batch of rows at a time and each batch reduced at once to int32
-person positions and day numbers, int8 type codes, hours and int32 workplace codes (about 25 bytes a
-spell).
+person positions and day numbers, int8 type codes, int32 workplace codes and hours of the ordinary-hours
+spells (about 19 bytes a spell), written into arrays allocated once; Parquet batches are checked with
+Arrow and numpy and become DataFrames only when they break a rule.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ class _Spells:
     kind: np.ndarray        # int8 code into the spell types
     start: np.ndarray       # int32 day number, inclusive
     end: np.ndarray         # int32 day number, inclusive
-    hours: np.ndarray       # float64 (NaN unless ordinary_hours)
+    hours: np.ndarray       # float64, of the ordinary_hours spells only (in their order)
     workplace: np.ndarray   # int32 code, -1 when missing
     n_workplaces: int
 
@@ -271,17 +272,21 @@ def _check_spells(
 SPELL_BATCH_ROWS = 1 << 19
 
 
-def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> Iterator[pd.DataFrame]:
-    """The spells file as DataFrames of at most ``SPELL_BATCH_ROWS`` rows, with contract column names.
+def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | None
+                   ) -> tuple[Iterator[pd.DataFrame | pa.RecordBatch], int | None]:
+    """The spells file in batches of at most ``SPELL_BATCH_ROWS`` rows, with contract column names.
 
-    Parquet is read a batch at a time with pyarrow and CSV with pandas' chunked reader (text columns as
-    text, as :func:`read_spells` reads them), so that only one batch is ever held as Python objects; other
-    formats are read whole. The file and its columns are checked before the first batch is asked for.
+    Parquet is read a batch at a time with pyarrow, as Arrow record batches of the columns the panel and
+    its rejects use, and CSV with pandas' chunked reader (text columns as text, as :func:`read_spells`
+    reads them), so that at most one batch is ever held as Python objects; other formats are read whole.
+    Also returns the number of rows when it is known before reading (Parquet, other formats), else None.
+    The file and its columns are checked before the first batch is asked for.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".parquet", ".pq", ".csv") or not path.is_file():
-        return iter([read_spells(path, rename=rename)])       # its messages: file type, file not found
+        whole = read_spells(path, rename=rename)       # its messages: file type, file not found
+        return iter([whole]), len(whole)
     rename = dict(rename or {})
     inverse = {user: contract for contract, user in rename.items()}
     user_text = [rename.get(c, c) for c in _SPELL_TEXT_COLUMNS]
@@ -289,7 +294,7 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
         if suffix == ".csv":
             names = pd.read_csv(path, nrows=0).columns
         else:
-            parquet = pq.ParquetFile(path)
+            parquet = pq.ParquetFile(path, pre_buffer=False)     # else a row group is held twice
             names = parquet.schema_arrow.names
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
@@ -303,40 +308,247 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
                                      chunksize=SPELL_BATCH_ROWS)
                 frames: Iterator[pd.DataFrame] = iter(reader)
             else:
-                frames = (pa.Table.from_batches([b]).to_pandas()
-                          for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS))
+                # Arrow batches, not DataFrames: _read_compact_spells checks them with Arrow and numpy and
+                # makes a DataFrame only of a batch that breaks a rule. Only columns it can use are read.
+                wanted = [c for c in names if inverse.get(c, c) in _SPELL_FILE_COLUMNS]
+                frames = (b.rename_columns([inverse.get(c, c) for c in b.schema.names])
+                          for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS, columns=wanted))
             empty = True
             for frame in frames:
                 empty = False
-                yield frame.rename(columns=inverse)
+                yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
             if empty:
                 yield pd.DataFrame(columns=[inverse.get(c, c) for c in names])
         except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
             raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
 
-    return batches()
+    return batches(), (None if suffix == ".csv" else parquet.metadata.num_rows)
+
+
+#: Columns of a spells file that are read: the contract columns and what the rejects table shows.
+_SPELL_FILE_COLUMNS = ("person_id", "spell_type", "start_date", "end_date", "hours_per_week", "workplace_id",
+                       "visitation_date")
+#: Text that :meth:`str.strip` leaves as it is and that is not empty: first and last character printable ASCII.
+_PLAIN_TEXT = r"(?s)^[!-~](.*[!-~])?$"
+_DAY_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
+
+
+def _plain_text(col: pa.Array) -> pa.Array | None:
+    """A text column as large_string when every present value is :func:`_ids_as_text` of itself
+    (no surrounding blanks, not empty), else None."""
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return None
+    col = col.cast(pa.large_string())
+    present = col.drop_null()
+    if len(present) and not pc.all(pc.match_substring_regex(present, _PLAIN_TEXT)).as_py():
+        return None
+    return col
+
+
+def _arrow_days(col: pa.Array) -> np.ndarray | None:
+    """A date or naive timestamp column without nulls as int64 day numbers (as :func:`_parse_days` gives
+    them), else None."""
+    if col.null_count:
+        return None
+    t = col.type
+    if pa.types.is_date32(t):
+        return col.cast(pa.int32()).to_numpy().astype(np.int64)
+    if pa.types.is_date64(t):
+        return col.cast(pa.int64()).to_numpy() // _DAY_UNITS["ms"]
+    if pa.types.is_timestamp(t) and t.tz is None:
+        return col.cast(pa.int64()).to_numpy() // _DAY_UNITS[t.unit]     # floor, as numpy's datetime64[D]
+    return None
+
+
+def _fast_check(batch: pa.RecordBatch, types: tuple[str, ...]) -> dict[str, Any] | None:
+    """A batch that breaks no rule of :func:`_check_spells`, checked and converted with Arrow and numpy.
+
+    Returns None when the batch breaks a rule or holds values this path does not convert (text dates,
+    ids with blanks, numbers as text...): :func:`_check_spells` then checks it as a DataFrame, with the
+    same results and messages.
+    """
+    names = batch.schema.names
+    ids = _plain_text(batch.column("person_id"))
+    if ids is None or ids.null_count:
+        return None
+    col = batch.column("spell_type")
+    if pa.types.is_dictionary(col.type):
+        col = col.cast(col.type.value_type)
+    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
+        return None
+    # An exact match needs no stripping: the allowed types are names without blanks.
+    found = pc.index_in(col.cast(pa.large_string()), value_set=pa.array(list(types), type=pa.large_string()))
+    if found.null_count:
+        return None
+    kind = found.to_numpy().astype(np.int8)
+    start, end = _arrow_days(batch.column("start_date")), _arrow_days(batch.column("end_date"))
+    if start is None or end is None or bool((end < start).any()):
+        return None
+    is_hours = kind == _HOURS
+    hours = np.full(len(kind), np.nan)
+    if is_hours.any():
+        if "hours_per_week" not in names:
+            return None
+        raw = batch.column("hours_per_week")
+        if not (pa.types.is_floating(raw.type) or pa.types.is_integer(raw.type)):
+            return None
+        h = raw.cast(pa.float64()).to_numpy(zero_copy_only=False)[is_hours]
+        with np.errstate(invalid="ignore"):
+            if not bool(((h > 0) & (h <= MAX_HOURS)).all()):          # also False for missing (NaN)
+                return None
+        hours[is_hours] = h
+    workplace = None
+    if "workplace_id" in names:
+        col = batch.column("workplace_id")
+        workplace = (pa.nulls(len(col), pa.large_string()) if pa.types.is_null(col.type) else _plain_text(col))
+        if workplace is None:
+            return None
+    return {"ids": ids, "kind": kind, "start": start, "end": end, "hours": hours, "workplace": workplace}
+
+
+def _release_memory() -> None:
+    """Give freed memory back to the operating system: Arrow's allocator and C ``malloc`` keep freed
+    pages for reuse, and after the temporaries of a large step those pages would count in the peak of
+    every later step (glibc only for ``malloc``; elsewhere a no-op)."""
+    pa.default_memory_pool().release_unused()
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)
+
+
+def _find_malloc_trim() -> Any:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+
+
+_MALLOC_TRIM = _find_malloc_trim() if os.name == "posix" else None
+
+
+def _fixed_width(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Text without nulls as a numpy ``S<width>`` array (zero-padded bytes) made without Python strings,
+    and a mask of the values it holds exactly (at most ``width`` bytes and no NUL byte)."""
+    text = text.cast(pa.large_string())
+    n, width = len(text), max(width, 1)
+    buffers = text.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=n + 1, offset=8 * text.offset)
+    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
+    starts, lengths = offsets[:-1], np.diff(offsets)
+    out = np.zeros((n, width), dtype=np.uint8)
+    for j in range(width):
+        rows = np.flatnonzero(lengths > j)
+        out[rows, j] = data[starts[rows] + j]
+    has_nul = pc.match_substring(text, "\x00").to_numpy(zero_copy_only=False)
+    return out.view(f"S{width}").ravel(), (lengths <= width) & ~has_nul
+
+
+class _IdLookup:
+    """Positions of ids in the sorted ledger ids, by binary search on fixed-width bytes.
+
+    ``pc.index_in`` builds a hash table of the whole ledger on every call (some 70 bytes an id, for each
+    batch of spells); the fixed-width copy costs the longest id's length per person, once. It is used
+    only when it is exact: no NUL bytes in the ledger ids and their byte order is numpy's; else this
+    falls back to ``pc.index_in``.
+    """
+
+    def __init__(self, ids: pa.Array) -> None:
+        self.ids = ids
+        self.keys: np.ndarray | None = None
+        if len(ids) and not ids.null_count:
+            width = int(pc.max(pc.binary_length(ids)).as_py())
+            keys, fits = _fixed_width(ids, width)
+            if bool(fits.all()) and bool(np.all(keys[1:] > keys[:-1])):
+                self.keys, self.width = keys, width
+
+    def index(self, values: pa.Array) -> np.ndarray:
+        """Position of each value (int64), -1 when absent or missing."""
+        if self.keys is None or values.null_count:
+            return _index_in(values, self.ids)
+        keys, fits = _fixed_width(values, self.width)
+        pos = np.searchsorted(self.keys, keys)
+        found = fits & (pos < len(self.keys))
+        found[found] = self.keys[pos[found]] == keys[found]
+        return np.where(found, pos, -1).astype(np.int64)
+
+
+class _SpellBuffer:
+    """The compact spell arrays, filled a batch at a time; capacity grows by half when it must.
+
+    ``hours`` holds only the ordinary-hours spells (the others have none), so it has its own length.
+    Pages of the capacity not yet written cost no memory.
+    """
+
+    dtypes = {"person": np.int32, "kind": np.int8, "start": np.int32, "end": np.int32, "hours": np.float64,
+              "workplace": np.int32}
+
+    def __init__(self, capacity: int) -> None:
+        self.n = dict.fromkeys(self.dtypes, 0)
+        self.arrays = {k: np.empty(capacity, dtype=d) for k, d in self.dtypes.items()}
+
+    def append(self, **values: np.ndarray) -> None:
+        for k, arr in self.arrays.items():
+            start = self.n[k]
+            need = start + len(values[k])
+            if need > len(arr):      # realloc: in place when it can be; no views of it are handed out
+                arr.resize(max(need, len(arr) + len(arr) // 2), refcheck=False)
+            arr[start:need] = values[k]
+            self.n[k] = need
+
+    def finish(self) -> dict[str, np.ndarray]:
+        for k, arr in self.arrays.items():
+            arr.resize(self.n[k], refcheck=False)
+        arrays, self.arrays = self.arrays, {}
+        return arrays
 
 
 def _read_compact_spells(
-    batches: Iterator[pd.DataFrame], source: str, types: tuple[str, ...], drop_bad_rows: bool,
-    ledger_ids: pa.Array, late_ids: pa.Array,
+    batches: Iterator[pd.DataFrame | pa.RecordBatch], source: str, types: tuple[str, ...],
+    drop_bad_rows: bool, ledger_ids: pa.Array, late_ids: pa.Array, n_rows: int | None = None,
 ) -> tuple[_Spells, pd.DataFrame, dict[str, Any]]:
     """Check, match to the ledger and compact the spells a batch at a time.
 
     Each batch is reduced at once to int32 person positions and day numbers, int8 type codes, float64
-    hours and int32 workplace codes (about 25 bytes a spell) and its DataFrame is let go; workplace codes
-    are made against one dictionary that grows across batches, so they mean the same in every batch.
+    hours and int32 workplace codes (about 25 bytes a spell), written into arrays allocated once for the
+    whole file when its number of rows is known (``n_rows``), and let go; workplace codes are made
+    against one dictionary that grows across batches, so they mean the same in every batch. An Arrow
+    batch is checked with Arrow and numpy (:func:`_fast_check`) and becomes a DataFrame only when it
+    breaks a rule, so that :func:`_check_spells` blames the rows.
     """
-    keep: dict[str, list[np.ndarray]] = {k: [] for k in ("person", "kind", "start", "end", "hours", "workplace")}
+    buffer = _SpellBuffer(n_rows if n_rows is not None else SPELL_BATCH_ROWS)
+    lookup = _IdLookup(ledger_ids)
     rejects: list[pd.DataFrame] = []
     absent_ids: list[pa.Array] = []
     workplaces = pa.array([], type=pa.large_string())
     n_absent, has_benefit, has_workplace, offset = 0, False, False, 0
-    for df in batches:
-        checked, good, spell_rejects = _check_spells(df, source, types, drop_bad_rows, offset)
-        rejects.append(spell_rejects)
-        good_ids = _arrow_text(checked["ids"][good])
-        person = _index_in(good_ids, ledger_ids)
+    for batch in batches:
+        checked = _fast_check(batch, types) if isinstance(batch, pa.RecordBatch) else None
+        if checked is not None:
+            n = batch.num_rows
+            good = np.ones(n, dtype=bool)
+            columns = batch.schema.names
+            rejects.append(_rejects_frame(pa.Table.from_batches([batch.slice(0, 0)]).to_pandas(), "spells",
+                                          np.zeros(0, dtype=bool), np.zeros(0, dtype=object),
+                                          np.zeros(0, dtype=object)))
+            good_ids = checked["ids"]
+            wp_all = checked["workplace"]
+        else:
+            if isinstance(batch, pa.RecordBatch):
+                try:
+                    batch = pa.Table.from_batches([batch]).to_pandas()
+                except (ValueError, pa.ArrowException) as exc:
+                    raise InputDataError(f"{source}: cannot be read as parquet: {exc}") from exc
+            n = len(batch)
+            columns = list(batch.columns)
+            checked, good, spell_rejects = _check_spells(batch, source, types, drop_bad_rows, offset)
+            rejects.append(spell_rejects)
+            good_ids = _arrow_text(checked["ids"][good])
+            wp_all = _arrow_text(_ids_as_text(batch["workplace_id"])) if "workplace_id" in columns else None
+        del batch
+        person = lookup.index(good_ids)
         absent = person < 0
         # Spells of ledger persons dropped for a late visitation are not "absent from the ledger".
         if len(late_ids):
@@ -345,34 +557,36 @@ def _read_compact_spells(
             n_absent += int(absent.sum())
             absent_ids.append(pc.unique(good_ids.filter(pa.array(absent))))
         sel = np.flatnonzero(good)[person >= 0]
-        keep["person"].append(person[person >= 0].astype(np.int32))
-        keep["kind"].append(checked["kind"][sel])
-        # Day numbers fit int32 (years 1 to 5.8 million); halves the memory of the largest arrays.
-        keep["start"].append(checked["start"][sel].astype(np.int32))
-        keep["end"].append(checked["end"][sel].astype(np.int32))
-        keep["hours"].append(checked["hours"][sel])
         has_benefit |= bool((checked["kind"][good] == _BENEFIT).any())
-        if "workplace_id" in df.columns:
-            wp_all = _ids_as_text(df["workplace_id"])
-            has_workplace |= bool(wp_all[good].notna().any())
-            wp = _arrow_text(wp_all.iloc[sel])
+        if wp_all is not None:
+            has_workplace |= bool(pc.any(pc.is_valid(wp_all.filter(pa.array(good)))).as_py() or False)
+            wp = wp_all.take(pa.array(sel))
             new = pc.unique(wp.drop_null())
             new = new.filter(pc.invert(pc.is_in(new, value_set=workplaces)))
             workplaces = pa.concat_arrays([workplaces, new.cast(pa.large_string())])
-            keep["workplace"].append(_index_in(wp, workplaces).astype(np.int32))
+            workplace = _index_in(wp, workplaces).astype(np.int32)
+            del wp
         else:
-            keep["workplace"].append(np.full(len(sel), -1, dtype=np.int32))
-        offset += len(df)
-        del df, checked, good, good_ids, person, absent, sel
-    # One array at a time, each batch list let go as soon as it is joined, so the spells are held at
-    # most once more than one array's worth; sorted by person only when the file is not already.
-    arrays = {k: np.concatenate(keep.pop(k)) for k in list(keep)}
+            workplace = np.full(len(sel), -1, dtype=np.int32)
+        # Day numbers fit int32 (years 1 to 5.8 million); halves the memory of the largest arrays.
+        kind = checked["kind"][sel]
+        buffer.append(person=person[person >= 0], kind=kind, start=checked["start"][sel],
+                      end=checked["end"][sel], hours=checked["hours"][sel[kind == _HOURS]], workplace=workplace)
+        offset += n
+        del checked, good, good_ids, wp_all, person, absent, sel, workplace, kind
+        _release_memory()
+    arrays = buffer.finish()
+    # Sorted by person only when the file is not already, one array at a time.
     person = arrays["person"]
     if len(person) > 1 and not bool(np.all(person[1:] >= person[:-1])):
         by_person = np.argsort(person, kind="stable")
-        for k in list(arrays):
+        # Hours of ordinary-hours spells only: follow their spells through the sort.
+        hours_at = np.cumsum(arrays["kind"] == _HOURS) - 1
+        hours_at = hours_at[by_person]
+        for k in ("person", "kind", "start", "end", "workplace"):
             arrays[k] = arrays.pop(k)[by_person]
-        del by_person
+        arrays["hours"] = arrays.pop("hours")[hours_at[arrays["kind"] == _HOURS]]
+        del by_person, hours_at
     del person
     sp = _Spells(*(arrays.pop(k) for k in ("person", "kind", "start", "end", "hours", "workplace")),
                  n_workplaces=len(workplaces))
@@ -1022,12 +1236,14 @@ def build_panel(
     else:
         ledger_source = str(ledger)
         table = read_ledger_table(ledger, rename=columns)
+    _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
     if isinstance(spells, pd.DataFrame):
         spells_source = str(spells.attrs.get("source", "spells"))
-        batches: Iterator[pd.DataFrame] = iter([spells])
+        batches: Iterator[pd.DataFrame | pa.RecordBatch] = iter([spells])
+        n_spell_rows: int | None = len(spells)
     else:
         spells_source = str(spells)
-        batches = _spell_batches(spells, columns)
+        batches, n_spell_rows = _spell_batches(spells, columns)
 
     # Visitation after the extraction date: nothing of that person can be observed, and it usually
     # means a wrong extraction date, so it is an error unless bad rows are dropped.
@@ -1056,6 +1272,8 @@ def build_panel(
     limit = np.minimum(limit, extraction)
     last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
     n_obs = (last_week - k_min + 1).astype(np.int64)
+    # Day numbers and weeks fit int32 (as the spells' days do): half the memory per person.
+    v, last_week = v.astype(np.int32), last_week.astype(np.int32)
     arm = np.asarray(_combined(table["arm"]).indices).astype(np.int8)[order]
     groups: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for col in ("municipality", "stratum"):
@@ -1063,11 +1281,13 @@ def build_panel(
             groups[col] = _first_seen_codes(_combined(table[col]), order)
     n_excluded = int(pc.sum(table["excluded"]).as_py() or 0)
     del table, v_all, limit, order
-    pa.default_memory_pool().release_unused()     # Arrow's allocator keeps freed pages otherwise
+    _release_memory()
 
     sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
-                                                      ledger_ids, late_ids)
-    pa.default_memory_pool().release_unused()
+                                                      ledger_ids, late_ids, n_spell_rows)
+    ids = ledger_ids.cast(pa.string())       # 32-bit offsets, as the panel writes them; one copy kept
+    del ledger_ids
+    _release_memory()
 
     # Outcomes present: benefit only when the input holds benefit spells (before matching, so that
     # the columns do not depend on which persons happen to be drawn); same-workplace only with values.
@@ -1108,7 +1328,7 @@ def build_panel(
         outcomes=tuple(outcomes), number_at_risk=number_at_risk, rejects=rejects,
         n_spells_not_in_ledger=counts["n_absent"], n_persons_not_in_ledger=counts["n_absent_persons"],
         n_spells_used=len(sp.person), settings=settings,
-        _ids=ledger_ids.cast(pa.string()), _arm=arm, _groups=groups,
+        _ids=ids, _arm=arm, _groups=groups,
         _n_obs=n_obs, _chunks=(), _flag_outcomes=tuple(flag_outcomes),
     )
 
@@ -1117,11 +1337,15 @@ def build_panel(
     n_chunks = -(-n_persons // chunk_persons)
     sums = _WeekSums(result)
     chunks = []
+    hours_done = 0
     with contextlib.ExitStack() as stack:
         write = stack.enter_context(_panel_writer(result, out)) if out is not None else None
         for c in range(n_chunks):
             p0, p1 = c * chunk_persons, min((c + 1) * chunk_persons, n_persons)
-            chunk = _build_chunk(ctx, p0, p1, sp, slice(bounds[c], bounds[c + 1]))
+            n_hours = int(np.count_nonzero(sp.kind[bounds[c]:bounds[c + 1]] == _HOURS))
+            chunk = _build_chunk(ctx, p0, p1, sp, slice(bounds[c], bounds[c + 1]),
+                                 slice(hours_done, hours_done + n_hours))
+            hours_done += n_hours
             sums.add(chunk)
             if write is not None:
                 write(chunk)              # written now, then let go: memory does not grow with persons
@@ -1195,8 +1419,11 @@ class _Context:
     has_workplace: bool
 
 
-def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice) -> _Chunk:
-    """Outcomes of persons ``[p0, p1)`` as dense ``persons x weeks`` arrays, then compacted."""
+def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hours_rows: slice) -> _Chunk:
+    """Outcomes of persons ``[p0, p1)`` as dense ``persons x weeks`` arrays, then compacted.
+
+    ``rows`` are the spells of those persons and ``hours_rows`` the hours of their ordinary-hours spells.
+    """
     n_p, n_weeks, lo = p1 - p0, ctx.n_weeks, 7 * (ctx.k_min - 1)
     local = sp.person[rows].astype(np.int64) - p0      # int64: codes such as local * n_workplaces
     v = ctx.v[sp.person[rows]]
@@ -1206,7 +1433,9 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice) -> _
     keep = a <= b
     local, a, b = local[keep], a[keep], b[keep]
     kind = sp.kind[rows][keep]
-    hours_pw = sp.hours[rows][keep]
+    hours_pw = np.full(len(keep), np.nan)
+    hours_pw[sp.kind[rows] == _HOURS] = sp.hours[hours_rows]
+    hours_pw = hours_pw[keep]
     workplace = sp.workplace[rows][keep]
 
     def covered(code: int) -> np.ndarray:
