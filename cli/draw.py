@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval.cli._app import app, say, user_errors
-from trialeval.draw import run_draw, run_exclude, verify as verify_ledger
+from trialeval.draw import DEFAULT_LOCK_TIMEOUT, run_draw, run_exclude, verify as verify_ledger
 from trialeval.power import power as power_mde
 
 
@@ -19,6 +19,13 @@ def draw_command(
     ledger: Path = typer.Option(..., "--ledger", help="Assignments ledger (created on the first wave)."),
     request: list[str] = typer.Option(..., "--request", help="Programme places, MUNICIPALITY=N; repeat per site."),
     date: str = typer.Option(..., "--date", help="The wave's visitation date, YYYY-MM-DD."),
+    design_change: Optional[str] = typer.Option(
+        None, "--design-change", metavar="REASON",
+        help="Allow this wave's seed, share, eligibility rules or strata to differ from the earlier waves'; "
+             "the reason is recorded in the manifest."),
+    lock_timeout: float = typer.Option(
+        DEFAULT_LOCK_TIMEOUT, "--lock-timeout", min=0, metavar="SECONDS",
+        help="How long to wait for another draw or exclusion writing the same ledger."),
 ) -> None:
     """Draw one wave: sample ceil(N / share) eligible candidates per municipality and assign arms.
 
@@ -26,19 +33,24 @@ def draw_command(
     --request Aarhus=10 --request Odense=4 --date 2016-03-01
     """
     with user_errors():
-        result = run_draw(population, config, ledger, request, date)
+        result = run_draw(population, config, ledger, request, date, design_change=design_change,
+                          lock_timeout=lock_timeout)
     say(result.summary())
 
 
 @app.command("verify")
 def verify_command(
-    population: Path = typer.Option(..., "--population", help="The population file the waves were drawn from."),
+    population: list[Path] = typer.Option(
+        ..., "--population",
+        help="The population file the waves were drawn from; repeat it when waves had their own extracts "
+             "(each wave is matched to its file by SHA-256)."),
     config: Path = typer.Option(..., "--config", help="The trial config, trial.toml."),
     ledger: Path = typer.Option(..., "--ledger", help="The ledger to check (its manifest sits beside it)."),
 ) -> None:
-    """Replay every wave from the manifest and confirm the ledger, or report the first difference (exit 1).
+    """Replay every wave from the manifest and confirm the ledger, or report every difference (exit 1).
 
-    Example: trialeval verify --population pop.csv --config trial.toml --ledger ledger.csv
+    Example: trialeval verify --population pop_march.csv --population pop_april.csv --config trial.toml
+    --ledger ledger.csv
     """
     with user_errors():
         result = verify_ledger(population, config, ledger)
@@ -54,13 +66,16 @@ def exclude_command(
     person: str = typer.Option(..., "--person", help="The person_id to exclude."),
     reason: str = typer.Option(..., "--reason", help="Reason code, e.g. prison, health, already_active."),
     date: Optional[str] = typer.Option(None, "--date", help="Date of the exclusion, YYYY-MM-DD (default today)."),
+    lock_timeout: float = typer.Option(
+        DEFAULT_LOCK_TIMEOUT, "--lock-timeout", min=0, metavar="SECONDS",
+        help="How long to wait for another draw or exclusion writing the same ledger."),
 ) -> None:
     """Record a post-draw exclusion; the person stays in the ledger (intention-to-treat by default).
 
     Example: trialeval exclude --ledger ledger.csv --person P000123 --reason health --date 2016-05-02
     """
     with user_errors():
-        run_exclude(ledger, person, reason, date)
+        run_exclude(ledger, person, reason, date, lock_timeout=lock_timeout)
     say(f"Excluded {person} ({reason}); the row stays in {ledger}.")
 
 

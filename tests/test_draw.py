@@ -169,7 +169,8 @@ def test_failed_draw_leaves_ledger_and_manifest_byte_for_byte(small_trial, reque
         run_draw(t["population"], t["config"], t["ledger"], [request_text], "2016-03-08")
     assert (t["ledger"].read_bytes(), manifest_path(t["ledger"]).read_bytes()) == before
     assert sorted(p.name for p in t["dir"].iterdir()) == [
-        "ledger.csv", "ledger.manifest.jsonl", "population.csv", "trial.toml"]
+        "ledger.csv", "ledger.csv.lock", "ledger.manifest.jsonl", "population.csv", "trial.toml"]
+    assert (t["dir"] / "ledger.csv.lock").read_bytes() == b""   # the lock file holds nothing
 
 
 def test_first_wave_that_fails_creates_no_files(small_trial):

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from trialeval.config import EligibilityRule, apply_eligibility, load_config
+from trialeval.draw import check_ledger_manifest
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import (
     LEDGER_COLUMNS,
@@ -454,6 +455,7 @@ def run_balance(
     config = load_config(config_path) if config_path is not None else None
     rename = config.columns if config is not None else None
     analysis = config.analysis if config is not None else {}
+    check_ledger_manifest(ledger_path)
     ledger = read_ledger(ledger_path, rename=rename)
     if covariates is None and "covariates" in analysis:
         covariates = list(analysis["covariates"])

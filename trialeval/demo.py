@@ -23,7 +23,7 @@ from trialeval.effects import effects
 from trialeval.panel import build_panel, write_panel
 from trialeval.plots import save_figure
 from trialeval.report import build_report, write_workbook
-from trialeval.draw import manifest_path, read_manifest, run_draw, run_exclude, verify
+from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest, run_draw, run_exclude, verify
 from trialeval.exceptions import InputDataError
 from trialeval.io import read_ledger, sha256_file, write_table, write_text
 from trialeval.power import power
@@ -78,7 +78,8 @@ def run_demo(
         stale.unlink(missing_ok=True)  # the demo folder is ours to rebuild
 
     steps: dict[str, str] = {}
-    waves = read_manifest(manifest_path(data_dir / "ledger.csv"))
+    check_ledger_manifest(data_dir / "ledger.csv")
+    waves = [e for e in read_manifest(manifest_path(data_dir / "ledger.csv")) if is_draw_event(e)]
     def tick(step: int) -> None:
         if progress is not None:
             progress(step, STEPS)

@@ -8,17 +8,28 @@ so that every person's probability of treatment is exactly ``p`` (randomizr's ``
 
 Reproducibility: rows are sorted by ``person_id`` before any random number is drawn and each wave uses
 ``numpy.random.default_rng([seed, wave])``. Immutability: a wave only appends; persons already in the
-ledger are never drawn again; files are replaced atomically, the ledger before the manifest.
+ledger are never drawn again.
+
+Integrity: ``draw`` and ``exclude`` hold an exclusive lock (``LEDGER.lock`` beside the ledger) from
+reading the ledger to the last rename, so two writers never interleave. Every manifest line records the
+SHA-256 of the ledger it produced and of the previous manifest line (a hash chain). The manifest line is
+renamed into place first and the ledger second, so an interruption between the two leaves a manifest
+whose last line names a ledger that was never written while the line before matches the ledger on disk;
+:func:`check_ledger_manifest` recognises that state (and hand edits, and a missing manifest) and every
+command that reads a ledger calls it first.
 """
 
 from __future__ import annotations
 
+import contextlib
+import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import io as _io
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -28,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval import __version__
-from trialeval.config import TrialConfig, apply_eligibility, load_config
+from trialeval.config import EligibilityRule, TrialConfig, apply_eligibility, load_config
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
     LEDGER_COLUMNS,
@@ -46,6 +57,15 @@ from trialeval.io import (
 
 #: Ledger columns that a replay must reproduce exactly.
 ASSIGNMENT_COLUMNS = ("person_id", "arm", "visitation_date", "municipality", "stratum", "wave")
+
+#: ``previous_sha256`` of a manifest's first line.
+GENESIS_SHA256 = "0" * 64
+
+#: Seconds a draw or exclusion waits for another one writing the same ledger.
+DEFAULT_LOCK_TIMEOUT = 60.0
+
+#: The parts of a design that must stay the same from wave to wave (unless a change is declared).
+DESIGN_FIELDS = ("seed", "treatment_share", "rules", "strata_columns", "bands")
 
 
 def manifest_path(ledger_path: str | Path) -> Path:
@@ -167,9 +187,15 @@ def assign_within_blocks(blocks: np.ndarray, share: float, rng: np.random.Genera
     return rank < n_treated[codes]
 
 
-def design_sha256(config: TrialConfig) -> str:
-    """Hash of the config's parts that decide a draw (seed, share, rules, strata, column names)."""
-    design = {
+def design_dict(config: TrialConfig) -> dict[str, Any]:
+    """The config's parts that decide a draw (seed, share, rules, strata, column names), as JSON values.
+
+    Examples
+    --------
+    >>> design_dict(TrialConfig(seed=1, treatment_share=0.5, strata_columns=("gender",)))["strata_columns"]
+    ['gender']
+    """
+    return {
         "seed": config.seed,
         "treatment_share": config.treatment_share,
         "rules": [r.text for r in config.rules],
@@ -177,7 +203,90 @@ def design_sha256(config: TrialConfig) -> str:
         "bands": {k: list(v) for k, v in sorted(config.bands.items())},
         "columns": dict(sorted(config.columns.items())),
     }
+
+
+def design_sha256(config: TrialConfig | Mapping[str, Any]) -> str:
+    """Hash of the config's parts that decide a draw (seed, share, rules, strata, column names)."""
+    design = design_dict(config) if isinstance(config, TrialConfig) else dict(config)
     return hashlib.sha256(json.dumps(design, sort_keys=True).encode()).hexdigest()
+
+
+def config_from_design(design: Mapping[str, Any], source: str) -> TrialConfig:
+    """The :class:`TrialConfig` a manifest line's recorded ``design`` describes (to replay that wave)."""
+    try:
+        return TrialConfig(
+            seed=int(design["seed"]),
+            treatment_share=float(design["treatment_share"]),
+            rules=tuple(EligibilityRule.parse(text) for text in design.get("rules", ())),
+            strata_columns=tuple(design.get("strata_columns", ())),
+            bands={k: tuple(float(x) for x in v) for k, v in dict(design.get("bands", {})).items()},
+            columns=dict(design.get("columns", {})),
+            source=source,
+        )
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputDataError(f"{source}: the recorded design is not readable ({exc})") from None
+
+
+def _waves_text(waves: Sequence[int]) -> str:
+    if len(waves) == 1:
+        return f"wave {waves[0]}"
+    if list(waves) == list(range(waves[0], waves[-1] + 1)):
+        return f"waves {waves[0]}–{waves[-1]}"
+    return "waves " + ", ".join(str(w) for w in waves)
+
+
+def _design_value(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_design_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k} = {_design_value(v)}" for k, v in sorted(value.items())) + "}"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:g}"
+    return str(value)
+
+
+def design_differences(draws: Sequence[Mapping[str, Any]], design: Mapping[str, Any]) -> list[str]:
+    """How ``design`` differs from the design of the last recorded wave, one phrase per part.
+
+    ``draws`` are the manifest's draw lines in order. Each phrase names the waves that share the recorded
+    value, e.g. ``"seed 20160301 in waves 1–41, 42 now"``.
+
+    Examples
+    --------
+    >>> old = {"seed": 1, "treatment_share": 0.5, "rules": [], "strata_columns": [], "bands": {}}
+    >>> design_differences([{"wave": 1, "design": old}, {"wave": 2, "design": old}], dict(old, seed=2))
+    ['seed 1 in waves 1–2, 2 now']
+    """
+    recorded = [(int(e["wave"]), e["design"]) for e in draws if isinstance(e.get("design"), Mapping)]
+    if not recorded:
+        return []
+    out = []
+    for name in DESIGN_FIELDS:
+        last = recorded[-1][1].get(name)
+        if _same(last, design.get(name)):
+            continue
+        waves = []
+        for wave, past in reversed(recorded):
+            if not _same(past.get(name), last):
+                break
+            waves.append(wave)
+        out.append(f"{name} {_design_value(last)} in {_waves_text(sorted(waves))}, "
+                   f"{_design_value(design.get(name))} now")
+    return out
+
+
+def _same(a: Any, b: Any) -> bool:
+    def norm(v: Any) -> Any:
+        if isinstance(v, bool) or v is None or isinstance(v, str):
+            return v
+        if isinstance(v, (int, float)):
+            return float(v)        # a share of 1 and of 1.0 is one design
+        if isinstance(v, Mapping):
+            return {str(k): norm(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [norm(x) for x in v]
+        return v
+    return json.dumps(norm(a), sort_keys=True) == json.dumps(norm(b), sort_keys=True)
 
 
 @dataclass(frozen=True, eq=False)
@@ -316,6 +425,7 @@ def draw(
 
     per_block = rows.groupby(["stratum", "arm"]).size().unstack("arm", fill_value=0)
     entry = {
+        "event": "draw",
         "wave": wave,
         "date": date.strftime("%Y-%m-%d"),
         "seed": config.seed,
@@ -326,6 +436,7 @@ def draw(
         "population_sha256": population_sha256,
         "config_sha256": config.sha256,
         "design_sha256": design_sha256(config),
+        "design": design_dict(config),
         "n_eligible": int(len(eligible)),
         "n_drawn": int(len(rows)),
         "counts": {arm: int((rows["arm"] == arm).sum()) for arm in ("treatment", "control")},
@@ -336,29 +447,245 @@ def draw(
     return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility)
 
 
-def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """The manifest's entries, one per wave, in order."""
-    path = Path(path)
+def _manifest_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Each non-empty manifest line as (its text without the line end, its parsed entry)."""
     if not path.is_file():
         return []
-    entries = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if line.strip():
-            try:
-                entries.append(json.loads(line))
-            except json.JSONDecodeError as exc:
-                raise InputDataError(f"{path}: line {number} is not JSON: {exc}") from exc
-    return entries
+    out = []
+    for number, line in enumerate(path.read_bytes().decode("utf-8").split("\n"), start=1):
+        if not line.strip():
+            continue
+        try:
+            entry = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InputDataError(f"{path}: line {number} is not JSON: {exc}") from exc
+        if not isinstance(entry, dict):
+            raise InputDataError(f"{path}: line {number} is not a JSON object")
+        out.append((line, entry))
+    return out
 
 
-def _csv_rows(df: pd.DataFrame, header: list[str]) -> str:
+def read_manifest(path: str | Path) -> list[dict[str, Any]]:
+    """The manifest's entries (draws and exclusions), in order."""
+    return [entry for _, entry in _manifest_lines(Path(path))]
+
+
+def is_draw_event(entry: Mapping[str, Any]) -> bool:
+    """True for a manifest line that records a wave (lines of earlier versions have no ``event``)."""
+    return entry.get("event", "draw") == "draw"
+
+
+def line_sha256(line: str) -> str:
+    """SHA-256 of one manifest line's UTF-8 bytes, without its line end (the chain's link)."""
+    return hashlib.sha256(line.encode("utf-8")).hexdigest()
+
+
+def lock_path(ledger_path: str | Path) -> Path:
+    """The lock file of a ledger: ``ledger.csv`` → ``ledger.csv.lock``."""
+    ledger_path = Path(ledger_path)
+    return ledger_path.with_name(ledger_path.name + ".lock")
+
+
+@contextlib.contextmanager
+def ledger_lock(ledger_path: str | Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+    """Hold the ledger's exclusive lock; wait up to ``timeout`` seconds for another writer to finish.
+
+    The lock is an operating-system lock on ``LEDGER.lock``: it ends with the process that holds it, so
+    a killed draw never leaves the ledger locked. The (empty) lock file itself stays.
+    """
+    import filelock
+
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
+        raise InputDataError(f"lock timeout must be a number of seconds ≥ 0; got {timeout!r}")
+    ledger_path = Path(ledger_path)
+    ledger_path.parent.mkdir(parents=True, exist_ok=True)
+    lock = filelock.FileLock(str(lock_path(ledger_path)), timeout=float(timeout))
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise TrialevalError(
+            f"{ledger_path}: another draw or exclusion is writing this ledger; waited {timeout:g} s for "
+            f"its lock ({lock_path(ledger_path).name}). Run the command again when the other one has "
+            "finished, or allow a longer wait (--lock-timeout)"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def _event_text(entry: Mapping[str, Any]) -> str:
+    if is_draw_event(entry):
+        return f"wave {entry.get('wave')}, date {entry.get('date')}"
+    return f"exclusion of {entry.get('person_id')}, date {entry.get('date')}"
+
+
+def written_by_draw(ledger_path: str | Path) -> bool:
+    """Whether a ledger file was written by ``draw``: it has ``wave`` and ``stratum`` columns and some
+    row's stratum starts with ``w<wave>|`` (the block name draw gives, e.g. ``w3|Aarhus|gender=F``)."""
+    ledger_path = Path(ledger_path)
+    suffix = ledger_path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            header = pd.read_csv(ledger_path, nrows=0).columns
+            if not {"wave", "stratum"} <= set(header):
+                return False
+            cols = pd.read_csv(ledger_path, usecols=["wave", "stratum"], dtype=str, keep_default_na=False)
+        elif suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            if not {"wave", "stratum"} <= set(pq.read_schema(ledger_path).names):
+                return False
+            cols = pq.read_table(ledger_path, columns=["wave", "stratum"]).to_pandas()
+        else:
+            cols = read_table(ledger_path)
+            if not {"wave", "stratum"} <= set(cols.columns):
+                return False
+    except (OSError, ValueError, pd.errors.ParserError):
+        return False       # an unreadable file is reported by the reader that follows, with its own message
+    wave = cols["wave"].astype(str).str.strip().str.removesuffix(".0")
+    block = cols["stratum"].astype(str).str.split("|", n=1).str[0]
+    return bool((block == "w" + wave).any())
+
+
+def ledger_manifest_problems(ledger_path: str | Path) -> list[str]:
+    """What disagrees between a ledger and its manifest, with how to recover; empty when they agree.
+
+    See :func:`check_ledger_manifest`.
+    """
+    ledger_path = Path(ledger_path)
+    mpath = manifest_path(ledger_path)
+    lines = _manifest_lines(mpath)
+    if not ledger_path.exists():
+        if not lines:
+            return []
+        if len(lines) == 1 and lines[0][1].get("ledger_sha256"):
+            return [f"{mpath}: the last event ({_event_text(lines[0][1])}) was recorded in the manifest but its "
+                    f"ledger {ledger_path} was never written; to recover, delete {mpath} (its only line) and "
+                    "run the draw again"]
+        return [f"{ledger_path}: the ledger is missing, but its manifest {mpath} records {len(lines)} event(s); "
+                "restore the ledger from a backup (never start a new one beside this manifest)"]
+    if not lines:
+        if written_by_draw(ledger_path):
+            return [f"{ledger_path}: this ledger was written by trialeval draw (its strata are named "
+                    f"'w<wave>|…'), but its manifest {mpath} is {'empty' if mpath.exists() else 'missing'}; "
+                    "restore the manifest from a backup — without it the draw cannot be verified or continued"]
+        return []
+
+    chained = False
+    for k, (_, entry) in enumerate(lines, start=1):
+        if "previous_sha256" not in entry:
+            if chained:
+                return [f"{mpath}: line {k} has no hash chain (no previous_sha256), but earlier lines do; the "
+                        "line was added or edited by hand. Restore the manifest from a backup"]
+            continue      # a manifest of an earlier trialeval version: the chain starts after it
+        chained = True
+        expected = GENESIS_SHA256 if k == 1 else line_sha256(lines[k - 2][0])
+        if entry["previous_sha256"] != expected:
+            return [f"{mpath}: the hash chain breaks at line {k} ({_event_text(entry)}): its previous_sha256 "
+                    f"does not match line {k - 1}, so line {k - 1} was edited, or lines were removed or "
+                    "inserted; restore the manifest from a backup, then run trialeval verify"]
+
+    last = lines[-1][1]
+    if not last.get("ledger_sha256"):
+        return []
+    actual = sha256_file(ledger_path)
+    if last["ledger_sha256"] == actual:
+        return []
+    n = len(lines)
+    if n >= 2 and lines[-2][1].get("ledger_sha256") == actual:
+        again = "draw" if is_draw_event(last) else "exclusion"
+        return [f"{ledger_path}: the last event ({_event_text(last)}) was recorded in the manifest but its "
+                f"ledger was never written; the ledger is as after the previous event; to recover, remove "
+                f"the last line of {mpath} and run the {again} again"]
+    earlier = [k for k, (_, e) in enumerate(lines[:-1], start=1) if e.get("ledger_sha256") == actual]
+    if earlier:
+        k = earlier[-1]
+        return [f"{ledger_path}: the ledger is as it was after line {k} of {mpath} "
+                f"({_event_text(lines[k - 1][1])}), but lines {k + 1}–{n} record later events; an older copy "
+                "of the ledger was put back. Restore the ledger that the manifest's last line describes"]
+    return [f"{ledger_path}: its SHA-256 {actual[:16]}… differs from the {str(last['ledger_sha256'])[:16]}… "
+            f"that line {n} of {mpath} ({_event_text(last)}) recorded: the ledger was changed after "
+            "trialeval last wrote it (edited by hand or rewritten by another program); trialeval verify "
+            "shows what differs; restore the ledger from a backup or undo the edit"]
+
+
+def check_ledger_manifest(ledger_path: str | Path) -> None:
+    """Stop unless a ledger and its manifest are in step.
+
+    Every command that reads a ledger calls this first. The pair is in step when the manifest's hash
+    chain is whole (each line's ``previous_sha256`` is the SHA-256 of the line before; the first line's
+    is 64 zeros) and the ledger's SHA-256 is the ``ledger_sha256`` of the manifest's last line. A ledger
+    without a manifest needs no check unless ``draw`` wrote it (see :func:`written_by_draw`).
+
+    Raises
+    ------
+    InputDataError
+        Naming what disagrees (the ledger's hash and the last line's, a broken chain at line k, a missing
+        manifest or ledger) and how to recover.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"person_id": [f"p{i}" for i in range(10)], "municipality": "A"}).to_csv(d / "pop.csv", index=False)
+    >>> _ = (d / "trial.toml").write_text("[trial]\\nseed = 1\\ntreatment_share = 0.5\\n")
+    >>> _ = run_draw(d / "pop.csv", d / "trial.toml", d / "ledger.csv", ["A=2"], "2016-03-01")
+    >>> check_ledger_manifest(d / "ledger.csv")      # in step: nothing happens
+    >>> with open(d / "ledger.csv", "a") as fh:
+    ...     _ = fh.write("p9,treatment,2016-03-01,A,w1|A|all,1,,False,,\\n")
+    >>> check_ledger_manifest(d / "ledger.csv")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    trialeval.exceptions.InputDataError: ...ledger.csv: its SHA-256 ... differs from the ...
+    """
+    problems = ledger_manifest_problems(ledger_path)
+    if problems:
+        raise InputDataError(problems[0])
+
+
+def check_design(
+    draws: Sequence[Mapping[str, Any]], config: TrialConfig, design_change: str | None
+) -> None:
+    """Stop when the config's design differs from the earlier waves' and no change is declared."""
+    if not draws or design_change is not None:
+        return
+    differences = design_differences(draws, design_dict(config))
+    if not differences and not any(isinstance(e.get("design"), Mapping) for e in draws):
+        last = draws[-1]
+        if last.get("design_sha256") not in (None, design_sha256(config)):
+            differences = [f"the design (seed, share, rules or strata) of wave {last.get('wave')} "
+                           f"differs from {config.source}'s"]
+    if differences:
+        raise DesignError(
+            f"{config.source}: this wave's design differs from the earlier waves': " + "; ".join(differences)
+            + ". A trial keeps one design; to change it on purpose, draw with --design-change REASON "
+            "(the reason is recorded in the manifest)"
+        )
+
+
+def _csv_rows(df: pd.DataFrame, header: list[str], *, with_header: bool = False) -> str:
     out = df.reindex(columns=header).copy()
     for col in out.columns:
         if pd.api.types.is_datetime64_any_dtype(out[col]):
             out[col] = out[col].dt.strftime("%Y-%m-%d").astype(object).where(out[col].notna(), None)
     buffer = _io.StringIO()
-    out.to_csv(buffer, index=False, header=False, lineterminator="\n")
+    out.to_csv(buffer, index=False, header=with_header, lineterminator="\n")
     return buffer.getvalue()
+
+
+def _append_event(
+    mpath: Path, lines: list[tuple[str, dict[str, Any]]], entry: dict[str, Any], ledger_tmp: Path
+) -> dict[str, Any]:
+    """Write the manifest with one more line chained to the last, for the ledger now in ``ledger_tmp``.
+
+    The manifest is renamed into place before the ledger: a kill between the two leaves a manifest one
+    event ahead of its ledger, which :func:`check_ledger_manifest` names exactly.
+    """
+    entry = dict(entry, ledger_sha256=sha256_file(ledger_tmp),
+                 previous_sha256=line_sha256(lines[-1][0]) if lines else GENESIS_SHA256)
+    text = "".join(line + "\n" for line, _ in lines) + json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
+    write_text(text, mpath)
+    return entry
 
 
 def run_draw(
@@ -367,11 +694,24 @@ def run_draw(
     ledger_path: str | Path,
     requests: Mapping[str, int] | list[str],
     date: str | dt.date,
+    *,
+    design_change: str | None = None,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> DrawResult:
     """Draw one wave from files and append it to the ledger and its manifest.
 
     The ledger is created on the first wave. A CSV ledger grows by appending lines, so earlier rows keep
-    their exact bytes. Both files are replaced atomically; on any error neither is touched.
+    their exact bytes. Both files are replaced atomically, the manifest first; on any error neither is
+    touched. The whole call holds the ledger's lock (:func:`ledger_lock`), and it starts by checking that
+    ledger and manifest are in step (:func:`check_ledger_manifest`).
+
+    Parameters
+    ----------
+    design_change
+        Why this wave's design (seed, share, eligibility rules, strata) differs from the earlier waves';
+        recorded in the manifest. Without it a changed design is a :class:`DesignError`.
+    lock_timeout
+        Seconds to wait for another draw or exclusion writing the same ledger.
 
     Examples
     --------
@@ -382,40 +722,57 @@ def run_draw(
     >>> run_draw(d / "pop.csv", d / "trial.toml", d / "ledger.csv", ["A=2"], "2016-03-01").wave
     1
     >>> sorted(p.name for p in d.iterdir())
-    ['ledger.csv', 'ledger.manifest.jsonl', 'pop.csv', 'trial.toml']
+    ['ledger.csv', 'ledger.csv.lock', 'ledger.manifest.jsonl', 'pop.csv', 'trial.toml']
     """
+    if design_change is not None and not str(design_change).strip():
+        raise DesignError("--design-change needs a reason, e.g. --design-change \"share raised to 0.6 "
+                          "by the steering group on 2016-05-01\"")
     config = load_config(config_path)
     population = read_population(population_path, rename=config.columns)
+    population_sha256 = sha256_file(population_path)
     ledger_path, mpath = Path(ledger_path), manifest_path(ledger_path)
-    ledger = read_ledger(ledger_path) if ledger_path.exists() else None
-    manifest = read_manifest(mpath)
-    result = draw(population, config, requests, date, ledger,
-                  population_sha256=sha256_file(population_path), source=str(population_path))
-    if manifest and int(manifest[-1]["wave"]) >= result.wave:
-        raise InputDataError(
-            f"{mpath}: already records wave {manifest[-1]['wave']}, but {ledger_path} ends at wave "
-            f"{result.wave - 1}; the ledger and its manifest disagree — run 'trialeval verify'"
-        )
-    entry_line = json.dumps(result.manifest_entry, sort_keys=True, ensure_ascii=False) + "\n"
-    old_manifest = mpath.read_text(encoding="utf-8") if mpath.exists() else ""
-
-    if ledger_path.suffix.lower() == ".csv" and ledger_path.exists():
-        header = pd.read_csv(ledger_path, nrows=0).columns.tolist()
-        dropped = [c for c in result.wave_rows.columns if c not in header]
-        if dropped:
+    with ledger_lock(ledger_path, lock_timeout):
+        check_ledger_manifest(ledger_path)
+        lines = _manifest_lines(mpath)
+        if ledger_path.exists() and not lines:
             raise InputDataError(
-                f"{ledger_path}: the population has column(s) {', '.join(dropped)} that the ledger lacks; "
-                "a CSV ledger keeps its columns across waves"
+                f"{ledger_path}: this ledger has no manifest ({mpath.name}), so draw did not write it; draw "
+                "only appends to a ledger it started. Give a new --ledger path for a draw"
             )
+        draws = [entry for _, entry in lines if is_draw_event(entry)]
+        check_design(draws, config, design_change)
+        ledger = read_ledger(ledger_path) if ledger_path.exists() else None
+        result = draw(population, config, requests, date, ledger,
+                      population_sha256=population_sha256, source=str(population_path))
+        if draws and int(draws[-1]["wave"]) >= result.wave:
+            raise InputDataError(
+                f"{mpath}: already records wave {draws[-1]['wave']}, but {ledger_path} ends at wave "
+                f"{result.wave - 1}; the ledger and its manifest disagree — run 'trialeval verify'"
+            )
+        entry = dict(result.manifest_entry, design_change=str(design_change).strip() if design_change else None)
+
+        csv_ledger = ledger_path.suffix.lower() == ".csv"
+        if csv_ledger and ledger_path.exists():
+            header = pd.read_csv(ledger_path, nrows=0).columns.tolist()
+            dropped = [c for c in result.wave_rows.columns if c not in header]
+            if dropped:
+                raise InputDataError(
+                    f"{ledger_path}: the population has column(s) {', '.join(dropped)} that the ledger lacks; "
+                    "a CSV ledger keeps its columns across waves"
+                )
         with atomic_write(ledger_path) as tmp:
-            existing = ledger_path.read_bytes()
-            if existing and not existing.endswith(b"\n"):
-                existing += b"\n"
-            tmp.write_bytes(existing + _csv_rows(result.wave_rows, header).encode("utf-8"))
-    else:
-        write_table(result.ledger, ledger_path)
-    write_text(old_manifest + entry_line, mpath)
-    return result
+            if csv_ledger and ledger_path.exists():
+                existing = ledger_path.read_bytes()
+                if existing and not existing.endswith(b"\n"):
+                    existing += b"\n"
+                tmp.write_bytes(existing + _csv_rows(result.wave_rows, header).encode("utf-8"))
+            elif csv_ledger:
+                tmp.write_bytes(_csv_rows(result.ledger, list(result.ledger.columns), with_header=True)
+                                .encode("utf-8"))
+            else:
+                write_table(result.ledger, tmp)
+            entry = _append_event(mpath, lines, entry, tmp)
+    return dataclasses.replace(result, manifest_entry=entry)
 
 
 @dataclass(frozen=True, eq=False)
@@ -456,15 +813,30 @@ def _first_difference(recorded: pd.DataFrame, replayed: pd.DataFrame, wave: int)
     return None
 
 
+#: Manifest fields of a draw line that a replay recomputes and must find unchanged.
+_REPLAYED_FIELDS = ("n_drawn", "counts", "strata", "n_eligible", "eligibility", "seed", "treatment_share")
+
+
 def verify(
-    population_path: str | Path, config_path: str | Path, ledger_path: str | Path
+    population_paths: str | Path | Sequence[str | Path],
+    config_path: str | Path,
+    ledger_path: str | Path,
 ) -> VerifyResult:
     """Replay every wave in the manifest from the same inputs and compare with the ledger.
 
-    The population file must be the one each wave recorded (same SHA-256), and the config's design
-    (seed, share, rules, strata) must be unchanged; then each wave is drawn again and its persons,
-    arms, dates, municipalities and strata must equal the ledger's. Exclusions are not assignments
-    and do not count as differences.
+    Each wave is replayed from the population file whose SHA-256 it recorded — one file, or one per wave
+    when each wave had a fresh extract (give them all; they are matched by hash) — with the design it
+    recorded (seed, share, rules, strata); its persons, arms, dates, municipalities and strata must equal
+    the ledger's, and the counts, blocks and eligibility report of its manifest line must equal the
+    replay's. The manifest's hash chain and the ledger's hash are checked too
+    (:func:`ledger_manifest_problems`), a design change between waves must carry a recorded reason, and
+    the config must give the last wave's design. Exclusions are not assignments and do not count as
+    differences.
+
+    Parameters
+    ----------
+    population_paths
+        The population file, or a list of them (one per extract).
 
     Examples
     --------
@@ -476,46 +848,96 @@ def verify(
     >>> verify(d / "pop.csv", d / "trial.toml", d / "ledger.csv").ok
     True
     """
+    paths = ([population_paths] if isinstance(population_paths, (str, Path)) or not isinstance(population_paths, Sequence)
+             else list(population_paths))
+    if not paths:
+        raise InputDataError("verify needs at least one --population file")
     config = load_config(config_path)
     ledger_path = Path(ledger_path)
+    mpath = manifest_path(ledger_path)
     if not ledger_path.exists():
         raise InputDataError(f"{ledger_path}: ledger not found")
+    lines = _manifest_lines(mpath)
+    draws = [(k, entry) for k, (_, entry) in enumerate(lines, start=1) if is_draw_event(entry)]
+    if not draws:
+        raise InputDataError(f"{mpath}: no manifest beside the ledger; nothing to replay")
+    pair_problems = ledger_manifest_problems(ledger_path)
     ledger = read_ledger(ledger_path)
-    manifest = read_manifest(manifest_path(ledger_path))
-    if not manifest:
-        raise InputDataError(f"{manifest_path(ledger_path)}: no manifest beside the ledger; nothing to replay")
-    population = read_population(population_path, rename=config.columns)
-    pop_hash = sha256_file(population_path)
-    design_hash = design_sha256(config)
-
     problems: list[str] = []
+
+    by_hash: dict[str, Path] = {}
+    for path in paths:
+        by_hash.setdefault(sha256_file(path), Path(path))
+    missing: dict[str, list[int]] = {}
+    for _, entry in draws:
+        if entry.get("population_sha256") not in by_hash:
+            missing.setdefault(str(entry.get("population_sha256")), []).append(int(entry["wave"]))
+    given = ", ".join(f"{p} ({h[:12]}…)" for h, p in by_hash.items())
+    for sha, waves in missing.items():
+        problems.append(f"{_waves_text(waves)} was drawn from a population file with SHA-256 {sha}, but no "
+                        f"--population file has it (given: {given}); pass that extract with another "
+                        "--population")
+
     recorded_waves = sorted(set(ledger["wave"].tolist())) if "wave" in ledger else []
-    manifest_waves = [int(e["wave"]) for e in manifest]
+    manifest_waves = [int(e["wave"]) for _, e in draws]
     if recorded_waves != manifest_waves:
         problems.append(f"the ledger holds waves {recorded_waves} but the manifest records {manifest_waves}")
-    for entry in manifest:
+
+    last_line, last = draws[-1]
+    if isinstance(last.get("design"), Mapping):
+        changed = design_differences([last], design_dict(config))
+        if changed:
+            problems.append(f"{config_path} now gives another design than wave {last['wave']} was drawn with: "
+                            + "; ".join(changed))
+    elif last.get("design_sha256") != design_sha256(config):
+        problems.append(f"wave {last['wave']} was drawn with another design (seed, share, rules or strata) "
+                        f"than {config_path} now gives")
+
+    populations: dict[tuple[Path, str], pd.DataFrame] = {}
+    replayed = 0
+    for k, entry in draws:
         wave = int(entry["wave"])
-        if problems:
-            break
-        if entry.get("population_sha256") != pop_hash:
-            problems.append(f"wave {wave} was drawn from a population file with SHA-256 "
-                            f"{entry.get('population_sha256')}, but {population_path} has {pop_hash}")
-            break
-        if entry.get("design_sha256") != design_hash:
-            problems.append(f"wave {wave} was drawn with another design (seed, share, rules or strata) "
-                            f"than {config_path} now gives")
-            break
+        where = f"{mpath} line {k} (wave {wave})"
+        design = entry.get("design")
+        if isinstance(design, Mapping):
+            if entry.get("design_sha256") not in (None, design_sha256(design)):
+                problems.append(f"{where}: the recorded design does not match its design_sha256; the line was "
+                                "edited")
+            wave_config = config_from_design(design, where)
+            earlier = [e for _, e in draws if int(e["wave"]) < wave]
+            changed = design_differences(earlier, design)
+            if changed and not entry.get("design_change"):
+                problems.append(f"wave {wave} changed the design without a recorded reason (design_change): "
+                                + "; ".join(changed))
+        else:
+            wave_config = config
+        population_file = by_hash.get(str(entry.get("population_sha256")))
+        if population_file is None or wave not in recorded_waves:
+            continue
+        key = (population_file, json.dumps(wave_config.columns, sort_keys=True))
+        if key not in populations:
+            populations[key] = read_population(population_file, rename=wave_config.columns)
         before = ledger.loc[ledger["wave"] < wave]
         try:
-            replay = draw(population, config, entry["requests"], entry["date"], before,
-                          population_sha256=pop_hash, source=str(population_path))
+            replay = draw(populations[key], wave_config, entry["requests"], entry["date"], before,
+                          population_sha256=str(entry.get("population_sha256")), source=str(population_file))
         except TrialevalError as exc:
             problems.append(f"wave {wave} cannot be replayed: {exc}")
-            break
+            continue
         difference = _first_difference(ledger.loc[ledger["wave"] == wave], replay.wave_rows, wave)
         if difference:
             problems.append(difference)
-    return VerifyResult(ok=not problems, waves_checked=len(manifest) if not problems else 0,
+            continue
+        edited = [name for name in _REPLAYED_FIELDS
+                  if name in entry and not _same(entry[name], replay.manifest_entry[name])]
+        if edited:
+            problems.append(f"{where}: {', '.join(edited)} differ from what the replay of that wave gives "
+                            f"(e.g. {edited[0]} {_design_value(entry[edited[0]])} recorded, "
+                            f"{_design_value(replay.manifest_entry[edited[0]])} replayed); the line was edited")
+            continue
+        replayed += 1
+    problems += pair_problems        # after the replay's findings, which say what changed
+    return VerifyResult(ok=not problems, waves_checked=replayed if not problems else 0,
                         n_persons=len(ledger), problems=tuple(problems))
 
 
@@ -555,23 +977,90 @@ def exclude(
     return out
 
 
+_EXCLUSION_COLUMNS = ("excluded", "exclusion_reason", "exclusion_date")
+
+
+def _exclude_csv_bytes(data: bytes, table: pd.DataFrame, updated: pd.DataFrame, position: int) -> bytes:
+    """The CSV ledger's bytes with one record's exclusion cells set; every other line keeps its bytes."""
+    if any(col not in table.columns for col in _EXCLUSION_COLUMNS):
+        # a ledger without exclusion columns gains them: every line changes (a new empty cell)
+        buffer = _io.StringIO()
+        updated.to_csv(buffer, index=False, lineterminator="\n")
+        return buffer.getvalue().encode("utf-8")
+    pieces = data.split(b"\n")
+    physical = [piece + b"\n" for piece in pieces[:-1]] + ([pieces[-1]] if pieces[-1] else [])
+    reader = csv.reader(line.decode("utf-8") for line in physical)
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for record in reader:
+        if record:               # blank lines are no records (pandas skips them too)
+            spans.append((start, reader.line_num))
+        start = reader.line_num
+    first, stop = spans[position + 1]          # +1: the header is the first record
+    fields = next(csv.reader(line.decode("utf-8") for line in physical[first:stop]))
+    for col in _EXCLUSION_COLUMNS:
+        fields[table.columns.get_loc(col)] = str(updated.at[position, col])
+    ending = "\r\n" if physical[stop - 1].endswith(b"\r\n") else "\n"
+    buffer = _io.StringIO()
+    csv.writer(buffer, lineterminator=ending).writerow(fields)
+    line = buffer.getvalue().encode("utf-8")
+    if not physical[stop - 1].endswith(b"\n"):
+        line = line[:-len(ending)]
+    return b"".join(physical[:first]) + line + b"".join(physical[stop:])
+
+
 def run_exclude(
-    ledger_path: str | Path, person_id: str, reason: str, date: str | dt.date | None = None
+    ledger_path: str | Path,
+    person_id: str,
+    reason: str,
+    date: str | dt.date | None = None,
+    *,
+    lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
 ) -> pd.DataFrame:
-    """Record an exclusion in a ledger file, touching only that person's exclusion cells."""
+    """Record an exclusion in a ledger file, touching only that person's exclusion cells.
+
+    Holds the ledger's lock and checks that ledger and manifest are in step first. In a CSV ledger every
+    other line keeps its exact bytes. When the ledger has a manifest, the exclusion is appended to it as
+    an ``exclude`` event (person, reason, date and the new ledger's SHA-256), the manifest first.
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "ledger.csv").write_text("person_id,arm,visitation_date,excluded,exclusion_reason,exclusion_date\\n"
+    ...                                   "a,treatment,2016-03-01,no,,\\nb,control,2016-03-01,yes,moved,2016-03-09\\n")
+    >>> _ = run_exclude(d / "ledger.csv", "a", "prison", "2016-04-01")
+    >>> print((d / "ledger.csv").read_text(), end="")
+    person_id,arm,visitation_date,excluded,exclusion_reason,exclusion_date
+    a,treatment,2016-03-01,True,prison,2016-04-01
+    b,control,2016-03-01,yes,moved,2016-03-09
+    """
     ledger_path = Path(ledger_path)
+    mpath = manifest_path(ledger_path)
     if not ledger_path.exists():
         raise InputDataError(f"{ledger_path}: ledger not found")
-    if ledger_path.suffix.lower() == ".csv":
-        # read as text so that no other cell changes its spelling when the file is written back
-        raw = pd.read_csv(ledger_path, dtype=str, keep_default_na=False)
-        updated = exclude(raw, person_id, reason, date)
-        updated["excluded"] = updated["excluded"].map(
-            lambda v: "True" if v is True or str(v).lower() in ("true", "1") else "False")
+    with ledger_lock(ledger_path, lock_timeout):
+        check_ledger_manifest(ledger_path)
+        lines = _manifest_lines(mpath)
         with atomic_write(ledger_path) as tmp:
-            updated.to_csv(tmp, index=False, lineterminator="\n")
-    else:
-        updated = exclude(read_table(ledger_path), person_id, reason, date)
-        write_table(validate_ledger(updated, str(ledger_path)), ledger_path)
+            if ledger_path.suffix.lower() == ".csv":
+                # read as text so that no other cell changes its spelling when the file is written back
+                data = ledger_path.read_bytes()
+                raw = pd.read_csv(_io.BytesIO(data), dtype=str, keep_default_na=False)
+                updated = exclude(raw, person_id, reason, date)
+                position = int(np.flatnonzero(raw["person_id"].astype(str).to_numpy() == str(person_id))[0])
+                updated.at[position, "excluded"] = "True"
+                tmp.write_bytes(_exclude_csv_bytes(data, raw, updated, position))
+            else:
+                updated = exclude(read_table(ledger_path), person_id, reason, date)
+                write_table(validate_ledger(updated, str(ledger_path)), tmp)
+                position = int(np.flatnonzero(updated["person_id"].astype(str).to_numpy() == str(person_id))[0])
+            if lines:
+                _append_event(mpath, lines, {
+                    "event": "exclude",
+                    "person_id": str(person_id),
+                    "reason": str(updated.at[updated.index[position], "exclusion_reason"]),
+                    "date": str(updated.at[updated.index[position], "exclusion_date"]),
+                    "tool_version": __version__,
+                }, tmp)
     return updated
-

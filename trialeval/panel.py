@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from trialeval.draw import check_ledger_manifest
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
     ARMS,
@@ -1235,6 +1236,7 @@ def build_panel(
         table = _ledger_frame_table(validate_ledger(ledger, ledger_source), ledger_source)
     else:
         ledger_source = str(ledger)
+        check_ledger_manifest(ledger)
         table = read_ledger_table(ledger, rename=columns)
     _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
     if isinstance(spells, pd.DataFrame):

@@ -22,7 +22,7 @@ import pandas as pd
 from trialeval import __version__
 from trialeval.config import TrialConfig
 from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
-from trialeval.draw import manifest_path, read_manifest
+from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest
 from trialeval.exceptions import InputDataError
 from trialeval.io import atomic_write, read_ledger, write_text
 
@@ -237,6 +237,7 @@ def build_report(
         raise InputDataError(f"{out_dir}: no ledger.csv in the output folder; run the steps (or `trialeval demo`) first")
     k = int(min_cell if min_cell is not None else config.analysis.get("min_cell_size", DEFAULT_MIN_CELL))
     weeks = tuple(weeks or config.analysis.get("report_weeks", (13, 26, 35, 52)))
+    check_ledger_manifest(ledger_path)
     ledger = read_ledger(ledger_path, rename=config.columns)
     manifest = read_manifest(manifest_path(ledger_path))
     figures = 0
@@ -324,7 +325,7 @@ def build_report(
 
     # --- provenance
     sections.append("provenance")
-    inputs = sorted({(e.get("population_file", ""), e.get("population_sha256", "")) for e in manifest})
+    inputs = sorted({(e.get("population_file", ""), e.get("population_sha256", "")) for e in manifest if is_draw_event(e)})
     settings = out_dir / "settings.json"
     body.append(f"<h2>{t['provenance']}</h2><table><tbody>"
                 f"<tr><td>{t['tool']}</td><td>trialeval {__version__}</td></tr>"
