@@ -860,6 +860,7 @@ def verify(
     lines = _manifest_lines(mpath)
     draws = [(k, entry) for k, (_, entry) in enumerate(lines, start=1) if is_draw_event(entry)]
     if not draws:
+        check_ledger_manifest(ledger_path)          # a ledger draw wrote: say that its manifest is missing
         raise InputDataError(f"{mpath}: no manifest beside the ledger; nothing to replay")
     pair_problems = ledger_manifest_problems(ledger_path)
     ledger = read_ledger(ledger_path)

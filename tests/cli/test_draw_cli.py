@@ -68,3 +68,56 @@ def test_debug_reraises_input_errors(small_trial):
     t = small_trial
     result = runner.invoke(app, ["--debug", *args(t, "--request", "Nowhere=1", "--date", "2016-03-01")])
     assert isinstance(result.exception, DesignError)
+
+
+def test_draw_and_exclude_wait_for_the_lock_then_exit_1(small_trial):
+    from trialeval.draw import ledger_lock
+
+    t = small_trial
+    assert runner.invoke(app, args(t, "--request", "North=2", "--date", "2016-03-01")).exit_code == 0
+    before = t["ledger"].read_bytes(), manifest_path(t["ledger"]).read_bytes()
+    person = t["ledger"].read_text().splitlines()[1].split(",")[0]
+    with ledger_lock(t["ledger"]):
+        busy = runner.invoke(app, args(t, "--request", "North=2", "--date", "2016-03-08", "--lock-timeout", "0.2"))
+        busy_ex = runner.invoke(app, ["exclude", "--ledger", str(t["ledger"]), "--person", person, "--reason", "x",
+                                      "--lock-timeout", "0"])
+    assert busy.exit_code == 1 and busy_ex.exit_code == 1
+    assert "another draw or exclusion is writing this ledger; waited 0.2 s" in busy.output
+    assert "another draw or exclusion is writing this ledger; waited 0 s" in busy_ex.output
+    assert (t["ledger"].read_bytes(), manifest_path(t["ledger"]).read_bytes()) == before
+    bad = runner.invoke(app, args(t, "--request", "North=2", "--date", "2016-03-08", "--lock-timeout", "-1"))
+    assert bad.exit_code == 2
+
+
+def test_a_draw_killed_between_renames_makes_the_next_draw_exit_1(small_trial):
+    t = small_trial
+    runner.invoke(app, args(t, "--request", "North=2", "--date", "2016-03-01"))
+    mpath = manifest_path(t["ledger"])
+    ledger_before = t["ledger"].read_bytes()
+    runner.invoke(app, args(t, "--request", "South=2", "--date", "2016-03-08"))
+    t["ledger"].write_bytes(ledger_before)          # as if killed after the manifest's rename
+    result = runner.invoke(app, args(t, "--request", "South=2", "--date", "2016-03-15"))
+    assert result.exit_code == 1
+    assert (f"Error: {t['ledger']}: the last event (wave 2, date 2016-03-08) was recorded in the manifest but "
+            f"its ledger was never written; the ledger is as after the previous event; to recover, remove the "
+            f"last line of {mpath} and run the draw again") in " ".join(result.output.split())
+    assert t["ledger"].read_bytes() == ledger_before
+
+
+def test_design_change_option_and_several_populations(small_trial):
+    t = small_trial
+    assert runner.invoke(app, args(t, "--request", "North=2", "--date", "2016-03-01")).exit_code == 0
+    t["config"].write_text(t["config"].read_text().replace("seed = 99", "seed = 7"))
+    refused = runner.invoke(app, args(t, "--request", "North=2", "--date", "2016-03-08"))
+    assert refused.exit_code == 1 and "seed 99 in wave 1, 7 now" in refused.output
+    second_pop = t["dir"] / "population_2.csv"
+    second_pop.write_text(t["population"].read_text() + "zz0001,South,F,40,True\n")
+    changed = runner.invoke(app, ["draw", "--population", str(second_pop), "--config", str(t["config"]),
+                                  "--ledger", str(t["ledger"]), "--request", "North=2", "--date", "2016-03-08",
+                                  "--design-change", "new seed after an audit"])
+    assert changed.exit_code == 0, changed.output
+    verify_args = ["verify", "--config", str(t["config"]), "--ledger", str(t["ledger"])]
+    one = runner.invoke(app, verify_args + ["--population", str(t["population"])])
+    assert one.exit_code == 1 and "wave 2 was drawn from a population file with SHA-256" in one.output
+    both = runner.invoke(app, verify_args + ["--population", str(t["population"]), "--population", str(second_pop)])
+    assert both.exit_code == 0 and "2 wave(s) replayed" in both.output, both.output
