@@ -530,7 +530,12 @@ def written_by_draw(ledger_path: str | Path) -> bool:
             header = pd.read_csv(ledger_path, nrows=0).columns
             if not {"wave", "stratum"} <= set(header):
                 return False
-            cols = pd.read_csv(ledger_path, usecols=["wave", "stratum"], dtype=str, keep_default_na=False)
+            import pyarrow as pa
+            import pyarrow.csv as pacsv
+
+            cols = pacsv.read_csv(ledger_path, convert_options=pacsv.ConvertOptions(
+                include_columns=["wave", "stratum"], column_types={"wave": pa.string(), "stratum": pa.string()},
+            )).to_pandas()
         elif suffix in (".parquet", ".pq"):
             import pyarrow.parquet as pq
 
@@ -541,7 +546,7 @@ def written_by_draw(ledger_path: str | Path) -> bool:
             cols = read_table(ledger_path)
             if not {"wave", "stratum"} <= set(cols.columns):
                 return False
-    except (OSError, ValueError, pd.errors.ParserError):
+    except (OSError, ValueError, pd.errors.ParserError):   # pyarrow's ArrowInvalid is a ValueError
         return False       # an unreadable file is reported by the reader that follows, with its own message
     wave = cols["wave"].astype(str).str.strip().str.removesuffix(".0")
     block = cols["stratum"].astype(str).str.split("|", n=1).str[0]
