@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 
 import pandas as pd
@@ -16,6 +17,7 @@ import pytest
 from trialeval.balance import run_balance
 from trialeval.draw import (
     GENESIS_SHA256,
+    _raise_if_out_of_step,
     check_ledger_manifest,
     ledger_lock,
     line_sha256,
@@ -208,6 +210,26 @@ def test_a_draw_killed_between_the_two_renames_is_named_and_never_continued(smal
     draw(t, ["North=2"], "2016-03-15")
     assert verify(t["population"], t["config"], t["ledger"]).ok
     assert read_ledger(t["ledger"])["wave"].max() == 3
+
+
+def test_a_reader_between_a_writers_two_renames_waits_for_the_writer(small_trial):
+    t = small_trial
+    draw(t, ["North=3"], "2016-03-01")
+    after_first = t["ledger"].read_bytes()
+    draw(t, ["South=2"], "2016-03-08")
+    complete = t["ledger"].read_bytes()
+    outcome = []
+    with ledger_lock(t["ledger"]):                 # a writer that has renamed the manifest, not yet the ledger
+        t["ledger"].write_bytes(after_first)
+        with pytest.raises(InputDataError, match="was recorded in the manifest but its ledger was never written"):
+            _raise_if_out_of_step(t["ledger"])  # what a reader sees at this moment
+        reader = threading.Thread(target=lambda: outcome.append(check_ledger_manifest(t["ledger"]) or "in step"))
+        reader.start()
+        time.sleep(0.5)
+        assert reader.is_alive() and not outcome     # the reader waits for the writer ...
+        t["ledger"].write_bytes(complete)            # ... which renames its ledger and lets go
+    reader.join(timeout=30)
+    assert outcome == ["in step"]
 
 
 def test_a_kill_at_the_first_rename_leaves_both_files_as_they_were(small_trial, monkeypatch):

@@ -279,7 +279,7 @@ def _same(a: Any, b: Any) -> bool:
     def norm(v: Any) -> Any:
         if isinstance(v, bool) or v is None or isinstance(v, str):
             return v
-        if isinstance(v, (int, float)):
+        if isinstance(v, (int, float, np.integer, np.floating)):
             return float(v)        # a share of 1 and of 1.0 is one design
         if isinstance(v, Mapping):
             return {str(k): norm(x) for k, x in v.items()}
@@ -643,6 +643,29 @@ def check_ledger_manifest(ledger_path: str | Path) -> None:
     Traceback (most recent call last):
     trialeval.exceptions.InputDataError: ...ledger.csv: its SHA-256 ... differs from the ...
     """
+    problems = _settled_problems(ledger_path)
+    if problems:
+        raise InputDataError(problems[0])
+
+
+def _settled_problems(ledger_path: str | Path) -> list[str]:
+    """:func:`ledger_manifest_problems`, looked at again once no draw or exclusion is writing the pair.
+
+    A reader does not take the lock, so it may look between a writer's two renames; a disagreement is
+    confirmed under the lock (when the lock file exists and can be opened) before it is reported.
+    """
+    problems = ledger_manifest_problems(ledger_path)
+    if problems and lock_path(ledger_path).exists():
+        try:
+            with ledger_lock(ledger_path):
+                problems = ledger_manifest_problems(ledger_path)
+        except (OSError, TrialevalError):
+            pass             # a read-only folder, or a writer that takes too long: report what was seen
+    return problems
+
+
+def _raise_if_out_of_step(ledger_path: Path) -> None:
+    """:func:`check_ledger_manifest` for a caller that holds the lock (nobody else can be writing)."""
     problems = ledger_manifest_problems(ledger_path)
     if problems:
         raise InputDataError(problems[0])
@@ -737,7 +760,7 @@ def run_draw(
     population_sha256 = sha256_file(population_path)
     ledger_path, mpath = Path(ledger_path), manifest_path(ledger_path)
     with ledger_lock(ledger_path, lock_timeout):
-        check_ledger_manifest(ledger_path)
+        _raise_if_out_of_step(ledger_path)
         lines = _manifest_lines(mpath)
         if ledger_path.exists() and not lines:
             raise InputDataError(
@@ -867,7 +890,7 @@ def verify(
     if not draws:
         check_ledger_manifest(ledger_path)          # a ledger draw wrote: say that its manifest is missing
         raise InputDataError(f"{mpath}: no manifest beside the ledger; nothing to replay")
-    pair_problems = ledger_manifest_problems(ledger_path)
+    pair_problems = _settled_problems(ledger_path)
     ledger = read_ledger(ledger_path)
     problems: list[str] = []
 
@@ -1046,7 +1069,7 @@ def run_exclude(
     if not ledger_path.exists():
         raise InputDataError(f"{ledger_path}: ledger not found")
     with ledger_lock(ledger_path, lock_timeout):
-        check_ledger_manifest(ledger_path)
+        _raise_if_out_of_step(ledger_path)
         lines = _manifest_lines(mpath)
         with atomic_write(ledger_path) as tmp:
             if ledger_path.suffix.lower() == ".csv":
