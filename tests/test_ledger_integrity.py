@@ -481,3 +481,23 @@ def test_exclude_keeps_every_other_line_byte_for_byte(tmp_path):
         "a1": True, "a2": False, "a3": False, "a4": True, "a5": True, "a6": True}
     with pytest.raises(InputDataError, match="already excluded"):
         run_exclude(ledger, "a1", "health")
+
+
+def test_a_manifest_of_an_earlier_version_is_continued_with_the_chain(small_trial):
+    t = small_trial
+    draw(t, ["North=3"], "2016-03-01")
+    mpath = manifest_path(t["ledger"])
+    old = json.loads(mpath.read_text(encoding="utf-8"))
+    for key in ("event", "design", "design_change", "ledger_sha256", "previous_sha256"):
+        del old[key]
+    old_line = json.dumps(old, sort_keys=True)
+    mpath.write_text(old_line + "\n", encoding="utf-8")
+    check_ledger_manifest(t["ledger"])
+    set_config(t, "seed = 99", "seed = 98")
+    with pytest.raises(DesignError, match="the design .* of wave 1 differs"):
+        draw(t, ["South=2"], "2016-03-08")
+    set_config(t, "seed = 98", "seed = 99")
+    draw(t, ["South=2"], "2016-03-08")
+    entries = read_manifest(mpath)
+    assert entries[1]["previous_sha256"] == line_sha256(old_line)
+    assert verify(t["population"], t["config"], t["ledger"]).ok

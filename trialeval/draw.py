@@ -35,6 +35,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
+import filelock
 import numpy as np
 import pandas as pd
 
@@ -493,8 +494,6 @@ def ledger_lock(ledger_path: str | Path, timeout: float = DEFAULT_LOCK_TIMEOUT) 
     The lock is an operating-system lock on ``LEDGER.lock``: it ends with the process that holds it, so
     a killed draw never leaves the ledger locked. The (empty) lock file itself stays.
     """
-    import filelock
-
     if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
         raise InputDataError(f"lock timeout must be a number of seconds ≥ 0; got {timeout!r}")
     ledger_path = Path(ledger_path)

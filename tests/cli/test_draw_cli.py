@@ -102,6 +102,22 @@ def test_a_draw_killed_between_renames_makes_the_next_draw_exit_1(small_trial):
             f"its ledger was never written; the ledger is as after the previous event; to recover, remove the "
             f"last line of {mpath} and run the draw again") in " ".join(result.output.split())
     assert t["ledger"].read_bytes() == ledger_before
+    spells = t["dir"] / "spells.csv"
+    spells.write_text("person_id,spell_type,start_date,end_date\nid0001,benefit,2016-01-01,2016-05-01\n")
+    person = t["ledger"].read_text().splitlines()[1].split(",")[0]
+    for command in (["exclude", "--ledger", str(t["ledger"]), "--person", person, "--reason", "x"],
+                    ["balance", "--ledger", str(t["ledger"]), "--out", str(t["dir"] / "balance.csv"),
+                     "--covariates", "age"],
+                    ["panel", "--ledger", str(t["ledger"]), "--spells", str(spells), "--out",
+                     str(t["dir"] / "panel.parquet"), "--extraction-date", "2016-05-01", "--weeks", "4"],
+                    ["verify", "--population", str(t["population"]), "--config", str(t["config"]),
+                     "--ledger", str(t["ledger"])]):
+        other = runner.invoke(app, command)
+        assert other.exit_code == 1, (command[0], other.output)
+        assert ("the last event (wave 2, date 2016-03-08) was recorded in the manifest but its ledger was never "
+                "written") in " ".join(other.output.split()), (command[0], other.output)
+    assert t["ledger"].read_bytes() == ledger_before
+    assert not (t["dir"] / "balance.csv").exists() and not (t["dir"] / "panel.parquet").exists()
 
 
 def test_design_change_option_and_several_populations(small_trial):
