@@ -260,7 +260,7 @@ def test_lost_leading_zeros_are_named_with_an_example(tmp_path):
         build_panel(ledger, spells.assign(), "2016-03-31", weeks=4, out=out)
     text = str(err.value)
     assert text.startswith("spells: only 1 of the 8 persons in ledger (12.5 %) have any spell; at least 50 % "
-                           "must (min_matched_share).")
+                           "must have one (min_matched_share).")
     assert "8 spells of 8 persons are not in the ledger, e.g. '100', '101', '102', '103', '104', …" in text
     assert "Ledger persons without any spell: 7, e.g. '0000100', '0000101', '0000102', '0000103', '0000104', …" in text
     assert ("Likely cause: 7 of the 8 spell ids not in the ledger equal a ledger id once leading zeros are "
@@ -308,10 +308,10 @@ def test_the_share_is_configurable_and_its_boundary_passes():
     four = spells_frame(list(ledger["person_id"][:4]))
     assert build_panel(ledger, four, "2016-03-31", weeks=4).n_spells_used == 4          # exactly 50 %
     with pytest.raises(InputDataError, match=r"only 3 of the 8 persons in ledger \(37.5 %\) have any spell; "
-                                             r"at least 50 % must.*Likely cause: the spells cover only part"):
+                                             r"at least 50 % must have one.*Likely cause: the spells cover only part"):
         build_panel(ledger, four.iloc[:3], "2016-03-31", weeks=4)
     assert build_panel(ledger, four.iloc[:3], "2016-03-31", weeks=4, min_matched_share=0.375).n_spells_used == 3
-    with pytest.raises(InputDataError, match=r"only 4 of the 8 .* at least 60 % must"):
+    with pytest.raises(InputDataError, match=r"only 4 of the 8 .* at least 60 % must have one"):
         build_panel(ledger, four, "2016-03-31", weeks=4, min_matched_share=0.6)
     assert build_panel(ledger, four.iloc[:0], "2016-03-31", weeks=4, min_matched_share=0).n_spells_used == 0
     with pytest.raises(InputDataError, match="spells: holds no spells, so none of the 8 persons"):

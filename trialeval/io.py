@@ -125,7 +125,13 @@ PADDED_ID_RULE = "has leading or trailing spaces"
 
 
 def padded_id_error(source: str, column: str, padded: np.ndarray | pd.Series, example: str) -> InputDataError:
-    """The message for ids with leading or trailing whitespace: file, column, rule, rows and an example."""
+    """The message for ids with leading or trailing whitespace: file, column, rule, rows and an example.
+
+    Examples
+    --------
+    >>> str(padded_id_error("spells.csv", "person_id", [False, True], "007 "))[:67]
+    "spells.csv: column 'person_id' has leading or trailing spaces in 1 "
+    """
     error = row_error(source, column, PADDED_ID_RULE, padded)
     return InputDataError(f"{error} (e.g. {example!r}); ids must match exactly, so remove the spaces "
                           "in the file rather than have them guessed away")

@@ -1416,14 +1416,14 @@ def _check_matched(ledger_ids: pa.Array, person: np.ndarray, counts: dict[str, A
     if counts["n_rows"] == 0:
         raise InputDataError(
             f"{spells_source}: holds no spells, so none of the {n_persons} persons in {ledger_source} has "
-            f"any; at least {100 * min_share:g} % must (min_matched_share). If that is right, pass "
+            f"any; at least {100 * min_share:g} % must have one (min_matched_share). If that is right, pass "
             "--min-matched-share 0 or set [analysis] min_matched_share = 0 in the config.")
     if n_matched == 0:
         head = f"{spells_source}: no spell matches any of the {n_persons} persons in {ledger_source}"
     else:
         head = (f"{spells_source}: only {n_matched} of the {n_persons} persons in {ledger_source} ({pct}) "
                 "have any spell")
-    parts = [f"{head}; at least {100 * min_share:g} % must (min_matched_share)."]
+    parts = [f"{head}; at least {100 * min_share:g} % must have one (min_matched_share)."]
     if len(absent):
         parts.append(f"{counts['n_absent']} spells of {len(absent)} persons are not in the ledger, "
                      f"e.g. {_sample(absent)}.")

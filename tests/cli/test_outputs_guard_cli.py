@@ -184,7 +184,7 @@ def test_panel_stops_when_spells_lost_their_leading_zeros(tmp_path):
 def test_panel_share_from_option_and_config(tmp_path):
     (tmp_path / "ledger.csv").write_text(LEDGER)
     (tmp_path / "spells.csv").write_text(spells_csv([f"{i:07d}" for i in range(1, 5)]))     # 4 of 10
-    refused(panel_args(tmp_path), tmp_path, "only 4 of the 10 persons", "(40.0 %)", "at least 50 % must",
+    refused(panel_args(tmp_path), tmp_path, "only 4 of the 10 persons", "(40.0 %)", "at least 50 % must have one",
             "Likely cause: the spells cover only part of the trial")
     ok = runner.invoke(app, panel_args(tmp_path, "--min-matched-share", "0.4"))
     assert ok.exit_code == 0, ok.output
@@ -193,7 +193,7 @@ def test_panel_share_from_option_and_config(tmp_path):
     ok = runner.invoke(app, panel_args(tmp_path, "--config", str(cfg)))
     assert ok.exit_code == 0, ok.output
     refused(panel_args(tmp_path, "--config", str(cfg), "--min-matched-share", "0.45"), tmp_path,
-            "at least 45 % must")
+            "at least 45 % must have one")
 
 
 def test_panel_names_ids_with_spaces_in_ledger_and_spells(tmp_path):
