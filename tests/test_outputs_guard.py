@@ -389,10 +389,11 @@ def test_the_demo_refuses_a_folder_holding_a_trial_it_did_not_write(demo_run, sm
         "foreign config": r"study.toml is a trial config that the demo did not write",
         "foreign manifest": r"other.manifest.jsonl is a randomisation manifest that the demo did not write",
         "ledger-named file": r"ledger.csv is a file the demo would replace with its ledger that the demo did not "
-                             "write",
+                             r"write \(there is no demo_files.json listing the demo's files here\)",
         "toml-named file": r"trial.toml is a file the demo would replace with its trial config that the demo did "
                            "not write",
-        "no marker": r"ledger.csv is a randomisation ledger .* that the demo did not write",
+        "no marker": r"ledger.csv is a randomisation ledger .* that the demo did not write \(there is no "
+                     r"demo_files.json listing the demo's files here\)",
     }[case]
     if case == "foreign ledger":
         shutil.copyfile(small_trial_data / "ledger.csv", target / "old_trial.csv")

@@ -194,7 +194,7 @@ def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data")
     >>> check_demo_folder(d)
     Traceback (most recent call last):
     ...
-    trialeval.exceptions.InputDataError: --dir ...: trial.toml is a trial config that the demo did not write; ...
+    trialeval.exceptions.InputDataError: --dir ...: trial.toml is a trial config that the demo did not write ...
     """
     out_dir, data_dir = Path(out_dir), Path(data_dir)
     if out_dir.exists() and not out_dir.is_dir():
@@ -219,7 +219,9 @@ def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data")
         if kind is None:
             continue
         if path.name not in own:
-            raise InputDataError(f"--dir {out_dir}: {path.name} is {kind} that the demo did not write; {refuse}")
+            unknown = "" if marker.is_file() else f" (there is no {MARKER} listing the demo's files here)"
+            raise InputDataError(f"--dir {out_dir}: {path.name} is {kind} that the demo did not write{unknown}; "
+                                 f"{refuse}")
         if sha256_file(path) != own[path.name]:
             raise InputDataError(f"--dir {out_dir}: {path.name} is {kind} that has changed since the demo wrote "
                                  f"it (an interrupted run or an edit); {refuse}")

@@ -140,7 +140,8 @@ def test_demo_refuses_a_folder_holding_someone_elses_trial(tmp_path, small_trial
     (target / "notes.txt").write_text("keep me")
     refused(["demo", "--dir", str(target), "--data", str(small_trial_data)], tmp_path,
             f"Error: --dir {target}: ledger.csv is a randomisation ledger (its manifest ledger.manifest.jsonl is "
-            "beside it) that the demo did not write; the demo never replaces or deletes a trial",
+            "beside it) that the demo did not write (there is no demo_files.json listing the demo's files here); "
+            "the demo never replaces or deletes a trial",
             "nothing was written or deleted")
 
 
