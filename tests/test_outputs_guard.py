@@ -128,6 +128,19 @@ def test_a_folder_without_write_permission_is_named(tmp_path, monkeypatch):
     assert not (tmp_path / "ro" / "new").exists()
 
 
+def test_a_read_only_file_system_is_named(tmp_path, monkeypatch):
+    real_statvfs = os.statvfs
+
+    class ReadOnly:
+        def __init__(self, path):
+            self.f_flag = real_statvfs(path).f_flag | os.ST_RDONLY
+
+    monkeypatch.setattr(os, "statvfs", lambda p: ReadOnly(p) if Path(p) == tmp_path else real_statvfs(p))
+    with pytest.raises(InputDataError, match=rf"--plot .*fig.png: the folder {tmp_path} is on a read-only file "
+                                             "system; nothing was written"):
+        check_outputs([("--out", tmp_path.parent / "fine.csv"), ("--plot", tmp_path / "fig.png")])
+
+
 def test_a_refused_temporary_file_becomes_an_input_error(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")

@@ -535,6 +535,8 @@ def _folder_problem(folder: Path) -> str | None:
     """
     if not folder.is_dir():
         return f"{folder} is a file, not a folder"
+    if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"the folder {folder} is on a read-only file system"
     if not os.access(folder, os.W_OK | os.X_OK):
         return f"no permission to write in the folder {folder}"
     try:
