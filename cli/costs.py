@@ -10,7 +10,7 @@ import typer
 from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.costs import costs, load_scenarios
-from trialeval.io import read_table, write_table
+from trialeval.io import check_outputs, read_table, write_table
 from trialeval.plots import save_figure
 
 
@@ -38,6 +38,9 @@ def costs_command(
     Example: trialeval costs --effects effects.csv --scenarios costs.toml --out costs.csv --plot costs.png --seed 1
     """
     with user_errors():
+        check_outputs([("--out", out), ("--flows", flows)]
+                      + [("--plot", path) for path in (figure_paths(plot).values() if plot is not None else ())],
+                      [("--effects", effects), ("--scenarios", scenarios)])
         table = read_table(effects, text_columns=("outcome",))
         spec = load_scenarios(scenarios)
         if tornado is not None and tornado not in {s.name for s in spec.scenarios}:

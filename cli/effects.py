@@ -12,7 +12,7 @@ from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
 from trialeval.effects import effects
-from trialeval.io import read_table, write_table, write_text
+from trialeval.io import check_outputs, read_table, write_table, write_text
 from trialeval.plots import save_figure
 
 
@@ -58,6 +58,8 @@ def effects_command(
     with user_errors():
         cfg = load_config(config) if config is not None else None
         analysis = cfg.analysis if cfg is not None else {}
+        inputs = [("--panel", panel), ("--config", config)]
+        check_outputs([("--out", out)], inputs)          # before the estimation, which may take long
         data = read_table(panel, rename=cfg.columns if cfg is not None else None)
         with progress_bar("Randomisation inference") as progress:
             result = effects(
@@ -78,12 +80,16 @@ def effects_command(
                 source=str(panel),
                 progress=progress,
             )
-        written = [write_table(table, _sibling(out, name)) for name, table in result.export_tables().items()]
-        written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n",
-                                  out.with_name(f"{out.stem}_settings.json")))
-        if plot is not None:
-            for name, fig in result.figures(lang=lang or analysis.get("lang", "en")).items():
-                for suffix in (".png", ".pdf"):
-                    written.append(save_figure(fig, plot.with_name(f"{plot.stem}_{name}{suffix}")))
+        tables = {_sibling(out, name): table for name, table in result.export_tables().items()}
+        settings = out.with_name(f"{out.stem}_settings.json")
+        figures = ({plot.with_name(f"{plot.stem}_{name}{suffix}"): fig
+                    for name, fig in result.figures(lang=lang or analysis.get("lang", "en")).items()
+                    for suffix in (".png", ".pdf")} if plot is not None else {})
+        check_outputs([("--out", path) for path in tables] + [("--out (settings beside it)", settings)]
+                      + [("--plot", path) for path in figures], inputs)
+        written = [write_table(table, path) for path, table in tables.items()]
+        written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n", settings))
+        for path, fig in figures.items():
+            written.append(save_figure(fig, path))
     say(result.summary())
     say("Wrote " + ", ".join(str(p) for p in written))

@@ -10,7 +10,7 @@ import typer
 from trialeval.cli._app import app, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
-from trialeval.panel import build_panel, side_paths
+from trialeval.panel import MIN_MATCHED_SHARE, build_panel, side_paths
 
 
 @app.command("panel")
@@ -26,6 +26,9 @@ def panel(
         None, "--min-days", help="Days of overlap a spell needs to cover a week, 1–7 [1]."),
     drop_bad_rows: bool = typer.Option(
         False, "--drop-bad-rows", help="Drop bad rows into <out>_rejects.csv instead of stopping."),
+    min_matched_share: Optional[float] = typer.Option(
+        None, "--min-matched-share", min=0.0, max=1.0,
+        help="Stop unless at least this share of the ledger's persons have a spell (0 = no check) [0.5]."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="trial.toml: extraction_date, weeks, … and column names."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
@@ -54,6 +57,8 @@ def panel(
                 min_days=min_days if min_days is not None else analysis.get("min_days", 1),
                 drop_bad_rows=drop_bad_rows,
                 spell_types=analysis.get("spell_types"),
+                min_matched_share=(min_matched_share if min_matched_share is not None
+                                   else analysis.get("min_matched_share", MIN_MATCHED_SHARE)),
                 columns=columns,
                 progress=progress,
                 out=out,

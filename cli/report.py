@@ -9,6 +9,7 @@ import typer
 
 from trialeval.cli._app import app, say, user_errors
 from trialeval.config import load_config
+from trialeval.io import check_outputs
 from trialeval.report import build_report, write_workbook
 
 
@@ -27,6 +28,8 @@ def report_command(
     Example: trialeval report --config sample_data/trial.toml --dir output --lang da
     """
     with user_errors():
+        check_outputs([("--dir", out_dir / "report.html"), ("--xlsx", out_dir / "tables.xlsx" if xlsx else None)],
+                      [("--config", config)])
         chosen = tuple(int(w) for w in weeks.split(",")) if weeks else None
         result = build_report(load_config(config), out_dir, lang=lang, weeks=chosen,  # type: ignore[arg-type]
                               min_cell=min_cell)

@@ -8,6 +8,7 @@ import json
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -373,8 +374,9 @@ def trials(draw):
 @given(trials())
 def test_vectorised_builder_matches_day_by_day_reference(case):
     ledger, spells, extraction, weeks, pre_weeks, min_days, chunk = case
+    # Random trials often give most persons no spell: the matched-share check is not what is tested.
     res = build_panel(ledger, spells, extraction, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
-                      chunk_persons=chunk)
+                      chunk_persons=chunk, min_matched_share=0)
     got = res.to_frame()
     want = reference_panel(ledger, spells, extraction, weeks, pre_weeks, min_days)
     assert len(got) == len(want) == res.n_rows
@@ -611,7 +613,7 @@ def test_progress_callback_and_empty_inputs(tmp_path):
     calls = []
     build_panel(ledger, spells, last_day(20), weeks=20, chunk_persons=1, progress=lambda d, t: calls.append((d, t)))
     assert calls == [(1, 3), (2, 3), (3, 3)]
-    empty = build_panel(ledger, spells.iloc[:0], last_day(2), weeks=2)
+    empty = build_panel(ledger, spells.iloc[:0], last_day(2), weeks=2, min_matched_share=0)
     assert empty.outcomes == ("in_internship", "in_wage_subsidy", "ordinary_hours", "has_ordinary_hours",
                               "company_directed", "reached_13_weeks")
     assert empty.to_frame()["in_internship"].tolist() == [0] * 6
@@ -780,7 +782,7 @@ def test_plot_draws_the_weekly_means_by_arm_and_hides_small_weeks():
                            "visitation_date": ["2016-03-01"] * 11 + ["2016-03-15"]})
     spells = pd.DataFrame({"person_id": ["p0", "p1", "p6"], "spell_type": "internship",
                            "start_date": "2016-03-01", "end_date": "2016-03-07"})
-    result = build_panel(ledger, spells, "2016-03-28", weeks=4)
+    result = build_panel(ledger, spells, "2016-03-28", weeks=4, min_matched_share=0.25)
     fig = result.plot("in_internship")
     treated, control = fig.axes[0].get_lines()
     # week 1: 2 of 6 treated, 1 of 6 controls in internship; control week 4 has 5 observed (kept)
@@ -798,7 +800,7 @@ def test_arrow_checked_parquet_batches_equal_the_dataframe_path(tmp_path, monkey
     ledger, spells = synthetic_trial(240, seed=11)
     spells = spells.astype({"start_date": "datetime64[us]"})
     spells["end_date"] = pd.to_datetime(spells["end_date"]).dt.date          # Parquet date32
-    spells.loc[17, "person_id"] = " " + spells.loc[17, "person_id"]          # stripped by the DataFrame path
+    spells.loc[17, "person_id"] = " " + spells.loc[17, "person_id"]          # a bad row in both paths
     table = pa.Table.from_pandas(spells, preserve_index=False)
     pq.write_table(table, tmp_path / "spells.parquet", row_group_size=300)
     monkeypatch.setattr(panel_module, "SPELL_BATCH_ROWS", 128)
@@ -814,7 +816,14 @@ def test_arrow_checked_parquet_batches_equal_the_dataframe_path(tmp_path, monkey
     pd.testing.assert_frame_equal(got.rejects.drop(columns="source"), ref.rejects.drop(columns="source"))
     assert (got.n_spells_used, got.n_spells_not_in_ledger, got.n_persons_not_in_ledger) == (
         ref.n_spells_used, ref.n_spells_not_in_ledger, ref.n_persons_not_in_ledger)
-    assert got.n_spells_not_in_ledger > 0 and len(got.rejects) == 6
+    assert got.n_spells_not_in_ledger > 0 and len(got.rejects) == 7
+    assert got.rejects.loc[got.rejects["row"] == 18, "reason"].tolist() == [
+        "person_id has leading or trailing spaces"]
     # Fatal mode: the first bad row of the whole file, from a batch checked as a DataFrame.
+    with pytest.raises(InputDataError, match=r"spells.parquet: column 'person_id' has leading or trailing "
+                                             r"spaces in 1 row \(row 18\) \(e.g. ' p0"):
+        build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", weeks=10)
+    pq.write_table(table.set_column(0, "person_id", pc.utf8_trim_whitespace(table["person_id"])),
+                   tmp_path / "spells.parquet", row_group_size=300)
     with pytest.raises(InputDataError, match=r"spells.parquet: column 'spell_type' has unknown spell types"):
         build_panel(ledger, tmp_path / "spells.parquet", "2016-10-31", weeks=10)

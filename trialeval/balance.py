@@ -50,6 +50,7 @@ from trialeval.exceptions import DesignError, EstimationError, InputDataError, T
 from trialeval.io import (
     LEDGER_COLUMNS,
     check_ids,
+    check_outputs,
     read_ledger,
     read_population,
     require_columns,
@@ -454,6 +455,14 @@ def run_balance(
     fmt = output_format(out, format)
     config = load_config(config_path) if config_path is not None else None
     rename = config.columns if config is not None else None
+    out = Path(out)
+    check_outputs(
+        [("--out", out), ("--out (omnibus table beside it)", out.with_name(f"{out.stem}_omnibus{out.suffix}")),
+         ("--out (representativeness table beside it)",
+          out.with_name(f"{out.stem}_representativeness{out.suffix}") if population_path is not None else None),
+         ("--plot", plot)],
+        [("--ledger", ledger_path), ("--population", population_path), ("--config", config_path)],
+        columns=rename)
     analysis = config.analysis if config is not None else {}
     check_ledger_manifest(ledger_path)
     ledger = read_ledger(ledger_path, rename=rename)

@@ -46,6 +46,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "hours_week": int,
         "report_weeks": list,
         "spell_types": list,
+        "min_matched_share": (float, int),
         "min_cell_size": int,
         "drop_exclusions": bool,
         "alpha": float,

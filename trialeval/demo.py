@@ -4,12 +4,17 @@ draw → verify → balance → panel → effects → costs → report, each ste
 the commands use, every output into one folder. The draw is re-run wave by wave from the requests recorded
 in ``sample_data/ledger.manifest.jsonl`` into a fresh ledger, so the demo exercises the real draw; the
 result equals the committed ledger, which ``verify`` then confirms.
+
+The output folder is never a trial of someone else's: the demo lists what it wrote, with each file's
+SHA-256, in ``demo_files.json`` and runs again in a folder only when every ledger, manifest and trial
+config there is, byte for byte, one it wrote itself.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
+import os
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,10 +30,27 @@ from trialeval.plots import save_figure
 from trialeval.report import build_report, write_workbook
 from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest, run_draw, run_exclude, verify
 from trialeval.exceptions import InputDataError
-from trialeval.io import read_ledger, sha256_file, write_table, write_text
+from trialeval.io import (
+    atomic_write,
+    check_outputs,
+    read_ledger,
+    sha256_file,
+    trial_file_kind,
+    write_table,
+    write_text,
+)
 from trialeval.power import power
 
 SAMPLE_FILES = ("population.csv", "trial.toml", "ledger.csv", "spells.csv", "costs.toml")
+#: The demo's list of the files it wrote, with their SHA-256, in the output folder.
+MARKER = "demo_files.json"
+#: Files the demo writes whatever the trial's outcomes (the figures per outcome come on top).
+DEMO_OUTPUTS = (
+    "trial.toml", "ledger.csv", "ledger.manifest.jsonl", "balance.csv", "balance_omnibus.csv",
+    "balance_representativeness.csv", "balance_love.png", "panel.parquet", "panel_at_risk.csv", "effects.csv",
+    "costs.csv", "costs.png", "costs_bars.png", "costs_tornado.png", "effects_settings.json", "settings.json",
+    "report.html", "tables.xlsx", MARKER,
+)
 STEPS = 7
 DEMO_SUMMARY_WEEKS = 26
 DEMO_HOURS_WEEK = 35
@@ -70,12 +92,16 @@ def run_demo(
     missing = [name for name in SAMPLE_FILES if not (data_dir / name).is_file()]
     if missing:
         raise InputDataError(f"{data_dir}: the sample trial is incomplete; missing {', '.join(missing)}")
+    own = check_demo_folder(out_dir, data_dir)
+    before = _stats(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     population, config = data_dir / "population.csv", out_dir / "trial.toml"
-    shutil.copyfile(data_dir / "trial.toml", config)
+    with atomic_write(config) as tmp:
+        tmp.write_bytes((data_dir / "trial.toml").read_bytes())
     ledger = out_dir / "ledger.csv"
     for stale in (ledger, manifest_path(ledger)):
-        stale.unlink(missing_ok=True)  # the demo folder is ours to rebuild
+        if stale.name in own:
+            stale.unlink(missing_ok=True)  # the demo's own earlier draw, checked by its SHA-256: drawn afresh
 
     steps: dict[str, str] = {}
     check_ledger_manifest(data_dir / "ledger.csv")
@@ -141,5 +167,92 @@ def run_demo(
     steps["report"] = f"{report.summary()}\nTables gathered in {workbook.name}."
     tick(7)
 
-    files = tuple(sorted(p for p in out_dir.rglob("*") if p.is_file()))
+    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
+    write_text(json.dumps({"written_by": "trialeval demo",
+                           "files": {name: sha256_file(out_dir / name) for name in written}},
+                          indent=2) + "\n", out_dir / MARKER)
+    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
     return DemoResult(out_dir=out_dir, files=files, steps=steps)
+
+
+def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data") -> dict[str, str]:
+    """Refuse an output folder holding a trial the demo did not write; return the demo's own files there.
+
+    Every ledger, manifest and trial config (``*.toml``) in ``out_dir`` must be listed in the demo's
+    ``demo_files.json`` with its present SHA-256, so a re-run replaces only what an earlier run wrote;
+    anything else is an error naming the file, before anything is written or deleted.
+
+    Returns
+    -------
+    dict
+        ``{file name: sha256}`` of the files an earlier run wrote (empty for a new folder).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "trial.toml").write_text("[trial]\\nseed = 1\\ntreatment_share = 0.5\\n")
+    >>> check_demo_folder(d)
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --dir ...: trial.toml is a trial config that the demo did not write ...
+    """
+    out_dir, data_dir = Path(out_dir), Path(data_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise InputDataError(f"--dir {out_dir}: is a file, not a folder; nothing was written")
+    own: dict[str, str] = {}
+    marker = out_dir / MARKER
+    if marker.is_file():
+        try:
+            files = json.loads(marker.read_text(encoding="utf-8"))["files"]
+            own = {str(name): str(digest) for name, digest in files.items()}
+        except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
+            raise InputDataError(f"--dir {marker}: is not the demo's list of its files ({exc}); choose another "
+                                 "--dir; nothing was written or deleted") from exc
+    refuse = (f"the demo never replaces or deletes a trial. Choose another --dir (an empty or new folder); "
+              "nothing was written or deleted")
+    for path in sorted(out_dir.iterdir()) if out_dir.is_dir() else ():
+        if path.name == MARKER or not path.is_file():
+            continue
+        kind = trial_file_kind(path) or ("a trial config" if _is_trial_config(path) else None)
+        if kind is None and path.name in _TRIAL_NAMES:
+            kind = f"a file the demo would replace with its {_TRIAL_NAMES[path.name]}"
+        if kind is None:
+            continue
+        if path.name not in own:
+            unknown = "" if marker.is_file() else f" (there is no {MARKER} listing the demo's files here)"
+            raise InputDataError(f"--dir {out_dir}: {path.name} is {kind} that the demo did not write{unknown}; "
+                                 f"{refuse}")
+        if sha256_file(path) != own[path.name]:
+            raise InputDataError(f"--dir {out_dir}: {path.name} is {kind} that has changed since the demo wrote "
+                                 f"it (an interrupted run or an edit); {refuse}")
+    mine = set(own)
+    check_outputs([("--dir", out_dir / name) for name in DEMO_OUTPUTS if name not in mine or name == MARKER],
+                  [("--data", data_dir / name) for name in SAMPLE_FILES])
+    return own
+
+
+#: The trial files the demo writes, and what they hold.
+_TRIAL_NAMES = {"trial.toml": "trial config", "ledger.csv": "ledger", "ledger.manifest.jsonl": "manifest"}
+
+
+def _is_trial_config(path: Path) -> bool:
+    """A TOML file with a ``[trial]`` table (a cost-scenario file has none)."""
+    if path.suffix.lower() != ".toml":
+        return False
+    try:
+        return "trial" in tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return False
+
+
+def _stats(folder: Path) -> dict[str, tuple[int, int, int]]:
+    """``{name: (inode, size, mtime)}`` of the files in ``folder``: a file the demo replaces changes all three."""
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for entry in os.scandir(folder):
+        if entry.is_file():
+            st = entry.stat()
+            out[entry.name] = (st.st_ino, st.st_size, st.st_mtime_ns)
+    return out

@@ -8,8 +8,10 @@ Row numbers in messages count data rows from 1 (the header of a CSV is not a row
 from __future__ import annotations
 
 import contextlib
+import csv
 import hashlib
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -118,12 +120,43 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> No
         )
 
 
+#: The rule for ids with blanks around them: ``"007 "`` and ``"007"`` must never quietly become one person.
+PADDED_ID_RULE = "has leading or trailing spaces"
+
+
+def padded_id_error(source: str, column: str, padded: np.ndarray | pd.Series, example: str) -> InputDataError:
+    """The message for ids with leading or trailing whitespace: file, column, rule, rows and an example.
+
+    Examples
+    --------
+    >>> str(padded_id_error("spells.csv", "person_id", [False, True], "007 "))[:67]
+    "spells.csv: column 'person_id' has leading or trailing spaces in 1 "
+    """
+    error = row_error(source, column, PADDED_ID_RULE, padded)
+    return InputDataError(f"{error} (e.g. {example!r}); ids must match exactly, so remove the spaces "
+                          "in the file rather than have them guessed away")
+
+
 def check_ids(df: pd.DataFrame, source: str) -> None:
-    """``person_id`` present, non-empty and unique."""
+    """``person_id`` present, non-empty, without surrounding whitespace and unique.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> check_ids(pd.DataFrame({"person_id": ["007", "008 "]}), "pop.csv")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: pop.csv: column 'person_id' has leading or trailing spaces in 1 row (row 2) (e.g. '008 '); ids must match exactly, so remove the spaces in the file rather than have them guessed away
+    """
     ids = df["person_id"]
-    empty = ids.isna() | (ids.astype(str).str.strip() == "")
+    text = ids.astype(str)
+    stripped = text.str.strip()
+    empty = ids.isna() | (stripped == "")
     if empty.any():
         raise row_error(source, "person_id", "is empty", empty)
+    padded = (text != stripped).to_numpy(dtype=bool)
+    if padded.any():
+        raise padded_id_error(source, "person_id", padded, text.iloc[int(np.argmax(padded))])
     dup = ids.duplicated(keep=False)
     if dup.any():
         raise row_error(source, "person_id", "must be unique; duplicates", dup)
@@ -220,22 +253,66 @@ def read_ledger(path: str | os.PathLike[str], rename: Mapping[str, str] | None =
 def atomic_write(path: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; rename it onto ``path`` only if the block succeeds.
 
-    An interrupted or failed write leaves whatever was at ``path`` untouched.
+    An interrupted or failed write leaves whatever was at ``path`` untouched. A file that is replaced
+    keeps its permissions (a ledger readable only by the project group stays so); a new file gets the
+    permissions of an ordinary file (``0o666`` less the umask). A folder that cannot be written in, an
+    output path that is a folder, or a path under a file raises :class:`InputDataError` naming it, before
+    anything is written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "t.txt"
+    >>> with atomic_write(p) as tmp:
+    ...     _ = tmp.write_text("done")
+    >>> p.read_text()
+    'done'
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    if path.is_dir():
+        raise InputDataError(f"{path}: is a folder, not a file; nothing was written")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp" + path.suffix, dir=path.parent)
+    except OSError as exc:
+        raise _unwritable(path, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
     try:
         yield tmp_path
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp makes 0600; outputs are ordinary files
+        try:
+            mode = stat.S_IMODE(os.stat(path).st_mode) if path.is_file() else None
+        except OSError:
+            mode = None
+        if mode is None:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask  # mkstemp makes 0600; outputs are ordinary files
+        os.chmod(tmp_path, mode)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
+
+
+def _unwritable(path: Path, exc: OSError) -> InputDataError:
+    """Why nothing can be written at ``path``: the folder, or the file in the way of it."""
+    blocker = _nearest_existing(path.parent)
+    if not blocker.is_dir():
+        why = f"{blocker} is a file, not a folder"
+    elif isinstance(exc, PermissionError):
+        why = f"no permission to write in the folder {blocker}"
+    else:
+        why = f"cannot write in the folder {blocker} ({exc.strerror or exc})"
+    return InputDataError(f"{path}: {why}; nothing was written")
+
+
+def _nearest_existing(folder: Path) -> Path:
+    """``folder`` or its nearest ancestor that exists (a folder, or a file standing in the way)."""
+    folder = Path(os.path.abspath(folder))
+    while not os.path.lexists(folder) and folder.parent != folder:
+        folder = folder.parent
+    return folder
 
 
 def _dates_as_text(df: pd.DataFrame) -> pd.DataFrame:
@@ -288,6 +365,189 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+# --------------------------------------------------------------------------------------------------
+# Outputs never destroy inputs or a trial
+# --------------------------------------------------------------------------------------------------
+
+#: The columns that make a table a randomisation ledger (SPEC §4.2).
+LEDGER_KEY_COLUMNS = ("person_id", "arm", "visitation_date")
+#: How the manifest beside a ledger is named: ``ledger.csv`` → ``ledger.manifest.jsonl``.
+MANIFEST_SUFFIX = ".manifest.jsonl"
+
+PathLike = str | os.PathLike[str]
+Labelled = Mapping[str, PathLike | None] | Sequence[tuple[str, PathLike | None]]
+
+
+def trial_file_kind(path: PathLike, columns: Mapping[str, str] | None = None) -> str | None:
+    """What makes an existing file part of a trial, or None: a manifest, a ledger with its manifest
+    beside it, or a table whose header has ``person_id``, ``arm`` and ``visitation_date``.
+
+    Parameters
+    ----------
+    path
+        Any path; a path that is not an existing file is not a trial file.
+    columns
+        ``{contract_name: user_name}`` from the config's ``[columns]``; the user's names count too.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "assignments.csv").write_text("person_id,arm,visitation_date\\n1,control,2016-03-01\\n")
+    >>> trial_file_kind(d / "assignments.csv")
+    'a randomisation ledger (it has the columns person_id, arm and visitation_date)'
+    >>> trial_file_kind(d / "other.csv") is None
+    True
+    """
+    path = Path(path)
+    if not path.is_file():
+        return None
+    if path.name.endswith(MANIFEST_SUFFIX):
+        return "a randomisation manifest"
+    beside = path.with_name(path.stem + MANIFEST_SUFFIX)
+    if beside.is_file():
+        return f"a randomisation ledger (its manifest {beside.name} is beside it)"
+    names = set(_header(path))
+    columns = dict(columns or {})
+    if all(c in names or columns.get(c) in names for c in LEDGER_KEY_COLUMNS):
+        return "a randomisation ledger (it has the columns person_id, arm and visitation_date)"
+    return None
+
+
+def _header(path: Path) -> list[str]:
+    """Column names of a CSV, Parquet or XLSX file, read without reading the rows; [] when unreadable."""
+    suffix = path.suffix.lower()
+    try:
+        if suffix == ".csv":
+            with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+                return [c.strip() for c in next(csv.reader([fh.readline()]), [])]
+        if suffix in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+
+            return list(pq.read_schema(path).names)
+        if suffix == ".xlsx":
+            import openpyxl
+
+            book = openpyxl.load_workbook(path, read_only=True)
+            try:
+                first = next(book.worksheets[0].iter_rows(max_row=1, values_only=True), ())
+            finally:
+                book.close()
+            return [str(c).strip() for c in first if c is not None]
+    except Exception:  # noqa: BLE001 - a file that cannot be read as a table is not a ledger
+        return []
+    return []
+
+
+def _labelled(items: Labelled) -> list[tuple[str, Path]]:
+    pairs = items.items() if isinstance(items, Mapping) else items
+    return [(label, Path(p)) for label, p in pairs if p is not None]
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    """Whether two paths name one file: as resolved (``./x.csv``, ``x.csv``, symlinks) or as the same
+    file on disk (hard links, case-insensitive file systems)."""
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return a.exists() and b.exists() and os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_outputs(
+    outputs: Labelled,
+    inputs: Labelled = (),
+    *,
+    columns: Mapping[str, str] | None = None,
+) -> None:
+    """Stop before anything is written if an output would destroy an input or a trial, or cannot be written.
+
+    Every command calls this with all the files it is about to write (side files included) before it
+    writes the first. An output may not be one of the command's inputs, nor an existing ledger or
+    manifest (an evaluation can never recreate its randomisation), nor a folder, nor the same file as
+    another output; and its folder must be one that can be written in (or created).
+
+    Parameters
+    ----------
+    outputs
+        ``{label: path}`` or ``[(label, path), ...]``; the label names the option in messages, e.g.
+        ``"--out"``. ``None`` paths are skipped.
+    inputs
+        The command's input files, labelled the same way.
+    columns
+        ``{contract_name: user_name}`` from the config's ``[columns]``, for recognising a ledger whose
+        columns have the user's names.
+
+    Raises
+    ------
+    InputDataError
+        Naming the option, the file and the rule; nothing has been written.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "effects.csv").write_text("outcome,week\\n")
+    >>> check_outputs({"--out": d / "costs.csv"}, {"--effects": d / "effects.csv"})
+    >>> check_outputs({"--out": d / "effects.csv"}, {"--effects": d / "effects.csv"})
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --out ...effects.csv: is the input --effects (...effects.csv); an output never replaces an input. Choose another name; nothing was written
+    """
+    outs, ins = _labelled(outputs), _labelled(inputs)
+    seen: list[tuple[str, Path]] = []
+    for label, path in outs:
+        where = f"{label} {path}"
+        for in_label, in_path in ins:
+            if _same_path(path, in_path):
+                raise InputDataError(f"{where}: is the input {in_label} ({in_path}); an output never replaces "
+                                     "an input. Choose another name; nothing was written")
+        for other_label, other in seen:
+            if _same_path(path, other):
+                raise InputDataError(f"{where}: is also the output {other_label}; two outputs cannot share "
+                                     "one file. Choose another name; nothing was written")
+        seen.append((label, path))
+        if path.is_dir():
+            raise InputDataError(f"{where}: is a folder, not a file. Give a file name; nothing was written")
+        kind = trial_file_kind(path, columns)
+        if kind is not None:
+            raise InputDataError(f"{where}: is {kind}; an output never replaces a trial's ledger or "
+                                 "manifest. Choose another name; nothing was written")
+    checked: set[Path] = set()
+    for label, path in outs:
+        folder = _nearest_existing(path.parent)
+        if folder in checked:
+            continue
+        checked.add(folder)
+        problem = _folder_problem(folder)
+        if problem is not None:
+            raise InputDataError(f"{label} {path}: {problem}; nothing was written")
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why no file can be created in ``folder`` (the nearest existing ancestor of an output), or None.
+
+    ``os.access`` answers for permissions and read-only file systems; a file created and removed at once
+    answers for the rest (root passes every permission check, but not ``/proc`` or a full quota).
+    """
+    if not folder.is_dir():
+        return f"{folder} is a file, not a folder"
+    if hasattr(os, "statvfs") and os.statvfs(folder).f_flag & os.ST_RDONLY:
+        return f"the folder {folder} is on a read-only file system"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to write in the folder {folder}"
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".trialeval-probe.", dir=folder)
+    except OSError as exc:
+        if isinstance(exc, PermissionError):
+            return f"no permission to write in the folder {folder}"
+        return f"cannot write in the folder {folder} ({exc.strerror or exc})"
+    os.close(fd)
+    os.unlink(probe)
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -412,6 +672,11 @@ def compact_ledger(table: "pa.Table", source: str) -> "pa.Table":
     if pc.any(empty).as_py():
         raise row_error(source, "person_id", "is empty", empty.to_numpy(zero_copy_only=False))
     del empty
+    padded = pc.not_equal(pc.utf8_trim_whitespace(ids), ids)
+    if pc.any(padded).as_py():
+        mask = padded.to_numpy(zero_copy_only=False)
+        raise padded_id_error(source, "person_id", mask, ids[int(np.argmax(mask))].as_py())
+    del padded
     # Duplicates by sorting (a hash table of millions of strings costs several times more memory).
     ordered = ids.take(pc.sort_indices(ids))
     if len(ids) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ids) - 1))).as_py():

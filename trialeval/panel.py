@@ -61,8 +61,11 @@ from trialeval.exceptions import InputDataError
 from trialeval.io import (
     ARMS,
     LEDGER_TABLE_COLUMNS,
+    PADDED_ID_RULE,
     atomic_write,
+    check_outputs,
     compact_ledger,
+    padded_id_error,
     read_ledger_table,
     read_table,
     require_columns,
@@ -83,6 +86,8 @@ CHAIN_WEEKS = 13
 MAX_GAP_WEEKS = 4
 #: Upper bound of ``hours_per_week`` (hours in a week).
 MAX_HOURS = 168.0
+#: Default smallest share of the ledger's persons that must have a spell (``min_matched_share``).
+MIN_MATCHED_SHARE = 0.5
 #: Parquet row groups hold whole persons and at most this many rows.
 ROW_GROUP_ROWS = 1 << 20
 
@@ -213,6 +218,13 @@ def _check_spells(
 
     ids = _ids_as_text(df["person_id"])
     rules.append(("person_id", "is empty", ids.isna().to_numpy()))
+    raw_ids = df["person_id"]
+    if raw_ids.dtype == object or pd.api.types.is_string_dtype(raw_ids):
+        text = raw_ids.astype("str")
+        padded = (ids.notna() & (text != ids)).to_numpy(dtype=bool)
+    else:
+        text, padded = None, np.zeros(n, dtype=bool)
+    rules.append(("person_id", PADDED_ID_RULE, padded))
 
     kind_text = df["spell_type"].astype("str").str.strip().where(df["spell_type"].notna())
     kind = _index_in(kind_text, pa.array(list(types), type=pa.large_string())).astype(np.int8)
@@ -256,7 +268,10 @@ def _check_spells(
         if not mask.any():
             continue
         if not drop_bad_rows:
-            raise row_error(source, column, rule, np.concatenate([np.zeros(offset, dtype=bool), mask]))
+            in_file = np.concatenate([np.zeros(offset, dtype=bool), mask])
+            if rule == PADDED_ID_RULE and text is not None:
+                raise padded_id_error(source, column, in_file, text.iloc[int(np.argmax(mask))])
+            raise row_error(source, column, rule, in_file)
         new = mask & ~bad_any
         blamed_column[new] = column
         blamed_rule[new] = f"{column} {rule}"
@@ -591,9 +606,9 @@ def _read_compact_spells(
     del person
     sp = _Spells(*(arrays.pop(k) for k in ("person", "kind", "start", "end", "hours", "workplace")),
                  n_workplaces=len(workplaces))
-    n_absent_persons = (int(pc.count_distinct(pa.concat_arrays(absent_ids)).as_py()) if absent_ids else 0)
-    counts = {"n_absent": n_absent, "n_absent_persons": n_absent_persons, "has_benefit": has_benefit,
-              "has_workplace": has_workplace}
+    absent = (pc.unique(pa.concat_arrays(absent_ids)) if absent_ids else pa.array([], type=pa.large_string()))
+    counts = {"n_absent": n_absent, "n_absent_persons": len(absent), "has_benefit": has_benefit,
+              "has_workplace": has_workplace, "absent_ids": absent, "n_rows": offset}
     # Batches without rejects are left out: concatenating empty object columns changes missing values.
     rejects = [r for r in rejects if len(r)] or rejects[:1]
     return sp, pd.concat(rejects, ignore_index=True) if len(rejects) > 1 else rejects[0], counts
@@ -1142,6 +1157,7 @@ def build_panel(
     chunk_persons: int = 100_000,
     out: str | os.PathLike[str] | None = None,
     keep_panel: bool = True,
+    min_matched_share: float = MIN_MATCHED_SHARE,
 ) -> PanelResult:
     """Build the weekly person-by-week panel of SPEC §5 from a ledger and register spells.
 
@@ -1181,6 +1197,11 @@ def build_panel(
         :func:`write_panel`. With ``keep_panel=False`` only the number at risk and the per-week sums are
         kept, which is all :meth:`PanelResult.means`, :meth:`PanelResult.week_moments` and the default
         estimator of ``trialeval.effects`` need: memory then does not grow with the panel, as with ``out=``.
+    min_matched_share
+        Smallest share (0–1) of the ledger's persons that must have at least one spell; below it, or when
+        no spell matches a ledger person, the spells and the ledger almost surely do not fit (lost leading
+        zeros, another id column, another extract) and :class:`InputDataError` shows a sample of the
+        unmatched ids and the likely cause. ``0`` turns the check off.
 
     Returns
     -------
@@ -1190,8 +1211,9 @@ def build_panel(
     ------
     InputDataError
         A missing column, a bad row (unless ``drop_bad_rows``), a visitation date after the extraction
-        date (unless ``drop_bad_rows``) or an invalid argument. The message names the input, the column,
-        the rule and up to ten rows.
+        date (unless ``drop_bad_rows``), spells that fit too few ledger persons (``min_matched_share``),
+        an output that would replace an input or a trial's ledger, or an invalid argument. The message
+        names the input, the column, the rule and up to ten rows.
 
     Notes
     -----
@@ -1225,9 +1247,18 @@ def build_panel(
         out = Path(out)
         if out.suffix.lower() not in (".parquet", ".csv"):
             raise InputDataError(f"{out}: the panel is written as .parquet or .csv; got '{out.suffix.lower()}'")
+        at_risk_path, rejects_path = side_paths(out)
+        check_outputs([("--out", out), ("--out (number at risk beside it)", at_risk_path),
+                       ("--out (rejects beside it)", rejects_path if drop_bad_rows else None)],
+                      [("--ledger", None if isinstance(ledger, pd.DataFrame) else ledger),
+                       ("--spells", None if isinstance(spells, pd.DataFrame) else spells)], columns=columns)
 
     if not isinstance(keep_panel, bool):
         raise InputDataError(f"keep_panel must be True or False; got {keep_panel!r}")
+    if (isinstance(min_matched_share, bool) or not isinstance(min_matched_share, (int, float))
+            or not 0 <= min_matched_share <= 1):
+        raise InputDataError(f"min_matched_share must be a share from 0 to 1 of the ledger's persons; "
+                             f"got {min_matched_share!r}")
 
     # The ledger as compact Arrow columns: only the columns the panel needs are read, and none of them
     # becomes Python objects (a DataFrame of millions of id strings costs hundreds of MB).
@@ -1262,7 +1293,8 @@ def build_panel(
     # The ledger becomes plain arrays (persons in id order; the panel is written in this order) and the
     # table is let go before the spells are read. Matching and sorting run in Arrow on the id text,
     # never on Python string objects.
-    ledger_ids = _combined(pc.utf8_trim_whitespace(table["person_id"])).cast(pa.large_string())
+    # Ids are matched exactly: the ledger's were checked for surrounding blanks when it was read.
+    ledger_ids = _combined(table["person_id"]).cast(pa.large_string())
     order = pc.sort_indices(ledger_ids).to_numpy()
     ledger_ids = ledger_ids.take(pa.array(order))
     late_ids = _arrow_text(_ids_as_text(pd.Series(ledger_rejects["person_id"], dtype=object)).dropna())
@@ -1287,6 +1319,9 @@ def build_panel(
 
     sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
                                                       ledger_ids, late_ids, n_spell_rows)
+    _check_matched(ledger_ids, sp.person, counts, spell_rejects, min_matched_share,
+                   spells_source=spells_source, ledger_source=ledger_source)
+    del counts["absent_ids"]
     ids = ledger_ids.cast(pa.string())       # 32-bit offsets, as the panel writes them; one copy kept
     del ledger_ids
     _release_memory()
@@ -1360,6 +1395,100 @@ def build_panel(
     if out is not None:
         _write_side_files(result, out)
     return result
+
+
+def _check_matched(ledger_ids: pa.Array, person: np.ndarray, counts: dict[str, Any], rejects: pd.DataFrame,
+                   min_share: float, *, spells_source: str, ledger_source: str) -> None:
+    """Stop when fewer than ``min_share`` of the ledger's persons have a spell (none at all included).
+
+    ``person`` holds the ledger position of every matched spell, sorted. The message shows a sample of
+    the spell ids not in the ledger and of the ledger ids without a spell, and the likely cause.
+    """
+    n_persons = len(ledger_ids)
+    if n_persons == 0 or min_share <= 0:
+        return
+    has_spell = np.zeros(n_persons, dtype=bool)
+    has_spell[person] = True
+    n_matched = int(np.count_nonzero(has_spell))
+    if n_matched >= min_share * n_persons:
+        return
+    absent: pa.Array = counts["absent_ids"]
+    lonely = ledger_ids.filter(pa.array(~has_spell))
+    pct = f"{100 * n_matched / n_persons:.1f} %"
+    if counts["n_rows"] == 0:
+        raise InputDataError(
+            f"{spells_source}: holds no spells, so none of the {n_persons} persons in {ledger_source} has "
+            f"any; at least {100 * min_share:g} % must have one (min_matched_share). If that is right, pass "
+            "--min-matched-share 0 or set [analysis] min_matched_share = 0 in the config.")
+    if n_matched == 0:
+        head = f"{spells_source}: no spell matches any of the {n_persons} persons in {ledger_source}"
+    else:
+        head = (f"{spells_source}: only {n_matched} of the {n_persons} persons in {ledger_source} ({pct}) "
+                "have any spell")
+    parts = [f"{head}; at least {100 * min_share:g} % must have one (min_matched_share)."]
+    if len(absent):
+        parts.append(f"{counts['n_absent']} spells of {len(absent)} persons are not in the ledger, "
+                     f"e.g. {_sample(absent)}.")
+    parts.append(f"Ledger persons without any spell: {len(lonely)}, e.g. {_sample(lonely)}.")
+    parts.append("Likely cause: " + _mismatch_cause(absent, lonely, n_matched, rejects))
+    parts.append("If the spells really cover so few of the trial's persons, lower [analysis] "
+                 "min_matched_share in the config or pass --min-matched-share (0 turns the check off).")
+    raise InputDataError(" ".join(parts))
+
+
+def _sample(ids: pa.Array, k: int = 5) -> str:
+    shown = ", ".join(repr(v) for v in ids.slice(0, k).to_pylist())
+    return shown + (", …" if len(ids) > k else "")
+
+
+def _mismatch_cause(absent: pa.Array, lonely: pa.Array, n_matched: int, rejects: pd.DataFrame) -> str:
+    """The likeliest reason why spell ids and ledger ids do not meet, found with vector operations."""
+    padded = int((rejects["reason"] == f"person_id {PADDED_ID_RULE}").sum()) if len(rejects) else 0
+    if padded:
+        return (f"{padded} spell rows were dropped because their person_id {PADDED_ID_RULE} (see the rejects "
+                "file); remove the spaces in the spells file.")
+    for what, normalise, advice in (
+        ("once leading zeros are ignored", lambda a: pc.utf8_ltrim(a, "0"),
+         "an id column read as a number (for example by a spreadsheet) loses its leading zeros; keep the "
+         "ids as text in both files."),
+        ("once upper and lower case are ignored", pc.utf8_lower,
+         "the two files spell the ids in different case; make them agree."),
+    ):
+        if not len(absent) or not len(lonely):
+            break
+        key_spell, key_ledger = normalise(absent), normalise(lonely)
+        at = pc.index_in(key_spell, value_set=key_ledger)
+        hits = pc.and_(pc.is_valid(at), pc.not_equal(key_spell, ""))
+        n_hits = int(pc.sum(hits).as_py() or 0)
+        if n_hits:
+            first = int(np.argmax(hits.to_numpy(zero_copy_only=False)))
+            return (f"{n_hits} of the {len(absent)} spell ids not in the ledger equal a ledger id {what} "
+                    f"(e.g. spell id {absent[first].as_py()!r} and ledger id "
+                    f"{lonely[at[first].as_py()].as_py()!r}); {advice}")
+    if n_matched == 0 and len(absent) and len(lonely):
+        spell_shape, ledger_shape = _id_shape(absent), _id_shape(lonely)
+        if spell_shape != ledger_shape:
+            return (f"no id is shared and the ids look different: spell ids are {spell_shape}, ledger ids "
+                    f"are {ledger_shape}. The files probably hold different id columns (another register "
+                    "number, or a pseudonym from another key); check which column is the person in each "
+                    "file and [columns] person_id in the config.")
+        return (f"no id is shared, though both look alike ({spell_shape}): the spells are probably an "
+                "extract for other persons (another trial or pseudonymisation key).")
+    return ("the spells cover only part of the trial; check that the extract holds every municipality, "
+            "wave and period of the ledger.")
+
+
+def _id_shape(ids: pa.Array) -> str:
+    """How ids look, e.g. ``"7 characters, digits only"`` or ``"6–8 characters, starting with 'P'"``."""
+    lengths = pc.utf8_length(ids)
+    lo, hi = pc.min(lengths).as_py(), pc.max(lengths).as_py()
+    shape = f"{lo} characters" if lo == hi else f"{lo}–{hi} characters"
+    if pc.all(pc.match_substring_regex(ids, r"^[0-9]+$")).as_py():
+        return f"{shape}, digits only"
+    prefix = pc.struct_field(pc.extract_regex(ids, r"^(?P<p>[^0-9]*)"), [0])
+    counts = pc.value_counts(prefix)
+    top = counts.field("values")[int(np.argmax(counts.field("counts").to_numpy()))].as_py()
+    return f"{shape}, starting with {top!r}" if top else f"{shape}, mixed"
 
 
 def _combined(col: pa.ChunkedArray | pa.Array) -> pa.Array:
@@ -1598,6 +1727,12 @@ def write_panel(result: PanelResult, path: str | os.PathLike[str], *,
     if suffix not in (".parquet", ".csv"):
         raise InputDataError(f"{path}: the panel is written as .parquet or .csv; got '{suffix}'")
     result._require_cells("write_panel")
+    at_risk_path, rejects_path = side_paths(path)
+    inputs = [(f"--{name}", result.settings[name]) for name in ("ledger", "spells")
+              if os.path.isfile(result.settings[name])]
+    check_outputs([("path", path), ("path (number at risk beside it)", at_risk_path),
+                   ("path (rejects beside it)", rejects_path if result.settings["drop_bad_rows"] else None)],
+                  inputs)
     total = len(result._chunks)
     with _panel_writer(result, path) as write:
         for done, chunk in enumerate(result._chunks, start=1):
