@@ -12,7 +12,8 @@ from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
 from trialeval.effects import effects
-from trialeval.io import read_table, write_table, write_text
+from trialeval.disclosure import write_export
+from trialeval.io import read_table, write_text
 from trialeval.plots import save_figure
 
 
@@ -78,7 +79,7 @@ def effects_command(
                 source=str(panel),
                 progress=progress,
             )
-        written = [write_table(table, _sibling(out, name)) for name, table in result.export_tables().items()]
+        written = [write_export(table, _sibling(out, name)) for name, table in result.export_tables().items()]
         written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n",
                                   out.with_name(f"{out.stem}_settings.json")))
         if plot is not None:

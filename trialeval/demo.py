@@ -18,14 +18,14 @@ from typing import Any
 from trialeval.balance import run_balance
 from trialeval.config import load_config
 from trialeval.costs import costs, load_scenarios
-from trialeval.disclosure import DEFAULT_MIN_CELL
+from trialeval.disclosure import DEFAULT_MIN_CELL, write_export
 from trialeval.effects import effects
 from trialeval.panel import build_panel, write_panel
 from trialeval.plots import save_figure
 from trialeval.report import build_report, write_workbook
 from trialeval.draw import manifest_path, read_manifest, run_draw, run_exclude, verify
 from trialeval.exceptions import InputDataError
-from trialeval.io import read_ledger, sha256_file, write_table, write_text
+from trialeval.io import read_ledger, sha256_file, write_text
 from trialeval.power import power
 
 SAMPLE_FILES = ("population.csv", "trial.toml", "ledger.csv", "spells.csv", "costs.toml")
@@ -116,7 +116,7 @@ def run_demo(
                         hours_week=int(cfg.analysis.get("hours_week", DEMO_HOURS_WEEK)), rng=cfg.seed,
                         min_cell=min_cell, source="panel.parquet")
     for suffix, table in estimated.export_tables().items():
-        write_table(table, out_dir / (f"effects_{suffix}.csv" if suffix else "effects.csv"))
+        write_export(table, out_dir / (f"effects_{suffix}.csv" if suffix else "effects.csv"))
     for name, fig in estimated.figures(lang=lang).items():
         for ext in (".png", ".pdf"):
             save_figure(fig, out_dir / f"effects_{name}{ext}")
@@ -125,7 +125,7 @@ def run_demo(
 
     scenarios = load_scenarios(data_dir / "costs.toml")
     valued = costs(estimated.export_frame(), scenarios, rng=cfg.seed, source="effects.csv")
-    write_table(valued.to_frame(), out_dir / "costs.csv")
+    write_export(valued.to_frame(), out_dir / "costs.csv")
     for kind, name in (("jcurve", "costs.png"), ("bars", "costs_bars.png"), ("tornado", "costs_tornado.png")):
         save_figure(valued.plot(kind, lang=lang), out_dir / name)
     steps["costs"] = valued.summary()

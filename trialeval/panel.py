@@ -1117,9 +1117,13 @@ class PanelResult:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<li>{html.escape(line.strip())}</li>" for line in self.summary().splitlines()[1:])
-        wide = self.number_at_risk.pivot(index="week", columns="arm", values="n_at_risk")
-        return (f"<h4>Weekly panel</h4><ul>{head}</ul><p>Number at risk by week</p>"
-                f"{wide.to_html(max_rows=20)}")
+        from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
+
+        # a notebook display is an export: numbers at risk below the disclosure threshold show as "·"
+        shown = suppress_small_cells(self.number_at_risk, ["n_at_risk"], [], DEFAULT_MIN_CELL)
+        wide = shown.pivot(index="week", columns="arm", values="n_at_risk")
+        return (f"<h4>Weekly panel</h4><ul>{head}</ul><p>Number at risk by week (fewer than "
+                f"{DEFAULT_MIN_CELL} persons: ·)</p>{wide.to_html(max_rows=20, na_rep='·', float_format='{:,.0f}'.format)}")
 
 
 # --------------------------------------------------------------------------------------------------
