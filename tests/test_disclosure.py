@@ -199,7 +199,14 @@ def test_person_unique_covariate_is_refused_in_balance_but_grouping_columns_are_
                        "income": np.linspace(1000.5, 9000.25, 40)})
     with pytest.raises(InputDataError, match=r"--covariates.*'cpr' is unique per person"):
         balance(df, ["municipality", "cpr"], ri_draws=0)
-    balance(df, ["municipality", "income"], ri_draws=0)            # a measurement, not a name
+    with pytest.raises(InputDataError, match=r"--covariates.*'person_id' is the person id"):
+        balance(df, ["person_id"], ri_draws=0)
+    # a numeric id treated as categories would give a row per person
+    df["number"] = np.arange(40) * 7
+    with pytest.raises(InputDataError, match=r"'number' is unique per person"):
+        balance(df, ["number"], categorical=["number"], ri_draws=0)
+    # numeric covariates are measurements: only their means are shown (whole-kroner incomes differ)
+    balance(df, ["municipality", "income", "number"], ri_draws=0)
 
 
 # --------------------------------------------------------------------------------------- formula injection

@@ -394,7 +394,8 @@ def balance(
         raise EstimationError(f"{source}: both arms are needed; found only "
                               f"'{'treatment' if treated.any() else 'control'}'")
 
-    check_not_person_id(ledger, covariates, "covariates (--covariates)", source)
+    check_not_person_id(ledger, covariates, "covariates (--covariates)", source, categories=categorical,
+                        measurements=True)
     kinds = {c: _kind(ledger[c], c in categorical, source) for c in covariates}
     table = _compare(ledger, kinds, treated, min_cell)
 

@@ -369,11 +369,14 @@ def secondary_rows(groups: np.ndarray, hidden: np.ndarray, size: np.ndarray) -> 
 # --------------------------------------------------------------------------------------------------
 
 
-def person_identifying(df: pd.DataFrame, column: str, person: str = "person_id") -> bool:
+def person_identifying(df: pd.DataFrame, column: str, person: str = "person_id", *,
+                       measurements: bool = False) -> bool:
     """Whether ``column`` names persons: it is the person id, or no two persons share a value of it.
 
     A column of non-whole numbers (an income, an age in days / 365.25) is a measurement, not a name,
-    and never counts. With fewer than three persons nothing does (every value is unique then).
+    and never counts; with ``measurements`` no numeric column counts (a numeric covariate enters a table
+    only through its mean, and whole-kroner incomes differ from person to person). With fewer than three
+    persons nothing does (every value is unique then).
 
     Examples
     --------
@@ -388,6 +391,8 @@ def person_identifying(df: pd.DataFrame, column: str, person: str = "person_id")
     if person not in df.columns or column not in df.columns:
         return False
     s = df[column]
+    if measurements and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
+        return False
     if pd.api.types.is_float_dtype(s):
         vals = s.dropna().to_numpy(dtype=float)
         if len(vals) and not np.array_equal(vals, np.round(vals)):
@@ -402,8 +407,12 @@ def person_identifying(df: pd.DataFrame, column: str, person: str = "person_id")
 
 
 def check_not_person_id(df: pd.DataFrame, columns: str | Sequence[str] | None, option: str, source: str,
-                        person: str = "person_id") -> None:
+                        person: str = "person_id", *, categories: Iterable[str] = (),
+                        measurements: bool = False) -> None:
     """Raise :class:`InputDataError` if a column given to ``option`` identifies persons.
+
+    With ``measurements`` (covariates), numeric columns count only when named in ``categories`` (they
+    would become one level, one table row, per person).
 
     Examples
     --------
@@ -417,7 +426,8 @@ def check_not_person_id(df: pd.DataFrame, columns: str | Sequence[str] | None, o
     if columns is None:
         return
     for col in [columns] if isinstance(columns, str) else list(columns):
-        if col and person_identifying(df, col, person):
+        numeric_ok = measurements and col not in set(categories)
+        if col and person_identifying(df, col, person, measurements=numeric_ok):
             what = "is the person id" if col == person else "is unique per person"
             raise InputDataError(
                 f"{source}: {option}: '{col}' {what} and would disclose persons in the exported tables; "

@@ -904,7 +904,7 @@ def effects(
     require_columns(panel, extra, source)
     # A grouping that names persons would put them into the exported tables (e.g. dropped blocks).
     for option, cols in (("blocks", blocks), ("covariates", covariates), ("cluster", cluster)):
-        check_not_person_id(panel, cols, f"{option} (--{option})", source)
+        check_not_person_id(panel, cols, f"{option} (--{option})", source, measurements=option == "covariates")
     outcomes_l = _as_list(outcomes) or _default_outcomes(panel, set(extra))
     if not outcomes_l:
         raise InputDataError(f"{source}: no numeric outcome columns found; name them with 'outcomes'")

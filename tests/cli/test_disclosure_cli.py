@@ -22,7 +22,7 @@ def write_panel(tmp_path: Path) -> Path:
         has = np.where(arm == "treatment", k < hours_t, k < 15)
         rows.append(pd.DataFrame({
             "person_id": [f"P{i:03d}" for i in range(80)], "arm": arm, "week": week,
-            "pnr": [f"{i:010d}" for i in range(80)],
+            "pnr": [f"X{i:010d}" for i in range(80)],
             "has_ordinary_hours": has.astype(int), "ordinary_hours": np.where(has, 10.0 + k % 9, 0.0),
             "in_internship": np.where(arm == "treatment", k < intern_t, k < 10).astype(int),
             "municipality": np.where(k < 20, "A", "B")}))
@@ -75,7 +75,7 @@ def test_person_unique_column_as_block_covariate_or_cluster_is_exit_1(tmp_path: 
 def test_balance_cli_refuses_an_id_covariate_and_neutralises_text(tmp_path: Path) -> None:
     n = 60
     ledger = pd.DataFrame({"person_id": [f"p{i:03d}" for i in range(n)], "arm": ["treatment", "control"] * (n // 2),
-                           "visitation_date": "2016-03-01", "cpr": [f"{i:010d}" for i in range(n)],
+                           "visitation_date": "2016-03-01", "cpr": [f"C{i:010d}" for i in range(n)],
                            "site": ["=HYPERLINK(\"http://x\")", "-north"] * (n // 2)})
     path = tmp_path / "ledger.csv"
     ledger.to_csv(path, index=False)
