@@ -321,3 +321,43 @@ def test_demo_municipality_table_hides_smallville_and_a_companion(demo_run):
     assert set(cells["Smallville"]) <= {"·", "0"} and "·" in cells["Smallville"]
     for small, big in zip(cells["Smallville"], cells["Bigtown"]):
         assert (small == "·") == (big == "·")
+
+
+def built_panel():
+    """A panel built from spells: 3 of 40 treated persons and 20 of 40 controls work in weeks 1-2."""
+    from trialeval.panel import build_panel
+
+    ids = [f"P{i:03d}" for i in range(80)]
+    ledger = pd.DataFrame({"person_id": ids, "arm": np.repeat(["treatment", "control"], 40),
+                           "visitation_date": "2016-03-01"})
+    workers = ids[:3] + ids[40:60]
+    spells = pd.DataFrame({"person_id": workers, "spell_type": "ordinary_hours", "start_date": "2016-03-01",
+                           "end_date": "2016-03-14", "hours_per_week": 20.0})
+    return build_panel(ledger, spells, "2016-03-28", weeks=4)
+
+
+def test_panel_result_path_blanks_hours_of_three_workers_without_the_long_table():
+    result = built_panel()
+    out = effects(result, ["ordinary_hours"]).export_frame()          # from the panel's weekly sums
+    assert out["suppressed"].tolist() == [True, True, False, False]
+    assert out.loc[:1, "mean_treatment"].isna().all() and out.loc[2:, "mean_treatment"].eq(0).all()
+    long = effects(result.to_frame(), ["ordinary_hours"]).export_frame()
+    assert long["suppressed"].tolist() == out["suppressed"].tolist()
+
+
+def test_panel_notebook_display_blanks_small_numbers_at_risk():
+    from trialeval.panel import build_panel
+
+    ledger = pd.DataFrame({"person_id": [f"p{i}" for i in range(12)], "arm": ["treatment"] * 6 + ["control"] * 6,
+                           "visitation_date": ["2016-03-01"] * 8 + ["2016-03-21"] * 4})
+    result = build_panel(ledger, pd.DataFrame({"person_id": ["p0"], "spell_type": "internship",
+                                               "start_date": "2016-03-01", "end_date": "2016-03-07"}),
+                         "2016-03-28", weeks=4)
+    at_risk = result.at_risk()
+    small = at_risk.loc[at_risk["n_at_risk"].between(1, 4), "n_at_risk"]
+    assert len(small), "some arm-week must have 1-4 persons"
+    html = result._repr_html_()
+    table = html[html.index("<table"):]
+    assert "·" in table
+    for v in set(small):
+        assert f"<td>{v}</td>" not in table
