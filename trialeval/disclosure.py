@@ -194,7 +194,7 @@ def protect_effect_table(
     min_cell = _check_min_cell(min_cell)
     out = table.copy()
     if min_cell == 0 or out.empty:
-        out["suppressed"] = np.zeros(len(out), dtype=bool)
+        _mark(out, np.zeros(len(out), dtype=bool))        # keeps the marks of an earlier pass
         return out
     keys, counts, means = list(keys), list(counts), list(means)
     values = [c for c in out.columns if c not in keys + counts + ["suppressed"]]
@@ -285,7 +285,7 @@ def protect_distribution(
     min_cell = _check_min_cell(min_cell)
     out = table.copy().reset_index(drop=True)
     if min_cell == 0 or out.empty:
-        out["suppressed"] = np.zeros(len(out), dtype=bool)
+        _mark(out, np.zeros(len(out), dtype=bool))
         return out
     counts = pd.to_numeric(out[count], errors="coerce").to_numpy(dtype=float)
     totals = pd.to_numeric(out[total], errors="coerce").to_numpy(dtype=float)
@@ -468,10 +468,11 @@ def neutralise_text(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_export(table: pd.DataFrame, path: str | os.PathLike[str], *, sheet_name: str = "table") -> Path:
-    """Write an exported aggregate table (CSV, XLSX or Parquet) with its text cells neutralised.
+    """Write an exported aggregate table (CSV, XLSX or Parquet), CSV and XLSX with text cells neutralised.
 
-    The table must already be disclosure-controlled; this writer guards against formula injection and
-    writes atomically (:func:`trialeval.io.write_table`). Working files (ledger, panel) use
+    The table must already be disclosure-controlled; this writer guards spreadsheets against formula
+    injection (Parquet is read by programs, not spreadsheets, and keeps its text) and writes atomically
+    (:func:`trialeval.io.write_table`). Working files (ledger, panel) use
     :func:`~trialeval.io.write_table` directly and keep their values.
 
     Examples
@@ -482,4 +483,5 @@ def write_export(table: pd.DataFrame, path: str | os.PathLike[str], *, sheet_nam
     >>> p.read_text()
     "covariate,smd\\n'=cmd(),-0.1\\n"
     """
-    return write_table(neutralise_text(table), path, sheet_name=sheet_name)
+    spreadsheet = Path(path).suffix.lower() in (".csv", ".xlsx")
+    return write_table(neutralise_text(table) if spreadsheet else table, path, sheet_name=sheet_name)
