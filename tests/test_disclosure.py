@@ -361,3 +361,17 @@ def test_panel_notebook_display_blanks_small_numbers_at_risk():
     assert "·" in table
     for v in set(small):
         assert f"<td>{v}</td>" not in table
+
+
+def test_panel_console_summary_shows_small_person_counts_as_below_five():
+    from trialeval.panel import build_panel
+
+    ids = [f"P{i:03d}" for i in range(80)]
+    ledger = pd.DataFrame({"person_id": ids, "arm": np.repeat(["treatment", "control"], 40),
+                           "visitation_date": "2016-03-01", "excluded": [True] * 3 + [False] * 77,
+                           "exclusion_reason": ["prison"] * 3 + [""] * 77})
+    spells = pd.DataFrame({"person_id": ids[:10], "spell_type": "internship", "start_date": "2016-03-01",
+                           "end_date": "2016-03-14"})
+    text = build_panel(ledger, spells, "2016-03-28", weeks=4).summary()
+    assert "<5 excluded kept" in text and "3 excluded" not in text
+    assert "80 (40 treatment, 40 control;" in text
