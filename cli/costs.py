@@ -10,7 +10,8 @@ import typer
 from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.costs import costs, load_scenarios
-from trialeval.io import check_outputs, read_table, write_table
+from trialeval.disclosure import write_export
+from trialeval.io import check_outputs, read_table
 from trialeval.plots import save_figure
 
 
@@ -47,9 +48,9 @@ def costs_command(
             raise typer.BadParameter(f"no scenario named {tornado!r} in {scenarios.name}", param_hint="--tornado")
         with progress_bar("costs") as progress:
             result = costs(table, spec, draws=draws, rng=seed, source=str(effects), progress=progress)
-        write_table(result.to_frame(), out)
+        write_export(result.to_frame(), out)
         if flows is not None:
-            write_table(result.flows, flows)
+            write_export(result.flows, flows)
         if plot is not None:
             for kind, path in figure_paths(plot).items():
                 save_figure(result.plot(kind, scenario=tornado, lang=lang), path)  # type: ignore[arg-type]

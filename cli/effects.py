@@ -12,7 +12,8 @@ from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
 from trialeval.effects import effects
-from trialeval.io import check_outputs, read_table, write_table, write_text
+from trialeval.disclosure import write_export
+from trialeval.io import check_outputs, read_table, write_text
 from trialeval.plots import save_figure
 
 
@@ -87,7 +88,7 @@ def effects_command(
                     for suffix in (".png", ".pdf")} if plot is not None else {})
         check_outputs([("--out", path) for path in tables] + [("--out (settings beside it)", settings)]
                       + [("--plot", path) for path in figures], inputs)
-        written = [write_table(table, path) for path, table in tables.items()]
+        written = [write_export(table, path) for path, table in tables.items()]
         written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n", settings))
         for path, fig in figures.items():
             written.append(save_figure(fig, path))

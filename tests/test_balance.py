@@ -122,7 +122,7 @@ def test_missing_values_counted_per_arm_never_imputed() -> None:
     treated = df.index[df.arm == "treatment"]
     df.loc[treated[:7], "age"] = np.nan
     df.loc[df.index[df.arm == "control"][:2], "education"] = None
-    r = balance(df, ["age", "education"], ri_draws=0)
+    r = balance(df, ["age", "education"], ri_draws=0, min_cell=0)   # exact counts: no disclosure control
     age = row(r, "age")
     assert (age["n_missing_treatment"], age["n_missing_control"]) == (7, 0)
     assert age["mean_treatment"] == pytest.approx(df.loc[df.arm == "treatment", "age"].mean())  # NaN skipped
@@ -381,7 +381,7 @@ def test_drop_excluded_warns_and_drops() -> None:
 def test_result_renderings() -> None:
     df = ledger()
     df.loc[0, "age"] = np.nan
-    r = balance(df, ["age", "gender", "prior_benefit"], ri_draws=200, rng=1)
+    r = balance(df, ["age", "gender", "prior_benefit"], ri_draws=200, rng=1, min_cell=0)
     text = r.summary()
     assert "treatment (n=100) vs control (n=100)" in text and "Randomisation inference" in text
     assert "F(3, " in text

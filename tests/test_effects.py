@@ -225,7 +225,10 @@ def test_hours_distribution_bins_follow_spec_edges():
     assert_allclose(tr["share_positive"].sum(), 1.0)
     co = t[t.arm == "control"]
     assert co["count"].sum() == 1 and co["n_observed"].iloc[0] == 1      # the NaN week is not observed
-    assert hours_distribution(p, 35).export_frame()["count"].isna().all()  # all cells < 5
+    exported = hours_distribution(p, 35).export_frame()
+    # every occupied bin holds 1 or 2 persons: blanked; empty bins disclose no one and stay 0
+    assert exported.loc[exported["arm"] == "treatment", "count"].fillna(-1).tolist() == [-1, -1, 0, 0, 0, -1, -1, -1]
+    assert exported.loc[exported["arm"] == "control", ["count", "n_observed", "share"]].isna().all().all()
 
 
 def test_effects_attaches_hours_distribution():

@@ -785,10 +785,14 @@ def test_plot_draws_the_weekly_means_by_arm_and_hides_small_weeks():
     result = build_panel(ledger, spells, "2016-03-28", weeks=4, min_matched_share=0.25)
     fig = result.plot("in_internship")
     treated, control = fig.axes[0].get_lines()
-    # week 1: 2 of 6 treated, 1 of 6 controls in internship; control week 4 has 5 observed (kept)
-    assert treated.get_ydata().tolist()[:2] == pytest.approx([100 * 2 / 6, 0.0])
-    assert control.get_ydata().tolist()[0] == pytest.approx(100 / 6)
-    assert len(result.plot("in_internship", min_cell=6).axes[0].get_lines()[1].get_xdata()) == 2
+    # week 1: 2 of 6 treated, 1 of 6 controls in internship: shares of 1-4 persons are not drawn;
+    # later weeks nobody is (0 %, shown); control weeks 3-4 have 5 observed (kept at min_cell 5)
+    assert treated.get_xdata().tolist() == [2, 3, 4] and treated.get_ydata().tolist() == [0.0, 0.0, 0.0]
+    assert control.get_xdata().tolist() == [2, 3, 4]
+    assert result.plot("in_internship", min_cell=6).axes[0].get_lines()[1].get_xdata().tolist() == [2]
+    low = result.plot("in_internship", min_cell=2).axes[0].get_lines()
+    assert low[0].get_ydata().tolist()[0] == pytest.approx(100 * 2 / 6)        # 2 have it, 4 lack it
+    assert low[1].get_xdata().tolist()[0] == 2                                  # 1 of 6 controls: hidden
     with pytest.raises(InputDataError, match="panel has no outcome 'nope'"):
         result.plot("nope")
 

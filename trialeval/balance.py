@@ -46,6 +46,7 @@ from scipy import stats
 
 from trialeval.config import EligibilityRule, apply_eligibility, load_config
 from trialeval.draw import check_ledger_manifest
+from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id, secondary_rows, small_count, write_export
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import (
     LEDGER_COLUMNS,
@@ -55,7 +56,6 @@ from trialeval.io import (
     read_population,
     require_columns,
     row_error,
-    write_table,
     write_text,
 )
 
@@ -109,7 +109,7 @@ class BalanceResult:
     ri_draws: int = 2000
     seed: int | None = None
     alpha: float = 0.05
-    min_cell: int = 0
+    min_cell: int = DEFAULT_MIN_CELL
     representativeness_mode: str = "both"
 
     @property
@@ -281,7 +281,7 @@ def _write_frame(df: pd.DataFrame, path: Path, fmt: str, sheet: str) -> None:
     for col in ("n_missing_treatment", "n_missing_control", "n_missing_drawn", "n_missing_not_drawn"):
         if col in out and fmt == "xlsx":  # openpyxl cannot write pd.NA
             out[col] = out[col].astype("float64")
-    write_table(out, path, sheet_name=sheet)
+    write_export(out, path, sheet_name=sheet)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -301,7 +301,7 @@ def balance(
     ri_draws: int = 2000,
     rng: np.random.Generator | int | None = None,
     alpha: float = 0.05,
-    min_cell: int = 0,
+    min_cell: int = DEFAULT_MIN_CELL,
     drop_excluded: bool = False,
     source: str = "ledger",
     progress: Callable[[int, int], None] | None = None,
@@ -336,7 +336,8 @@ def balance(
     alpha
         Significance level used in :meth:`BalanceResult.summary`.
     min_cell
-        Blank statistics resting on 1 to ``min_cell − 1`` persons (SPEC §11); 0 disables.
+        Blank statistics resting on 1 to ``min_cell − 1`` persons with or without a level, in a group
+        or missing (the disclosure rule of :mod:`trialeval.disclosure`); 0 disables. Default 5.
     drop_excluded
         Drop rows with ``excluded`` true (default: intention-to-treat, everyone drawn), with a warning.
     source
@@ -395,6 +396,8 @@ def balance(
         raise EstimationError(f"{source}: both arms are needed; found only "
                               f"'{'treatment' if treated.any() else 'control'}'")
 
+    check_not_person_id(ledger, covariates, "covariates (--covariates)", source, categories=categorical,
+                        measurements=True)
     kinds = {c: _kind(ledger[c], c in categorical, source) for c in covariates}
     table = _compare(ledger, kinds, treated, min_cell)
 
@@ -402,7 +405,8 @@ def balance(
     if strata_fe and not block_cols:
         raise DesignError(f"{source}: stratum fixed effects need a stratum column; none of "
                           f"{', '.join(_DEFAULT_BLOCKS)} is present")
-    omnibus = _omnibus(ledger, kinds, treated, block_cols, strata_fe, int(ri_draws), rng, progress)
+    omnibus = _protect_omnibus(_omnibus(ledger, kinds, treated, block_cols, strata_fe, int(ri_draws), rng,
+                                        progress), min_cell)
 
     rep_table, n_drawn, n_not = None, None, None
     if population is not None:
@@ -540,8 +544,7 @@ def _levels(s: pd.Series) -> tuple[np.ndarray, list[str]]:
 
 
 def _small(counts: np.ndarray, min_cell: int) -> bool:
-    counts = np.asarray(counts)
-    return bool(((counts > 0) & (counts < min_cell)).any())
+    return bool(small_count(np.asarray(counts), min_cell).any())
 
 
 def _compare(df: pd.DataFrame, kinds: dict[str, str], first: np.ndarray, min_cell: int) -> pd.DataFrame:
@@ -586,11 +589,11 @@ def _ratio(a: float, b: float) -> float:
 
 
 def _missing_counts(missing: np.ndarray, first: np.ndarray, min_cell: int) -> tuple[Any, Any]:
-    out = []
-    for group in (first, ~first):
-        n = int(missing[group].sum())
-        out.append(pd.NA if 0 < n < min_cell else n)
-    return out[0], out[1]
+    counts = [int(missing[group].sum()) for group in (first, ~first)]
+    # both or neither: the persons dropped from the omnibus test add the two up
+    if _small(counts, min_cell):
+        return pd.NA, pd.NA
+    return counts[0], counts[1]
 
 
 def _continuous_row(name: str, x: np.ndarray, first: np.ndarray, min_cell: int) -> dict[str, Any]:
@@ -661,7 +664,12 @@ def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: l
     rows = []
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / n
-    for j in report:
+    hidden = np.array([_small([counts[j, 0], n[0] - counts[j, 0], counts[j, 1], n[1] - counts[j, 1]], min_cell)
+                       for j in report], dtype=bool)
+    if len(report) == k and k > 2:
+        # the levels' shares add up to 100 %: a lone hidden level would be 100 % minus the others
+        hidden = secondary_rows(np.zeros(len(report)), hidden, counts[report].min(axis=1))
+    for i, j in enumerate(report):
         pa, pb = float(shares[j, 0]), float(shares[j, 1])
         diff = pa - pb
         va, vb = pa * (1 - pa), pb * (1 - pb)
@@ -669,8 +677,7 @@ def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: l
         row = {"covariate": name, "level": labels[j], "mean_treatment": pa, "mean_control": pb,
                "difference": diff, "smd": smd, "variance_ratio": _ratio(va, vb), "p_value": p_value,
                "test": test, "n_missing_treatment": miss_a, "n_missing_control": miss_b, "flag": _flag(smd)}
-        cells = [counts[j, 0], n[0] - counts[j, 0], counts[j, 1], n[1] - counts[j, 1]]
-        if _small(cells, min_cell):
+        if hidden[i]:
             row.update(mean_treatment=np.nan, mean_control=np.nan, difference=np.nan, smd=np.nan,
                        variance_ratio=np.nan, flag="suppressed")
         rows.append(row)
@@ -805,6 +812,20 @@ def _omnibus(ledger: pd.DataFrame, kinds: dict[str, str], treated: np.ndarray, b
         rows.append({"test": "randomisation_inference", "statistic": f_obs, "p_value": p_ri,
                      "mc_se": math.sqrt(p_ri * (1 - p_ri) / draws), "draws": draws, "note": ri_note, **base})
     return _omnibus_frame(rows)
+
+
+def _protect_omnibus(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
+    """Blank ``n_used``/``n_dropped`` (and the note's count) when 1 to ``min_cell − 1`` persons were dropped."""
+    small = small_count(table["n_dropped"], min_cell)
+    if not small.any():
+        return table
+    out = table.copy()
+    out[["n_used", "n_dropped"]] = out[["n_used", "n_dropped"]].astype("float64")
+    out.loc[small, ["n_used", "n_dropped"]] = np.nan
+    out.loc[small, "note"] = out.loc[small, "note"].str.replace(
+        r"\d+ row\(s\) with missing covariates dropped",
+        f"fewer than {min_cell} rows with missing covariates dropped", regex=True)
+    return out
 
 
 def _f_value(explained: np.ndarray | float, total: np.ndarray | float, q: int, df2: int) -> Any:
@@ -967,9 +988,11 @@ def _omnibus_text(omnibus: pd.DataFrame) -> str:
             if np.isnan(rec["statistic"]):
                 lines.append(f"Joint orthogonality F-test{fe}: {rec['note']}")
                 continue
+            n_used = "·" if pd.isna(rec["n_used"]) else f"{int(rec['n_used'])}"
+            dropped = ("" if rec["n_dropped"] == 0 else " (· dropped for missing covariates)"
+                       if pd.isna(rec["n_dropped"]) else f" ({int(rec['n_dropped'])} dropped for missing covariates)")
             lines.append(f"Joint orthogonality F-test{fe}: F({df1:.0f}, {df2:.0f}) = {rec['statistic']:.3f}, "
-                         f"p = {_number(rec['p_value'], p=True)}; n = {rec['n_used']}"
-                         + (f" ({rec['n_dropped']} dropped for missing covariates)" if rec["n_dropped"] else ""))
+                         f"p = {_number(rec['p_value'], p=True)}; n = {n_used}{dropped}")
         elif rec["draws"]:
             lines.append(f"Randomisation inference: p = {_number(rec['p_value'], p=True)} "
                          f"(Monte-Carlo SE {rec['mc_se']:.4f}, {rec['draws']} draws)")

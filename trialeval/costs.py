@@ -874,7 +874,10 @@ def costs(
     ----------
     effects
         An effects table (SPEC §11): ``outcome, week, n_treatment, n_control, effect, se`` at least,
-        with the hours outcome (``ordinary_hours``) and ideally ``self_supporting``.
+        with the hours outcome (``ordinary_hours``) and ideally ``self_supporting``. For results that
+        leave the research server give the exported table (``effects.csv``, or
+        ``EffectsResult.export_frame()``): the window then stops before the first week whose effect
+        the disclosure rule blanked, so no blanked effect enters a cost.
     scenarios
         From :func:`load_scenarios` or :meth:`Scenarios.from_dict`.
     draws

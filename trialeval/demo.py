@@ -23,7 +23,7 @@ from typing import Any
 from trialeval.balance import run_balance
 from trialeval.config import load_config
 from trialeval.costs import costs, load_scenarios
-from trialeval.disclosure import DEFAULT_MIN_CELL
+from trialeval.disclosure import DEFAULT_MIN_CELL, write_export
 from trialeval.effects import effects
 from trialeval.panel import build_panel, write_panel
 from trialeval.plots import save_figure
@@ -36,7 +36,6 @@ from trialeval.io import (
     read_ledger,
     sha256_file,
     trial_file_kind,
-    write_table,
     write_text,
 )
 from trialeval.power import power
@@ -143,7 +142,7 @@ def run_demo(
                         hours_week=int(cfg.analysis.get("hours_week", DEMO_HOURS_WEEK)), rng=cfg.seed,
                         min_cell=min_cell, source="panel.parquet")
     for suffix, table in estimated.export_tables().items():
-        write_table(table, out_dir / (f"effects_{suffix}.csv" if suffix else "effects.csv"))
+        write_export(table, out_dir / (f"effects_{suffix}.csv" if suffix else "effects.csv"))
     for name, fig in estimated.figures(lang=lang).items():
         for ext in (".png", ".pdf"):
             save_figure(fig, out_dir / f"effects_{name}{ext}")
@@ -152,7 +151,7 @@ def run_demo(
 
     scenarios = load_scenarios(data_dir / "costs.toml")
     valued = costs(estimated.export_frame(), scenarios, rng=cfg.seed, source="effects.csv")
-    write_table(valued.to_frame(), out_dir / "costs.csv")
+    write_export(valued.to_frame(), out_dir / "costs.csv")
     for kind, name in (("jcurve", "costs.png"), ("bars", "costs_bars.png"), ("tornado", "costs_tornado.png")):
         save_figure(valued.plot(kind, lang=lang), out_dir / name)
     steps["costs"] = valued.summary()
@@ -209,7 +208,7 @@ def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data")
         except (ValueError, KeyError, TypeError, AttributeError, UnicodeDecodeError) as exc:
             raise InputDataError(f"--dir {marker}: is not the demo's list of its files ({exc}); choose another "
                                  "--dir; nothing was written or deleted") from exc
-    refuse = (f"the demo never replaces or deletes a trial. Choose another --dir (an empty or new folder); "
+    refuse = ("the demo never replaces or deletes a trial. Choose another --dir (an empty or new folder); "
               "nothing was written or deleted")
     for path in sorted(out_dir.iterdir()) if out_dir.is_dir() else ():
         if path.name == MARKER or not path.is_file():

@@ -32,7 +32,14 @@ import scipy.linalg
 import scipy.sparse as sp
 from scipy import stats
 
-from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
+from trialeval.disclosure import (
+    DEFAULT_MIN_CELL,
+    INDICATOR_OUTCOMES,
+    check_not_person_id,
+    protect_distribution,
+    protect_effect_table,
+    suppress_small_cells,
+)
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import ARMS, require_columns, row_error
 from trialeval.panel import PanelResult
@@ -84,16 +91,23 @@ class HoursDistributionResult:
         return self.table.copy()
 
     def export_frame(self) -> pd.DataFrame:
-        """The table with bins of fewer than ``min_cell`` persons blanked (SPEC §11)."""
-        return suppress_small_cells(self.table, ["count", "n_observed"], ["share", "share_positive"],
-                                    self.min_cell)
+        """The table as it may be exported (:func:`trialeval.disclosure.protect_distribution`).
+
+        An arm observed with fewer than ``min_cell`` persons is blanked; a bin with 1 to
+        ``min_cell − 1`` persons in it (or of its arm outside it) is blanked, and where that leaves one
+        hidden cell of an arm (the persons with zero hours count as a cell), the next smallest bin too.
+        """
+        return protect_distribution(self.table, ["week", "arm"], "count", "n_observed",
+                                    ["share", "share_positive"], self.min_cell)
 
     def summary(self) -> str:
-        wide = self.table.pivot(index="bin", columns="arm", values="share").reindex(
-            self.table["bin"].drop_duplicates())
-        lines = [f"Positive {self.column} at week {self.week} (share of persons observed):"]
+        t = self.export_frame()
+        wide = t.pivot(index="bin", columns="arm", values="share").reindex(t["bin"].drop_duplicates())
+        lines = [f"Positive {self.column} at week {self.week} (share of persons observed; "
+                 f"· = suppressed, fewer than {self.min_cell} persons):"]
         for b, row in wide.iterrows():
-            lines.append(f"  {b:>8}  " + "  ".join(f"{a} {100 * row.get(a, np.nan):5.1f} %" for a in ARMS))
+            lines.append(f"  {b:>8}  " + "  ".join(
+                f"{a} {_pct(row.get(a, np.nan))}" for a in ARMS))
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
@@ -103,11 +117,15 @@ class HoursDistributionResult:
         return plot_hours_distribution(self, ax=ax, lang=lang)
 
     def _repr_html_(self) -> str:
-        return self.table.to_html(index=False)
+        return self.export_frame().to_html(index=False, na_rep="·")
 
     def to_dict(self) -> dict[str, Any]:
         return {"week": self.week, "column": self.column, "edges": list(self.edges),
-                "table": self.table.to_dict(orient="records")}
+                "table": self.export_frame().to_dict(orient="records")}
+
+
+def _pct(v: Any) -> str:
+    return "    · " if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:5.1f} %"
 
 
 @dataclass(frozen=True, eq=False)
@@ -128,6 +146,9 @@ class EffectsResult:
         With ``blocks``: the (outcome, week, block) cells left out because an arm had < 2 persons.
     hours
         With ``hours_week``: the hours distribution at that week.
+    nonzero
+        Internal: per outcome and week the persons of each arm with a non-zero value of a continuous
+        outcome (``nonzero_treatment``, ``nonzero_control``), used by the disclosure rule; never exported.
     """
 
     table: pd.DataFrame
@@ -141,15 +162,22 @@ class EffectsResult:
     bands: pd.DataFrame | None = None
     dropped_blocks: pd.DataFrame | None = None
     hours: HoursDistributionResult | None = None
+    nonzero: pd.DataFrame | None = field(default=None, repr=False)
 
     def to_frame(self) -> pd.DataFrame:
-        """The raw effect table (a copy, no small-cell suppression)."""
+        """The raw effect table (a copy, no small-cell suppression): for computing, never for export."""
         return self.table.copy()
 
     def export_frame(self) -> pd.DataFrame:
-        """The effect table as it may be exported: weeks with < ``min_cell`` persons in an arm blanked."""
-        values = [c for c in self.table.columns if c not in ("outcome", "week", *_COUNTS)]
-        return suppress_small_cells(self.table, _COUNTS, values, self.min_cell)
+        """The effect table as it may be exported (:func:`trialeval.disclosure.protect_effect_table`).
+
+        A week is blanked when an arm has fewer than ``min_cell`` persons (counts too), when 1 to
+        ``min_cell − 1`` persons of an arm have or lack an indicator outcome, or when 1 to
+        ``min_cell − 1`` persons of an arm have a non-zero value of a continuous one; ``suppressed``
+        marks it.
+        """
+        return protect_effect_table(self.table, self.min_cell, nonzero=self.nonzero,
+                                    indicators=set(self.indicator_outcomes) | set(INDICATOR_OUTCOMES))
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the result, suppressed for export, keyed by a file-name suffix.
@@ -159,7 +187,7 @@ class EffectsResult:
         """
         out = {"": self.export_frame()}
         if self.summary_table is not None:
-            values = [c for c in self.summary_table.columns if c not in ("outcome", "weeks", *_COUNTS)]
+            values = [c for c in self.summary_table.columns if c not in ("outcome", "weeks", *_COUNTS, "suppressed")]
             out["summary"] = suppress_small_cells(self.summary_table, _COUNTS, values, self.min_cell)
         if self.bands is not None:
             out["band"] = self.bands.copy()
@@ -171,8 +199,9 @@ class EffectsResult:
         return out
 
     def summary(self) -> str:
-        """A short text report: design, weeks, and the effect at a few weeks per outcome."""
+        """A short text report: design, weeks, and the effect at a few weeks per outcome (as exported)."""
         t = self.export_frame()
+        exported = self.export_tables()
         lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), "
                  f"{100 * (1 - self.alpha):g} % confidence intervals"]
         for outcome in self.outcomes:
@@ -183,6 +212,9 @@ class EffectsResult:
             lines.append(f"{outcome}: weeks {weeks.min()}–{weeks.max()}")
             show = rows.iloc[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
             for _, r in show.iterrows():
+                if r["suppressed"]:
+                    lines.append(f"  week {int(r['week']):>3}: · (suppressed: fewer than {self.min_cell} persons)")
+                    continue
                 lines.append(f"  week {int(r['week']):>3}: effect {r['effect']: .4g} "
                              f"[{r['ci_low']: .4g}, {r['ci_high']: .4g}], p = {r['p_value']:.3g}")
             if self.bands is not None:
@@ -192,7 +224,10 @@ class EffectsResult:
                                  f"(pointwise t ≈ {b['t_pointwise'].iloc[0]:.3f})")
         if self.summary_table is not None:
             lines.append(f"Average effect over weeks 1–{self.settings.get('summary_weeks')} (Holm-adjusted p):")
-            for _, r in self.summary_table.iterrows():
+            for _, r in exported["summary"].iterrows():
+                if r["suppressed"]:
+                    lines.append(f"  {r['outcome']}: · (suppressed: fewer than {self.min_cell} persons)")
+                    continue
                 lines.append(f"  {r['outcome']}: {r['effect']: .4g} [{r['ci_low']: .4g}, {r['ci_high']: .4g}], "
                              f"p = {r['p_value']:.3g}, Holm p = {r['p_holm']:.3g}")
         if self.dropped_blocks is not None and len(self.dropped_blocks):
@@ -218,7 +253,7 @@ class EffectsResult:
         return figs
 
     def _repr_html_(self) -> str:
-        return f"<p>{self.design}</p>" + self.export_frame().to_html(index=False)
+        return f"<p>{self.design}</p>" + self.export_frame().to_html(index=False, na_rep="·")
 
     def provenance(self) -> dict[str, Any]:
         """The estimator and options that produced these curves (JSON-ready), for reports and audits."""
@@ -867,6 +902,9 @@ def effects(
     require_columns(panel, ["person_id", "arm", "week"], source)
     extra = [c for c in (blocks, cluster) if c] + covariates
     require_columns(panel, extra, source)
+    # A grouping that names persons would put them into the exported tables (e.g. dropped blocks).
+    for option, cols in (("blocks", blocks), ("covariates", covariates), ("cluster", cluster)):
+        check_not_person_id(panel, cols, f"{option} (--{option})", source, measurements=option == "covariates")
     outcomes_l = _as_list(outcomes) or _default_outcomes(panel, set(extra))
     if not outcomes_l:
         raise InputDataError(f"{source}: no numeric outcome columns found; name them with 'outcomes'")
@@ -969,6 +1007,7 @@ def effects(
     gen = np.random.default_rng(rng)
     frames, band_rows, dropped_frames, ri_inputs = [], [], [], []
     indicators = []
+    nonzero_frames = []
     values: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
     for outcome in outcomes_l:
         col = panel[outcome]
@@ -998,6 +1037,10 @@ def effects(
         w, t, y, person, unit = sub(w_all), sub(t_sel), sub(y), sub(person_sel), sub(unit_sel)
         if (y.min() >= 0 and y.max() <= 1) if y.dtype.kind in "iu" else ((y == 0.0) | (y == 1.0)).all():
             indicators.append(outcome)
+        else:
+            nonzero_frames.append(_nonzero_frame(outcome, week_list, w, t, y, nw,
+                                                 sub(row_kwargs["block"]) if blocks else None,
+                                                 len(block_names) if blocks else 0))
         extra_kw = {"moments": shared[outcome]} if outcome in shared else {}
         est = estimator(w, t, y, person, nw, need_psi=band, **kwargs, **extra_kw,
                         **{k: sub(v) for k, v in row_kwargs.items()})
@@ -1061,7 +1104,29 @@ def effects(
         table=table, design=design, outcomes=tuple(outcomes_l), indicator_outcomes=tuple(indicators),
         alpha=float(alpha), min_cell=min_cell, settings=settings, summary_table=summary_table,
         bands=pd.DataFrame(band_rows) if band else None, dropped_blocks=dropped, hours=hours,
+        nonzero=pd.concat(nonzero_frames, ignore_index=True) if nonzero_frames else None,
     )
+
+
+def _nonzero_frame(outcome: str, week_list: np.ndarray, w: np.ndarray, t: np.ndarray, y: np.ndarray, nw: int,
+                   block: np.ndarray | None, n_blocks: int) -> pd.DataFrame:
+    """Persons per week and arm with a non-zero value of a continuous outcome (for the disclosure rule).
+
+    With blocks, only the blocks the estimate uses (both arms with at least 2 persons) count, as in the
+    arm means of the table.
+    """
+    nz = (y != 0) & ~np.isnan(y) if y.dtype.kind == "f" else (y != 0)
+    if block is None:
+        code = _cell_code([(w, 2), (t, 1)])
+        counts = np.bincount(code, weights=nz, minlength=2 * nw)
+    else:
+        code = _cell_code([(w, 2 * n_blocks), (block, 2), (t, 1)])
+        n = np.bincount(code, minlength=2 * nw * n_blocks)
+        valid = np.repeat((n[0::2] >= 2) & (n[1::2] >= 2), 2)
+        counts = np.where(valid, np.bincount(code, weights=nz, minlength=2 * nw * n_blocks), 0.0)
+        counts = counts.reshape(nw, n_blocks, 2).sum(axis=1).ravel()
+    return pd.DataFrame({"outcome": outcome, "week": week_list,
+                         "nonzero_treatment": counts[1::2], "nonzero_control": counts[0::2]})
 
 
 def _week_list(present: np.ndarray, weeks: int | Sequence[int] | None, min_weeks: int | None,
@@ -1139,10 +1204,19 @@ def _effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None
         frames.append(_effect_frame(outcome, week_list, est, alpha))
     settings = {"blocks": None, "covariates": None, "cluster": None, "min_weeks": min_weeks, "band": False,
                 "ri": 0, "summary_weeks": None, "hours_week": None, "weeks": [int(x) for x in week_list]}
+    nonzero = None
+    if "ordinary_hours" in outcomes_l and "has_ordinary_hours" in result.outcomes:
+        # persons with positive hours = the numerator of has_ordinary_hours (the disclosure rule needs it)
+        flag = result.week_moments(["has_ordinary_hours"], min_weeks=min_weeks)
+        flag = flag.assign(k=np.round(flag["n"] * flag["mean"].fillna(0.0)))
+        wide = flag.pivot(index="week", columns="arm", values="k").reindex(week_list)
+        nonzero = pd.DataFrame({"outcome": "ordinary_hours", "week": week_list,
+                                "nonzero_treatment": wide["treatment"].to_numpy(dtype=float),
+                                "nonzero_control": wide["control"].to_numpy(dtype=float)})
     return EffectsResult(
         table=pd.concat(frames, ignore_index=True), design="difference in means (Welch)",
         outcomes=tuple(outcomes_l), indicator_outcomes=tuple(o for o in outcomes_l if o != "ordinary_hours"),
-        alpha=float(alpha), min_cell=min_cell, settings=settings,
+        alpha=float(alpha), min_cell=min_cell, settings=settings, nonzero=nonzero,
     )
 
 

@@ -1097,13 +1097,19 @@ class PanelResult:
         arms = np.bincount(self._arm, minlength=len(ARMS)) if self.n_persons else np.zeros(2, int)
         no_weeks = int((self._n_obs == 0).sum())
         k_min = 1 - s["pre_weeks"]
+        from trialeval.disclosure import DEFAULT_MIN_CELL, small_count
+
+        def persons(v: int) -> str:
+            # a console summary is an export: 1-4 persons read "<5", as in the report
+            return f"<{DEFAULT_MIN_CELL}" if small_count([v], DEFAULT_MIN_CELL)[0] else f"{v:,}"
+
         lines = [
             "Weekly panel",
-            f"  persons: {self.n_persons:,} ({arms[0]:,} treatment, {arms[1]:,} control; "
-            f"{s['n_excluded']:,} excluded kept, intention-to-treat)",
+            f"  persons: {persons(self.n_persons)} ({persons(arms[0])} treatment, {persons(arms[1])} control; "
+            f"{persons(s['n_excluded'])} excluded kept, intention-to-treat)",
             f"  weeks: {k_min} to {s['weeks']}; extraction date {s['extraction_date']}; "
             f"min_days {s['min_days']}",
-            f"  rows (observed person-weeks): {self.n_rows:,}; persons with no observed week: {no_weeks:,}",
+            f"  rows (observed person-weeks): {self.n_rows:,}; persons with no observed week: {persons(no_weeks)}",
             f"  spells used: {self.n_spells_used:,}",
             f"  spells of persons not in the ledger (ignored): {self.n_spells_not_in_ledger:,} "
             f"({self.n_persons_not_in_ledger:,} persons)",
@@ -1133,9 +1139,13 @@ class PanelResult:
 
     def _repr_html_(self) -> str:
         head = "".join(f"<li>{html.escape(line.strip())}</li>" for line in self.summary().splitlines()[1:])
-        wide = self.number_at_risk.pivot(index="week", columns="arm", values="n_at_risk")
-        return (f"<h4>Weekly panel</h4><ul>{head}</ul><p>Number at risk by week</p>"
-                f"{wide.to_html(max_rows=20)}")
+        from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
+
+        # a notebook display is an export: numbers at risk below the disclosure threshold show as "·"
+        shown = suppress_small_cells(self.number_at_risk, ["n_at_risk"], [], DEFAULT_MIN_CELL)
+        wide = shown.pivot(index="week", columns="arm", values="n_at_risk")
+        return (f"<h4>Weekly panel</h4><ul>{head}</ul><p>Number at risk by week (fewer than "
+                f"{DEFAULT_MIN_CELL} persons: ·)</p>{wide.to_html(max_rows=20, na_rep='·', float_format='{:,.0f}'.format)}")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter
 
+from trialeval.disclosure import few_persons, share_disclosive, small_count
 from trialeval.io import atomic_write
 
 
@@ -212,11 +213,14 @@ def plot_effect_curve(
         raise InputDataError(f"plot: unknown outcome {outcome!r}; the result has "
                              f"{', '.join(result.outcomes)}")  # type: ignore[attr-defined]
     min_cell = int(result.min_cell)  # type: ignore[attr-defined]
-    rows = table[table["outcome"] == outcome].sort_values("week")
+    order = table["outcome"] == outcome
+    rows = table[order].sort_values("week")
+    # what may be shown is what may be exported: the disclosure rule decides, in one place
+    exported = result.export_frame()[order.to_numpy()].loc[rows.index]  # type: ignore[attr-defined]
     week = rows["week"].to_numpy()
     n1, n0 = rows["n_treatment"].to_numpy(), rows["n_control"].to_numpy()
     nmin = np.minimum(n1, n0)
-    shown = nmin >= min_cell
+    shown = ~exported["suppressed"].to_numpy(dtype=bool)
     if grey_below is None:
         grey_below = max(min_cell, int(0.1 * nmin.max())) if len(nmin) else min_cell
     indicator = outcome in result.indicator_outcomes  # type: ignore[attr-defined]
@@ -312,7 +316,7 @@ def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str
     16
     """
     txt = _text(lang)
-    table = result.table  # type: ignore[attr-defined]
+    table = result.export_frame()  # type: ignore[attr-defined]
     min_cell = int(result.min_cell)  # type: ignore[attr-defined]
     fig, ax = _axes(ax, (7.5, 4.2))
     bins = table["bin"].drop_duplicates().tolist()
@@ -320,11 +324,12 @@ def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str
     hidden = False
     for k, (arm, color) in enumerate((("treatment", "C0"), ("control", "C1"))):
         part = table[table["arm"] == arm].set_index("bin").reindex(bins)
-        small = (part["count"] < min_cell) | (part["n_observed"] < min_cell)
-        hidden |= bool((small & (part["count"] > 0)).any())
+        small = part["suppressed"].to_numpy(dtype=bool)
+        hidden |= bool(small.any())
         share = np.where(small, 0.0, part["share"].to_numpy(dtype=float) * 100)
-        n_obs = int(part["n_observed"].iloc[0])
-        label = f"{txt[arm]} (n = {n_obs:,})".replace(",", "\u2009") if n_obs >= min_cell else txt[arm]
+        n_obs = part["n_observed"].iloc[0]
+        label = (f"{txt[arm]} (n = {int(n_obs):,})".replace(",", "\u2009") if n_obs == n_obs and n_obs >= min_cell
+                 else txt[arm])
         ax.bar(x + (k - 0.5) * 0.4, share, width=0.4, color=color, label=label)
     ax.set_xticks(x, bins)
     ax.set_xlabel(txt["hours_x"].format(week=result.week))  # type: ignore[attr-defined]
@@ -515,13 +520,16 @@ def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = Non
                      min_cell: int = 5) -> Figure:
     """Mean of one panel outcome per week since visitation, a line per arm (descriptive, no CI).
 
-    Weeks where an arm has fewer than ``min_cell`` persons observed are left out.
+    Weeks where an arm has fewer than ``min_cell`` persons observed are left out, and so are shares
+    resting on 1 to ``min_cell − 1`` persons with or without the outcome, and mean hours of 1 to
+    ``min_cell − 1`` persons with hours (when ``has_ordinary_hours`` is in ``means``): the disclosure
+    rule of :mod:`trialeval.disclosure`.
 
     Examples
     --------
     >>> import pandas as pd
     >>> m = pd.DataFrame({"arm": ["treatment"] * 2 + ["control"] * 2, "week": [1, 2, 1, 2],
-    ...                   "n_at_risk": [10, 10, 10, 3], "y": [0.2, 0.3, 0.1, 0.4]})
+    ...                   "n_at_risk": [10, 10, 10, 3], "y": [0.5, 0.5, 0.5, 0.4]})
     >>> fig = plot_panel_means(m, "y")
     >>> [len(line.get_xdata()) for line in fig.axes[0].get_lines()]
     [2, 1]
@@ -530,7 +538,14 @@ def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = Non
     indicator = outcome != "ordinary_hours"
     fig, ax = _axes(ax, (7.0, 4.2))
     for arm, style in (("treatment", "-"), ("control", "--")):
-        rows = means.loc[(means["arm"] == arm) & (means["n_at_risk"] >= min_cell)]
+        part = means.loc[means["arm"] == arm]
+        ok = ~few_persons(part["n_at_risk"], min_cell)
+        if indicator:
+            ok &= ~share_disclosive(part["n_at_risk"], part[outcome], min_cell)
+        elif "has_ordinary_hours" in part.columns:
+            with np.errstate(invalid="ignore"):
+                ok &= ~small_count(np.round(part["n_at_risk"] * part["has_ordinary_hours"]), min_cell)
+        rows = part.loc[ok]
         values = rows[outcome].to_numpy() * (100.0 if indicator else 1.0)
         ax.plot(rows["week"].to_numpy(), values, style, label=text[arm], linewidth=1.6)
     ax.set_xlabel(text["week"])

@@ -21,7 +21,15 @@ import pandas as pd
 
 from trialeval import __version__
 from trialeval.config import TrialConfig
-from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
+from trialeval.disclosure import (
+    DEFAULT_MIN_CELL,
+    neutralise_text,
+    protect_counts,
+    protect_distribution,
+    protect_effect_table,
+    small_count,
+    suppress_small_cells,
+)
 from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest
 from trialeval.exceptions import InputDataError
 from trialeval.io import atomic_write, read_ledger, write_text
@@ -166,19 +174,42 @@ def write_workbook(
     ['effects']
     """
     out_dir = Path(out_dir)
-    tables = {name: pd.read_csv(out_dir / f"{name}.csv") for name in WORKBOOK_TABLES
+    tables = {name: exported_table(out_dir, name, min_cell) for name in WORKBOOK_TABLES
               if (out_dir / f"{name}.csv").is_file()}
-    if "panel_at_risk" in tables:
-        # the panel's sidecar is a working file with exact counts; what leaves in the workbook is suppressed
-        tables["panel_at_risk"] = suppress_small_cells(tables["panel_at_risk"], ["n_at_risk"], [], min_cell)
     if not tables:
         raise InputDataError(f"{out_dir}: no exported tables to put in a workbook")
     target = Path(path) if path is not None else out_dir / "tables.xlsx"
     with atomic_write(target) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables.items():
-                table.to_excel(writer, sheet_name=name[:31], index=False)
+                neutralise_text(table).to_excel(writer, sheet_name=name[:31], index=False)
     return target
+
+
+def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+    """Read ``out_dir/<name>.csv`` as the report and workbook show it: with the disclosure rule applied.
+
+    The steps write their tables already controlled; applying the rule again here changes nothing in
+    those, and controls a table written with ``--min-cell 0`` or by hand (the effect table, the hours
+    distribution, the panel's number at risk, which is a working file with exact counts).
+
+    Examples
+    --------
+    >>> import pandas as pd, tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> pd.DataFrame({"arm": ["treatment"], "week": [9], "n_at_risk": [3]}).to_csv(d / "panel_at_risk.csv")
+    >>> exported_table(d, "panel_at_risk")["n_at_risk"].isna().tolist()
+    [True]
+    """
+    table = pd.read_csv(Path(out_dir) / f"{name}.csv")
+    if name == "panel_at_risk":
+        return suppress_small_cells(table, ["n_at_risk"], [], min_cell)
+    if name == "effects" and {"outcome", "week", "n_treatment", "n_control"} <= set(table.columns):
+        return protect_effect_table(table, min_cell)
+    if name == "effects_hours" and {"week", "arm", "count", "n_observed"} <= set(table.columns):
+        return protect_distribution(table, ["week", "arm"], "count", "n_observed",
+                                    [c for c in ("share", "share_positive") if c in table.columns], min_cell)
+    return table
 
 
 def trial_summary(ledger: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> dict[str, pd.DataFrame]:
@@ -195,10 +226,11 @@ def trial_summary(ledger: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> dic
     """
     per_muni = (ledger.groupby(["municipality", "arm"]).size().unstack("arm", fill_value=0)
                 .reindex(columns=["treatment", "control"], fill_value=0).reset_index())
-    per_muni = suppress_small_cells(per_muni, ["treatment", "control"], [], min_cell)
+    # the report shows the totals per arm and of exclusions: a lone blanked cell gets a companion
+    per_muni = protect_counts(per_muni, ["treatment", "control"], min_cell)
     reasons = (ledger.loc[ledger["excluded"]].groupby("exclusion_reason").size()
                .rename("persons").reset_index())
-    reasons = suppress_small_cells(reasons, ["persons"], [], min_cell)
+    reasons = protect_counts(reasons, ["persons"], min_cell)
     return {"per_municipality": per_muni, "exclusions": reasons}
 
 
@@ -253,6 +285,9 @@ def build_report(
              (t["first_wave"], ledger["visitation_date"].min().strftime("%Y-%m-%d")),
              (t["last_wave"], ledger["visitation_date"].max().strftime("%Y-%m-%d")),
              (t["excluded"], int(ledger["excluded"].sum()))]
+    # a count of 1 to k − 1 persons is itself a small cell (e.g. three exclusions)
+    persons = {t["drawn"], t["treatment"], t["control"], t["excluded"]}
+    facts = [(label, np.nan if label in persons and small_count([v], k)[0] else v) for label, v in facts]
     body.append(f"<h2>{t['summary']}</h2><div class='facts'>" + "".join(
         f"<div class='fact'><b>{_fmt(v)}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
     summary = trial_summary(ledger, k)
@@ -285,7 +320,7 @@ def build_report(
         body.append(f"<p class='note'>{t['missing']}</p>")
 
     # --- effects
-    effects = _read(out_dir / "effects.csv")
+    effects = exported_table(out_dir, "effects", k) if (out_dir / "effects.csv").is_file() else None
     body.append(f"<h2>{t['effects']}</h2>")
     if effects is not None:
         sections.append("effects")
@@ -301,7 +336,7 @@ def build_report(
         body.append(f"<p class='note'>{t['missing']}</p>")
 
     # --- hours distribution
-    hours = _read(out_dir / "effects_hours.csv")
+    hours = exported_table(out_dir, "effects_hours", k) if (out_dir / "effects_hours.csv").is_file() else None
     if hours is not None:
         sections.append("hours")
         body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
