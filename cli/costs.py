@@ -11,7 +11,7 @@ from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.costs import costs, load_scenarios
 from trialeval.io import read_table, write_table
-from trialeval.plots import save_figure
+from trialeval.plots import check_lang, save_figure
 
 
 def figure_paths(plot: Path) -> dict[str, Path]:
@@ -38,6 +38,7 @@ def costs_command(
     Example: trialeval costs --effects effects.csv --scenarios costs.toml --out costs.csv --plot costs.png --seed 1
     """
     with user_errors():
+        check_lang(lang)
         table = read_table(effects, text_columns=("outcome",))
         spec = load_scenarios(scenarios)
         if tornado is not None and tornado not in {s.name for s in spec.scenarios}:

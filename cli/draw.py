@@ -9,6 +9,7 @@ import typer
 
 from trialeval.cli._app import app, say, user_errors
 from trialeval.draw import run_draw, run_exclude, verify as verify_ledger
+from trialeval.io import parse_date
 from trialeval.power import power as power_mde
 
 
@@ -26,7 +27,7 @@ def draw_command(
     --request Aarhus=10 --request Odense=4 --date 2016-03-01
     """
     with user_errors():
-        result = run_draw(population, config, ledger, request, date)
+        result = run_draw(population, config, ledger, request, parse_date(date, "--date"))
     say(result.summary())
 
 
@@ -60,7 +61,7 @@ def exclude_command(
     Example: trialeval exclude --ledger ledger.csv --person P000123 --reason health --date 2016-05-02
     """
     with user_errors():
-        run_exclude(ledger, person, reason, date)
+        run_exclude(ledger, person, reason, None if date is None else parse_date(date, "--date"))
     say(f"Excluded {person} ({reason}); the row stays in {ledger}.")
 
 

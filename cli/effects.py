@@ -13,7 +13,7 @@ from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
 from trialeval.effects import effects
 from trialeval.io import read_table, write_table, write_text
-from trialeval.plots import save_figure
+from trialeval.plots import check_lang, save_figure
 
 
 def _split(text: Optional[str]) -> Optional[list[str]]:
@@ -56,6 +56,8 @@ def effects_command(
     --out effects.csv --plot effects.png
     """
     with user_errors():
+        if lang is not None:
+            check_lang(lang)
         cfg = load_config(config) if config is not None else None
         analysis = cfg.analysis if cfg is not None else {}
         data = read_table(panel, rename=cfg.columns if cfg is not None else None)

@@ -49,6 +49,7 @@ from trialeval.exceptions import DesignError, EstimationError, InputDataError, T
 from trialeval.io import (
     LEDGER_COLUMNS,
     check_ids,
+    make_rng,
     read_ledger,
     read_population,
     require_columns,
@@ -363,7 +364,7 @@ def balance(
     if min_cell < 0:
         raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
     seed = rng if isinstance(rng, (int, np.integer)) else None
-    rng = np.random.default_rng(rng)
+    rng = make_rng(rng)
 
     require_columns(ledger, ["person_id", "arm"], source)
     check_ids(ledger, source)

@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval.exceptions import ConfigError, InputDataError
-from trialeval.io import row_error, sha256_file
+from trialeval.io import DATE_FORMAT_KEY, check_date_format, parse_date, row_error, sha256_file
 
 Operator = Literal["==", "!=", ">=", "<=", ">", "<", "in", "not in"]
 OPERATORS: tuple[Operator, ...] = ("==", "!=", ">=", "<=", ">", "<", "in", "not in")
@@ -51,8 +52,12 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "alpha": float,
         "lang": str,
     },
-    "columns": {name: str for name in CONTRACT_COLUMNS},
+    "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
 }
+#: Largest seed: numpy seeds with non-negative integers; 2**63 - 1 keeps every seed a 64-bit integer.
+MAX_SEED = 2**63 - 1
+#: Precision at which the draw uses the treatment share (a fraction with denominator at most this).
+SHARE_DENOMINATOR = 10**6
 _REQUIRED = {"trial": ("seed", "treatment_share")}
 
 _RULE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)\s*(.+?)\s*$")
@@ -209,6 +214,9 @@ class TrialConfig:
     source: str = "trial.toml"
     sha256: str = ""
 
+    def __post_init__(self) -> None:
+        check_design(self.seed, self.treatment_share)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "trial.toml", sha256: str = "") -> TrialConfig:
         for section, body in data.items():
@@ -230,8 +238,10 @@ class TrialConfig:
                     raise ConfigError(f"{source}: [{section}] {key} is required")
         trial = data["trial"]
         share = float(trial["treatment_share"])
-        if not 0 < share < 1:
-            raise ConfigError(f"{source}: [trial] treatment_share must be in (0, 1); got {share}")
+        try:
+            check_design(trial["seed"], share)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: [trial] {exc}") from None
         strata = data.get("strata", {})
         columns = tuple(strata.get("columns", ()))
         if not all(isinstance(c, str) for c in columns):
@@ -246,9 +256,22 @@ class TrialConfig:
         analysis = dict(data.get("analysis", {}))
         if "extraction_date" in analysis:
             try:
-                analysis["extraction_date"] = pd.Timestamp(str(analysis["extraction_date"])).normalize()
-            except ValueError as exc:
-                raise ConfigError(f"{source}: [analysis] extraction_date is not a date: {exc}") from exc
+                analysis["extraction_date"] = parse_date(analysis["extraction_date"],
+                                                         f"{source}: [analysis] extraction_date")
+            except InputDataError as exc:
+                raise ConfigError(str(exc)) from None
+        if "lang" in analysis:
+            from trialeval.plots import check_lang
+
+            try:
+                check_lang(analysis["lang"], f"{source}: [analysis] lang")
+            except InputDataError as exc:
+                raise ConfigError(str(exc)) from None
+        if DATE_FORMAT_KEY in data.get("columns", {}):
+            try:
+                check_date_format(data["columns"][DATE_FORMAT_KEY], f"{source}: [columns] {DATE_FORMAT_KEY}")
+            except InputDataError as exc:
+                raise ConfigError(str(exc)) from None
         return cls(
             seed=int(trial["seed"]),
             treatment_share=share,
@@ -261,6 +284,31 @@ class TrialConfig:
             source=source,
             sha256=sha256,
         )
+
+
+def check_design(seed: Any, share: Any) -> None:
+    """A seed is a whole number ``0 <= seed < 2**63``; a treatment share is in (0, 1) and stays so at the
+    draw's precision (a fraction with denominator at most one million), so neither arm is empty by design.
+
+    Examples
+    --------
+    >>> check_design(20160301, 0.5)
+    >>> check_design(1, 0.0000001)
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.ConfigError: treatment_share 1e-07 rounds to 0 at the draw's precision (1/1000000); it must be in (0, 1)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be a whole number; got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}; got {seed}")
+    if isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating)) or not (
+            0 < share < 1):
+        raise ConfigError(f"treatment_share must be in (0, 1); got {share!r}")
+    exact = Fraction(float(share)).limit_denominator(SHARE_DENOMINATOR)   # as trialeval.draw.design_fraction
+    if not 0 < exact < 1:
+        raise ConfigError(f"treatment_share {share!r} rounds to {int(exact)} at the draw's precision "
+                          f"(1/{SHARE_DENOMINATOR}); it must be in (0, 1)")
 
 
 def load_config(path: str | Path) -> TrialConfig:

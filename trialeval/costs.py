@@ -27,6 +27,7 @@ from scipy.optimize import brentq
 
 from trialeval.config import read_toml
 from trialeval.exceptions import ConfigError, InputDataError, TrialevalWarning
+from trialeval.io import make_rng
 
 PersistenceKind = Literal["none", "constant", "exp_decay", "linear_to_zero", "vector"]
 Correlation = Literal["weeks", "perfect", "independent"]
@@ -921,7 +922,7 @@ def costs(
         raise ValueError(f"draws must be a whole number ≥ 0; got {draws!r}")
     curves, notes = _curves(effects, scenarios, source)
     model = _Model(curves)
-    generator = np.random.default_rng(rng)
+    generator = make_rng(rng)
     h_draws, s_draws = _draw_curves(curves, int(draws), correlation, generator)
 
     rows, flows, sens = [], [], []

@@ -33,6 +33,7 @@ from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
     LEDGER_COLUMNS,
     atomic_write,
+    parse_date,
     read_ledger,
     read_population,
     read_table,
@@ -245,7 +246,7 @@ def draw(
     requests
         Programme places per municipality, ``{"Aarhus": 10}`` or ``["Aarhus=10"]``.
     date
-        The wave's visitation date.
+        The wave's visitation date, ``YYYY-MM-DD`` (a calendar day) or a date.
     ledger
         The ledger so far (validated), or None for the first wave.
 
@@ -259,7 +260,7 @@ def draw(
     {'control': 3, 'treatment': 3}
     """
     requests = parse_requests(requests)
-    date = pd.Timestamp(date).normalize()
+    date = parse_date(date, "date")
     population = validate_population(population, source)
     previous = ledger if ledger is not None and len(ledger) else None
     wave = 1 if previous is None or "wave" not in previous else int(previous["wave"].max()) + 1
@@ -543,7 +544,7 @@ def exclude(
         raise InputDataError(
             f"person '{person_id}' is already excluded (reason '{ledger.at[row, 'exclusion_reason']}')"
         )
-    when = pd.Timestamp(date if date is not None else dt.date.today()).strftime("%Y-%m-%d")
+    when = parse_date(date if date is not None else dt.date.today(), "date").strftime("%Y-%m-%d")
     out = ledger.copy()
     for col in ("excluded", "exclusion_reason", "exclusion_date"):
         if col not in out:

@@ -34,7 +34,7 @@ from scipy import stats
 
 from trialeval.disclosure import DEFAULT_MIN_CELL, suppress_small_cells
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
-from trialeval.io import ARMS, require_columns, row_error
+from trialeval.io import ARMS, make_rng, require_columns, row_error
 from trialeval.panel import PanelResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -966,7 +966,7 @@ def effects(
         kwargs = {"n_clusters": n_units}
     unit_sel = rows(cluster_all) if cluster else person_sel
 
-    gen = np.random.default_rng(rng)
+    gen = make_rng(rng)
     frames, band_rows, dropped_frames, ri_inputs = [], [], [], []
     indicators = []
     values: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}

@@ -8,11 +8,14 @@ Row numbers in messages count data rows from 1 (the header of a CSV is not a row
 from __future__ import annotations
 
 import contextlib
+import datetime
 import hashlib
 import os
+import re
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,6 +43,205 @@ def row_error(source: str, column: str, rule: str, bad: np.ndarray | pd.Series) 
     return InputDataError(f"{source}: column '{column}' {rule} in {describe_rows(positions)}")
 
 
+# --------------------------------------------------------------------------------------------------
+# Dates: ISO YYYY-MM-DD or a declared format, never a guess
+# --------------------------------------------------------------------------------------------------
+
+#: Key of the config's ``[columns]`` table that declares the format of the date columns of input files;
+#: it is not a column name and is never used to rename one.
+DATE_FORMAT_KEY = "date_format"
+#: A date as text: ISO ``YYYY-MM-DD``, optionally followed by a time of day (Stata and Excel write
+#: ``2016-03-01 00:00:00``), which is ignored.
+_ISO_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
+_ISO_OPTION = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def parse_date(value: Any, what: str) -> pd.Timestamp:
+    """One date given by the user: ``YYYY-MM-DD`` text that is a calendar date, or a date object.
+
+    Parameters
+    ----------
+    value
+        Text ``YYYY-MM-DD`` (surrounding blanks ignored), or a ``datetime.date``, ``datetime.datetime``,
+        ``numpy.datetime64`` or ``pandas.Timestamp`` (its time of day is dropped).
+    what
+        Where the date comes from, for the message: an option (``--date``) or a config key.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight of that day.
+
+    Raises
+    ------
+    InputDataError
+        Text in another form (``01-03-2016``, ``2016-3-1``, ``20160301``, ``now``), a day that does not
+        exist (``2016-02-30``), a missing value or another type; the message names ``what``.
+
+    Examples
+    --------
+    >>> parse_date("2016-03-01", "--date")
+    Timestamp('2016-03-01 00:00:00')
+    >>> parse_date("01-03-2016", "--date")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --date: '01-03-2016' is not a date YYYY-MM-DD
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_OPTION.fullmatch(text):
+            raise InputDataError(f"{what}: {value!r} is not a date YYYY-MM-DD")
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise InputDataError(f"{what}: {value!r} is not a calendar date (YYYY-MM-DD)") from None
+    elif isinstance(value, (datetime.date, np.datetime64)) and not pd.isna(value):
+        day = pd.Timestamp(value).date() if isinstance(value, np.datetime64) else value
+        if isinstance(day, datetime.datetime):
+            day = day.date()
+    elif value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        raise InputDataError(f"{what}: a date YYYY-MM-DD is missing")
+    else:
+        raise InputDataError(f"{what}: {value!r} is not a date YYYY-MM-DD")
+    try:
+        return pd.Timestamp(day)
+    except (ValueError, OverflowError):
+        raise InputDataError(f"{what}: {value!r} is outside the dates this tool handles") from None
+
+
+def make_rng(rng: Any, what: str = "seed") -> np.random.Generator:
+    """``rng`` as a numpy Generator: a Generator, None (fresh entropy) or a whole-number seed ``>= 0``.
+
+    Examples
+    --------
+    >>> float(make_rng(1).random()) == float(make_rng(1).random())
+    True
+    >>> make_rng(-1)
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: seed must be a whole number >= 0; got -1
+    """
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise InputDataError(f"{what} must be a whole number >= 0; got {rng!r}")
+    return np.random.default_rng(int(rng))
+
+
+def check_date_format(fmt: Any, what: str) -> str:
+    """Check a declared date format: a strftime pattern with a 4-digit year, a month and a day.
+
+    Examples
+    --------
+    >>> check_date_format("%d-%m-%Y", "[columns] date_format")
+    '%d-%m-%Y'
+    >>> check_date_format("%d/%m/%y", "[columns] date_format")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: [columns] date_format: '%d/%m/%y' needs a 4-digit year %Y, a month (%m, %b or %B) and a day %d
+    """
+    if not isinstance(fmt, str):
+        raise InputDataError(f"{what}: must be a strftime pattern such as \"%d-%m-%Y\"; got {fmt!r}")
+    fields = set(re.findall(r"%(.)", fmt.replace("%%", "")))
+    if not ("Y" in fields and "d" in fields and fields & {"m", "b", "B"}):
+        raise InputDataError(f"{what}: {fmt!r} needs a 4-digit year %Y, a month (%m, %b or %B) and a day %d")
+    allowed = {"Y", "m", "b", "B", "d", "a", "A", "H", "M", "S", "f", "p", "I"}
+    unknown = sorted(fields - allowed)
+    if unknown:
+        raise InputDataError(f"{what}: {fmt!r} holds field(s) {', '.join('%' + f for f in unknown)} "
+                             "that a date column cannot be read with")
+    probe = datetime.datetime(2016, 3, 1)
+    try:
+        back = datetime.datetime.strptime(probe.strftime(fmt), fmt)
+    except ValueError as exc:
+        raise InputDataError(f"{what}: {fmt!r} is not a usable strftime pattern: {exc}") from None
+    if back.date() != probe.date():
+        raise InputDataError(f"{what}: {fmt!r} does not read back the dates it writes")
+    return fmt
+
+
+def split_date_format(rename: Mapping[str, str] | None) -> tuple[dict[str, str], str | None]:
+    """Split the config's ``[columns]`` table into the column renames and the declared date format.
+
+    Examples
+    --------
+    >>> split_date_format({"person_id": "pnr", "date_format": "%d-%m-%Y"})
+    ({'person_id': 'pnr'}, '%d-%m-%Y')
+    """
+    rename = dict(rename or {})
+    fmt = rename.pop(DATE_FORMAT_KEY, None)
+    if fmt is not None:
+        check_date_format(fmt, f"[columns] {DATE_FORMAT_KEY}")
+    return rename, fmt
+
+
+def parse_date_column(values: pd.Series, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A date column as int64 day numbers since 1970-01-01, with masks of missing and unreadable values.
+
+    Dates and timestamps (Parquet, Stata) are taken as they are. Text must be ISO ``YYYY-MM-DD``
+    (a time of day after it is ignored) and a calendar day, or, when ``date_format`` is given, exactly
+    that strftime pattern (and then ISO text is unreadable). Days are counted without nanoseconds, so
+    open ends such as ``9999-12-31`` do not overflow. Missing and unreadable values get day 0. Python
+    date objects in a column of objects are read as their ISO text.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> days, missing, bad = parse_date_column(pd.Series(["2016-03-01", "2016-02-30", None, "01-03-2016"]))
+    >>> days[0], missing.tolist(), bad.tolist()
+    (np.int64(16861), [False, False, True, False], [False, True, False, True])
+    >>> parse_date_column(pd.Series(["01-03-2016"]), "%d-%m-%Y")[0].tolist()
+    [16861]
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        missing = values.isna().to_numpy()
+        days = np.asarray(values.to_numpy()).astype("datetime64[D]").astype(np.int64)
+        days[missing] = 0
+        return days, missing, np.zeros(len(values), dtype=bool)
+    text = values.astype("str").str.strip()
+    missing = (values.isna() | (text == "")).to_numpy()
+    text = text.where(~missing, "")
+    days = np.zeros(len(values), dtype=np.int64)
+    if date_format is None:
+        ok = np.array(text.str.match(_ISO_TEXT).to_numpy(dtype=bool))
+        if ok.any():
+            iso = text[ok]
+            year = iso.str.slice(0, 4).astype(np.int64).to_numpy()
+            month = iso.str.slice(5, 7).astype(np.int64).to_numpy()
+            day = iso.str.slice(8, 10).astype(np.int64).to_numpy()
+            valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
+            first = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
+            length = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
+            valid &= day <= length
+            days[ok] = np.where(valid, first.astype("datetime64[D]").astype(np.int64) + day - 1, 0)
+            ok[ok] = valid
+    else:
+        # Distinct values only: a register holds few distinct dates however many rows it has.
+        uniq = pd.unique(text[~missing])
+        parsed = {}
+        for value in uniq:
+            try:
+                parsed[value] = (datetime.datetime.strptime(value, date_format).date()
+                                 - datetime.date(1970, 1, 1)).days
+            except ValueError:
+                pass
+        mapped = text.map(parsed)
+        ok = np.array(mapped.notna().to_numpy()) & ~missing
+        days[ok] = mapped[ok].to_numpy(dtype=np.int64)
+    bad = ~missing & ~ok
+    days[bad] = 0
+    return days, missing, bad
+
+
+def date_rule(date_format: str | None) -> str:
+    """The rule a date column breaks, for messages."""
+    if date_format is None:
+        return "is not a date YYYY-MM-DD"
+    return f"is not a date in the declared format {date_format!r} ([columns] {DATE_FORMAT_KEY})"
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -55,7 +257,13 @@ def read_table(
     text_columns
         Contract names of columns kept as text (ids must not lose leading zeros).
     rename
-        ``{contract_name: user_name}`` from the config's ``[columns]`` table.
+        ``{contract_name: user_name}`` from the config's ``[columns]`` table (its ``date_format`` is
+        not a column and renames nothing).
+
+    Raises
+    ------
+    InputDataError
+        An unsupported file type, a missing or unreadable file, or a file with a header but no rows.
 
     Examples
     --------
@@ -73,7 +281,7 @@ def read_table(
         )
     if not path.is_file():
         raise InputDataError(f"{path}: file not found")
-    rename = dict(rename or {})
+    rename, _ = split_date_format(rename)
     user_text = [rename.get(c, c) for c in text_columns]
     try:
         if suffix == ".csv":
@@ -92,6 +300,7 @@ def read_table(
             df = pd.read_excel(path, dtype={c: str for c in user_text})
     except (ValueError, OSError, UnicodeDecodeError, ImportError) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_rows(len(df), str(path))
     inverse = {user: contract for contract, user in rename.items() if user in df.columns}
     df = df.rename(columns=inverse)
     for col in text_columns:
@@ -106,6 +315,12 @@ def _as_text(s: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(s) and s.dropna().eq(s.dropna().round()).all():
         s = s.astype("Int64")
     return s.astype("str")
+
+
+def require_rows(n_rows: int, source: str) -> None:
+    """Raise when a file holds a header but no data rows (an export that went wrong, not an empty trial)."""
+    if n_rows == 0:
+        raise InputDataError(f"{source}: has a header but no rows")
 
 
 def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
@@ -155,10 +370,11 @@ LEDGER_COLUMNS = (
 )
 
 
-def validate_ledger(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = None) -> pd.DataFrame:
     """Check the ledger contract (SPEC §4.2) and normalise types.
 
-    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty.
+    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty. Dates given as
+    text must be ISO ``YYYY-MM-DD``, or follow ``date_format`` when it is given.
 
     Examples
     --------
@@ -171,7 +387,7 @@ def validate_ledger(df: pd.DataFrame, source: str) -> pd.DataFrame:
     # Every rule lives in compact_ledger (also used for ledgers of millions of persons); here the checked
     # columns come back as pandas types and the rest of the frame (covariates) is kept as it is.
     checked = [c for c in LEDGER_COLUMNS if c in df.columns and c != "exclusion_reason"]
-    compact = compact_ledger(_arrow_table(df[checked]), source)
+    compact = compact_ledger(_arrow_table(df[checked]), source, date_format=date_format)
     df = df.copy()
     df["arm"] = pd.Series(compact["arm"].to_pandas(), index=df.index).astype("str")
     for col in ("visitation_date", "followup_end", "exclusion_date"):
@@ -210,10 +426,23 @@ def read_population(path: str | os.PathLike[str], rename: Mapping[str, str] | No
 
 
 def read_ledger(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read and validate an assignments ledger."""
+    """Read and validate an assignments ledger.
+
+    A ``date_format`` in ``rename`` (the config's ``[columns]``) applies to its date columns, except in a
+    ledger written by ``draw`` (one with a manifest beside it), whose dates are always ISO.
+    """
     df = read_table(path, text_columns=("person_id", "municipality", "stratum", "exclusion_reason"),
                     rename=rename)
-    return validate_ledger(df, str(path))
+    return validate_ledger(df, str(path), date_format=_ledger_date_format(path, rename))
+
+
+def _ledger_date_format(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> str | None:
+    """The declared date format for a ledger file; None (ISO) for a ledger that ``draw`` wrote."""
+    _, fmt = split_date_format(rename)
+    path = Path(path)
+    if fmt is not None and path.with_name(path.stem + ".manifest.jsonl").is_file():
+        return None
+    return fmt
 
 
 @contextlib.contextmanager
@@ -358,7 +587,8 @@ def read_ledger_table(
         df = read_ledger(path, rename=rename)     # its messages: file type, file not found, every rule
         return compact_ledger(pa.Table.from_pandas(df[[c for c in wanted if c in df.columns]],
                                                    preserve_index=False), source)
-    rename = dict(rename or {})
+    date_format = _ledger_date_format(path, rename)
+    rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
     try:
         if suffix == ".csv":
@@ -383,11 +613,12 @@ def read_ledger_table(
             table = table.unify_dictionaries()
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_rows(table.num_rows, source)
     table = table.rename_columns([inverse.get(c, c) for c in table.column_names])
-    return compact_ledger(table, source)
+    return compact_ledger(table, source, date_format=date_format)
 
 
-def compact_ledger(table: "pa.Table", source: str) -> "pa.Table":
+def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = None) -> "pa.Table":
     """Check the ledger contract (SPEC §4.2) on an Arrow table and make its columns compact.
 
     The rules, their order and their messages are those of :func:`validate_ledger`; see
@@ -431,10 +662,11 @@ def compact_ledger(table: "pa.Table", source: str) -> "pa.Table":
         raise row_error(source, "arm", "must be 'treatment' or 'control'", bad.to_numpy(zero_copy_only=False))
     out["arm"] = pa.DictionaryArray.from_arrays(codes.cast(pa.int8()), pa.array(ARMS))
 
-    out["visitation_date"] = _arrow_dates(table["visitation_date"], "visitation_date", source, required=True)
+    out["visitation_date"] = _arrow_dates(table["visitation_date"], "visitation_date", source, required=True,
+                                          date_format=date_format)
     for col in ("followup_end", "exclusion_date"):
         if col in names:
-            out[col] = _arrow_dates(table[col], col, source, required=False)
+            out[col] = _arrow_dates(table[col], col, source, required=False, date_format=date_format)
     out["excluded"] = (_arrow_bool(table["excluded"], source) if "excluded" in names
                        else pa.array(np.zeros(table.num_rows, dtype=bool)))
     if "wave" in names:
@@ -512,12 +744,14 @@ def _arrow_as_text(col: "pa.ChunkedArray | pa.Array", *, ids: bool = False) -> "
     return arr.cast(pa.large_string())
 
 
-def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: bool) -> "pa.Array":
-    """:func:`compact_ledger`'s date rule: ISO ``YYYY-MM-DD`` (a longer text is cut to its first ten
-    characters, as Stata and Excel write ``2016-03-01 00:00:00``); returned as ``date32`` (missing as null).
+def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: bool,
+                 date_format: str | None = None) -> "pa.Array":
+    """:func:`compact_ledger`'s date rule (that of :func:`parse_date_column`): text is ISO ``YYYY-MM-DD``
+    and a calendar day (a time of day after it is ignored, as Stata and Excel write
+    ``2016-03-01 00:00:00``), or follows ``date_format``; returned as ``date32`` (missing as null).
 
-    Timestamps and dates are converted in Arrow; text is parsed by pandas a slice of rows at a time, so
-    that only one slice is ever held as Python objects.
+    Timestamps and dates are converted in Arrow; text is parsed a slice of rows at a time, so that only
+    one slice is ever held as Python objects.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -538,16 +772,12 @@ def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: 
         parts, bad_parts = [], []
         for start in range(0, max(len(col), 1), _SLICE_ROWS):
             raw = pd.Series(col.slice(start, _SLICE_ROWS).to_pandas())
-            text = raw.astype("str").str.strip().str.slice(0, 10)
-            text = text.where(text.notna() & (text != ""))
-            parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-            bad_parts.append((text.notna() & parsed.isna()).to_numpy())
-            day = parsed.to_numpy().astype("datetime64[D]").astype(np.int64)
-            missing = parsed.isna().to_numpy()
-            parts.append(pa.array(day.astype(np.int32), type=pa.int32(), mask=missing).cast(pa.date32()))
+            day, missing, bad = parse_date_column(raw, date_format)
+            bad_parts.append(bad)
+            parts.append(pa.array(day.astype(np.int32), type=pa.int32(), mask=missing | bad).cast(pa.date32()))
         bad = np.concatenate(bad_parts)
         if bad.any():
-            raise row_error(source, column, "is not a date YYYY-MM-DD", bad)
+            raise row_error(source, column, date_rule(date_format), bad)
         dates = pa.concat_arrays(parts)
     if required and dates.null_count:
         raise row_error(source, column, "is empty", dates.is_null().to_numpy(zero_copy_only=False))

@@ -62,10 +62,15 @@ from trialeval.io import (
     LEDGER_TABLE_COLUMNS,
     atomic_write,
     compact_ledger,
+    date_rule,
+    parse_date,
+    parse_date_column,
     read_ledger_table,
     read_table,
     require_columns,
+    require_rows,
     row_error,
+    split_date_format,
     validate_ledger,
     write_table,
 )
@@ -82,6 +87,9 @@ CHAIN_WEEKS = 13
 MAX_GAP_WEEKS = 4
 #: Upper bound of ``hours_per_week`` (hours in a week).
 MAX_HOURS = 168.0
+#: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
+#: and a panel of millions of persons over it would not fit in memory.
+MAX_WEEKS = 1040
 #: Parquet row groups hold whole persons and at most this many rows.
 ROW_GROUP_ROWS = 1 << 20
 
@@ -125,6 +133,9 @@ def read_spells(path: str | os.PathLike[str], rename: Mapping[str, str] | None =
     df = read_table(path, text_columns=_SPELL_TEXT_COLUMNS, rename=rename)
     require_columns(df, ["person_id", "spell_type", "start_date", "end_date"], str(path))
     df.attrs["source"] = str(path)
+    _, date_format = split_date_format(rename)
+    if date_format is not None:
+        df.attrs["date_format"] = date_format
     return df
 
 
@@ -154,34 +165,17 @@ def _index_in(values: pd.Series | pa.Array, lookup: pa.Array) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _parse_days(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dates as int64 day numbers since 1970-01-01, plus masks of missing and unparseable values."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_localize(None)
-        parsed = s
-        missing = s.isna().to_numpy()
-        bad = np.zeros(len(s), dtype=bool)
-    else:
-        text = s.astype("str").str.strip().str.slice(0, 10)
-        missing = (s.isna() | (text == "")).to_numpy()
-        parsed = pd.to_datetime(text.where(~missing), format="%Y-%m-%d", errors="coerce")
-        bad = ~missing & parsed.isna().to_numpy()
-    # Via day precision, so open ends such as 9999-12-31 do not overflow nanoseconds.
-    days = np.asarray(parsed.to_numpy()).astype("datetime64[D]").astype(np.int64)
-    days[missing | bad] = 0
-    return days, missing, bad
+def _parse_days(s: pd.Series, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dates as int64 day numbers since 1970-01-01, plus masks of missing and unreadable values: text is
+    ISO ``YYYY-MM-DD`` and a calendar day, or follows the declared ``date_format``
+    (:func:`trialeval.io.parse_date_column`)."""
+    return parse_date_column(s, date_format)
 
 
 def _as_day(value: Any, what: str) -> int:
-    """One date given by the caller as an int64 day number."""
-    try:
-        # Text must be ISO: "03/04/2016" means different days to different readers.
-        ts = pd.to_datetime(value.strip(), format="%Y-%m-%d") if isinstance(value, str) else pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InputDataError(f"{what} {value!r} is not a date YYYY-MM-DD") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise InputDataError(f"{what} is missing; expected a date YYYY-MM-DD")
+    """One date given by the caller as an int64 day number; text must be ISO ("03/04/2016" means
+    different days to different readers) and a calendar day."""
+    ts = parse_date(value, what)
     return int(np.datetime64(ts.date(), "D").astype(np.int64))
 
 
@@ -199,11 +193,13 @@ class _Spells:
 
 
 def _check_spells(
-    df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool, offset: int = 0
+    df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool, offset: int = 0,
+    date_format: str | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """Apply every row rule of SPEC §9; fatal by default, else return the rejected rows.
 
-    ``offset`` is the number of data rows of the file before ``df`` (a batch), for row numbers.
+    ``offset`` is the number of data rows of the file before ``df`` (a batch), for row numbers;
+    ``date_format`` the declared format of date text (None: ISO).
     """
     require_columns(df, ["person_id", "spell_type", "start_date", "end_date"], source)
     n = len(df)
@@ -225,10 +221,11 @@ def _check_spells(
         rule = "has unknown spell types"
     rules.append(("spell_type", rule, unknown))
 
-    start, start_missing, start_bad = _parse_days(df["start_date"])
-    end, end_missing, end_bad = _parse_days(df["end_date"])
-    rules += [("start_date", "is empty", start_missing), ("start_date", "is not a date YYYY-MM-DD", start_bad),
-              ("end_date", "is empty", end_missing), ("end_date", "is not a date YYYY-MM-DD", end_bad)]
+    start, start_missing, start_bad = _parse_days(df["start_date"], date_format)
+    end, end_missing, end_bad = _parse_days(df["end_date"], date_format)
+    not_a_date = date_rule(date_format)
+    rules += [("start_date", "is empty", start_missing), ("start_date", not_a_date, start_bad),
+              ("end_date", "is empty", end_missing), ("end_date", not_a_date, end_bad)]
     dates_ok = ~(start_missing | start_bad | end_missing | end_bad)
     rules.append(("end_date", "is before start_date", dates_ok & (end < start)))
 
@@ -236,13 +233,19 @@ def _check_spells(
     if "hours_per_week" in df.columns:
         raw_hours = df["hours_per_week"]
         hours = pd.to_numeric(raw_hours, errors="coerce").to_numpy(dtype=np.float64)
-        raw_missing = raw_hours.isna().to_numpy()
+        raw_missing = np.array(raw_hours.isna().to_numpy(), dtype=bool)     # writable (copy-on-write)
+        comma = np.zeros(n, dtype=bool)
         if raw_hours.dtype == object or pd.api.types.is_string_dtype(raw_hours):
-            raw_missing |= (raw_hours.astype("str").str.strip() == "").to_numpy()
+            raw_text = raw_hours.astype("str").str.strip()
+            raw_missing |= (raw_text == "").to_numpy()
+            comma = np.asarray(raw_text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False), dtype=bool)
     else:
         hours = np.full(n, np.nan)
         raw_missing = np.ones(n, dtype=bool)
+        comma = np.zeros(n, dtype=bool)
     rules.append(("hours_per_week", "is missing on ordinary_hours spells", is_hours & raw_missing))
+    rules.append(("hours_per_week", "has a decimal comma, which is not read (use '.' as decimal separator)",
+                  is_hours & ~raw_missing & comma))
     rules.append(("hours_per_week", "is not a number", is_hours & ~raw_missing & np.isnan(hours)))
     with np.errstate(invalid="ignore"):
         out_of_range = is_hours & ~np.isnan(hours) & ((hours <= 0) | (hours > MAX_HOURS))
@@ -287,17 +290,19 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
     if suffix not in (".parquet", ".pq", ".csv") or not path.is_file():
         whole = read_spells(path, rename=rename)       # its messages: file type, file not found
         return iter([whole]), len(whole)
-    rename = dict(rename or {})
+    rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
     user_text = [rename.get(c, c) for c in _SPELL_TEXT_COLUMNS]
     try:
         if suffix == ".csv":
-            names = pd.read_csv(path, nrows=0).columns
+            head = pd.read_csv(path, nrows=1, dtype=str)
+            names, n_head = head.columns, len(head)
         else:
             parquet = pq.ParquetFile(path, pre_buffer=False)     # else a row group is held twice
-            names = parquet.schema_arrow.names
+            names, n_head = parquet.schema_arrow.names, parquet.metadata.num_rows
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_rows(n_head, str(path))
     require_columns(pd.DataFrame(columns=[inverse.get(c, c) for c in names]),
                     ["person_id", "spell_type", "start_date", "end_date"], str(path))
 
@@ -315,10 +320,11 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
                           for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS, columns=wanted))
             empty = True
             for frame in frames:
-                empty = False
-                yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
+                if len(frame):
+                    empty = False
+                    yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
             if empty:
-                yield pd.DataFrame(columns=[inverse.get(c, c) for c in names])
+                require_rows(0, str(path))
         except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
             raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
 
@@ -508,6 +514,7 @@ class _SpellBuffer:
 def _read_compact_spells(
     batches: Iterator[pd.DataFrame | pa.RecordBatch], source: str, types: tuple[str, ...],
     drop_bad_rows: bool, ledger_ids: pa.Array, late_ids: pa.Array, n_rows: int | None = None,
+    date_format: str | None = None,
 ) -> tuple[_Spells, pd.DataFrame, dict[str, Any]]:
     """Check, match to the ledger and compact the spells a batch at a time.
 
@@ -543,7 +550,8 @@ def _read_compact_spells(
                     raise InputDataError(f"{source}: cannot be read as parquet: {exc}") from exc
             n = len(batch)
             columns = list(batch.columns)
-            checked, good, spell_rejects = _check_spells(batch, source, types, drop_bad_rows, offset)
+            checked, good, spell_rejects = _check_spells(batch, source, types, drop_bad_rows, offset,
+                                                         date_format)
             rejects.append(spell_rejects)
             good_ids = _arrow_text(checked["ids"][good])
             wp_all = _arrow_text(_ids_as_text(batch["workplace_id"])) if "workplace_id" in columns else None
@@ -1152,11 +1160,13 @@ def build_panel(
     spells
         Spells (SPEC §4.3) as a DataFrame or a file (see :func:`read_spells`).
     extraction_date
-        Last day covered by the register extract; weeks ending after it are absent.
+        Last day covered by the register extract, ``YYYY-MM-DD`` or a date; weeks ending after it are absent.
     weeks
-        Last week since visitation to build (week 1 starts on the visitation date).
+        Last week since visitation to build (week 1 starts on the visitation date), 1 to ``MAX_WEEKS``
+        (20 years).
     pre_weeks
-        Number of pre-visitation weeks ``0, -1, …`` to add, for covariates and placebo curves.
+        Number of pre-visitation weeks ``0, -1, …`` to add, for covariates and placebo curves
+        (at most ``MAX_WEEKS``).
     min_days
         Days of overlap (1–7) a spell needs to cover a week (ordinary hours are always pro rata).
     drop_bad_rows
@@ -1164,7 +1174,9 @@ def build_panel(
     spell_types
         Further spell types to accept; each gives an indicator ``in_<type>``.
     columns
-        ``{contract_name: user_name}`` renames, used when ``ledger`` or ``spells`` is a file.
+        ``{contract_name: user_name}`` renames, used when ``ledger`` or ``spells`` is a file, and the
+        optional ``date_format`` of their date columns (the config's ``[columns]`` table); without it,
+        dates given as text must be ISO ``YYYY-MM-DD``.
     progress
         ``callback(done, total)`` called after each chunk of persons.
     chunk_persons
@@ -1216,7 +1228,7 @@ def build_panel(
     1
     """
     weeks, pre_weeks, min_days, chunk_persons = (
-        _check_int(weeks, "weeks", 1), _check_int(pre_weeks, "pre_weeks", 0),
+        _check_int(weeks, "weeks", 1, MAX_WEEKS), _check_int(pre_weeks, "pre_weeks", 0, MAX_WEEKS),
         _check_int(min_days, "min_days", 1, 7), _check_int(chunk_persons, "chunk_persons", 1))
     extraction = _as_day(extraction_date, "extraction_date")
     types = _spell_types(spell_types)
@@ -1230,15 +1242,18 @@ def build_panel(
 
     # The ledger as compact Arrow columns: only the columns the panel needs are read, and none of them
     # becomes Python objects (a DataFrame of millions of id strings costs hundreds of MB).
+    _, date_format = split_date_format(columns)
     if isinstance(ledger, pd.DataFrame):
         ledger_source = str(ledger.attrs.get("source", "ledger"))
-        table = _ledger_frame_table(validate_ledger(ledger, ledger_source), ledger_source)
+        table = _ledger_frame_table(validate_ledger(ledger, ledger_source, date_format=date_format),
+                                    ledger_source)
     else:
         ledger_source = str(ledger)
         table = read_ledger_table(ledger, rename=columns)
     _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
     if isinstance(spells, pd.DataFrame):
         spells_source = str(spells.attrs.get("source", "spells"))
+        date_format = spells.attrs.get("date_format", date_format)     # as read_spells read it
         batches: Iterator[pd.DataFrame | pa.RecordBatch] = iter([spells])
         n_spell_rows: int | None = len(spells)
     else:
@@ -1284,7 +1299,7 @@ def build_panel(
     _release_memory()
 
     sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
-                                                      ledger_ids, late_ids, n_spell_rows)
+                                                      ledger_ids, late_ids, n_spell_rows, date_format)
     ids = ledger_ids.cast(pa.string())       # 32-bit offsets, as the panel writes them; one copy kept
     del ledger_ids
     _release_memory()

@@ -146,6 +146,29 @@ _OUTCOME_NAMES = {
 }
 
 
+#: Languages of figures, reports and console text.
+LANGUAGES = ("en", "da")
+
+
+def check_lang(lang: object, what: str = "--lang") -> str:
+    """Check a language code before anything is drawn or written.
+
+    Examples
+    --------
+    >>> check_lang("da")
+    'da'
+    >>> check_lang("de")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --lang: unknown language 'de'; known languages: en, da
+    """
+    if lang not in LANGUAGES:
+        from trialeval.exceptions import InputDataError
+
+        raise InputDataError(f"{what}: unknown language {lang!r}; known languages: {', '.join(LANGUAGES)}")
+    return str(lang)
+
+
 def _text(lang: str) -> dict[str, str]:
     if lang not in _EFFECT_TEXT:
         from trialeval.exceptions import InputDataError
