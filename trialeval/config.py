@@ -255,6 +255,9 @@ class TrialConfig:
             bands[col] = tuple(float(e) for e in edges)
         analysis = dict(data.get("analysis", {}))
         if "extraction_date" in analysis:
+            if isinstance(analysis["extraction_date"], datetime.datetime):    # a TOML date-time
+                raise ConfigError(f"{source}: [analysis] extraction_date is a date and time; "
+                                  "give a date YYYY-MM-DD")
             try:
                 analysis["extraction_date"] = parse_date(analysis["extraction_date"],
                                                          f"{source}: [analysis] extraction_date")

@@ -389,7 +389,8 @@ def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = 
     checked = [c for c in LEDGER_COLUMNS if c in df.columns and c != "exclusion_reason"]
     compact = compact_ledger(_arrow_table(df[checked]), source, date_format=date_format)
     df = df.copy()
-    df["arm"] = pd.Series(compact["arm"].to_pandas(), index=df.index).astype("str")
+    # by position: the caller's frame may have any index (e.g. a filtered ledger)
+    df["arm"] = pd.Series(np.asarray(compact["arm"].to_pandas(), dtype=object), index=df.index).astype("str")
     for col in ("visitation_date", "followup_end", "exclusion_date"):
         values = (compact[col].to_pandas(date_as_object=False) if col in compact.column_names
                   else pd.Series(pd.NaT, index=range(len(df))))
@@ -673,8 +674,12 @@ def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = 
         wave = table["wave"].combine_chunks() if table.num_rows else pa.array([], table["wave"].type)
         if wave.null_count or not (pa.types.is_integer(wave.type) or pa.types.is_floating(wave.type)
                                    or pa.types.is_boolean(wave.type)):
-            bad = pd.to_numeric(pd.Series(wave.to_numpy(zero_copy_only=False)), errors="coerce").isna()
-            raise row_error(source, "wave", "must be a whole number", bad)
+            # Text such as "1" (a ledger read as text) is a whole number; anything else is blamed.
+            number = pd.to_numeric(pd.Series(wave.to_numpy(zero_copy_only=False)), errors="coerce")
+            bad = number.isna() | (number != number.round())
+            if bad.any():
+                raise row_error(source, "wave", "must be a whole number", bad)
+            wave = pa.array(number.to_numpy(dtype=np.int64))
         out["wave"] = pa.array(wave.to_numpy(zero_copy_only=False).astype(np.int64))
     for col in ("municipality", "stratum"):
         if col in names:
