@@ -429,3 +429,23 @@ def test_config_language_checked(tmp_path):
     path.write_text(BASE + '[analysis]\nlang = "de"\n')
     with pytest.raises(ConfigError, match=r"\[analysis\] lang: unknown language 'de'; known languages: en, da"):
         load_config(path)
+
+
+def test_panel_memory_is_planned_before_building(monkeypatch):
+    import trialeval.panel as panel_module
+
+    ledger = pd.DataFrame({"person_id": ["a", "b"], "arm": ["treatment", "control"],
+                           "visitation_date": ["2016-03-01", "2016-03-01"]})
+    spells = pd.DataFrame({"person_id": ["a"], "spell_type": ["internship"], "start_date": ["2016-03-01"],
+                           "end_date": ["2016-03-10"]})
+    # Many weeks: fewer persons per chunk, the same panel.
+    wide = build_panel(ledger, spells, "2036-12-31", weeks=1040)
+    assert wide.settings["chunk_persons"] == panel_module.CHUNK_CELLS // 1040
+    pd.testing.assert_frame_equal(wide.to_frame(),
+                                  build_panel(ledger, spells, "2036-12-31", weeks=1040, chunk_persons=1).to_frame())
+    # A kept panel larger than the machine's memory stops before it is built (as if each row took 1 TB).
+    monkeypatch.setattr(panel_module, "_KEPT_BYTES_PER_ROW", 2**40)
+    with pytest.raises(InputDataError, match=r"the panel would hold 86 person-weeks, about .* GB kept in "
+                                             r"memory, more than this machine's .* GB; write it to a file"):
+        build_panel(ledger, spells, "2016-12-31")
+    assert build_panel(ledger, spells, "2016-12-31", keep_panel=False).n_persons == 2

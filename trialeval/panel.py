@@ -90,6 +90,11 @@ MAX_HOURS = 168.0
 #: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
 #: and a panel of millions of persons over it would not fit in memory.
 MAX_WEEKS = 1040
+#: Most person-weeks built at a time (a chunk's working memory is about 20 bytes each): with many
+#: weeks, fewer persons are processed together.
+CHUNK_CELLS = 40_000_000
+#: Bytes a kept panel holds per person-week (indicator bits, week, hours), for the memory plan.
+_KEPT_BYTES_PER_ROW = 4
 #: Parquet row groups hold whole persons and at most this many rows.
 ROW_GROUP_ROWS = 1 << 20
 
@@ -1180,7 +1185,8 @@ def build_panel(
     progress
         ``callback(done, total)`` called after each chunk of persons.
     chunk_persons
-        Persons processed together; bounds the working memory.
+        Persons processed together; bounds the working memory. Lowered when the weeks are many, so that a
+        chunk holds at most ``CHUNK_CELLS`` person-weeks (the result does not depend on it).
     out
         Stream the panel to this ``.parquet`` or ``.csv`` file (and the side files of
         :func:`write_panel`) a chunk of persons at a time, keeping none of it: memory then does not grow
@@ -1287,6 +1293,11 @@ def build_panel(
     limit = np.minimum(limit, extraction)
     last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
     n_obs = (last_week - k_min + 1).astype(np.int64)
+    # Memory planned before anything is allocated: a chunk's working set is bounded by its person-weeks,
+    # and a panel kept in memory must fit in this machine's memory.
+    chunk_persons = max(1, min(chunk_persons, CHUNK_CELLS // n_weeks))
+    if keep_panel and out is None:
+        _check_kept_memory(int(n_obs.sum()))
     # Day numbers and weeks fit int32 (as the spells' days do): half the memory per person.
     v, last_week = v.astype(np.int32), last_week.astype(np.int32)
     arm = np.asarray(_combined(table["arm"]).indices).astype(np.int8)[order]
@@ -1531,6 +1542,20 @@ def _same_workplace_first(local: np.ndarray, a: np.ndarray, b: np.ndarray, kind:
         active |= _coverage(pair_index[s], pa_[s], pb[s], len(pair), n_weeks, lo, days)
     np.minimum.at(first, pair // n_workplaces, _first_reach(active, week_one))
     return first
+
+
+def _check_kept_memory(n_rows: int) -> None:
+    """Stop before building a panel that, kept in memory, would need more than the machine has."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):      # not a POSIX system: no plan
+        return
+    need = n_rows * _KEPT_BYTES_PER_ROW
+    if physical > 0 and need > physical:
+        raise InputDataError(
+            f"the panel would hold {n_rows:,} person-weeks, about {need / 2**30:.1f} GB kept in memory, more "
+            f"than this machine's {physical / 2**30:.1f} GB; write it to a file with out=... (as "
+            "`trialeval panel` does) or pass keep_panel=False, or build fewer weeks")
 
 
 def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
