@@ -449,3 +449,20 @@ def test_panel_memory_is_planned_before_building(monkeypatch):
                                              r"memory, more than this machine's .* GB; write it to a file"):
         build_panel(ledger, spells, "2016-12-31")
     assert build_panel(ledger, spells, "2016-12-31", keep_panel=False).n_persons == 2
+
+
+def test_decimal_comma_in_population_numbers(tmp_path):
+    pop = pd.DataFrame({"person_id": [f"p{i}" for i in range(8)], "municipality": "A",
+                        "age": ["31", "45,5", "50", "29", "33", "40", "41", "38,0"]})
+    rule_cfg = TrialConfig(seed=1, treatment_share=0.5,
+                           rules=(TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 0.5},
+                                                         "eligibility": {"rules": ["age >= 30"]}}).rules))
+    with pytest.raises(InputDataError) as err:
+        draw(pop, rule_cfg, {"A": 1}, "2016-03-01", source="pop.csv")
+    assert str(err.value) == ("pop.csv: column 'age' has a decimal comma, which is not read (use '.' as "
+                              "decimal separator) (rule 'age >= 30') in 2 rows (rows 2, 8)")
+    band_cfg = TrialConfig(seed=1, treatment_share=0.5, bands={"age": (30.0, 40.0)})
+    with pytest.raises(InputDataError, match=r"pop.csv: column 'age' has a decimal comma, which is not read "
+                                             r"\(use '.' as decimal separator\) \(used for a stratum band\) "
+                                             r"in 2 rows \(rows 2, 8\)"):
+        draw(pop, band_cfg, {"A": 4}, "2016-03-01", source="pop.csv")     # all 8 drawn, so all banded

@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from trialeval.exceptions import ConfigError, InputDataError
-from trialeval.io import DATE_FORMAT_KEY, check_date_format, parse_date, row_error, sha256_file
+from trialeval.io import (
+    DATE_FORMAT_KEY,
+    DECIMAL_COMMA_RULE,
+    check_date_format,
+    decimal_comma,
+    parse_date,
+    row_error,
+    sha256_file,
+)
 
 Operator = Literal["==", "!=", ">=", "<=", ">", "<", "in", "not in"]
 OPERATORS: tuple[Operator, ...] = ("==", "!=", ">=", "<=", ">", "<", "in", "not in")
@@ -123,6 +131,9 @@ class EligibilityRule:
             numbers = pd.to_numeric(col, errors="coerce")
             bad = col.notna() & numbers.isna()
             if bad.any():
+                comma = decimal_comma(col)
+                if comma.any():
+                    raise row_error(source, self.column, f"{DECIMAL_COMMA_RULE} (rule '{self.text}')", comma)
                 raise row_error(source, self.column, f"is not numeric (rule '{self.text}')", bad)
             result = _compare(numbers.to_numpy(dtype=float), self.op, float(self.value))
         else:

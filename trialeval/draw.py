@@ -31,8 +31,10 @@ from trialeval import __version__
 from trialeval.config import TrialConfig, apply_eligibility, load_config
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
+    DECIMAL_COMMA_RULE,
     LEDGER_COLUMNS,
     atomic_write,
+    decimal_comma,
     parse_date,
     read_ledger,
     read_population,
@@ -91,6 +93,9 @@ def _band_label(column: str, values: pd.Series, edges: tuple[float, ...], source
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & numbers.isna()
     if bad.any():
+        comma = decimal_comma(values)
+        if comma.any():
+            raise row_error(source, column, f"{DECIMAL_COMMA_RULE} (used for a stratum band)", comma)
         raise row_error(source, column, "is not numeric (used for a stratum band)", bad)
 
     def fmt(x: float) -> str:

@@ -317,6 +317,25 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype("str")
 
 
+#: The rule a number written with a decimal comma breaks, for messages.
+DECIMAL_COMMA_RULE = "has a decimal comma, which is not read (use '.' as decimal separator)"
+
+
+def decimal_comma(values: pd.Series) -> np.ndarray:
+    """Rows holding a number written with a decimal comma (``37,5``), which is never read as 37.5.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> decimal_comma(pd.Series(["37,5", "37.5", "a,b", None])).tolist()
+    [True, False, False, False]
+    """
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return np.zeros(len(values), dtype=bool)
+    text = values.astype("str").str.strip()
+    return np.asarray(text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False), dtype=bool) & values.notna().to_numpy()
+
+
 def require_rows(n_rows: int, source: str) -> None:
     """Raise when a file holds a header but no data rows (an export that went wrong, not an empty trial)."""
     if n_rows == 0:
@@ -612,6 +631,8 @@ def read_ledger_table(
             repeats = [rename.get(c, c) for c in ("arm", "municipality", "stratum")]
             table = pq.read_table(path, columns=read, read_dictionary=[c for c in read if c in repeats])
             table = table.unify_dictionaries()
+    except InputDataError:
+        raise                                       # a missing column, already named
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
     require_rows(table.num_rows, source)

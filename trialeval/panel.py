@@ -61,8 +61,10 @@ from trialeval.io import (
     ARMS,
     LEDGER_TABLE_COLUMNS,
     atomic_write,
+    DECIMAL_COMMA_RULE,
     compact_ledger,
     date_rule,
+    decimal_comma,
     parse_date,
     parse_date_column,
     read_ledger_table,
@@ -243,14 +245,13 @@ def _check_spells(
         if raw_hours.dtype == object or pd.api.types.is_string_dtype(raw_hours):
             raw_text = raw_hours.astype("str").str.strip()
             raw_missing |= (raw_text == "").to_numpy()
-            comma = np.asarray(raw_text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False), dtype=bool)
+            comma = decimal_comma(raw_hours)
     else:
         hours = np.full(n, np.nan)
         raw_missing = np.ones(n, dtype=bool)
         comma = np.zeros(n, dtype=bool)
     rules.append(("hours_per_week", "is missing on ordinary_hours spells", is_hours & raw_missing))
-    rules.append(("hours_per_week", "has a decimal comma, which is not read (use '.' as decimal separator)",
-                  is_hours & ~raw_missing & comma))
+    rules.append(("hours_per_week", DECIMAL_COMMA_RULE, is_hours & ~raw_missing & comma))
     rules.append(("hours_per_week", "is not a number", is_hours & ~raw_missing & np.isnan(hours)))
     with np.errstate(invalid="ignore"):
         out_of_range = is_hours & ~np.isnan(hours) & ((hours <= 0) | (hours > MAX_HOURS))
