@@ -466,3 +466,19 @@ def test_decimal_comma_in_population_numbers(tmp_path):
                                              r"\(use '.' as decimal separator\) \(used for a stratum band\) "
                                              r"in 2 rows \(rows 2, 8\)"):
         draw(pop, band_cfg, {"A": 4}, "2016-03-01", source="pop.csv")     # all 8 drawn, so all banded
+
+
+@pytest.mark.parametrize("text, words", [
+    ("weeks = 0", "[analysis] weeks must be from 1 to 1040; got 0"),
+    ("weeks = 5000", "[analysis] weeks must be from 1 to 1040; got 5000"),
+    ("pre_weeks = -1", "[analysis] pre_weeks must be from 0 to 1040; got -1"),
+    ("min_days = 9", "[analysis] min_days must be from 1 to 7; got 9"),
+    ("min_cell_size = -2", "[analysis] min_cell_size must be from 0 to"),
+    ("alpha = 1.5", "[analysis] alpha must be in (0, 1); got 1.5"),
+    ("report_weeks = [13, 0]", "[analysis] report_weeks must be whole weeks from 1 to 1040"),
+])
+def test_config_analysis_ranges(tmp_path, text, words):
+    path = config_with(tmp_path, f"[analysis]\n{text}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(path)
+    assert f"{path}: {words}" in str(err.value)

@@ -62,6 +62,13 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
 }
+#: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
+#: and a panel of millions of persons over it would not fit in memory.
+MAX_WEEKS = 1040
+#: Allowed ranges of the whole-number keys of ``[analysis]``.
+_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, 7),
+                    "min_weeks": (1, MAX_WEEKS), "summary_weeks": (1, MAX_WEEKS), "hours_week": (1, MAX_WEEKS),
+                    "min_cell_size": (0, 10**9)}
 #: Largest seed: numpy seeds with non-negative integers; 2**63 - 1 keeps every seed a 64-bit integer.
 MAX_SEED = 2**63 - 1
 #: Precision at which the draw uses the treatment share (a fraction with denominator at most this).
@@ -274,6 +281,17 @@ class TrialConfig:
                                                          f"{source}: [analysis] extraction_date")
             except InputDataError as exc:
                 raise ConfigError(str(exc)) from None
+        for key, (low, high) in _ANALYSIS_RANGES.items():
+            value = analysis.get(key)
+            if value is not None and not (low <= value <= high):
+                raise ConfigError(f"{source}: [analysis] {key} must be from {low} to {high}; got {value}")
+        if "alpha" in analysis and not 0 < analysis["alpha"] < 1:
+            raise ConfigError(f"{source}: [analysis] alpha must be in (0, 1); got {analysis['alpha']}")
+        if "report_weeks" in analysis and not all(
+                isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WEEKS
+                for w in analysis["report_weeks"]):
+            raise ConfigError(f"{source}: [analysis] report_weeks must be whole weeks from 1 to {MAX_WEEKS}; "
+                              f"got {analysis['report_weeks']}")
         if "lang" in analysis:
             from trialeval.plots import check_lang
 

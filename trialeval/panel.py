@@ -56,6 +56,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from trialeval.config import MAX_WEEKS
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
     ARMS,
@@ -89,9 +90,6 @@ CHAIN_WEEKS = 13
 MAX_GAP_WEEKS = 4
 #: Upper bound of ``hours_per_week`` (hours in a week).
 MAX_HOURS = 168.0
-#: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
-#: and a panel of millions of persons over it would not fit in memory.
-MAX_WEEKS = 1040
 #: Most person-weeks built at a time (a chunk's working memory is about 20 bytes each): with many
 #: weeks, fewer persons are processed together.
 CHUNK_CELLS = 40_000_000
