@@ -482,3 +482,14 @@ def test_config_analysis_ranges(tmp_path, text, words):
     with pytest.raises(ConfigError) as err:
         load_config(path)
     assert f"{path}: {words}" in str(err.value)
+
+
+def test_power_share_that_empties_an_arm():
+    from trialeval.exceptions import DesignError
+    from trialeval.power import power
+
+    with pytest.raises(DesignError, match="share 1e-07 of n = 100 leaves fewer than one person in an arm"):
+        power(100, share=0.0000001, sd=1.0)
+    with pytest.raises(DesignError, match="leaves fewer than one person in an arm"):
+        power(100, share=0.999, sd=1.0)
+    assert power(100, share=0.01, sd=1.0).mde > 0
