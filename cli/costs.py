@@ -11,7 +11,7 @@ from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.costs import costs, load_scenarios
 from trialeval.io import read_table, write_table
-from trialeval.plots import check_lang, save_figure
+from trialeval.plots import check_figure_path, check_lang, save_figure
 
 
 def figure_paths(plot: Path) -> dict[str, Path]:
@@ -39,6 +39,8 @@ def costs_command(
     """
     with user_errors():
         check_lang(lang)
+        if plot is not None:
+            check_figure_path(plot)
         table = read_table(effects, text_columns=("outcome",))
         spec = load_scenarios(scenarios)
         if tornado is not None and tornado not in {s.name for s in spec.scenarios}:

@@ -24,6 +24,28 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
+#: Figure files trialeval writes, by extension.
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def check_figure_path(path: str | os.PathLike[str], what: str = "--plot") -> Path:
+    """A figure's path must end in ``.png``, ``.pdf`` or ``.svg``; checked before anything is written.
+
+    Examples
+    --------
+    >>> check_figure_path("costs.txt")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --plot: 'costs.txt' is not a figure file; use .png, .pdf or .svg
+    """
+    path = Path(path)
+    if path.suffix.lower() not in FIGURE_SUFFIXES:
+        from trialeval.exceptions import InputDataError
+
+        raise InputDataError(f"{what}: '{path}' is not a figure file; use .png, .pdf or .svg")
+    return path
+
+
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
     """Save a figure atomically; the format (PNG, PDF, SVG) follows the extension.
 
@@ -36,8 +58,8 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) ->
     >>> p.stat().st_size > 0
     True
     """
-    path = Path(path)
-    fmt = path.suffix.lower().lstrip(".") or "png"
+    path = check_figure_path(path, "figure")
+    fmt = path.suffix.lower().lstrip(".")
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
     return path

@@ -281,3 +281,12 @@ def test_real_executable_gives_a_message_not_a_traceback(trial, args, words):
     assert done.returncode == 1
     assert words in done.stderr and "Traceback" not in done.stderr + done.stdout
     assert snapshot(trial) == before
+
+
+def test_figure_path_that_is_not_a_figure(trial):
+    out = trial / "out"
+    fails(trial, ["balance", "--ledger", trial / "ledger.csv", "--covariates", "age", "--out", out / "b.csv",
+                  "--plot", out / "love.txt"], 1, f"--plot: '{out / 'love.txt'}' is not a figure file; use .png, .pdf or .svg")
+    fails(trial, ["costs", "--effects", trial / "effects.csv", "--scenarios", trial / "costs.toml",
+                  "--out", out / "c.csv", "--plot", out / "costs"], 1, "is not a figure file")
+    assert not out.exists()
