@@ -493,3 +493,13 @@ def test_power_share_that_empties_an_arm():
     with pytest.raises(DesignError, match="leaves fewer than one person in an arm"):
         power(100, share=0.999, sd=1.0)
     assert power(100, share=0.01, sd=1.0).mde > 0
+
+
+def test_semicolon_separated_file_is_named(tmp_path):
+    path = tmp_path / "population.csv"
+    path.write_text("person_id;municipality;age\np1;Aarhus;37,5\n")
+    with pytest.raises(InputDataError) as err:
+        read_population(path)
+    assert str(err.value) == (f"{path}: required column(s) 'person_id', 'municipality' missing; found "
+                              "person_id;municipality;age; the header looks separated by ';' — write the file "
+                              "with ',' as separator and '.' as decimal separator")

@@ -346,9 +346,12 @@ def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> No
     """Raise naming every contract column the table lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
+        found = [str(c) for c in df.columns]
+        hint = ("; the header looks separated by ';' — write the file with ',' as separator and '.' as "
+                "decimal separator" if len(found) == 1 and ";" in found[0] else "")
         raise InputDataError(
             f"{source}: required column(s) {', '.join(repr(c) for c in missing)} missing; "
-            f"found {', '.join(map(str, df.columns))}"
+            f"found {', '.join(found)}{hint}"
         )
 
 
