@@ -52,8 +52,8 @@ def row_error(source: str, column: str, rule: str, bad: np.ndarray | pd.Series) 
 DATE_FORMAT_KEY = "date_format"
 #: A date as text: ISO ``YYYY-MM-DD``, optionally followed by a time of day (Stata and Excel write
 #: ``2016-03-01 00:00:00``), which is ignored.
-_ISO_TEXT = r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?$"
-_ISO_OPTION = re.compile(r"\d{4}-\d{2}-\d{2}")
+_ISO_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?\Z")
+_ISO_OPTION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 def parse_date(value: Any, what: str) -> pd.Timestamp:
@@ -182,7 +182,7 @@ def parse_date_column(values: pd.Series, date_format: str | None = None) -> tupl
     (a time of day after it is ignored) and a calendar day, or, when ``date_format`` is given, exactly
     that strftime pattern (and then ISO text is unreadable). Days are counted without nanoseconds, so
     open ends such as ``9999-12-31`` do not overflow. Missing and unreadable values get day 0. Python
-    date objects in a column of objects are read as their ISO text.
+    date objects in a column of objects are read as their ISO text. Each distinct text is parsed once.
 
     Examples
     --------
@@ -200,38 +200,35 @@ def parse_date_column(values: pd.Series, date_format: str | None = None) -> tupl
         days = np.asarray(values.to_numpy()).astype("datetime64[D]").astype(np.int64)
         days[missing] = 0
         return days, missing, np.zeros(len(values), dtype=bool)
-    text = values.astype("str").str.strip()
-    missing = (values.isna() | (text == "")).to_numpy()
-    text = text.where(~missing, "")
-    days = np.zeros(len(values), dtype=np.int64)
-    if date_format is None:
-        ok = np.array(text.str.match(_ISO_TEXT).to_numpy(dtype=bool))
-        if ok.any():
-            iso = text[ok]
-            year = iso.str.slice(0, 4).astype(np.int64).to_numpy()
-            month = iso.str.slice(5, 7).astype(np.int64).to_numpy()
-            day = iso.str.slice(8, 10).astype(np.int64).to_numpy()
-            valid = (year >= 1) & (month >= 1) & (month <= 12) & (day >= 1)
-            first = ((year - 1970) * 12 + np.clip(month, 1, 12) - 1).astype("datetime64[M]")
-            length = ((first + 1).astype("datetime64[D]") - first.astype("datetime64[D]")).astype(np.int64)
-            valid &= day <= length
-            days[ok] = np.where(valid, first.astype("datetime64[D]").astype(np.int64) + day - 1, 0)
-            ok[ok] = valid
-    else:
-        # Distinct values only: a register holds few distinct dates however many rows it has.
-        uniq = pd.unique(text[~missing])
-        parsed = {}
-        for value in uniq:
-            try:
-                parsed[value] = (datetime.datetime.strptime(value, date_format).date()
-                                 - datetime.date(1970, 1, 1)).days
-            except ValueError:
-                pass
-        mapped = text.map(parsed)
-        ok = np.array(mapped.notna().to_numpy()) & ~missing
-        days[ok] = mapped[ok].to_numpy(dtype=np.int64)
-    bad = ~missing & ~ok
-    days[bad] = 0
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Each distinct text is parsed once: a register holds few distinct dates however many rows it has.
+    arr = pa.array(values.astype("str"), from_pandas=True)      # numbers (20160301) become their text
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(arr.cast(pa.large_string())))
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    distinct_days = np.zeros(len(distinct) + 1, dtype=np.int64)       # the last entry: missing
+    distinct_ok = np.zeros(len(distinct) + 1, dtype=bool)
+    distinct_blank = np.ones(len(distinct) + 1, dtype=bool)
+    epoch = datetime.date(1970, 1, 1)
+    for i, text in enumerate(distinct):
+        distinct_blank[i] = text == ""
+        try:
+            if date_format is None:
+                if not _ISO_TEXT.match(text):
+                    continue
+                day = datetime.date.fromisoformat(text[:10])
+            else:
+                day = datetime.datetime.strptime(text, date_format).date()
+        except ValueError:
+            continue
+        distinct_days[i], distinct_ok[i] = (day - epoch).days, True
+    index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    missing = distinct_blank[index]
+    bad = ~missing & ~distinct_ok[index]
+    days = np.where(distinct_ok[index], distinct_days[index], 0)
     return days, missing, bad
 
 
