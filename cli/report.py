@@ -8,8 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval.cli._app import app, say, user_errors
-from trialeval.config import load_config
-from trialeval.panel import MAX_WEEKS
+from trialeval.config import MAX_WEEKS, load_config
 from trialeval.plots import check_lang
 from trialeval.report import build_report, write_workbook
 

@@ -60,9 +60,9 @@ from trialeval.config import MAX_WEEKS
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
     ARMS,
+    DECIMAL_COMMA_RULE,
     LEDGER_TABLE_COLUMNS,
     atomic_write,
-    DECIMAL_COMMA_RULE,
     compact_ledger,
     date_rule,
     decimal_comma,
