@@ -503,3 +503,15 @@ def test_semicolon_separated_file_is_named(tmp_path):
     assert str(err.value) == (f"{path}: required column(s) 'person_id', 'municipality' missing; found "
                               "person_id;municipality;age; the header looks separated by ';' — write the file "
                               "with ',' as separator and '.' as decimal separator")
+
+
+def test_cost_draws_planned_against_memory(monkeypatch):
+    import importlib
+
+    costs_module = importlib.import_module("trialeval.costs")   # the package's `costs` is the function
+    effects_table, scenarios = costs_module._example_effects(), costs_module._example_scenarios()
+    monkeypatch.setattr(costs_module, "physical_memory", lambda: 2**30)       # a 1 GB machine
+    with pytest.raises(InputDataError, match=r"draws = 1000000 would need about 31.0 GB over 520 weeks, more "
+                                             r"than half of this machine's 1.0 GB; use fewer draws"):
+        costs_module.costs(effects_table, scenarios, draws=1_000_000, rng=1)
+    assert len(costs_module.costs(effects_table, scenarios, draws=100, rng=1).to_frame()) > 0

@@ -128,6 +128,15 @@ def make_rng(rng: Any, what: str = "seed") -> np.random.Generator:
     return np.random.default_rng(int(rng))
 
 
+def physical_memory() -> int | None:
+    """Bytes of memory of this machine, or None where the system does not say (memory plans are skipped)."""
+    try:
+        size = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return size if size > 0 else None
+
+
 def check_date_format(fmt: Any, what: str) -> str:
     """Check a declared date format: a strftime pattern with a 4-digit year, a month and a day.
 

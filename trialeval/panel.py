@@ -68,6 +68,7 @@ from trialeval.io import (
     decimal_comma,
     parse_date,
     parse_date_column,
+    physical_memory,
     read_ledger_table,
     read_table,
     require_columns,
@@ -1545,12 +1546,9 @@ def _same_workplace_first(local: np.ndarray, a: np.ndarray, b: np.ndarray, kind:
 
 def _check_kept_memory(n_rows: int) -> None:
     """Stop before building a panel that, kept in memory, would need more than the machine has."""
-    try:
-        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (AttributeError, ValueError, OSError):      # not a POSIX system: no plan
-        return
+    physical = physical_memory()
     need = n_rows * _KEPT_BYTES_PER_ROW
-    if physical > 0 and need > physical:
+    if physical is not None and need > physical:
         raise InputDataError(
             f"the panel would hold {n_rows:,} person-weeks, about {need / 2**30:.1f} GB kept in memory, more "
             f"than this machine's {physical / 2**30:.1f} GB; write it to a file with out=... (as "
