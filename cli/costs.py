@@ -12,7 +12,7 @@ from trialeval.cli._progress import progress_bar
 from trialeval.costs import costs, load_scenarios
 from trialeval.disclosure import write_export
 from trialeval.io import check_outputs, read_table
-from trialeval.plots import save_figure
+from trialeval.plots import check_figure_path, check_lang, save_figure
 
 
 def figure_paths(plot: Path) -> dict[str, Path]:
@@ -39,6 +39,9 @@ def costs_command(
     Example: trialeval costs --effects effects.csv --scenarios costs.toml --out costs.csv --plot costs.png --seed 1
     """
     with user_errors():
+        check_lang(lang)
+        if plot is not None:
+            check_figure_path(plot)
         check_outputs([("--out", out), ("--flows", flows)]
                       + [("--plot", path) for path in (figure_paths(plot).values() if plot is not None else ())],
                       [("--effects", effects), ("--scenarios", scenarios)])

@@ -9,6 +9,7 @@ import typer
 
 from trialeval.cli._app import app, say, user_errors
 from trialeval.draw import DEFAULT_LOCK_TIMEOUT, run_draw, run_exclude, verify as verify_ledger
+from trialeval.io import parse_date
 from trialeval.power import power as power_mde
 
 
@@ -33,8 +34,8 @@ def draw_command(
     --request Aarhus=10 --request Odense=4 --date 2016-03-01
     """
     with user_errors():
-        result = run_draw(population, config, ledger, request, date, design_change=design_change,
-                          lock_timeout=lock_timeout)
+        result = run_draw(population, config, ledger, request, parse_date(date, "--date"),
+                          design_change=design_change, lock_timeout=lock_timeout)
     say(result.summary())
 
 
@@ -75,7 +76,8 @@ def exclude_command(
     Example: trialeval exclude --ledger ledger.csv --person P000123 --reason health --date 2016-05-02
     """
     with user_errors():
-        run_exclude(ledger, person, reason, date, lock_timeout=lock_timeout)
+        run_exclude(ledger, person, reason, None if date is None else parse_date(date, "--date"),
+                    lock_timeout=lock_timeout)
     say(f"Excluded {person} ({reason}); the row stays in {ledger}.")
 
 

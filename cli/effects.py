@@ -14,7 +14,7 @@ from trialeval.config import load_config
 from trialeval.effects import effects
 from trialeval.disclosure import write_export
 from trialeval.io import check_outputs, read_table, write_text
-from trialeval.plots import save_figure
+from trialeval.plots import check_lang, save_figure
 
 
 def _split(text: Optional[str]) -> Optional[list[str]]:
@@ -57,6 +57,8 @@ def effects_command(
     --out effects.csv --plot effects.png
     """
     with user_errors():
+        if lang is not None:
+            check_lang(lang)
         cfg = load_config(config) if config is not None else None
         analysis = cfg.analysis if cfg is not None else {}
         inputs = [("--panel", panel), ("--config", config)]

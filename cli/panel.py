@@ -10,6 +10,7 @@ import typer
 from trialeval.cli._app import app, user_errors
 from trialeval.cli._progress import progress_bar
 from trialeval.config import load_config
+from trialeval.io import parse_date
 from trialeval.panel import MIN_MATCHED_SHARE, build_panel, side_paths
 
 
@@ -20,8 +21,8 @@ def panel(
     out: Path = typer.Option(..., "--out", help="Panel to write: .parquet or .csv."),
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="Last day of the register extract, YYYY-MM-DD (or from --config)."),
-    weeks: Optional[int] = typer.Option(None, "--weeks", help="Weeks since visitation to build [52]."),
-    pre_weeks: Optional[int] = typer.Option(None, "--pre-weeks", help="Pre-visitation weeks 0, -1, … [0]."),
+    weeks: Optional[int] = typer.Option(None, "--weeks", help="Weeks since visitation to build, 1–1040 [52]."),
+    pre_weeks: Optional[int] = typer.Option(None, "--pre-weeks", help="Pre-visitation weeks 0, -1, …, at most 1040 [0]."),
     min_days: Optional[int] = typer.Option(
         None, "--min-days", help="Days of overlap a spell needs to cover a week, 1–7 [1]."),
     drop_bad_rows: bool = typer.Option(
@@ -44,7 +45,9 @@ def panel(
         if config is not None:
             cfg = load_config(config)
             analysis, columns = cfg.analysis, cfg.columns
-        if extraction_date is None:
+        if extraction_date is not None:
+            extraction_date = parse_date(extraction_date, "--extraction-date")
+        else:
             extraction_date = analysis.get("extraction_date")
         if extraction_date is None:
             raise typer.BadParameter("give --extraction-date or a --config with [analysis] extraction_date")

@@ -8,9 +8,24 @@ from typing import Optional
 import typer
 
 from trialeval.cli._app import app, say, user_errors
-from trialeval.config import load_config
+from trialeval.config import MAX_WEEKS, load_config
 from trialeval.io import check_outputs
+from trialeval.plots import check_lang
 from trialeval.report import build_report, write_workbook
+
+
+def _weeks(text: Optional[str]) -> Optional[tuple[int, ...]]:
+    """``"13,26,52"`` as whole weeks >= 1; anything else is a usage error."""
+    if not text:
+        return None
+    try:
+        chosen = tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a comma-separated list of whole weeks, e.g. 13,26,52",
+                                 param_hint="--weeks") from None
+    if any(w < 1 or w > MAX_WEEKS for w in chosen):
+        raise typer.BadParameter(f"weeks must be from 1 to {MAX_WEEKS}; got {text}", param_hint="--weeks")
+    return chosen
 
 
 @app.command("report")
@@ -27,10 +42,11 @@ def report_command(
 
     Example: trialeval report --config sample_data/trial.toml --dir output --lang da
     """
+    chosen = _weeks(weeks)
     with user_errors():
+        check_lang(lang)
         check_outputs([("--dir", out_dir / "report.html"), ("--xlsx", out_dir / "tables.xlsx" if xlsx else None)],
                       [("--config", config)])
-        chosen = tuple(int(w) for w in weeks.split(",")) if weeks else None
         result = build_report(load_config(config), out_dir, lang=lang, weeks=chosen,  # type: ignore[arg-type]
                               min_cell=min_cell)
         workbook = write_workbook(out_dir, min_cell=result.min_cell) if xlsx else None

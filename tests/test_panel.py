@@ -436,11 +436,11 @@ def test_missing_column_and_bad_arguments():
     with pytest.raises(InputDataError, match="'end_date' missing"):
         build_panel(ledger_of("a"), spells_of(GOOD).drop(columns="end_date"), last_day(4))
     spells = spells_of(GOOD)
-    with pytest.raises(InputDataError, match="extraction_date 'yesterday' is not a date"):
+    with pytest.raises(InputDataError, match="extraction_date: 'yesterday' is not a date YYYY-MM-DD"):
         build_panel(ledger_of("a"), spells, "yesterday")
     with pytest.raises(InputDataError, match="min_days must be a whole number between 1 and 7; got 8"):
         build_panel(ledger_of("a"), spells, last_day(4), min_days=8)
-    with pytest.raises(InputDataError, match="weeks must be a whole number >= 1; got 0"):
+    with pytest.raises(InputDataError, match="weeks must be a whole number between 1 and 1040; got 0"):
         build_panel(ledger_of("a"), spells, last_day(4), weeks=0)
     with pytest.raises(InputDataError, match="ledger: column 'arm'"):
         build_panel(ledger_of("a", arm="both"), spells, last_day(4))

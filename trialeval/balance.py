@@ -52,6 +52,7 @@ from trialeval.io import (
     LEDGER_COLUMNS,
     check_ids,
     check_outputs,
+    make_rng,
     read_ledger,
     read_population,
     require_columns,
@@ -366,7 +367,7 @@ def balance(
     if min_cell < 0:
         raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
     seed = rng if isinstance(rng, (int, np.integer)) else None
-    rng = np.random.default_rng(rng)
+    rng = make_rng(rng)
 
     require_columns(ledger, ["person_id", "arm"], source)
     check_ids(ledger, source)

@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,7 +19,15 @@ import numpy as np
 import pandas as pd
 
 from trialeval.exceptions import ConfigError, InputDataError
-from trialeval.io import row_error, sha256_file
+from trialeval.io import (
+    DATE_FORMAT_KEY,
+    DECIMAL_COMMA_RULE,
+    check_date_format,
+    decimal_comma,
+    parse_date,
+    row_error,
+    sha256_file,
+)
 
 Operator = Literal["==", "!=", ">=", "<=", ">", "<", "in", "not in"]
 OPERATORS: tuple[Operator, ...] = ("==", "!=", ">=", "<=", ">", "<", "in", "not in")
@@ -52,8 +61,19 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "alpha": float,
         "lang": str,
     },
-    "columns": {name: str for name in CONTRACT_COLUMNS},
+    "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
 }
+#: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
+#: and a panel of millions of persons over it would not fit in memory.
+MAX_WEEKS = 1040
+#: Allowed ranges of the whole-number keys of ``[analysis]``.
+_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, 7),
+                    "min_weeks": (1, MAX_WEEKS), "summary_weeks": (1, MAX_WEEKS), "hours_week": (1, MAX_WEEKS),
+                    "min_cell_size": (0, 10**9)}
+#: Largest seed: numpy seeds with non-negative integers; 2**63 - 1 keeps every seed a 64-bit integer.
+MAX_SEED = 2**63 - 1
+#: Precision at which the draw uses the treatment share (a fraction with denominator at most this).
+SHARE_DENOMINATOR = 10**6
 _REQUIRED = {"trial": ("seed", "treatment_share")}
 
 _RULE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(==|!=|>=|<=|>|<|not\s+in\b|in\b)\s*(.+?)\s*$")
@@ -119,6 +139,9 @@ class EligibilityRule:
             numbers = pd.to_numeric(col, errors="coerce")
             bad = col.notna() & numbers.isna()
             if bad.any():
+                comma = decimal_comma(col)
+                if comma.any():
+                    raise row_error(source, self.column, f"{DECIMAL_COMMA_RULE} (rule '{self.text}')", comma)
                 raise row_error(source, self.column, f"is not numeric (rule '{self.text}')", bad)
             result = _compare(numbers.to_numpy(dtype=float), self.op, float(self.value))
         else:
@@ -210,6 +233,9 @@ class TrialConfig:
     source: str = "trial.toml"
     sha256: str = ""
 
+    def __post_init__(self) -> None:
+        check_design(self.seed, self.treatment_share)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "trial.toml", sha256: str = "") -> TrialConfig:
         for section, body in data.items():
@@ -231,8 +257,10 @@ class TrialConfig:
                     raise ConfigError(f"{source}: [{section}] {key} is required")
         trial = data["trial"]
         share = float(trial["treatment_share"])
-        if not 0 < share < 1:
-            raise ConfigError(f"{source}: [trial] treatment_share must be in (0, 1); got {share}")
+        try:
+            check_design(trial["seed"], share)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: [trial] {exc}") from None
         strata = data.get("strata", {})
         columns = tuple(strata.get("columns", ()))
         if not all(isinstance(c, str) for c in columns):
@@ -246,10 +274,37 @@ class TrialConfig:
             bands[col] = tuple(float(e) for e in edges)
         analysis = dict(data.get("analysis", {}))
         if "extraction_date" in analysis:
+            if isinstance(analysis["extraction_date"], datetime.datetime):    # a TOML date-time
+                raise ConfigError(f"{source}: [analysis] extraction_date is a date and time; "
+                                  "give a date YYYY-MM-DD")
             try:
-                analysis["extraction_date"] = pd.Timestamp(str(analysis["extraction_date"])).normalize()
-            except ValueError as exc:
-                raise ConfigError(f"{source}: [analysis] extraction_date is not a date: {exc}") from exc
+                analysis["extraction_date"] = parse_date(analysis["extraction_date"],
+                                                         f"{source}: [analysis] extraction_date")
+            except InputDataError as exc:
+                raise ConfigError(str(exc)) from None
+        for key, (low, high) in _ANALYSIS_RANGES.items():
+            value = analysis.get(key)
+            if value is not None and not (low <= value <= high):
+                raise ConfigError(f"{source}: [analysis] {key} must be from {low} to {high}; got {value}")
+        if "alpha" in analysis and not 0 < analysis["alpha"] < 1:
+            raise ConfigError(f"{source}: [analysis] alpha must be in (0, 1); got {analysis['alpha']}")
+        if "report_weeks" in analysis and not all(
+                isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WEEKS
+                for w in analysis["report_weeks"]):
+            raise ConfigError(f"{source}: [analysis] report_weeks must be whole weeks from 1 to {MAX_WEEKS}; "
+                              f"got {analysis['report_weeks']}")
+        if "lang" in analysis:
+            from trialeval.plots import check_lang
+
+            try:
+                check_lang(analysis["lang"], f"{source}: [analysis] lang")
+            except InputDataError as exc:
+                raise ConfigError(str(exc)) from None
+        if DATE_FORMAT_KEY in data.get("columns", {}):
+            try:
+                check_date_format(data["columns"][DATE_FORMAT_KEY], f"{source}: [columns] {DATE_FORMAT_KEY}")
+            except InputDataError as exc:
+                raise ConfigError(str(exc)) from None
         return cls(
             seed=int(trial["seed"]),
             treatment_share=share,
@@ -262,6 +317,31 @@ class TrialConfig:
             source=source,
             sha256=sha256,
         )
+
+
+def check_design(seed: Any, share: Any) -> None:
+    """A seed is a whole number ``0 <= seed < 2**63``; a treatment share is in (0, 1) and stays so at the
+    draw's precision (a fraction with denominator at most one million), so neither arm is empty by design.
+
+    Examples
+    --------
+    >>> check_design(20160301, 0.5)
+    >>> check_design(1, 0.0000001)
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.ConfigError: treatment_share 1e-07 rounds to 0 at the draw's precision (1/1000000); it must be in (0, 1)
+    """
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+        raise ConfigError(f"seed must be a whole number; got {seed!r}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}; got {seed}")
+    if isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating)) or not (
+            0 < share < 1):
+        raise ConfigError(f"treatment_share must be in (0, 1); got {share!r}")
+    exact = Fraction(float(share)).limit_denominator(SHARE_DENOMINATOR)   # as trialeval.draw.design_fraction
+    if not 0 < exact < 1:
+        raise ConfigError(f"treatment_share {share!r} rounds to {int(exact)} at the draw's precision "
+                          f"(1/{SHARE_DENOMINATOR}); it must be in (0, 1)")
 
 
 def load_config(path: str | Path) -> TrialConfig:

@@ -27,6 +27,7 @@ from scipy.optimize import brentq
 
 from trialeval.config import read_toml
 from trialeval.exceptions import ConfigError, InputDataError, TrialevalWarning
+from trialeval.io import make_rng, physical_memory
 
 PersistenceKind = Literal["none", "constant", "exp_decay", "linear_to_zero", "vector"]
 Correlation = Literal["weeks", "perfect", "independent"]
@@ -35,6 +36,8 @@ Payer = Literal["municipality", "state", "total"]
 PAYERS: tuple[Payer, ...] = ("municipality", "state", "total")
 CORRELATIONS: tuple[Correlation, ...] = ("weeks", "perfect", "independent")
 WEEKS_PER_YEAR = 52
+#: Float arrays of draws x weeks held at once while the draws are valued (for the memory plan).
+_DRAW_ARRAYS = 8
 MAX_HORIZON_YEARS = 10.0
 EFFECT_COLUMNS = ("outcome", "week", "n_treatment", "n_control", "effect", "se")
 
@@ -923,8 +926,16 @@ def costs(
     if not isinstance(draws, (int, np.integer)) or isinstance(draws, bool) or draws < 0:
         raise ValueError(f"draws must be a whole number ≥ 0; got {draws!r}")
     curves, notes = _curves(effects, scenarios, source)
+    # Planned before allocating: the draws of both curves and their weekly streams up to the horizon,
+    # a few float arrays of draws x weeks, must fit in half the machine's memory.
+    weeks = max([curves.weeks, *(sc.horizon_weeks for sc in scenarios.scenarios)])
+    need, memory = int(draws) * weeks * 8 * _DRAW_ARRAYS, physical_memory()
+    if memory is not None and need > memory // 2:
+        raise InputDataError(f"draws = {draws} would need about {need / 2**30:.1f} GB over {weeks} weeks, "
+                             f"more than half of this machine's {memory / 2**30:.1f} GB; use fewer draws "
+                             "(the default 2000 gives P(net > 0) to within about 0.01)")
     model = _Model(curves)
-    generator = np.random.default_rng(rng)
+    generator = make_rng(rng)
     h_draws, s_draws = _draw_curves(curves, int(draws), correlation, generator)
 
     rows, flows, sens = [], [], []

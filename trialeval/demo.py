@@ -26,7 +26,7 @@ from trialeval.costs import costs, load_scenarios
 from trialeval.disclosure import DEFAULT_MIN_CELL, write_export
 from trialeval.effects import effects
 from trialeval.panel import build_panel, write_panel
-from trialeval.plots import save_figure
+from trialeval.plots import check_lang, save_figure
 from trialeval.report import build_report, write_workbook
 from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest, run_draw, run_exclude, verify
 from trialeval.exceptions import InputDataError
@@ -87,6 +87,7 @@ def run_demo(
     >>> import tempfile, pathlib
     >>> result = run_demo(pathlib.Path(tempfile.mkdtemp()) / "demo")  # doctest: +SKIP
     """
+    check_lang(lang)
     data_dir, out_dir = Path(data_dir), Path(out_dir)
     missing = [name for name in SAMPLE_FILES if not (data_dir / name).is_file()]
     if missing:

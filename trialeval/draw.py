@@ -43,8 +43,11 @@ from trialeval import __version__
 from trialeval.config import EligibilityRule, TrialConfig, apply_eligibility, load_config
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
+    DECIMAL_COMMA_RULE,
     LEDGER_COLUMNS,
     atomic_write,
+    decimal_comma,
+    parse_date,
     read_ledger,
     read_population,
     read_table,
@@ -111,6 +114,9 @@ def _band_label(column: str, values: pd.Series, edges: tuple[float, ...], source
     numbers = pd.to_numeric(values, errors="coerce")
     bad = values.notna() & numbers.isna()
     if bad.any():
+        comma = decimal_comma(values)
+        if comma.any():
+            raise row_error(source, column, f"{DECIMAL_COMMA_RULE} (used for a stratum band)", comma)
         raise row_error(source, column, "is not numeric (used for a stratum band)", bad)
 
     def fmt(x: float) -> str:
@@ -355,7 +361,7 @@ def draw(
     requests
         Programme places per municipality, ``{"Aarhus": 10}`` or ``["Aarhus=10"]``.
     date
-        The wave's visitation date.
+        The wave's visitation date, ``YYYY-MM-DD`` (a calendar day) or a date.
     ledger
         The ledger so far (validated), or None for the first wave.
 
@@ -369,7 +375,7 @@ def draw(
     {'control': 3, 'treatment': 3}
     """
     requests = parse_requests(requests)
-    date = pd.Timestamp(date).normalize()
+    date = parse_date(date, "date")
     population = validate_population(population, source)
     previous = ledger if ledger is not None and len(ledger) else None
     wave = 1 if previous is None or "wave" not in previous else int(previous["wave"].max()) + 1
@@ -993,7 +999,7 @@ def exclude(
         raise InputDataError(
             f"person '{person_id}' is already excluded (reason '{ledger.at[row, 'exclusion_reason']}')"
         )
-    when = pd.Timestamp(date if date is not None else dt.date.today()).strftime("%Y-%m-%d")
+    when = parse_date(date if date is not None else dt.date.today(), "date").strftime("%Y-%m-%d")
     out = ledger.copy()
     for col in ("excluded", "exclusion_reason", "exclusion_date"):
         if col not in out:

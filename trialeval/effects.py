@@ -41,7 +41,7 @@ from trialeval.disclosure import (
     suppress_small_cells,
 )
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
-from trialeval.io import ARMS, require_columns, row_error
+from trialeval.io import ARMS, make_rng, require_columns, row_error
 from trialeval.panel import PanelResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -666,6 +666,14 @@ def _check_int(name: str, value: Any, low: int) -> int | None:
     return int(value)
 
 
+def _require_both_arms(present: Sequence[str], source: str) -> None:
+    """An effect compares the arms: a panel of one arm (e.g. a filtered or mis-joined file) is an error."""
+    present = [a for a in ARMS if a in set(present)]
+    if len(present) == 1:
+        raise EstimationError(f"{source}: the panel has only arm '{present[0]}'; effects need both arms "
+                              "(treatment and control)")
+
+
 def _default_outcomes(panel: pd.DataFrame, exclude: set[str]) -> list[str]:
     known = [c for c in KNOWN_OUTCOMES if c in panel.columns]
     if known:
@@ -928,6 +936,7 @@ def effects(
     bad_arm = ~arm_known[np.where(arm_codes < 0, len(arm_values), arm_codes)]
     if bad_arm.any():
         raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
+    _require_both_arms([str(arm_values[c]) for c in np.unique(arm_codes) if c >= 0], source)
     treat = [i for i, v in enumerate(arm_values) if str(v) == "treatment"]
     t_all = (arm_codes == (treat[0] if treat else -2)).view(np.int8)
     del arm_codes
@@ -1004,7 +1013,7 @@ def effects(
         kwargs = {"n_clusters": n_units}
     unit_sel = rows(cluster_all) if cluster else person_sel
 
-    gen = np.random.default_rng(rng)
+    gen = make_rng(rng)
     frames, band_rows, dropped_frames, ri_inputs = [], [], [], []
     indicators = []
     nonzero_frames = []
@@ -1137,9 +1146,15 @@ def _week_list(present: np.ndarray, weeks: int | Sequence[int] | None, min_weeks
         if min_weeks is not None:
             week_list = week_list[week_list <= min_weeks]
     elif isinstance(weeks, (int, np.integer)) and not isinstance(weeks, bool):
+        if weeks < 1:
+            raise InputDataError(f"effects: 'weeks' must be a whole number >= 1; got {weeks}")
         week_list = present[(present >= 1) & (present <= int(weeks))]
     else:
-        week_list = np.unique(np.asarray(list(weeks), dtype=np.int64))
+        chosen = list(weeks) if isinstance(weeks, Sequence) and not isinstance(weeks, str) else [weeks]
+        if not all(isinstance(w, (int, np.integer)) and not isinstance(w, bool) for w in chosen):
+            raise InputDataError(f"effects: 'weeks' must be a whole number or a list of whole numbers; "
+                                 f"got {weeks!r}")
+        week_list = np.unique(np.asarray(chosen, dtype=np.int64))
     if len(week_list) == 0:
         raise EstimationError(f"{source}: no weeks to report (no rows with week >= 1"
                               + (f" among persons observed {min_weeks} weeks" if min_weeks else "") + ")")
@@ -1182,6 +1197,7 @@ def _effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None
     if result.n_rows == 0:
         raise EstimationError(f"{source}: the panel has no rows")
     moments = result.week_moments(outcomes_l, min_weeks=min_weeks)
+    _require_both_arms(moments.loc[moments["n"] > 0, "arm"].astype(str).unique().tolist(), source)
     all_weeks = np.unique(moments["week"].to_numpy())
     first = moments[moments["outcome"] == outcomes_l[0]]
     n_week = first.groupby("week", sort=True)["n"].sum().reindex(all_weeks).to_numpy()

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import datetime
 import hashlib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -42,6 +45,211 @@ def row_error(source: str, column: str, rule: str, bad: np.ndarray | pd.Series) 
     return InputDataError(f"{source}: column '{column}' {rule} in {describe_rows(positions)}")
 
 
+# --------------------------------------------------------------------------------------------------
+# Dates: ISO YYYY-MM-DD or a declared format, never a guess
+# --------------------------------------------------------------------------------------------------
+
+#: Key of the config's ``[columns]`` table that declares the format of the date columns of input files;
+#: it is not a column name and is never used to rename one.
+DATE_FORMAT_KEY = "date_format"
+#: A date as text: ISO ``YYYY-MM-DD``, optionally followed by a time of day (Stata and Excel write
+#: ``2016-03-01 00:00:00``), which is ignored.
+_ISO_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?\Z")
+_ISO_OPTION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_date(value: Any, what: str) -> pd.Timestamp:
+    """One date given by the user: ``YYYY-MM-DD`` text that is a calendar date, or a date object.
+
+    Parameters
+    ----------
+    value
+        Text ``YYYY-MM-DD`` (surrounding blanks ignored), or a ``datetime.date``, ``datetime.datetime``,
+        ``numpy.datetime64`` or ``pandas.Timestamp`` (its time of day is dropped).
+    what
+        Where the date comes from, for the message: an option (``--date``) or a config key.
+
+    Returns
+    -------
+    pandas.Timestamp
+        Midnight of that day.
+
+    Raises
+    ------
+    InputDataError
+        Text in another form (``01-03-2016``, ``2016-3-1``, ``20160301``, ``now``), a day that does not
+        exist (``2016-02-30``), a missing value or another type; the message names ``what``.
+
+    Examples
+    --------
+    >>> parse_date("2016-03-01", "--date")
+    Timestamp('2016-03-01 00:00:00')
+    >>> parse_date("01-03-2016", "--date")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --date: '01-03-2016' is not a date YYYY-MM-DD
+    """
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_OPTION.fullmatch(text):
+            raise InputDataError(f"{what}: {value!r} is not a date YYYY-MM-DD")
+        try:
+            day = datetime.date.fromisoformat(text)
+        except ValueError:
+            raise InputDataError(f"{what}: {value!r} is not a calendar date (YYYY-MM-DD)") from None
+    elif isinstance(value, (datetime.date, np.datetime64)) and not pd.isna(value):
+        day = pd.Timestamp(value).date() if isinstance(value, np.datetime64) else value
+        if isinstance(day, datetime.datetime):
+            day = day.date()
+    elif value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
+        raise InputDataError(f"{what}: a date YYYY-MM-DD is missing")
+    else:
+        raise InputDataError(f"{what}: {value!r} is not a date YYYY-MM-DD")
+    try:
+        return pd.Timestamp(day)
+    except (ValueError, OverflowError):
+        raise InputDataError(f"{what}: {value!r} is outside the dates this tool handles") from None
+
+
+def make_rng(rng: Any, what: str = "seed") -> np.random.Generator:
+    """``rng`` as a numpy Generator: a Generator, None (fresh entropy) or a whole-number seed ``>= 0``.
+
+    Examples
+    --------
+    >>> float(make_rng(1).random()) == float(make_rng(1).random())
+    True
+    >>> make_rng(-1)
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: seed must be a whole number >= 0; got -1
+    """
+    if rng is None or isinstance(rng, (np.random.Generator, np.random.BitGenerator, np.random.SeedSequence)):
+        return np.random.default_rng(rng)
+    if isinstance(rng, bool) or not isinstance(rng, (int, np.integer)) or rng < 0:
+        raise InputDataError(f"{what} must be a whole number >= 0; got {rng!r}")
+    return np.random.default_rng(int(rng))
+
+
+def physical_memory() -> int | None:
+    """Bytes of memory of this machine, or None where the system does not say (memory plans are skipped)."""
+    try:
+        size = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return size if size > 0 else None
+
+
+def check_date_format(fmt: Any, what: str) -> str:
+    """Check a declared date format: a strftime pattern with a 4-digit year, a month and a day.
+
+    Examples
+    --------
+    >>> check_date_format("%d-%m-%Y", "[columns] date_format")
+    '%d-%m-%Y'
+    >>> check_date_format("%d/%m/%y", "[columns] date_format")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: [columns] date_format: '%d/%m/%y' needs a 4-digit year %Y, a month (%m, %b or %B) and a day %d
+    """
+    if not isinstance(fmt, str):
+        raise InputDataError(f"{what}: must be a strftime pattern such as \"%d-%m-%Y\"; got {fmt!r}")
+    fields = set(re.findall(r"%(.)", fmt.replace("%%", "")))
+    if not ("Y" in fields and "d" in fields and fields & {"m", "b", "B"}):
+        raise InputDataError(f"{what}: {fmt!r} needs a 4-digit year %Y, a month (%m, %b or %B) and a day %d")
+    allowed = {"Y", "m", "b", "B", "d", "a", "A", "H", "M", "S", "f", "p", "I"}
+    unknown = sorted(fields - allowed)
+    if unknown:
+        raise InputDataError(f"{what}: {fmt!r} holds field(s) {', '.join('%' + f for f in unknown)} "
+                             "that a date column cannot be read with")
+    probe = datetime.datetime(2016, 3, 1)
+    try:
+        back = datetime.datetime.strptime(probe.strftime(fmt), fmt)
+    except ValueError as exc:
+        raise InputDataError(f"{what}: {fmt!r} is not a usable strftime pattern: {exc}") from None
+    if back.date() != probe.date():
+        raise InputDataError(f"{what}: {fmt!r} does not read back the dates it writes")
+    return fmt
+
+
+def split_date_format(rename: Mapping[str, str] | None) -> tuple[dict[str, str], str | None]:
+    """Split the config's ``[columns]`` table into the column renames and the declared date format.
+
+    Examples
+    --------
+    >>> split_date_format({"person_id": "pnr", "date_format": "%d-%m-%Y"})
+    ({'person_id': 'pnr'}, '%d-%m-%Y')
+    """
+    rename = dict(rename or {})
+    fmt = rename.pop(DATE_FORMAT_KEY, None)
+    if fmt is not None:
+        check_date_format(fmt, f"[columns] {DATE_FORMAT_KEY}")
+    return rename, fmt
+
+
+def parse_date_column(values: pd.Series, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A date column as int64 day numbers since 1970-01-01, with masks of missing and unreadable values.
+
+    Dates and timestamps (Parquet, Stata) are taken as they are. Text must be ISO ``YYYY-MM-DD``
+    (a time of day after it is ignored) and a calendar day, or, when ``date_format`` is given, exactly
+    that strftime pattern (and then ISO text is unreadable). Days are counted without nanoseconds, so
+    open ends such as ``9999-12-31`` do not overflow. Missing and unreadable values get day 0. Python
+    date objects in a column of objects are read as their ISO text. Each distinct text is parsed once.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> days, missing, bad = parse_date_column(pd.Series(["2016-03-01", "2016-02-30", None, "01-03-2016"]))
+    >>> days[0], missing.tolist(), bad.tolist()
+    (np.int64(16861), [False, False, True, False], [False, True, False, True])
+    >>> parse_date_column(pd.Series(["01-03-2016"]), "%d-%m-%Y")[0].tolist()
+    [16861]
+    """
+    if pd.api.types.is_datetime64_any_dtype(values):
+        if getattr(values.dt, "tz", None) is not None:
+            values = values.dt.tz_localize(None)
+        missing = values.isna().to_numpy()
+        days = np.asarray(values.to_numpy()).astype("datetime64[D]").astype(np.int64)
+        days[missing] = 0
+        return days, missing, np.zeros(len(values), dtype=bool)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    # Each distinct text is parsed once: a register holds few distinct dates however many rows it has.
+    arr = pa.array(values.astype("str"), from_pandas=True)      # numbers (20160301) become their text
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(arr.cast(pa.large_string())))
+    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
+    distinct_days = np.zeros(len(distinct) + 1, dtype=np.int64)       # the last entry: missing
+    distinct_ok = np.zeros(len(distinct) + 1, dtype=bool)
+    distinct_blank = np.ones(len(distinct) + 1, dtype=bool)
+    epoch = datetime.date(1970, 1, 1)
+    for i, text in enumerate(distinct):
+        distinct_blank[i] = text == ""
+        try:
+            if date_format is None:
+                if not _ISO_TEXT.match(text):
+                    continue
+                day = datetime.date.fromisoformat(text[:10])
+            else:
+                day = datetime.datetime.strptime(text, date_format).date()
+        except ValueError:
+            continue
+        distinct_days[i], distinct_ok[i] = (day - epoch).days, True
+    index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
+    missing = distinct_blank[index]
+    bad = ~missing & ~distinct_ok[index]
+    days = np.where(distinct_ok[index], distinct_days[index], 0)
+    return days, missing, bad
+
+
+def date_rule(date_format: str | None) -> str:
+    """The rule a date column breaks, for messages."""
+    if date_format is None:
+        return "is not a date YYYY-MM-DD"
+    return f"is not a date in the declared format {date_format!r} ([columns] {DATE_FORMAT_KEY})"
+
+
 def read_table(
     path: str | os.PathLike[str],
     *,
@@ -57,7 +265,13 @@ def read_table(
     text_columns
         Contract names of columns kept as text (ids must not lose leading zeros).
     rename
-        ``{contract_name: user_name}`` from the config's ``[columns]`` table.
+        ``{contract_name: user_name}`` from the config's ``[columns]`` table (its ``date_format`` is
+        not a column and renames nothing).
+
+    Raises
+    ------
+    InputDataError
+        An unsupported file type, a missing or unreadable file, or a file with a header but no rows.
 
     Examples
     --------
@@ -75,7 +289,7 @@ def read_table(
         )
     if not path.is_file():
         raise InputDataError(f"{path}: file not found")
-    rename = dict(rename or {})
+    rename, _ = split_date_format(rename)
     user_text = [rename.get(c, c) for c in text_columns]
     try:
         if suffix == ".csv":
@@ -94,6 +308,7 @@ def read_table(
             df = pd.read_excel(path, dtype={c: str for c in user_text})
     except (ValueError, OSError, UnicodeDecodeError, ImportError) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_rows(len(df), str(path))
     inverse = {user: contract for contract, user in rename.items() if user in df.columns}
     df = df.rename(columns=inverse)
     for col in text_columns:
@@ -110,13 +325,41 @@ def _as_text(s: pd.Series) -> pd.Series:
     return s.astype("str")
 
 
+#: The rule a number written with a decimal comma breaks, for messages.
+DECIMAL_COMMA_RULE = "has a decimal comma, which is not read (use '.' as decimal separator)"
+
+
+def decimal_comma(values: pd.Series) -> np.ndarray:
+    """Rows holding a number written with a decimal comma (``37,5``), which is never read as 37.5.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> decimal_comma(pd.Series(["37,5", "37.5", "a,b", None])).tolist()
+    [True, False, False, False]
+    """
+    if not (values.dtype == object or pd.api.types.is_string_dtype(values)):
+        return np.zeros(len(values), dtype=bool)
+    text = values.astype("str").str.strip()
+    return np.asarray(text.str.fullmatch(r"[+-]?\d*,\d+").fillna(False), dtype=bool) & values.notna().to_numpy()
+
+
+def require_rows(n_rows: int, source: str) -> None:
+    """Raise when a file holds a header but no data rows (an export that went wrong, not an empty trial)."""
+    if n_rows == 0:
+        raise InputDataError(f"{source}: has a header but no rows")
+
+
 def require_columns(df: pd.DataFrame, columns: Sequence[str], source: str) -> None:
     """Raise naming every contract column the table lacks."""
     missing = [c for c in columns if c not in df.columns]
     if missing:
+        found = [str(c) for c in df.columns]
+        hint = ("; the header looks separated by ';' — write the file with ',' as separator and '.' as "
+                "decimal separator" if len(found) == 1 and ";" in found[0] else "")
         raise InputDataError(
             f"{source}: required column(s) {', '.join(repr(c) for c in missing)} missing; "
-            f"found {', '.join(map(str, df.columns))}"
+            f"found {', '.join(found)}{hint}"
         )
 
 
@@ -188,10 +431,11 @@ LEDGER_COLUMNS = (
 )
 
 
-def validate_ledger(df: pd.DataFrame, source: str) -> pd.DataFrame:
+def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = None) -> pd.DataFrame:
     """Check the ledger contract (SPEC §4.2) and normalise types.
 
-    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty.
+    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty. Dates given as
+    text must be ISO ``YYYY-MM-DD``, or follow ``date_format`` when it is given.
 
     Examples
     --------
@@ -204,9 +448,10 @@ def validate_ledger(df: pd.DataFrame, source: str) -> pd.DataFrame:
     # Every rule lives in compact_ledger (also used for ledgers of millions of persons); here the checked
     # columns come back as pandas types and the rest of the frame (covariates) is kept as it is.
     checked = [c for c in LEDGER_COLUMNS if c in df.columns and c != "exclusion_reason"]
-    compact = compact_ledger(_arrow_table(df[checked]), source)
+    compact = compact_ledger(_arrow_table(df[checked]), source, date_format=date_format)
     df = df.copy()
-    df["arm"] = pd.Series(compact["arm"].to_pandas(), index=df.index).astype("str")
+    # by position: the caller's frame may have any index (e.g. a filtered ledger)
+    df["arm"] = pd.Series(np.asarray(compact["arm"].to_pandas(), dtype=object), index=df.index).astype("str")
     for col in ("visitation_date", "followup_end", "exclusion_date"):
         values = (compact[col].to_pandas(date_as_object=False) if col in compact.column_names
                   else pd.Series(pd.NaT, index=range(len(df))))
@@ -243,10 +488,23 @@ def read_population(path: str | os.PathLike[str], rename: Mapping[str, str] | No
 
 
 def read_ledger(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read and validate an assignments ledger."""
+    """Read and validate an assignments ledger.
+
+    A ``date_format`` in ``rename`` (the config's ``[columns]``) applies to its date columns, except in a
+    ledger written by ``draw`` (one with a manifest beside it), whose dates are always ISO.
+    """
     df = read_table(path, text_columns=("person_id", "municipality", "stratum", "exclusion_reason"),
                     rename=rename)
-    return validate_ledger(df, str(path))
+    return validate_ledger(df, str(path), date_format=_ledger_date_format(path, rename))
+
+
+def _ledger_date_format(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> str | None:
+    """The declared date format for a ledger file; None (ISO) for a ledger that ``draw`` wrote."""
+    _, fmt = split_date_format(rename)
+    path = Path(path)
+    if fmt is not None and path.with_name(path.stem + ".manifest.jsonl").is_file():
+        return None
+    return fmt
 
 
 @contextlib.contextmanager
@@ -618,7 +876,8 @@ def read_ledger_table(
         df = read_ledger(path, rename=rename)     # its messages: file type, file not found, every rule
         return compact_ledger(pa.Table.from_pandas(df[[c for c in wanted if c in df.columns]],
                                                    preserve_index=False), source)
-    rename = dict(rename or {})
+    date_format = _ledger_date_format(path, rename)
+    rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
     try:
         if suffix == ".csv":
@@ -641,13 +900,16 @@ def read_ledger_table(
             repeats = [rename.get(c, c) for c in ("arm", "municipality", "stratum")]
             table = pq.read_table(path, columns=read, read_dictionary=[c for c in read if c in repeats])
             table = table.unify_dictionaries()
+    except InputDataError:
+        raise                                       # a missing column, already named
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_rows(table.num_rows, source)
     table = table.rename_columns([inverse.get(c, c) for c in table.column_names])
-    return compact_ledger(table, source)
+    return compact_ledger(table, source, date_format=date_format)
 
 
-def compact_ledger(table: "pa.Table", source: str) -> "pa.Table":
+def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = None) -> "pa.Table":
     """Check the ledger contract (SPEC §4.2) on an Arrow table and make its columns compact.
 
     The rules, their order and their messages are those of :func:`validate_ledger`; see
@@ -696,18 +958,23 @@ def compact_ledger(table: "pa.Table", source: str) -> "pa.Table":
         raise row_error(source, "arm", "must be 'treatment' or 'control'", bad.to_numpy(zero_copy_only=False))
     out["arm"] = pa.DictionaryArray.from_arrays(codes.cast(pa.int8()), pa.array(ARMS))
 
-    out["visitation_date"] = _arrow_dates(table["visitation_date"], "visitation_date", source, required=True)
+    out["visitation_date"] = _arrow_dates(table["visitation_date"], "visitation_date", source, required=True,
+                                          date_format=date_format)
     for col in ("followup_end", "exclusion_date"):
         if col in names:
-            out[col] = _arrow_dates(table[col], col, source, required=False)
+            out[col] = _arrow_dates(table[col], col, source, required=False, date_format=date_format)
     out["excluded"] = (_arrow_bool(table["excluded"], source) if "excluded" in names
                        else pa.array(np.zeros(table.num_rows, dtype=bool)))
     if "wave" in names:
         wave = table["wave"].combine_chunks() if table.num_rows else pa.array([], table["wave"].type)
         if wave.null_count or not (pa.types.is_integer(wave.type) or pa.types.is_floating(wave.type)
                                    or pa.types.is_boolean(wave.type)):
-            bad = pd.to_numeric(pd.Series(wave.to_numpy(zero_copy_only=False)), errors="coerce").isna()
-            raise row_error(source, "wave", "must be a whole number", bad)
+            # Text such as "1" (a ledger read as text) is a whole number; anything else is blamed.
+            number = pd.to_numeric(pd.Series(wave.to_numpy(zero_copy_only=False)), errors="coerce")
+            bad = number.isna() | (number != number.round())
+            if bad.any():
+                raise row_error(source, "wave", "must be a whole number", bad)
+            wave = pa.array(number.to_numpy(dtype=np.int64))
         out["wave"] = pa.array(wave.to_numpy(zero_copy_only=False).astype(np.int64))
     for col in ("municipality", "stratum"):
         if col in names:
@@ -777,12 +1044,14 @@ def _arrow_as_text(col: "pa.ChunkedArray | pa.Array", *, ids: bool = False) -> "
     return arr.cast(pa.large_string())
 
 
-def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: bool) -> "pa.Array":
-    """:func:`compact_ledger`'s date rule: ISO ``YYYY-MM-DD`` (a longer text is cut to its first ten
-    characters, as Stata and Excel write ``2016-03-01 00:00:00``); returned as ``date32`` (missing as null).
+def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: bool,
+                 date_format: str | None = None) -> "pa.Array":
+    """:func:`compact_ledger`'s date rule (that of :func:`parse_date_column`): text is ISO ``YYYY-MM-DD``
+    and a calendar day (a time of day after it is ignored, as Stata and Excel write
+    ``2016-03-01 00:00:00``), or follows ``date_format``; returned as ``date32`` (missing as null).
 
-    Timestamps and dates are converted in Arrow; text is parsed by pandas a slice of rows at a time, so
-    that only one slice is ever held as Python objects.
+    Timestamps and dates are converted in Arrow; text is parsed a slice of rows at a time, so that only
+    one slice is ever held as Python objects.
     """
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -803,16 +1072,12 @@ def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: 
         parts, bad_parts = [], []
         for start in range(0, max(len(col), 1), _SLICE_ROWS):
             raw = pd.Series(col.slice(start, _SLICE_ROWS).to_pandas())
-            text = raw.astype("str").str.strip().str.slice(0, 10)
-            text = text.where(text.notna() & (text != ""))
-            parsed = pd.to_datetime(text, format="%Y-%m-%d", errors="coerce")
-            bad_parts.append((text.notna() & parsed.isna()).to_numpy())
-            day = parsed.to_numpy().astype("datetime64[D]").astype(np.int64)
-            missing = parsed.isna().to_numpy()
-            parts.append(pa.array(day.astype(np.int32), type=pa.int32(), mask=missing).cast(pa.date32()))
+            day, missing, bad = parse_date_column(raw, date_format)
+            bad_parts.append(bad)
+            parts.append(pa.array(day.astype(np.int32), type=pa.int32(), mask=missing | bad).cast(pa.date32()))
         bad = np.concatenate(bad_parts)
         if bad.any():
-            raise row_error(source, column, "is not a date YYYY-MM-DD", bad)
+            raise row_error(source, column, date_rule(date_format), bad)
         dates = pa.concat_arrays(parts)
     if required and dates.null_count:
         raise row_error(source, column, "is empty", dates.is_null().to_numpy(zero_copy_only=False))

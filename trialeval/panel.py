@@ -57,19 +57,28 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from trialeval.draw import check_ledger_manifest
+from trialeval.config import MAX_WEEKS
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
     ARMS,
+    DECIMAL_COMMA_RULE,
     LEDGER_TABLE_COLUMNS,
     PADDED_ID_RULE,
     atomic_write,
     check_outputs,
     compact_ledger,
+    date_rule,
+    decimal_comma,
     padded_id_error,
+    parse_date,
+    parse_date_column,
+    physical_memory,
     read_ledger_table,
     read_table,
     require_columns,
+    require_rows,
     row_error,
+    split_date_format,
     validate_ledger,
     write_table,
 )
@@ -88,6 +97,11 @@ MAX_GAP_WEEKS = 4
 MAX_HOURS = 168.0
 #: Default smallest share of the ledger's persons that must have a spell (``min_matched_share``).
 MIN_MATCHED_SHARE = 0.5
+#: Most person-weeks built at a time (a chunk's working memory is about 20 bytes each): with many
+#: weeks, fewer persons are processed together.
+CHUNK_CELLS = 40_000_000
+#: Bytes a kept panel holds per person-week (indicator bits, week, hours), for the memory plan.
+_KEPT_BYTES_PER_ROW = 4
 #: Parquet row groups hold whole persons and at most this many rows.
 ROW_GROUP_ROWS = 1 << 20
 
@@ -131,6 +145,9 @@ def read_spells(path: str | os.PathLike[str], rename: Mapping[str, str] | None =
     df = read_table(path, text_columns=_SPELL_TEXT_COLUMNS, rename=rename)
     require_columns(df, ["person_id", "spell_type", "start_date", "end_date"], str(path))
     df.attrs["source"] = str(path)
+    _, date_format = split_date_format(rename)
+    if date_format is not None:
+        df.attrs["date_format"] = date_format
     return df
 
 
@@ -160,34 +177,17 @@ def _index_in(values: pd.Series | pa.Array, lookup: pa.Array) -> np.ndarray:
     return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
 
 
-def _parse_days(s: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Dates as int64 day numbers since 1970-01-01, plus masks of missing and unparseable values."""
-    if pd.api.types.is_datetime64_any_dtype(s):
-        if getattr(s.dt, "tz", None) is not None:
-            s = s.dt.tz_localize(None)
-        parsed = s
-        missing = s.isna().to_numpy()
-        bad = np.zeros(len(s), dtype=bool)
-    else:
-        text = s.astype("str").str.strip().str.slice(0, 10)
-        missing = (s.isna() | (text == "")).to_numpy()
-        parsed = pd.to_datetime(text.where(~missing), format="%Y-%m-%d", errors="coerce")
-        bad = ~missing & parsed.isna().to_numpy()
-    # Via day precision, so open ends such as 9999-12-31 do not overflow nanoseconds.
-    days = np.asarray(parsed.to_numpy()).astype("datetime64[D]").astype(np.int64)
-    days[missing | bad] = 0
-    return days, missing, bad
+def _parse_days(s: pd.Series, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Dates as int64 day numbers since 1970-01-01, plus masks of missing and unreadable values: text is
+    ISO ``YYYY-MM-DD`` and a calendar day, or follows the declared ``date_format``
+    (:func:`trialeval.io.parse_date_column`)."""
+    return parse_date_column(s, date_format)
 
 
 def _as_day(value: Any, what: str) -> int:
-    """One date given by the caller as an int64 day number."""
-    try:
-        # Text must be ISO: "03/04/2016" means different days to different readers.
-        ts = pd.to_datetime(value.strip(), format="%Y-%m-%d") if isinstance(value, str) else pd.Timestamp(value)
-    except (ValueError, TypeError) as exc:
-        raise InputDataError(f"{what} {value!r} is not a date YYYY-MM-DD") from exc
-    if ts is pd.NaT or pd.isna(ts):
-        raise InputDataError(f"{what} is missing; expected a date YYYY-MM-DD")
+    """One date given by the caller as an int64 day number; text must be ISO ("03/04/2016" means
+    different days to different readers) and a calendar day."""
+    ts = parse_date(value, what)
     return int(np.datetime64(ts.date(), "D").astype(np.int64))
 
 
@@ -205,11 +205,13 @@ class _Spells:
 
 
 def _check_spells(
-    df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool, offset: int = 0
+    df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool, offset: int = 0,
+    date_format: str | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
     """Apply every row rule of SPEC §9; fatal by default, else return the rejected rows.
 
-    ``offset`` is the number of data rows of the file before ``df`` (a batch), for row numbers.
+    ``offset`` is the number of data rows of the file before ``df`` (a batch), for row numbers;
+    ``date_format`` the declared format of date text (None: ISO).
     """
     require_columns(df, ["person_id", "spell_type", "start_date", "end_date"], source)
     n = len(df)
@@ -238,10 +240,11 @@ def _check_spells(
         rule = "has unknown spell types"
     rules.append(("spell_type", rule, unknown))
 
-    start, start_missing, start_bad = _parse_days(df["start_date"])
-    end, end_missing, end_bad = _parse_days(df["end_date"])
-    rules += [("start_date", "is empty", start_missing), ("start_date", "is not a date YYYY-MM-DD", start_bad),
-              ("end_date", "is empty", end_missing), ("end_date", "is not a date YYYY-MM-DD", end_bad)]
+    start, start_missing, start_bad = _parse_days(df["start_date"], date_format)
+    end, end_missing, end_bad = _parse_days(df["end_date"], date_format)
+    not_a_date = date_rule(date_format)
+    rules += [("start_date", "is empty", start_missing), ("start_date", not_a_date, start_bad),
+              ("end_date", "is empty", end_missing), ("end_date", not_a_date, end_bad)]
     dates_ok = ~(start_missing | start_bad | end_missing | end_bad)
     rules.append(("end_date", "is before start_date", dates_ok & (end < start)))
 
@@ -249,13 +252,18 @@ def _check_spells(
     if "hours_per_week" in df.columns:
         raw_hours = df["hours_per_week"]
         hours = pd.to_numeric(raw_hours, errors="coerce").to_numpy(dtype=np.float64)
-        raw_missing = raw_hours.isna().to_numpy()
+        raw_missing = np.array(raw_hours.isna().to_numpy(), dtype=bool)     # writable (copy-on-write)
+        comma = np.zeros(n, dtype=bool)
         if raw_hours.dtype == object or pd.api.types.is_string_dtype(raw_hours):
-            raw_missing |= (raw_hours.astype("str").str.strip() == "").to_numpy()
+            raw_text = raw_hours.astype("str").str.strip()
+            raw_missing |= (raw_text == "").to_numpy()
+            comma = decimal_comma(raw_hours)
     else:
         hours = np.full(n, np.nan)
         raw_missing = np.ones(n, dtype=bool)
+        comma = np.zeros(n, dtype=bool)
     rules.append(("hours_per_week", "is missing on ordinary_hours spells", is_hours & raw_missing))
+    rules.append(("hours_per_week", DECIMAL_COMMA_RULE, is_hours & ~raw_missing & comma))
     rules.append(("hours_per_week", "is not a number", is_hours & ~raw_missing & np.isnan(hours)))
     with np.errstate(invalid="ignore"):
         out_of_range = is_hours & ~np.isnan(hours) & ((hours <= 0) | (hours > MAX_HOURS))
@@ -303,17 +311,19 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
     if suffix not in (".parquet", ".pq", ".csv") or not path.is_file():
         whole = read_spells(path, rename=rename)       # its messages: file type, file not found
         return iter([whole]), len(whole)
-    rename = dict(rename or {})
+    rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
     user_text = [rename.get(c, c) for c in _SPELL_TEXT_COLUMNS]
     try:
         if suffix == ".csv":
-            names = pd.read_csv(path, nrows=0).columns
+            head = pd.read_csv(path, nrows=1, dtype=str)
+            names, n_head = head.columns, len(head)
         else:
             parquet = pq.ParquetFile(path, pre_buffer=False)     # else a row group is held twice
-            names = parquet.schema_arrow.names
+            names, n_head = parquet.schema_arrow.names, parquet.metadata.num_rows
     except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
+    require_rows(n_head, str(path))
     require_columns(pd.DataFrame(columns=[inverse.get(c, c) for c in names]),
                     ["person_id", "spell_type", "start_date", "end_date"], str(path))
 
@@ -331,10 +341,11 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
                           for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS, columns=wanted))
             empty = True
             for frame in frames:
-                empty = False
-                yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
+                if len(frame):
+                    empty = False
+                    yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
             if empty:
-                yield pd.DataFrame(columns=[inverse.get(c, c) for c in names])
+                require_rows(0, str(path))
         except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
             raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
 
@@ -524,6 +535,7 @@ class _SpellBuffer:
 def _read_compact_spells(
     batches: Iterator[pd.DataFrame | pa.RecordBatch], source: str, types: tuple[str, ...],
     drop_bad_rows: bool, ledger_ids: pa.Array, late_ids: pa.Array, n_rows: int | None = None,
+    date_format: str | None = None,
 ) -> tuple[_Spells, pd.DataFrame, dict[str, Any]]:
     """Check, match to the ledger and compact the spells a batch at a time.
 
@@ -559,7 +571,8 @@ def _read_compact_spells(
                     raise InputDataError(f"{source}: cannot be read as parquet: {exc}") from exc
             n = len(batch)
             columns = list(batch.columns)
-            checked, good, spell_rejects = _check_spells(batch, source, types, drop_bad_rows, offset)
+            checked, good, spell_rejects = _check_spells(batch, source, types, drop_bad_rows, offset,
+                                                         date_format)
             rejects.append(spell_rejects)
             good_ids = _arrow_text(checked["ids"][good])
             wp_all = _arrow_text(_ids_as_text(batch["workplace_id"])) if "workplace_id" in columns else None
@@ -1179,11 +1192,13 @@ def build_panel(
     spells
         Spells (SPEC §4.3) as a DataFrame or a file (see :func:`read_spells`).
     extraction_date
-        Last day covered by the register extract; weeks ending after it are absent.
+        Last day covered by the register extract, ``YYYY-MM-DD`` or a date; weeks ending after it are absent.
     weeks
-        Last week since visitation to build (week 1 starts on the visitation date).
+        Last week since visitation to build (week 1 starts on the visitation date), 1 to ``MAX_WEEKS``
+        (20 years).
     pre_weeks
-        Number of pre-visitation weeks ``0, -1, …`` to add, for covariates and placebo curves.
+        Number of pre-visitation weeks ``0, -1, …`` to add, for covariates and placebo curves
+        (at most ``MAX_WEEKS``).
     min_days
         Days of overlap (1–7) a spell needs to cover a week (ordinary hours are always pro rata).
     drop_bad_rows
@@ -1191,11 +1206,14 @@ def build_panel(
     spell_types
         Further spell types to accept; each gives an indicator ``in_<type>``.
     columns
-        ``{contract_name: user_name}`` renames, used when ``ledger`` or ``spells`` is a file.
+        ``{contract_name: user_name}`` renames, used when ``ledger`` or ``spells`` is a file, and the
+        optional ``date_format`` of their date columns (the config's ``[columns]`` table); without it,
+        dates given as text must be ISO ``YYYY-MM-DD``.
     progress
         ``callback(done, total)`` called after each chunk of persons.
     chunk_persons
-        Persons processed together; bounds the working memory.
+        Persons processed together; bounds the working memory. Lowered when the weeks are many, so that a
+        chunk holds at most ``CHUNK_CELLS`` person-weeks (the result does not depend on it).
     out
         Stream the panel to this ``.parquet`` or ``.csv`` file (and the side files of
         :func:`write_panel`) a chunk of persons at a time, keeping none of it: memory then does not grow
@@ -1249,7 +1267,7 @@ def build_panel(
     1
     """
     weeks, pre_weeks, min_days, chunk_persons = (
-        _check_int(weeks, "weeks", 1), _check_int(pre_weeks, "pre_weeks", 0),
+        _check_int(weeks, "weeks", 1, MAX_WEEKS), _check_int(pre_weeks, "pre_weeks", 0, MAX_WEEKS),
         _check_int(min_days, "min_days", 1, 7), _check_int(chunk_persons, "chunk_persons", 1))
     extraction = _as_day(extraction_date, "extraction_date")
     types = _spell_types(spell_types)
@@ -1272,9 +1290,11 @@ def build_panel(
 
     # The ledger as compact Arrow columns: only the columns the panel needs are read, and none of them
     # becomes Python objects (a DataFrame of millions of id strings costs hundreds of MB).
+    _, date_format = split_date_format(columns)
     if isinstance(ledger, pd.DataFrame):
         ledger_source = str(ledger.attrs.get("source", "ledger"))
-        table = _ledger_frame_table(validate_ledger(ledger, ledger_source), ledger_source)
+        table = _ledger_frame_table(validate_ledger(ledger, ledger_source, date_format=date_format),
+                                    ledger_source)
     else:
         ledger_source = str(ledger)
         check_ledger_manifest(ledger)
@@ -1282,6 +1302,7 @@ def build_panel(
     _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
     if isinstance(spells, pd.DataFrame):
         spells_source = str(spells.attrs.get("source", "spells"))
+        date_format = spells.attrs.get("date_format", date_format)     # as read_spells read it
         batches: Iterator[pd.DataFrame | pa.RecordBatch] = iter([spells])
         n_spell_rows: int | None = len(spells)
     else:
@@ -1316,6 +1337,11 @@ def build_panel(
     limit = np.minimum(limit, extraction)
     last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
     n_obs = (last_week - k_min + 1).astype(np.int64)
+    # Memory planned before anything is allocated: a chunk's working set is bounded by its person-weeks,
+    # and a panel kept in memory must fit in this machine's memory.
+    chunk_persons = max(1, min(chunk_persons, CHUNK_CELLS // n_weeks))
+    if keep_panel and out is None:
+        _check_kept_memory(int(n_obs.sum()))
     # Day numbers and weeks fit int32 (as the spells' days do): half the memory per person.
     v, last_week = v.astype(np.int32), last_week.astype(np.int32)
     arm = np.asarray(_combined(table["arm"]).indices).astype(np.int8)[order]
@@ -1328,7 +1354,7 @@ def build_panel(
     _release_memory()
 
     sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
-                                                      ledger_ids, late_ids, n_spell_rows)
+                                                      ledger_ids, late_ids, n_spell_rows, date_format)
     _check_matched(ledger_ids, sp.person, counts, spell_rejects, min_matched_share,
                    spells_source=spells_source, ledger_source=ledger_source)
     del counts["absent_ids"]
@@ -1657,6 +1683,17 @@ def _same_workplace_first(local: np.ndarray, a: np.ndarray, b: np.ndarray, kind:
         active |= _coverage(pair_index[s], pa_[s], pb[s], len(pair), n_weeks, lo, days)
     np.minimum.at(first, pair // n_workplaces, _first_reach(active, week_one))
     return first
+
+
+def _check_kept_memory(n_rows: int) -> None:
+    """Stop before building a panel that, kept in memory, would need more than the machine has."""
+    physical = physical_memory()
+    need = n_rows * _KEPT_BYTES_PER_ROW
+    if physical is not None and need > physical:
+        raise InputDataError(
+            f"the panel would hold {n_rows:,} person-weeks, about {need / 2**30:.1f} GB kept in memory, more "
+            f"than this machine's {physical / 2**30:.1f} GB; write it to a file with out=... (as "
+            "`trialeval panel` does) or pass keep_panel=False, or build fewer weeks")
 
 
 def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:

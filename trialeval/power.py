@@ -75,6 +75,9 @@ def power(
         raise DesignError(f"n must be a whole number of persons ≥ 2; got {n!r}")
     if not 0 < share < 1:
         raise DesignError(f"share must be in (0, 1); got {share}")
+    if n * min(share, 1 - share) < 1:
+        raise DesignError(f"share {share} of n = {n} leaves fewer than one person in an arm; "
+                          "each arm needs at least one")
     if not 0 < alpha < 1:
         raise DesignError(f"alpha must be in (0, 1); got {alpha}")
     if not 0 < power < 1:

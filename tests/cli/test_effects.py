@@ -120,4 +120,5 @@ def test_user_errors_exit_1_with_a_message(tmp_path: Path) -> None:
     assert res.exit_code == 1 and "file not found" in res.output
     res = run("--panel", PANEL, "--outcomes", "y", "--lang", "fr", "--out", tmp_path / "e.csv",
               "--plot", tmp_path / "e.png")
-    assert res.exit_code == 1 and "'lang' must be one of" in res.output
+    assert res.exit_code == 1 and "--lang: unknown language 'fr'; known languages: en, da" in res.output
+    assert not (tmp_path / "e.csv").exists()
