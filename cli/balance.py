@@ -10,7 +10,6 @@ import typer
 from trialeval.balance import FORMATS, run_balance
 from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
-from trialeval.plots import check_figure_path
 
 
 def _names(text: Optional[str]) -> Optional[list[str]]:
@@ -52,8 +51,6 @@ def balance_command(
     --out balance.csv --plot love.png
     """
     with user_errors(), progress_bar("Randomisation inference") as progress:
-        if plot is not None:
-            check_figure_path(plot)
         result = run_balance(
             ledger, out, population_path=population, config_path=config, covariates=_names(covariates),
             categorical=_names(categorical) or (), strata_fe=strata_fe, treated_only=treated_only,

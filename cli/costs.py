@@ -40,11 +40,11 @@ def costs_command(
     """
     with user_errors():
         check_lang(lang)
-        if plot is not None:
-            check_figure_path(plot)
         check_outputs([("--out", out), ("--flows", flows)]
                       + [("--plot", path) for path in (figure_paths(plot).values() if plot is not None else ())],
                       [("--effects", effects), ("--scenarios", scenarios)])
+        if plot is not None:
+            check_figure_path(plot)
         table = read_table(effects, text_columns=("outcome",))
         spec = load_scenarios(scenarios)
         if tornado is not None and tornado not in {s.name for s in spec.scenarios}:

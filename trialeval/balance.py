@@ -468,6 +468,10 @@ def run_balance(
          ("--plot", plot)],
         [("--ledger", ledger_path), ("--population", population_path), ("--config", config_path)],
         columns=rename)
+    if plot is not None:
+        from trialeval.plots import check_figure_path
+
+        check_figure_path(plot)
     analysis = config.analysis if config is not None else {}
     check_ledger_manifest(ledger_path)
     ledger = read_ledger(ledger_path, rename=rename)

@@ -46,6 +46,7 @@ from trialeval.io import (
     DECIMAL_COMMA_RULE,
     LEDGER_COLUMNS,
     atomic_write,
+    check_not_inputs,
     decimal_comma,
     parse_date,
     read_ledger,
@@ -764,6 +765,8 @@ def run_draw(
     population = read_population(population_path, rename=config.columns)
     population_sha256 = sha256_file(population_path)
     ledger_path, mpath = Path(ledger_path), manifest_path(ledger_path)
+    check_not_inputs({"--ledger": ledger_path, "--ledger (its manifest)": mpath},
+                     {"--population": population_path, "--config": config_path})
     with ledger_lock(ledger_path, lock_timeout):
         _raise_if_out_of_step(ledger_path)
         lines = _manifest_lines(mpath)

@@ -715,6 +715,27 @@ def _same_path(a: Path, b: Path) -> bool:
         return False
 
 
+def check_not_inputs(outputs: Labelled, inputs: Labelled) -> None:
+    """Stop if a file about to be written is one of the command's inputs, however its path is spelled.
+
+    :func:`check_outputs` does this and more; a command that appends to a file it also reads (``draw`` and
+    its ledger) calls only this part.
+
+    Examples
+    --------
+    >>> check_not_inputs({"--ledger": "pop.csv"}, {"--population": "./pop.csv"})
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.InputDataError: --ledger pop.csv: is the input --population (pop.csv); an output never replaces an input. Choose another name; nothing was written
+    """
+    ins = _labelled(inputs)
+    for label, path in _labelled(outputs):
+        for in_label, in_path in ins:
+            if _same_path(path, in_path):
+                raise InputDataError(f"{label} {path}: is the input {in_label} ({in_path}); an output never "
+                                     "replaces an input. Choose another name; nothing was written")
+
+
 def check_outputs(
     outputs: Labelled,
     inputs: Labelled = (),
@@ -755,14 +776,11 @@ def check_outputs(
     ...
     trialeval.exceptions.InputDataError: --out ...effects.csv: is the input --effects (...effects.csv); an output never replaces an input. Choose another name; nothing was written
     """
-    outs, ins = _labelled(outputs), _labelled(inputs)
+    outs = _labelled(outputs)
+    check_not_inputs(outs, inputs)
     seen: list[tuple[str, Path]] = []
     for label, path in outs:
         where = f"{label} {path}"
-        for in_label, in_path in ins:
-            if _same_path(path, in_path):
-                raise InputDataError(f"{where}: is the input {in_label} ({in_path}); an output never replaces "
-                                     "an input. Choose another name; nothing was written")
         for other_label, other in seen:
             if _same_path(path, other):
                 raise InputDataError(f"{where}: is also the output {other_label}; two outputs cannot share "

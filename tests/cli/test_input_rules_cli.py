@@ -127,7 +127,8 @@ def test_date_columns_in_files(trial, bad):
           "bad_spells.csv: column 'end_date' is not a date YYYY-MM-DD in 2 rows (rows 3, 6)")
     ledger = pd.read_csv(trial / "ledger.csv", dtype=str, keep_default_na=False)
     ledger.loc[4, "visitation_date"] = bad
-    ledger.to_csv(trial / "bad_ledger.csv", index=False)
+    # a ledger of a trial randomised elsewhere (no draw strata, so no manifest is needed)
+    ledger.drop(columns="stratum").to_csv(trial / "bad_ledger.csv", index=False)
     fails(trial, [*panel_args(trial, ledger="bad_ledger.csv"), "--extraction-date", "2016-12-31"], 1,
           "bad_ledger.csv: column 'visitation_date' is not a date YYYY-MM-DD in 1 row (row 5)")
     fails(trial, ["balance", "--ledger", trial / "bad_ledger.csv", "--out", trial / "out" / "b.csv"], 1,
