@@ -34,7 +34,7 @@ def panel(
         None, "--config", help="trial.toml: extraction_date, weeks, … and column names."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
-    """Build one row per observed person-week with the outcomes of SPEC §5 and the number at risk.
+    """Build one row per observed person-week with the panel's outcomes and the number at risk.
 
     Example: trialeval panel --ledger ledger.csv --spells spells.csv --extraction-date 2016-12-31
     --weeks 52 --out panel.parquet

@@ -1,4 +1,4 @@
-"""Generate the synthetic JobFirst-like sample trial in ``sample_data/`` (SPEC §14).
+"""Generate the synthetic JobFirst-like sample trial in ``sample_data/``.
 
 Run ``python sample_data/generate.py``: it writes ``population.csv``, draws the weekly waves from March to
 December 2016 with :func:`trialeval.draw.run_draw` into ``ledger.csv`` (+ manifest), records a few

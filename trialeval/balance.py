@@ -1,4 +1,4 @@
-"""Balance tests (SPEC §8, ``trialeval balance``): do the arms look alike, and the drawn group like the pool?
+"""Balance tests (``trialeval balance``): do the arms look alike, and the drawn group like the pool?
 
 Per covariate the two groups are compared on non-missing values (missing values are counted per group,
 never imputed):
@@ -25,7 +25,7 @@ permuting them within the randomisation blocks (``strata``) ``ri_draws`` times a
 matrix algebra; the p-value is the share of draws with F at least the observed one, reported with its
 Monte-Carlo standard error ``sqrt(p(1 − p) / draws)``.
 
-Exported tables obey the small-cell rule of SPEC §11 (``min_cell``): a row whose statistics rest on
+Exported tables obey the small-cell rule (``min_cell``): a row whose statistics rest on
 1 to ``min_cell − 1`` persons in some cell is blanked and flagged ``suppressed``.
 """
 
@@ -64,12 +64,12 @@ Representativeness = Literal["both", "treatment"]
 OutputFormat = Literal["csv", "xlsx", "latex", "markdown"]
 Kind = Literal["continuous", "binary", "categorical"]
 
-#: Columns of ``balance.csv`` (SPEC §13, issue 3).
+#: Columns of ``balance.csv``.
 BALANCE_COLUMNS = (
     "covariate", "level", "mean_treatment", "mean_control", "difference", "smd", "variance_ratio",
     "p_value", "test", "n_missing_treatment", "n_missing_control", "flag",
 )
-#: Columns of ``balance_omnibus.csv``: SPEC's five, then the Monte-Carlo SE and the sample used.
+#: Columns of ``balance_omnibus.csv``: the five test columns, then the Monte-Carlo SE and the sample used.
 OMNIBUS_COLUMNS = (
     "test", "statistic", "df1", "df2", "p_value", "mc_se", "draws", "n_used", "n_dropped", "note",
 )
@@ -313,11 +313,11 @@ def balance(
     Parameters
     ----------
     ledger
-        Assignments ledger (SPEC §4.2): ``person_id``, ``arm`` and the covariate columns.
+        Assignments ledger: ``person_id``, ``arm`` and the covariate columns.
     covariates
         Columns to compare; default every ledger column that is not a contract column.
     population
-        Candidates (SPEC §4.1). With it, the representativeness table compares the drawn persons with the
+        Candidates. With it, the representativeness table compares the drawn persons with the
         candidates that meet ``eligibility`` and are not in the ledger.
     eligibility
         The config's eligibility rules, applied to ``population``.

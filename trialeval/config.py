@@ -1,4 +1,4 @@
-"""The trial config, ``trial.toml`` (SPEC §12), and its eligibility rules.
+"""The trial config, ``trial.toml``, and its eligibility rules.
 
 Unknown keys are an error: a typo must never silently change a randomisation. Eligibility rules are
 ``column op value`` strings parsed by a small parser; they are never evaluated as code.

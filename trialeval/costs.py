@@ -1,4 +1,4 @@
-"""Cost scenarios (SPEC §10): what the programme costs and what the public budget gets back.
+"""Cost scenarios: what the programme costs and what the public budget gets back.
 
 The effect curves of :mod:`trialeval.effects` (extra ordinary hours and extra self-supporting share per
 participant and week) are turned into weekly public-budget flows, carried beyond the observed window by a
@@ -324,7 +324,7 @@ _SCENARIO_KEYS: dict[str, _Spec] = {
 }
 _SECTIONS = ("prices", "programme", "outcomes", "settings", "scenario")
 
-#: The four default scenarios of SPEC §10 (horizon and discount rate come from ``[settings]``).
+#: The four default scenarios (horizon and discount rate come from ``[settings]``).
 DEFAULT_SCENARIOS: tuple[dict[str, Any], ...] = (
     {"name": "A", "label": "Observed window only", "persistence": "none"},
     {"name": "B", "label": "End-of-window effect held one more year", "persistence": "constant(1)"},
@@ -526,7 +526,7 @@ def _outcome_curve(effects: pd.DataFrame, outcome: str, min_at_risk: int, source
 
 def _curves(effects: pd.DataFrame, scenarios: Scenarios, source: str) -> tuple[_Curves, list[str]]:
     if not isinstance(effects, pd.DataFrame):
-        raise InputDataError(f"{source}: effects must be a DataFrame in the effects-table format (SPEC §11)")
+        raise InputDataError(f"{source}: effects must be a DataFrame in the effects-table format")
     missing = [c for c in EFFECT_COLUMNS if c not in effects.columns]
     if missing:
         raise InputDataError(f"{source}: required column(s) {', '.join(map(repr, missing))} missing; "
@@ -876,7 +876,7 @@ def costs(
     Parameters
     ----------
     effects
-        An effects table (SPEC §11): ``outcome, week, n_treatment, n_control, effect, se`` at least,
+        An effects table: ``outcome, week, n_treatment, n_control, effect, se`` at least,
         with the hours outcome (``ordinary_hours``) and ideally ``self_supporting``. For results that
         leave the research server give the exported table (``effects.csv``, or
         ``EffectsResult.export_frame()``): the window then stops before the first week whose effect

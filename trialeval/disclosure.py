@@ -1,4 +1,4 @@
-"""Disclosure control for exported aggregates (SPEC §11): the one place the rule lives.
+"""Disclosure control for exported aggregates: the one place the rule lives.
 
 Statistics Denmark lets no table leave a research server with a cell built on fewer than 5 persons.
 Every aggregate trialeval exports — CSV, XLSX, the HTML report, console summaries, notebook displays,

@@ -1,4 +1,4 @@
-"""The randomised draw (SPEC §7): waves, blocks, the ledger, its manifest, verify and exclude.
+"""The randomised draw: waves, blocks, the ledger, its manifest, verify and exclude.
 
 A wave answers requests ``municipality = n`` (n programme places). From that municipality's eligible
 candidates not already in the ledger a simple random sample of ``ceil(n / p)`` is drawn; arms are then
@@ -356,7 +356,7 @@ def draw(
     Parameters
     ----------
     population
-        Candidates (SPEC §4.1), already validated; any order (they are sorted by ``person_id``).
+        Candidates, already validated; any order (they are sorted by ``person_id``).
     config
         The trial config: seed, treatment share, eligibility rules and strata.
     requests

@@ -1,4 +1,4 @@
-"""Effect curves: per week since visitation, the mean outcome per arm and the effect (SPEC §6, §11).
+"""Effect curves: per week since visitation, the mean outcome per arm and the effect.
 
 Every estimator here works on a long panel (one row per observed person-week) and is computed for
 all weeks at once from per-(week, arm) or per-(week, block, arm) sums and sums of squared deviations
@@ -50,7 +50,7 @@ if TYPE_CHECKING:  # pragma: no cover
 Multiplier = Literal["gaussian", "rademacher"]
 ProgressCallback = Callable[[int, int], None]
 
-#: The outcomes a panel built by ``trialeval panel`` carries (SPEC §5), in display order.
+#: The outcomes a panel built by ``trialeval panel`` carries, in display order.
 KNOWN_OUTCOMES = (
     "has_ordinary_hours", "ordinary_hours", "in_internship", "in_wage_subsidy", "company_directed",
     "reached_13_weeks", "reached_13_weeks_same_workplace", "self_supporting",
@@ -58,7 +58,7 @@ KNOWN_OUTCOMES = (
 #: Columns of a panel that are never outcomes.
 DESIGN_COLUMNS = ("person_id", "arm", "week", "municipality", "stratum", "wave", "visitation_date",
                   "followup_end", "excluded")
-#: Bin edges of the hours distribution (SPEC §5): (0,5], …, (25,30], (30,37), ≥ 37.
+#: Bin edges of the hours distribution: (0,5], …, (25,30], (30,37), ≥ 37.
 HOURS_EDGES = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 37.0)
 
 TABLE_COLUMNS = ["outcome", "week", "n_treatment", "n_control", "mean_treatment", "mean_control",
@@ -73,7 +73,7 @@ _COUNTS = ["n_treatment", "n_control"]
 
 @dataclass(frozen=True, eq=False)
 class HoursDistributionResult:
-    """Positive ordinary hours by arm at one week, in the bins of SPEC §5.
+    """Positive ordinary hours by arm at one week, in the hours bins.
 
     ``table`` has one row per arm and bin: ``week, arm, bin, count, n_observed, share, share_positive``
     where ``share`` is the count over the persons of the arm observed that week and ``share_positive``
@@ -135,7 +135,7 @@ class EffectsResult:
     Attributes
     ----------
     table
-        One row per outcome and week with the columns of SPEC §11 (+ ``band_low, band_high`` with a
+        One row per outcome and week with the columns of the effect table (+ ``band_low, band_high`` with a
         band, + ``se_unadjusted`` with covariates, + ``p_value_ri`` with randomisation inference).
         Not suppressed: use :meth:`export_frame` for anything that leaves the research server.
     summary_table
@@ -821,7 +821,7 @@ def effects(
         the options that need the rows (``blocks``, ``covariates``, ``cluster``, ``band``, ``ri``,
         ``summary_weeks``, ``hours_week``) raise :class:`InputDataError` and need ``result.to_frame()``.
     outcomes
-        Outcome columns (list or comma-separated). Default: the SPEC §5 outcomes present, else every
+        Outcome columns (list or comma-separated). Default: the built-in outcomes present, else every
         numeric column that is not a design column.
     blocks
         Column naming the randomisation block: estimatr's blocked estimator, recomputed each week.
@@ -1162,7 +1162,7 @@ def _week_list(present: np.ndarray, weeks: int | Sequence[int] | None, min_weeks
 
 
 def _effect_frame(outcome: str, week_list: np.ndarray, est: _Week, alpha: float) -> pd.DataFrame:
-    """The SPEC §11 rows of one outcome from its per-week estimates."""
+    """The effect-table rows of one outcome from its per-week estimates."""
     se = np.sqrt(est.var)
     lo, hi, p = _t_inference(est.effect, se, est.df, alpha)
     return pd.DataFrame({
@@ -1288,7 +1288,7 @@ def hours_distribution(
     min_cell: int = DEFAULT_MIN_CELL,
     source: str = "panel",
 ) -> HoursDistributionResult:
-    """Counts and shares of positive weekly hours by arm at one week, in the bins of SPEC §5.
+    """Counts and shares of positive weekly hours by arm at one week, in the hours bins.
 
     With edges e0 < … < em the bins are (e0, e1], …, (e(m−2), e(m−1)], (e(m−1), em) and ≥ em; the
     default edges give (0,5], (5,10], …, (25,30], (30,37), ≥ 37 (full time).

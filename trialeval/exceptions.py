@@ -12,7 +12,7 @@ class TrialevalError(Exception):
 
 
 class InputDataError(TrialevalError, ValueError):
-    """A file, column, value or row breaks an input contract (SPEC §4)."""
+    """A file, column, value or row breaks an input contract."""
 
 
 class ConfigError(InputDataError):

@@ -1,4 +1,4 @@
-"""Reading and writing the plain files trialeval works on (SPEC §4, §9, §11).
+"""Reading and writing the plain files trialeval works on.
 
 Inputs are chosen by extension: CSV, Parquet, Stata ``.dta``, SAS ``.sas7bdat`` (and XLSX).
 Every writer goes through :func:`atomic_write`: the output appears complete or not at all.
@@ -406,7 +406,7 @@ def check_ids(df: pd.DataFrame, source: str) -> None:
 
 
 def validate_population(df: pd.DataFrame, source: str) -> pd.DataFrame:
-    """Check the population contract (SPEC §4.1); return it sorted by ``person_id``.
+    """Check the population contract; return it sorted by ``person_id``.
 
     Examples
     --------
@@ -432,7 +432,7 @@ LEDGER_COLUMNS = (
 
 
 def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = None) -> pd.DataFrame:
-    """Check the ledger contract (SPEC §4.2) and normalise types.
+    """Check the ledger contract and normalise types.
 
     Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty. Dates given as
     text must be ISO ``YYYY-MM-DD``, or follow ``date_format`` when it is given.
@@ -629,7 +629,7 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 # Outputs never destroy inputs or a trial
 # --------------------------------------------------------------------------------------------------
 
-#: The columns that make a table a randomisation ledger (SPEC §4.2).
+#: The columns that make a table a randomisation ledger.
 LEDGER_KEY_COLUMNS = ("person_id", "arm", "visitation_date")
 #: How the manifest beside a ledger is named: ``ledger.csv`` → ``ledger.manifest.jsonl``.
 MANIFEST_SUFFIX = ".manifest.jsonl"
@@ -868,7 +868,7 @@ def read_ledger_table(
     Returns
     -------
     pyarrow.Table
-        In the order of the contract (SPEC §4.2): ``person_id`` (large_string), ``arm`` (dictionary of int8 codes into
+        In the order of the contract: ``person_id`` (large_string), ``arm`` (dictionary of int8 codes into
         ``("treatment", "control")``), dates as ``date32`` (missing as null), ``excluded`` (bool, also
         when absent), ``wave`` (int64), ``municipality`` and ``stratum`` (dictionary-encoded text, missing
         as ``""``).
@@ -928,7 +928,7 @@ def read_ledger_table(
 
 
 def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = None) -> "pa.Table":
-    """Check the ledger contract (SPEC §4.2) on an Arrow table and make its columns compact.
+    """Check the ledger contract on an Arrow table and make its columns compact.
 
     The rules, their order and their messages are those of :func:`validate_ledger`; see
     :func:`read_ledger_table` for what is returned. Columns other than the contract's are dropped.

@@ -1,4 +1,4 @@
-"""The weekly person-by-week panel built from register spells (SPEC §4.3, §5, §9).
+"""The weekly person-by-week panel built from register spells.
 
 Week ``k`` of a person with visitation date ``v`` covers the days ``[v + 7(k-1), v + 7k - 1]``; weeks
 ``k <= 0`` are pre-visitation weeks. A week is *observed* iff its last day is on or before the extraction
@@ -85,7 +85,7 @@ from trialeval.io import (
 
 __all__ = ["PanelResult", "build_panel", "read_spells", "write_panel", "SPELL_TYPES"]
 
-#: The spell types of SPEC §4.3, in the order of their internal codes.
+#: The built-in spell types, in the order of their internal codes.
 SPELL_TYPES = ("internship", "wage_subsidy", "ordinary_hours", "benefit")
 _INTERNSHIP, _WAGE_SUBSIDY, _HOURS, _BENEFIT = range(4)
 
@@ -114,7 +114,7 @@ ProgressCallback = Callable[[int, int], None]
 # --------------------------------------------------------------------------------------------------
 
 def read_spells(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read a spells file (SPEC §4.3) and check its columns.
+    """Read a spells file and check its columns.
 
     Row-level rules (end before start, hours, spell types) are checked by :func:`build_panel`, which can
     either stop at them or drop them (``drop_bad_rows``); messages name this file because its name is
@@ -208,7 +208,7 @@ def _check_spells(
     df: pd.DataFrame, source: str, types: tuple[str, ...], drop_bad_rows: bool, offset: int = 0,
     date_format: str | None = None,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, pd.DataFrame]:
-    """Apply every row rule of SPEC §9; fatal by default, else return the rejected rows.
+    """Apply every row rule of the spells and the ledger; fatal by default, else return the rejected rows.
 
     ``offset`` is the number of data rows of the file before ``df`` (a batch), for row numbers;
     ``date_format`` the declared format of date text (None: ISO).
@@ -723,7 +723,7 @@ def _first_reach(active: np.ndarray, week_one: int, need: int = CHAIN_WEEKS,
                  max_gap: int = MAX_GAP_WEEKS) -> np.ndarray:
     """Week index at which a chain first holds ``need`` active weeks (``n_weeks`` if never).
 
-    The 13-week rule of SPEC §5, vectorised over rows and iterated over weeks from ``week_one`` (week 1):
+    The 13-week rule, vectorised over rows and iterated over weeks from ``week_one`` (week 1):
     an active week adds one to the chain; inactive weeks add nothing, and the chain is reset to zero when
     the run of inactive weeks becomes longer than ``max_gap``.
     """
@@ -1182,15 +1182,15 @@ def build_panel(
     keep_panel: bool = True,
     min_matched_share: float = MIN_MATCHED_SHARE,
 ) -> PanelResult:
-    """Build the weekly person-by-week panel of SPEC §5 from a ledger and register spells.
+    """Build the weekly person-by-week panel from a ledger and register spells.
 
     Parameters
     ----------
     ledger
-        The assignments ledger (SPEC §4.2) as a DataFrame or a file. Every row stays in the panel,
+        The assignments ledger as a DataFrame or a file. Every row stays in the panel,
         excluded persons included (intention-to-treat).
     spells
-        Spells (SPEC §4.3) as a DataFrame or a file (see :func:`read_spells`).
+        Spells as a DataFrame or a file (see :func:`read_spells`).
     extraction_date
         Last day covered by the register extract, ``YYYY-MM-DD`` or a date; weeks ending after it are absent.
     weeks
@@ -1202,7 +1202,7 @@ def build_panel(
     min_days
         Days of overlap (1–7) a spell needs to cover a week (ordinary hours are always pro rata).
     drop_bad_rows
-        Drop rows that break a rule of SPEC §9 into :attr:`PanelResult.rejects` instead of stopping.
+        Drop rows that break a row rule into :attr:`PanelResult.rejects` instead of stopping.
     spell_types
         Further spell types to accept; each gives an indicator ``in_<type>``.
     columns

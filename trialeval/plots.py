@@ -212,7 +212,7 @@ def plot_effect_curve(
     """Two panels for one outcome: the arms' means by week (left), the effect with its CI (right).
 
     The number followed per arm is printed under the x-axes at the tick weeks. Weeks where an arm has
-    fewer than ``min_cell`` persons are not drawn (disclosure rule, SPEC §11) and their counts read
+    fewer than ``min_cell`` persons are not drawn (the disclosure rule) and their counts read
     ``<min_cell``; weeks where an arm has fewer than ``grey_below`` persons are shaded grey (default:
     a tenth of the largest number followed in the smaller arm). Indicator outcomes are drawn in percent
     and percentage points; ``ordinary_hours`` in hours per week.
@@ -348,7 +348,7 @@ def _at_risk_rows(ax: Axes, week: np.ndarray, n1: np.ndarray, n0: np.ndarray, mi
 def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str = "en") -> Figure:
     """Bar chart of positive ordinary hours by arm in bins, as a percent of each arm's persons observed.
 
-    Bins resting on fewer than ``min_cell`` persons are not drawn (SPEC §11).
+    Bins resting on fewer than ``min_cell`` persons are not drawn.
 
     Examples
     --------

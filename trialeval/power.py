@@ -1,4 +1,4 @@
-"""Minimum detectable effect of a planned two-arm trial (SPEC §7, ``trialeval power``).
+"""Minimum detectable effect of a planned two-arm trial (``trialeval power``).
 
 With N persons of whom a share p is treated, the standard error of a difference in means is
 ``σ · sqrt(1 / (N p (1 − p)))`` and the minimum detectable effect at two-sided level α and power 1 − β is
