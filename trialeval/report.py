@@ -304,7 +304,7 @@ def build_report(
     body.append(f"<h2>{t['balance']}</h2>")
     if balance is not None:
         sections.append("balance")
-        flagged = balance.loc[balance["flag"].fillna("").astype(str).str.len() > 0] if "flag" in balance else balance.iloc[:0]
+        flagged = balance.loc[balance["flag"].astype(object).fillna("").astype(str).str.len() > 0] if "flag" in balance else balance.iloc[:0]
         body.append(f"<h3>{t['flags']}</h3>" + (_table(flagged) if len(flagged) else f"<p>{t['none_flagged']}</p>"))
         body.append(_table(balance, flag_column="flag"))
         omnibus = _read(out_dir / "balance_omnibus.csv")
