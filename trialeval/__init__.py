@@ -1,6 +1,6 @@
 """trialeval: evaluate randomised trials of employment programmes."""
 
-__version__ = "0.1.0"
+from trialeval._version import __version__
 
 from trialeval.balance import BalanceResult, balance  # noqa: E402
 from trialeval.config import EligibilityRule, TrialConfig, load_config  # noqa: E402

@@ -45,6 +45,7 @@ import pandas as pd
 from scipy import stats
 
 from trialeval.config import EligibilityRule, apply_eligibility, load_config
+from trialeval.design import Design
 from trialeval.draw import check_ledger_manifest
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id, secondary_rows, small_count, write_export
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
@@ -846,18 +847,17 @@ def _permutation_f(D_all: np.ndarray, blocks: np.ndarray, complete: np.ndarray, 
                    progress: Callable[[int, int], None] | None) -> np.ndarray:
     """F for ``draws`` re-randomisations, all at once per chunk.
 
-    Rows are sorted by block, so adding a uniform in [0, 1) to the block code and arg-sorting permutes
-    within blocks. Q is orthogonal to the fixed effects (or the intercept), so the explained sum of
+    Rows are sorted by block; :meth:`Design.permutations` shuffles the arms within blocks. Q is orthogonal to the fixed effects (or the intercept), so the explained sum of
     squares is ``‖Qᵀd‖²`` and the total is the within-group sum of squares of d.
     """
     sizes = np.bincount(groups, minlength=n_groups).astype(float)
     starts = np.concatenate(([0], np.cumsum(sizes[:-1]).astype(np.int64)))
     out = np.empty(draws)
-    codes = blocks.astype(float)
+    design = Design(blocks=blocks)
     done = 0
     while done < draws:
         b = min(_CHUNK, draws - done)
-        perm = np.argsort(codes[None, :] + rng.random((b, len(D_all))), axis=1)
+        perm = design.permutations(rng, b)
         d = D_all[perm][:, complete]  # b × n, groups contiguous
         sums = np.add.reduceat(d, starts, axis=1)
         total = d.sum(axis=1) - (sums ** 2 / sizes).sum(axis=1)  # d is 0/1, so d² = d

@@ -39,7 +39,7 @@ import filelock
 import numpy as np
 import pandas as pd
 
-from trialeval import __version__
+from trialeval._version import __version__
 from trialeval.config import EligibilityRule, TrialConfig, apply_eligibility, load_config
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
