@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 import os
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -101,7 +101,7 @@ class BalanceResult:
     balance_table: pd.DataFrame
     omnibus_table: pd.DataFrame
     representativeness_table: pd.DataFrame | None
-    kinds: dict[str, str]
+    kinds: Mapping[str, str]
     n_treatment: int
     n_control: int
     n_drawn: int | None = None
@@ -218,7 +218,9 @@ class BalanceResult:
             raise InputDataError(f"table must be one of {', '.join(tables)}; got {name!r}")
         if tables[name] is None:
             raise InputDataError("no representativeness table: balance() was called without a population")
-        return tables[name]
+        table = tables[name]
+        assert table is not None  # checked just above
+        return table
 
     def write(self, path: str | os.PathLike[str], format: OutputFormat | None = None) -> list[Path]:
         """Write the tables: ``path``, ``<stem>_omnibus<suffix>`` and ``<stem>_representativeness<suffix>``.
@@ -459,7 +461,7 @@ def run_balance(
     ['balance.md', 'balance_omnibus.md', 'ledger.csv']
     """
     fmt = output_format(out, format)
-    config = load_config(config_path) if config_path is not None else None
+    config = load_config(Path(config_path)) if config_path is not None else None
     rename = config.columns if config is not None else None
     out = Path(out)
     check_outputs(
@@ -474,7 +476,7 @@ def run_balance(
 
         check_figure_path(plot)
     analysis = config.analysis if config is not None else {}
-    check_ledger_manifest(ledger_path)
+    check_ledger_manifest(Path(ledger_path))
     ledger = read_ledger(ledger_path, rename=rename)
     if covariates is None and "covariates" in analysis:
         covariates = list(analysis["covariates"])
@@ -549,11 +551,11 @@ def _levels(s: pd.Series) -> tuple[np.ndarray, list[str]]:
     return np.asarray(codes), labels
 
 
-def _small(counts: np.ndarray, min_cell: int) -> bool:
+def _small(counts: Sequence[Any] | np.ndarray, min_cell: int) -> bool:
     return bool(small_count(np.asarray(counts), min_cell).any())
 
 
-def _compare(df: pd.DataFrame, kinds: dict[str, str], first: np.ndarray, min_cell: int) -> pd.DataFrame:
+def _compare(df: pd.DataFrame, kinds: Mapping[str, str], first: np.ndarray, min_cell: int) -> pd.DataFrame:
     """The balance table of group ``first`` (True) vs the rest, one block of rows per covariate."""
     rows: list[dict[str, Any]] = []
     for name, kind in kinds.items():
@@ -671,7 +673,7 @@ def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: l
     with np.errstate(invalid="ignore", divide="ignore"):
         shares = counts / n
     hidden = np.array([_small([counts[j, 0], n[0] - counts[j, 0], counts[j, 1], n[1] - counts[j, 1]], min_cell)
-                       for j in report], dtype=bool)
+                       for j in report], dtype=np.bool_)
     if len(report) == k and k > 2:
         # the levels' shares add up to 100 %: a lone hidden level would be 100 % minus the others
         hidden = secondary_rows(np.zeros(len(report)), hidden, counts[report].min(axis=1))
@@ -702,7 +704,7 @@ def _block_columns(ledger: pd.DataFrame, strata: str | Sequence[str] | None, sou
     return cols
 
 
-def design_matrix(df: pd.DataFrame, kinds: dict[str, str]) -> tuple[np.ndarray, list[str], list[str]]:
+def design_matrix(df: pd.DataFrame, kinds: Mapping[str, str]) -> tuple[np.ndarray, list[str], list[str]]:
     """The covariates as regressors: continuous and binary as one column, categoricals as dummies
     (all levels but the first). Missing values stay NaN. Returns the matrix, its column names and the
     covariates left out because they are entirely missing.
@@ -763,7 +765,7 @@ def _column_basis(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return U[:, s > 1e-9 * s[0]]
 
 
-def _omnibus(ledger: pd.DataFrame, kinds: dict[str, str], treated: np.ndarray, block_cols: list[str],
+def _omnibus(ledger: pd.DataFrame, kinds: Mapping[str, str], treated: np.ndarray, block_cols: list[str],
              strata_fe: bool, draws: int, rng: np.random.Generator,
              progress: Callable[[int, int], None] | None) -> pd.DataFrame:
     N = len(ledger)
@@ -882,7 +884,7 @@ def _omnibus_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
 
 
 def _representativeness(
-    ledger: pd.DataFrame, population: pd.DataFrame, kinds: dict[str, str], categorical: Sequence[str],
+    ledger: pd.DataFrame, population: pd.DataFrame, kinds: Mapping[str, str], categorical: Sequence[str],
     eligibility: Sequence[EligibilityRule], mode: str, min_cell: int,
 ) -> tuple[pd.DataFrame, int, int]:
     source = "population"
@@ -905,9 +907,9 @@ def _representativeness(
 
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for rec in df.astype(object).to_dict("records"):
-        out.append({k: (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+        out.append({str(k): (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
                         else (v.item() if isinstance(v, np.generic) else v)) for k, v in rec.items()})
     return out
 

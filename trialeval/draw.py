@@ -1000,7 +1000,7 @@ def exclude(
     flag = str(ledger.at[row, "excluded"]).strip().lower() if "excluded" in ledger else "false"
     if flag in ("true", "1", "yes", "1.0"):
         raise InputDataError(
-            f"person '{person_id}' is already excluded (reason '{ledger.at[row, 'exclusion_reason']}')"
+            f"person '{person_id}' is already excluded (reason '{ledger.at[row, 'exclusion_reason']!s}')"
         )
     when = parse_date(date if date is not None else dt.date.today(), "date").strftime("%Y-%m-%d")
     out = ledger.copy()

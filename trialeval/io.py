@@ -17,12 +17,15 @@ import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
 from trialeval.exceptions import InputDataError
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 READERS = (".csv", ".parquet", ".pq", ".dta", ".sas7bdat", ".xlsx")
 WRITERS = (".csv", ".parquet", ".xlsx")

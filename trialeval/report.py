@@ -123,7 +123,7 @@ def _fmt(v: Any) -> str:
         return "✓" if v else ""
     if isinstance(v, (int, np.integer)):
         return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(v) >= 1:
+    if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(float(v)) >= 1:
         return f"{int(v):,}"  # counts come back as floats once a suppressed cell made the column NaN
     if isinstance(v, (float, np.floating)):
         a = abs(float(v))
