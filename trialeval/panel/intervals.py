@@ -1,0 +1,89 @@
+"""Interval arithmetic on day ranges relative to visitation: days of overlap with weeks, coverage,
+pro-rata hours (all vectorised; no loop over persons or spells).
+
+Day ``0`` is the visitation date; week index ``j`` of a window starting at relative day ``lo`` covers the
+days ``[lo + 7j, lo + 7j + 6]``. Ranges are inclusive and already clipped to the window.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def _expand_weeks(group: np.ndarray, a: np.ndarray, b: np.ndarray, lo: int, n_weeks: int,
+                  overlap: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """One row per (interval, week) it touches: the dense cell ``group * n_weeks + j`` and overlap days.
+
+    ``a, b`` are inclusive day ranges relative to visitation, already clipped to ``[lo, lo + 7 n_weeks)``;
+    week index ``j`` covers relative days ``[lo + 7j, lo + 7j + 6]``. Interior weeks overlap 7 days, so only
+    the first and last week of each interval need arithmetic.
+    """
+    ja = (a - lo) // 7
+    jb = (b - lo) // 7
+    count = jb - ja + 1
+    total = int(count.sum())
+    first = np.cumsum(count) - count
+    cells = np.repeat(group * n_weeks + ja - first, count) + np.arange(total, dtype=np.int64)
+    if not overlap:
+        return cells, None
+    days = np.full(total, 7, dtype=np.int64)
+    days[first] = np.minimum(b, lo + 7 * ja + 6) - a + 1
+    days[first + count - 1] = b - np.maximum(a, lo + 7 * jb) + 1
+    return cells, days
+
+
+def _sum_cells(cells: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Sum ``values`` over equal ``cells``; returns the distinct cells (sorted) and their sums."""
+    unique, inverse = np.unique(cells, return_inverse=True)
+    return unique, np.bincount(inverse.ravel(), weights=values, minlength=len(unique))
+
+
+def _merge_intervals(
+    group: np.ndarray, a: np.ndarray, b: np.ndarray, lo: int, span: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Union of the intervals within each group, as disjoint intervals (touching ones are joined).
+
+    ``b - lo`` must lie in ``[0, span)``; the running maximum of the ends is taken over keys
+    ``group * span + (b - lo)``, which never leak from one group into the next.
+    """
+    if len(a) == 0:
+        return group, a, b
+    order = np.lexsort((a, group))
+    group, a, b = group[order], a[order], b[order]
+    running = np.maximum.accumulate(group * span + (b - lo)) - group * span + lo
+    new = np.ones(len(a), dtype=bool)
+    new[1:] = (group[1:] != group[:-1]) | (a[1:] > running[:-1] + 1)
+    starts = np.flatnonzero(new)
+    return group[starts], a[starts], np.maximum.reduceat(b, starts)
+
+
+def _coverage(group: np.ndarray, a: np.ndarray, b: np.ndarray, n_groups: int, n_weeks: int, lo: int,
+              min_days: int) -> np.ndarray:
+    """Dense ``(n_groups, n_weeks)`` bool: the union of a group's intervals covers >= min_days of the week."""
+    out = np.zeros(n_groups * n_weeks, dtype=bool)
+    if min_days <= 1:
+        cells, _ = _expand_weeks(group, a, b, lo, n_weeks, overlap=False)
+        out[cells] = True
+        return out.reshape(n_groups, n_weeks)
+    # Disjoint intervals never count a day twice; a week is fully inside at most one of them, and only
+    # partial weeks (first or last of an interval) can be shared by several.
+    group, a, b = _merge_intervals(group, a, b, lo, 7 * n_weeks)
+    cells, days = _expand_weeks(group, a, b, lo, n_weeks)
+    assert days is not None                  # always given with overlap=True
+    out[cells[days == 7]] = True
+    partial, total = _sum_cells(cells[days < 7], days[days < 7])
+    out[partial[total >= min_days]] = True
+    return out.reshape(n_groups, n_weeks)
+
+
+def _prorata_hours(group: np.ndarray, a: np.ndarray, b: np.ndarray, hours_per_week: np.ndarray, lo: int,
+                   n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hours per touched cell: ``Σ hours_per_week × overlap_days / 7`` over the intervals touching it.
+
+    Hours are summed, not merged: two overlapping spells of 20 hours a week make 40. Returns the distinct
+    cells ``group * n_weeks + j`` (sorted) and their hours; cells no interval touches are not returned.
+    """
+    cells, days = _expand_weeks(group, a, b, lo, n_weeks)
+    assert days is not None                  # always given with overlap=True
+    spell_weeks = (b - lo) // 7 - (a - lo) // 7 + 1
+    return _sum_cells(cells, np.repeat(hours_per_week, spell_weeks) * days / 7)
