@@ -29,6 +29,7 @@ import hashlib
 import io as _io
 import json
 import math
+import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -73,7 +74,7 @@ DEFAULT_LOCK_TIMEOUT = 60.0
 DESIGN_FIELDS = ("seed", "treatment_share", "rules", "strata_columns", "bands")
 
 
-def manifest_path(ledger_path: str | Path) -> Path:
+def manifest_path(ledger_path: str | os.PathLike[str]) -> Path:
     """The sidecar manifest of a ledger: ``ledger.csv`` → ``ledger.manifest.jsonl``."""
     ledger_path = Path(ledger_path)
     return ledger_path.with_name(ledger_path.stem + ".manifest.jsonl")
@@ -488,14 +489,14 @@ def line_sha256(line: str) -> str:
     return hashlib.sha256(line.encode("utf-8")).hexdigest()
 
 
-def lock_path(ledger_path: str | Path) -> Path:
+def lock_path(ledger_path: str | os.PathLike[str]) -> Path:
     """The lock file of a ledger: ``ledger.csv`` → ``ledger.csv.lock``."""
     ledger_path = Path(ledger_path)
     return ledger_path.with_name(ledger_path.name + ".lock")
 
 
 @contextlib.contextmanager
-def ledger_lock(ledger_path: str | Path, timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
+def ledger_lock(ledger_path: str | os.PathLike[str], timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
     """Hold the ledger's exclusive lock; wait up to ``timeout`` seconds for another writer to finish.
 
     The lock is an operating-system lock on ``LEDGER.lock``: it ends with the process that holds it, so
@@ -526,7 +527,7 @@ def _event_text(entry: Mapping[str, Any]) -> str:
     return f"exclusion of {entry.get('person_id')}, date {entry.get('date')}"
 
 
-def written_by_draw(ledger_path: str | Path) -> bool:
+def written_by_draw(ledger_path: str | os.PathLike[str]) -> bool:
     """Whether a ledger file was written by ``draw``: it has ``wave`` and ``stratum`` columns and some
     row's stratum starts with ``w<wave>|`` (the block name draw gives, e.g. ``w3|Aarhus|gender=F``)."""
     ledger_path = Path(ledger_path)
@@ -559,7 +560,7 @@ def written_by_draw(ledger_path: str | Path) -> bool:
     return bool((block == "w" + wave).any())
 
 
-def ledger_manifest_problems(ledger_path: str | Path) -> list[str]:
+def ledger_manifest_problems(ledger_path: str | os.PathLike[str]) -> list[str]:
     """What disagrees between a ledger and its manifest, with how to recover; empty when they agree.
 
     See :func:`check_ledger_manifest`.
@@ -621,7 +622,7 @@ def ledger_manifest_problems(ledger_path: str | Path) -> list[str]:
             "shows what differs; restore the ledger from a backup or undo the edit"]
 
 
-def check_ledger_manifest(ledger_path: str | Path) -> None:
+def check_ledger_manifest(ledger_path: str | os.PathLike[str]) -> None:
     """Stop unless a ledger and its manifest are in step.
 
     Every command that reads a ledger calls this first. The pair is in step when the manifest's hash
@@ -654,7 +655,7 @@ def check_ledger_manifest(ledger_path: str | Path) -> None:
         raise InputDataError(problems[0])
 
 
-def _settled_problems(ledger_path: str | Path) -> list[str]:
+def _settled_problems(ledger_path: str | os.PathLike[str]) -> list[str]:
     """:func:`ledger_manifest_problems`, looked at again once no draw or exclusion is writing the pair.
 
     A reader does not take the lock, so it may look between a writer's two renames; a disagreement is

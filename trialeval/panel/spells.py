@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -98,7 +98,7 @@ def _ids_as_text(s: pd.Series) -> pd.Series:
     return out.where(s.notna() & (out != ""))
 
 
-def _arrow_text(s: pd.Series) -> pa.Array:
+def _arrow_text(s: pd.Series | np.ndarray) -> pa.Array:
     """Text (missing allowed) as one Arrow large_string array."""
     arr = pa.array(s, from_pandas=True)
     if isinstance(arr, pa.ChunkedArray):
@@ -225,7 +225,7 @@ def _check_spells(
     rejects = (_rejects_frame(df, "spells", bad_any, blamed_column, blamed_rule, offset) if drop_bad_rows
                else _rejects_frame(df, "spells", np.zeros(0, dtype=bool), blamed_column, blamed_rule))
     hours = np.where(is_hours, hours, np.nan)
-    arrays = {"ids": ids, "kind": kind, "start": start, "end": end, "hours": hours}
+    arrays: dict[str, Any] = {"ids": ids, "kind": kind, "start": start, "end": end, "hours": hours}
     return arrays, ~bad_any, rejects
 
 
@@ -471,10 +471,10 @@ def _read_compact_spells(
     for batch in batches:
         checked = _fast_check(batch, types) if isinstance(batch, pa.RecordBatch) else None
         if checked is not None:
-            n = batch.num_rows
+            n = len(batch)
             good = np.ones(n, dtype=bool)
             columns = batch.schema.names
-            rejects.append(_rejects_frame(pa.Table.from_batches([batch.slice(0, 0)]).to_pandas(), "spells",
+            rejects.append(_rejects_frame(pa.Table.from_batches([cast(pa.RecordBatch, batch).slice(0, 0)]).to_pandas(), "spells",
                                           np.zeros(0, dtype=bool), np.zeros(0, dtype=object),
                                           np.zeros(0, dtype=object)))
             good_ids = checked["ids"]
