@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import scipy.linalg
 
+from trialeval.effects._inputs import _covariate_matrix
 from trialeval.exceptions import TrialevalWarning
 from trialeval.stats.moments import CHUNK_ROWS, CellMoments, cell_code
 
@@ -321,8 +322,6 @@ class Lin:
         return f"Lin covariate adjustment, HC2 ({', '.join(value)})"
 
     def columns(self, inputs: DesignInputs) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        from trialeval.effects._inputs import _covariate_matrix
-
         covariates = list(inputs.value)
         Z, names = _covariate_matrix(inputs.frame(covariates), covariates, inputs.source)
         return {"Z": Z}, {"covariate_names": names}
