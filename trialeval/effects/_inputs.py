@@ -38,6 +38,14 @@ def _check_int(name: str, value: Any, low: int) -> int | None:
     return int(value)
 
 
+def _whole(name: str, value: Any, low: int) -> int:
+    """:func:`_check_int` for an argument that must be given (None is refused too)."""
+    checked = _check_int(name, value, low)
+    if checked is None:
+        raise InputDataError(f"effects: '{name}' must be a whole number >= {low}; got None")
+    return checked
+
+
 def _require_both_arms(present: Sequence[str], source: str) -> None:
     """An effect compares the arms: a panel of one arm (e.g. a filtered or mis-joined file) is an error."""
     present = [a for a in ARMS if a in set(present)]
@@ -76,20 +84,20 @@ def _codes(s: pd.Series, source: str, column: str, *, names: bool = True) -> tup
     if arrow is not None:                                    # arrow strings: no Python objects per row
         return arrow[0], (np.asarray(arrow[1].to_pylist(), dtype=object) if names else arrow[1])
     if isinstance(s.dtype, pd.CategoricalDtype):              # `panel` writes categoricals: no hashing
-        codes, uniques = s.cat.codes.to_numpy(), np.asarray(s.cat.categories, dtype=object)
-        order = np.argsort(uniques.astype(str), kind="stable")
+        cat_codes, categories = s.cat.codes.to_numpy(), np.asarray(s.cat.categories, dtype=object)
+        order = np.argsort(categories.astype(str), kind="stable")
         rank = np.empty(len(order), dtype=np.int32)
         rank[order] = np.arange(len(order), dtype=np.int32)
-        if (codes < 0).any():
-            raise row_error(source, column, "is empty", codes < 0)
-        return rank[codes], uniques[order]
+        if (cat_codes < 0).any():
+            raise row_error(source, column, "is empty", cat_codes < 0)
+        return rank[cat_codes], categories[order]
     codes, uniques = pd.factorize(s, sort=True)
     if (codes < 0).any():
         raise row_error(source, column, "is empty", codes < 0)
     return codes.astype(np.int32), np.asarray(uniques, dtype=object)
 
 
-def _arrow_codes(s: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+def _arrow_codes(s: pd.Series) -> tuple[np.ndarray, Any] | None:
     """Codes of an arrow-backed text column by arrow's dictionary encoding (None: not such a column)."""
     if not hasattr(s.array, "__arrow_array__"):
         return None

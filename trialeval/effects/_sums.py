@@ -31,7 +31,7 @@ def _arm_cells(m: pd.DataFrame, week_list: np.ndarray) -> CellMoments:
 
 
 def effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None, *, min_weeks: int | None,
-                      weeks: int | Sequence[int] | None, alpha: float, min_cell: int | None, source: str,
+                      weeks: int | Sequence[int] | None, alpha: float, min_cell: int, source: str,
                       needs_rows: dict[str, Any]) -> EffectsResult:
     """The default estimator on a :class:`~trialeval.panel.PanelResult`, from its per-week sums.
 

@@ -26,6 +26,7 @@ from trialeval.effects._inputs import (
     _default_outcomes,
     _require_both_arms,
     _week_list,
+    _whole,
 )
 from trialeval.effects._sums import effects_from_sums
 from trialeval.effects._tables import effect_frame, nonzero_frame
@@ -149,7 +150,7 @@ def effects(
     if isinstance(panel, PanelResult):
         return effects_from_sums(
             panel, outcomes, min_weeks=_check_int("min_weeks", min_weeks, 1), weeks=weeks, alpha=alpha,
-            min_cell=_check_int("min_cell", min_cell, 0), source=source,
+            min_cell=_whole("min_cell", min_cell, 0), source=source,
             needs_rows={"blocks": blocks, "covariates": covariates, "cluster": cluster, "band": band, "ri": ri,
                         "summary_weeks": summary_weeks, "hours_week": hours_week})
     if not isinstance(panel, pd.DataFrame):
@@ -159,7 +160,7 @@ def effects(
         min_weeks=_check_int("min_weeks", min_weeks, 1), band=band, ri=_check_int("ri", ri, 0) or 0,
         summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
-        min_cell=_check_int("min_cell", min_cell, 0), band_draws=_check_int("band_draws", band_draws, 10),
+        min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
         multiplier=multiplier, source=source)
     outcomes_l = _check_inputs(panel, outcomes, opts)
     keys = _encode_keys(panel, opts)
@@ -198,8 +199,8 @@ class _Options:
     summary_weeks: int | None
     hours_week: int | None
     alpha: float
-    min_cell: int | None
-    band_draws: int | None
+    min_cell: int
+    band_draws: int
     multiplier: Multiplier
     source: str
 

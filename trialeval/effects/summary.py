@@ -47,9 +47,9 @@ def _summary(panel: pd.DataFrame, outcomes: list[str], person: np.ndarray, t: np
                              index=pd.MultiIndex.from_arrays([pid, wm], names=["person", "week"]))
         fit = PanelOLS(frame["y"], frame[["const", "treatment"]], time_effects=True).fit(
             cov_type="clustered", cluster_entity=True)
-        ci = fit.conf_int(level=1 - alpha).loc["treatment"]
+        ci_low, ci_high = fit.conf_int(level=1 - alpha).loc["treatment", ["lower", "upper"]].to_numpy(dtype=float)
         row |= {"effect": float(fit.params["treatment"]), "se": float(fit.std_errors["treatment"]),
-                "ci_low": float(ci["lower"]), "ci_high": float(ci["upper"]),
+                "ci_low": float(ci_low), "ci_high": float(ci_high),
                 "p_value": float(fit.pvalues["treatment"]),
                 "effect_person_means": float(mm[1] - mm[0]), "se_person_means": float(np.sqrt(var_pm[0]))}
         rows.append(row)
