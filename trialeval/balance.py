@@ -60,6 +60,7 @@ from trialeval.io import (
     row_error,
     write_text,
 )
+from trialeval.stats.moments import CellMoments
 
 Representativeness = Literal["both", "treatment"]
 OutputFormat = Literal["csv", "xlsx", "latex", "markdown"]
@@ -610,10 +611,11 @@ def _continuous_row(name: str, x: np.ndarray, first: np.ndarray, min_cell: int) 
     miss_a, miss_b = _missing_counts(np.isnan(x), first, min_cell)
     row: dict[str, Any] = {"covariate": name, "level": "", "n_missing_treatment": miss_a,
                            "n_missing_control": miss_b, "p_value": np.nan, "flag": ""}
-    mean_a = float(a.mean()) if len(a) else np.nan
-    mean_b = float(b.mean()) if len(b) else np.nan
-    var_a = float(a.var(ddof=1)) if len(a) > 1 else np.nan
-    var_b = float(b.var(ddof=1)) if len(b) > 1 else np.nan
+    # group 0 the first group (treatment), 1 the other: mean NaN when empty, variance NaN below 2 values
+    seen = ~np.isnan(x)
+    groups = CellMoments.from_values(np.where(first[seen], 0, 1), x[seen], 2)
+    mean_a, mean_b = (float(v) for v in groups.mean)
+    var_a, var_b = (float(v) for v in groups.variance(ddof=1))
     diff = mean_a - mean_b
     smd = _ratio(diff, math.sqrt((var_a + var_b) / 2)) if not np.isnan(var_a + var_b) else np.nan
     row.update(mean_treatment=mean_a, mean_control=mean_b, difference=diff, smd=smd,

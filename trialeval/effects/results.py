@@ -1,0 +1,235 @@
+"""Result values of the effects step: :class:`EffectsResult` and :class:`HoursDistributionResult`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from trialeval.disclosure import (
+    DEFAULT_MIN_CELL,
+    INDICATOR_OUTCOMES,
+    protect_distribution,
+    protect_effect_table,
+    suppress_small_cells,
+)
+from trialeval.io import ARMS
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+TABLE_COLUMNS = ["outcome", "week", "n_treatment", "n_control", "mean_treatment", "mean_control",
+                 "effect", "se", "df", "ci_low", "ci_high", "p_value"]
+_COUNTS = ["n_treatment", "n_control"]
+
+
+@dataclass(frozen=True, eq=False)
+class HoursDistributionResult:
+    """Positive ordinary hours by arm at one week, in the hours bins.
+
+    ``table`` has one row per arm and bin: ``week, arm, bin, count, n_observed, share, share_positive``
+    where ``share`` is the count over the persons of the arm observed that week and ``share_positive``
+    over those of them with positive hours.
+    """
+
+    table: pd.DataFrame
+    week: int
+    column: str
+    edges: tuple[float, ...]
+    min_cell: int = DEFAULT_MIN_CELL
+
+    def to_frame(self) -> pd.DataFrame:
+        """The raw table (a copy); :meth:`export_frame` is the one that may leave a research server."""
+        return self.table.copy()
+
+    def export_frame(self) -> pd.DataFrame:
+        """The table as it may be exported (:func:`trialeval.disclosure.protect_distribution`).
+
+        An arm observed with fewer than ``min_cell`` persons is blanked; a bin with 1 to
+        ``min_cell − 1`` persons in it (or of its arm outside it) is blanked, and where that leaves one
+        hidden cell of an arm (the persons with zero hours count as a cell), the next smallest bin too.
+        """
+        return protect_distribution(self.table, ["week", "arm"], "count", "n_observed",
+                                    ["share", "share_positive"], self.min_cell)
+
+    def summary(self) -> str:
+        t = self.export_frame()
+        wide = t.pivot(index="bin", columns="arm", values="share").reindex(t["bin"].drop_duplicates())
+        lines = [f"Positive {self.column} at week {self.week} (share of persons observed; "
+                 f"· = suppressed, fewer than {self.min_cell} persons):"]
+        for b, row in wide.iterrows():
+            lines.append(f"  {b:>8}  " + "  ".join(
+                f"{a} {_pct(row.get(a, np.nan))}" for a in ARMS))
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
+        """Bar chart of the shares by arm (delegates to :func:`trialeval.plots.plot_hours_distribution`)."""
+        from trialeval.plots import plot_hours_distribution
+
+        return plot_hours_distribution(self, ax=ax, lang=lang)
+
+    def _repr_html_(self) -> str:
+        return self.export_frame().to_html(index=False, na_rep="·")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"week": self.week, "column": self.column, "edges": list(self.edges),
+                "table": self.export_frame().to_dict(orient="records")}
+
+
+def _pct(v: Any) -> str:
+    return "    · " if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:5.1f} %"
+
+
+@dataclass(frozen=True, eq=False)
+class EffectsResult:
+    """Effect curves of one :func:`effects` call.
+
+    Attributes
+    ----------
+    table
+        One row per outcome and week with the columns of the effect table (+ ``band_low, band_high`` with a
+        band, + ``se_unadjusted`` with covariates, + ``p_value_ri`` with randomisation inference).
+        Not suppressed: use :meth:`export_frame` for anything that leaves the research server.
+    summary_table
+        With ``summary_weeks``: one row per outcome, the average effect over weeks 1–K.
+    bands
+        With ``band``: one row per outcome, the sup-t critical value and the pointwise t it replaces.
+    dropped_blocks
+        With ``blocks``: the (outcome, week, block) cells left out because an arm had < 2 persons.
+    hours
+        With ``hours_week``: the hours distribution at that week.
+    nonzero
+        Internal: per outcome and week the persons of each arm with a non-zero value of a continuous
+        outcome (``nonzero_treatment``, ``nonzero_control``), used by the disclosure rule; never exported.
+    """
+
+    table: pd.DataFrame
+    design: str
+    outcomes: tuple[str, ...]
+    indicator_outcomes: tuple[str, ...]
+    alpha: float
+    min_cell: int
+    settings: dict[str, Any] = field(default_factory=dict)
+    summary_table: pd.DataFrame | None = None
+    bands: pd.DataFrame | None = None
+    dropped_blocks: pd.DataFrame | None = None
+    hours: HoursDistributionResult | None = None
+    nonzero: pd.DataFrame | None = field(default=None, repr=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The raw effect table (a copy, no small-cell suppression): for computing, never for export."""
+        return self.table.copy()
+
+    def export_frame(self) -> pd.DataFrame:
+        """The effect table as it may be exported (:func:`trialeval.disclosure.protect_effect_table`).
+
+        A week is blanked when an arm has fewer than ``min_cell`` persons (counts too), when 1 to
+        ``min_cell − 1`` persons of an arm have or lack an indicator outcome, or when 1 to
+        ``min_cell − 1`` persons of an arm have a non-zero value of a continuous one; ``suppressed``
+        marks it.
+        """
+        return protect_effect_table(self.table, self.min_cell, nonzero=self.nonzero,
+                                    indicators=set(self.indicator_outcomes) | set(INDICATOR_OUTCOMES))
+
+    def export_tables(self) -> dict[str, pd.DataFrame]:
+        """Every table of the result, suppressed for export, keyed by a file-name suffix.
+
+        ``""`` is the effect table; ``"summary"``, ``"band"``, ``"hours"`` and ``"dropped_blocks"``
+        are present when the call produced them.
+        """
+        out = {"": self.export_frame()}
+        if self.summary_table is not None:
+            values = [c for c in self.summary_table.columns if c not in ("outcome", "weeks", *_COUNTS, "suppressed")]
+            out["summary"] = suppress_small_cells(self.summary_table, _COUNTS, values, self.min_cell)
+        if self.bands is not None:
+            out["band"] = self.bands.copy()
+        if self.hours is not None:
+            out["hours"] = self.hours.export_frame()
+        if self.dropped_blocks is not None and len(self.dropped_blocks):
+            # Which blocks were dropped is not disclosive, their sizes are: export names only.
+            out["dropped_blocks"] = self.dropped_blocks[["outcome", "week", "block", "reason"]].copy()
+        return out
+
+    def summary(self) -> str:
+        """A short text report: design, weeks, and the effect at a few weeks per outcome (as exported)."""
+        t = self.export_frame()
+        exported = self.export_tables()
+        lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), "
+                 f"{100 * (1 - self.alpha):g} % confidence intervals"]
+        for outcome in self.outcomes:
+            rows = t[t["outcome"] == outcome]
+            if rows.empty:
+                continue
+            weeks = rows["week"].to_numpy()
+            lines.append(f"{outcome}: weeks {weeks.min()}–{weeks.max()}")
+            show = rows.iloc[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
+            for _, r in show.iterrows():
+                if r["suppressed"]:
+                    lines.append(f"  week {int(r['week']):>3}: · (suppressed: fewer than {self.min_cell} persons)")
+                    continue
+                lines.append(f"  week {int(r['week']):>3}: effect {r['effect']: .4g} "
+                             f"[{r['ci_low']: .4g}, {r['ci_high']: .4g}], p = {r['p_value']:.3g}")
+            if self.bands is not None:
+                b = self.bands[self.bands["outcome"] == outcome]
+                if len(b):
+                    lines.append(f"  simultaneous band: critical value {b['critical_value'].iloc[0]:.3f} "
+                                 f"(pointwise t ≈ {b['t_pointwise'].iloc[0]:.3f})")
+        if self.summary_table is not None:
+            lines.append(f"Average effect over weeks 1–{self.settings.get('summary_weeks')} (Holm-adjusted p):")
+            for _, r in exported["summary"].iterrows():
+                if r["suppressed"]:
+                    lines.append(f"  {r['outcome']}: · (suppressed: fewer than {self.min_cell} persons)")
+                    continue
+                lines.append(f"  {r['outcome']}: {r['effect']: .4g} [{r['ci_low']: .4g}, {r['ci_high']: .4g}], "
+                             f"p = {r['p_value']:.3g}, Holm p = {r['p_holm']:.3g}")
+        if self.dropped_blocks is not None and len(self.dropped_blocks):
+            lines.append(f"{len(self.dropped_blocks)} block-week cell(s) dropped (an arm with < 2 persons)")
+        if self.hours is not None:
+            lines.append(self.hours.summary())
+        return "\n".join(lines)
+
+    def plot(self, outcome: str | None = None, ax: Any = None, *, lang: str = "en",
+             grey_below: int | None = None) -> Figure:
+        """Two-panel figure of one outcome (delegates to :func:`trialeval.plots.plot_effect_curve`)."""
+        from trialeval.plots import plot_effect_curve
+
+        return plot_effect_curve(self, outcome or self.outcomes[0], axes=ax, lang=lang, grey_below=grey_below)
+
+    def figures(self, *, lang: str = "en", grey_below: int | None = None) -> dict[str, Figure]:
+        """One figure per outcome, plus ``"hours"`` for the hours distribution when present."""
+        from trialeval.plots import plot_effect_curve, plot_hours_distribution
+
+        figs = {o: plot_effect_curve(self, o, lang=lang, grey_below=grey_below) for o in self.outcomes}
+        if self.hours is not None:
+            figs["hours"] = plot_hours_distribution(self.hours, lang=lang)
+        return figs
+
+    def _repr_html_(self) -> str:
+        return f"<p>{self.design}</p>" + self.export_frame().to_html(index=False, na_rep="·")
+
+    def provenance(self) -> dict[str, Any]:
+        """The estimator and options that produced these curves (JSON-ready), for reports and audits."""
+        return {"design": self.design, "outcomes": list(self.outcomes), "alpha": self.alpha,
+                "min_cell": self.min_cell,
+                "settings": {k: (v if isinstance(v, (bool, int, float, str, type(None))) else str(v))
+                             for k, v in self.settings.items()}}
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"design": self.design, "outcomes": list(self.outcomes), "alpha": self.alpha,
+                               "settings": dict(self.settings),
+                               "table": self.export_frame().to_dict(orient="records")}
+        for name, tab in self.export_tables().items():
+            if name:
+                out[name] = tab.to_dict(orient="records")
+        return out
+
+    @cached_property
+    def critical_values(self) -> dict[str, float]:
+        """Sup-t critical value per outcome (empty without a band)."""
+        if self.bands is None:
+            return {}
+        return dict(zip(self.bands["outcome"], self.bands["critical_value"]))
+
