@@ -92,3 +92,73 @@ def test_axis_is_a_frozen_hashable_value():
         WEEKS_SINCE_VISITATION.periods_per_year = 53  # type: ignore[misc]
     assert hash(WEEKS_SINCE_VISITATION) == hash(dataclasses.replace(WEEKS_SINCE_VISITATION))
 
+
+# --------------------------------------------------------------------------------------------------
+# Costs and plots take their periods and labels from the axis
+# --------------------------------------------------------------------------------------------------
+
+#: A test-only axis (not registered): 4-week "months" with their own words and column.
+FOUR_WEEKS = FixedLengthAxis(
+    name="four_weeks_since_visitation", column="month", alignment="visitation", periods_per_year=13,
+    en=AxisText("Four-weeks since visitation", "four-week", "four-weeks", "4w", "Four-week {k}"),
+    da=AxisText("Fireugersperioder siden visitation", "fireugersperiode", "fireugersperioder", "4u",
+                "Periode {k}"),
+    period_days=28)
+
+
+def test_fixed_length_axis_of_another_length():
+    first, last = FOUR_WEEKS.period_bounds(days("2024-02-01"), 2)
+    assert (str(first[0]), str(last[0])) == ("2024-02-29", "2024-03-27")   # days 28..55 after visitation
+    assert FOUR_WEEKS.period_of(days("2024-02-01"), days("2024-02-28", "2024-02-29")).tolist() == [1, 2]
+
+
+def scenario_dict():
+    return {"prices": {"hourly_wage": 100.0, "benefit_per_week": 2000.0, "disregard_per_hour": 20.0,
+                       "tax_rate": 0.4, "municipal_tax_share": 0.5, "state_refund_rate": 0.2},
+            "programme": {"startup_per_participant": 0.0, "running_per_participant": 1000.0},
+            "settings": {"discount_rate": 0.0, "end_weeks": 2, "min_at_risk": 1},
+            "outcomes": {"self_supporting": ""}}
+
+
+def effects(column: str, n: int = 4):
+    import pandas as pd
+
+    return pd.DataFrame({"outcome": ["ordinary_hours"] * n, column: np.arange(1, n + 1), "n_treatment": 100,
+                         "n_control": 100, "effect": 1.0, "se": 0.1})
+
+
+def test_costs_count_years_in_the_axis_periods_and_carry_the_axis():
+    from trialeval.costs import Scenarios, costs
+
+    weekly = Scenarios.from_dict(scenario_dict())
+    assert weekly.axis is WEEKS_SINCE_VISITATION and weekly["A"].horizon_weeks == 10 * 52
+    res = costs(effects("week"), weekly, draws=0)
+    assert res.axis is WEEKS_SINCE_VISITATION and res.to_dict()["axis"] == "weeks_since_visitation"
+    assert "observed window: weeks 1–4" in res.summary() and "payback wk" in res.summary()
+
+    other = Scenarios.from_dict(scenario_dict(), axis=FOUR_WEEKS)
+    assert other["A"].horizon_weeks == 130 and other["B"].horizon_weeks == 130   # 10 years of 13 periods
+    res = costs(effects("month"), other, draws=0)
+    assert res.axis is FOUR_WEEKS and "month" in res.flows.columns
+    assert res.flows.groupby(["scenario", "payer"]).size().eq(130).all()
+    # scenario B holds the end-of-window effect (1 hour) one year = 13 periods after the 4 observed ones
+    b = res.flows.loc[(res.flows["scenario"] == "B") & (res.flows["payer"] == "total")]
+    assert (b["effect_hours"].to_numpy() > 0).sum() == 4 + 13
+    assert "observed window: four-weeks 1–4" in res.summary()
+
+
+def test_plots_take_axis_labels_and_periods_per_year_from_the_axis():
+    import pandas as pd
+
+    from trialeval.plots import cost_jcurve, plot_panel_means
+
+    flows = pd.DataFrame({"scenario": "A", "payer": "total", "month": [13, 26], "cumulative_net": [-1.0, 1.0]})
+    line = cost_jcurve(flows, axis=FOUR_WEEKS).axes[0].get_lines()[0]
+    assert line.get_xdata().tolist() == [1.0, 2.0]    # years = periods / 13
+    means = pd.DataFrame({"arm": ["treatment", "control"], "month": [1, 1], "n_at_risk": [10, 10],
+                          "ordinary_hours": [2.0, 1.0]})
+    ax = plot_panel_means(means, "ordinary_hours", lang="da", axis=FOUR_WEEKS).axes[0]
+    assert ax.get_xlabel() == "Fireugersperioder siden visitation"
+    assert ax.get_ylabel() == "Timer pr. fireugersperiode"
+    weekly = plot_panel_means(means.rename(columns={"month": "week"}), "ordinary_hours").axes[0]
+    assert (weekly.get_xlabel(), weekly.get_ylabel()) == ("Weeks since visitation", "Hours per week")
