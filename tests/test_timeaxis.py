@@ -162,3 +162,14 @@ def test_plots_take_axis_labels_and_periods_per_year_from_the_axis():
     assert ax.get_ylabel() == "Timer pr. fireugersperiode"
     weekly = plot_panel_means(means.rename(columns={"month": "week"}), "ordinary_hours").axes[0]
     assert (weekly.get_xlabel(), weekly.get_ylabel()) == ("Weeks since visitation", "Hours per week")
+
+
+def test_unknown_scenario_is_a_trialeval_error_and_a_key_error():
+    from trialeval.costs import Scenarios
+    from trialeval.exceptions import ScenarioError
+
+    sc = Scenarios.from_dict(scenario_dict(), source="costs.toml")
+    for kind in (ScenarioError, KeyError):
+        with pytest.raises(kind) as info:
+            sc["Z"]
+        assert str(info.value) == "costs.toml: no scenario named 'Z'; scenarios: A, B, C, D"

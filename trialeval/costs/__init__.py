@@ -49,6 +49,7 @@ from trialeval.costs.scenarios import (
     Programme,
     Scenario,
     Scenarios,
+    UnknownScenarioError,
     _example_scenarios,
     load_scenarios,
 )
@@ -64,7 +65,8 @@ _DRAW_ARRAYS = 8
 __all__ = [
     "CORRELATIONS", "DEFAULT_SCENARIOS", "EFFECT_COLUMNS", "MAX_HORIZON_YEARS", "PAYERS", "TABLE_COLUMNS",
     "WEEKS_PER_YEAR", "Correlation", "CostsResult", "Payer", "Persistence", "PersistenceKind", "Prices",
-    "Programme", "Scenario", "ScenarioError", "Scenarios", "TimeAxis", "costs", "load_scenarios",
+    "Programme", "Scenario", "ScenarioError", "Scenarios", "TimeAxis", "UnknownScenarioError", "costs",
+    "load_scenarios",
 ]
 
 

@@ -21,6 +21,12 @@ from trialeval.exceptions import ConfigError, ScenarioError
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 
+class UnknownScenarioError(ScenarioError, KeyError):
+    """``scenarios[name]`` for a name the file does not define (a :class:`KeyError` too, as for a dict)."""
+
+    __str__ = Exception.__str__   # the message as written, not KeyError's quoted repr
+
+
 @dataclass(frozen=True)
 class Prices:
     """Prices and rules that value one extra hour and one extra self-supporting person-week (kr.).
@@ -146,7 +152,8 @@ class Scenarios:
         for s in self.scenarios:
             if s.name == name:
                 return s
-        raise KeyError(name)
+        raise UnknownScenarioError(f"{self.source}: no scenario named {name!r}; scenarios: "
+                                   f"{', '.join(s.name for s in self.scenarios)}")
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "costs.toml", *,
