@@ -19,6 +19,10 @@ class ConfigError(InputDataError):
     """The trial config or scenario file is malformed (unknown key, bad rule, wrong type)."""
 
 
+class ScenarioError(ConfigError):
+    """A cost scenario file (``costs.toml``) or scenario value is malformed or out of range."""
+
+
 class DesignError(TrialevalError, ValueError):
     """A request that the design cannot honour (more places than the pool holds, unknown site)."""
 

@@ -6,16 +6,20 @@ Every function takes an optional ``ax`` and returns the :class:`matplotlib.figur
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter
 
 from trialeval.disclosure import few_persons, share_disclosive, small_count
 from trialeval.io import atomic_write
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -137,19 +141,19 @@ def _row_labels(table: pd.DataFrame) -> list[str]:
 # --------------------------------------------------------------------------------------------------
 
 _EFFECT_TEXT = {
-    "en": {"week": "Weeks since visitation", "treatment": "Treatment", "control": "Control",
+    "en": {"treatment": "Treatment", "control": "Control",
            "effect": "Effect", "levels": "By group", "ci": "95 % confidence interval",
            "band": "95 % simultaneous band", "followed": "Number followed", "few": "fewer than {n} followed",
-           "percent": "Percent", "pp": "Percentage points", "hours": "Hours per week",
-           "hours_diff": "Hours per week (difference)", "mean": "Mean", "diff": "Difference",
-           "hours_x": "Ordinary hours in week {week}", "share_group": "Percent of the group observed",
+           "percent": "Percent", "pp": "Percentage points", "hours": "Hours per {unit}",
+           "hours_diff": "Hours per {unit} (difference)", "mean": "Mean", "diff": "Difference",
+           "hours_x": "Ordinary hours in {period}", "share_group": "Percent of the group observed",
            "hidden": "bins with fewer than {n} persons are not shown"},
-    "da": {"week": "Uger siden visitation", "treatment": "Indsatsgruppe", "control": "Kontrolgruppe",
+    "da": {"treatment": "Indsatsgruppe", "control": "Kontrolgruppe",
            "effect": "Effekt", "levels": "Fordelt på gruppe", "ci": "95 %-konfidensinterval",
            "band": "95 % simultant bånd", "followed": "Antal fulgt", "few": "færre end {n} fulgt",
-           "percent": "Procent", "pp": "Procentpoint", "hours": "Timer pr. uge",
-           "hours_diff": "Timer pr. uge (forskel)", "mean": "Gennemsnit", "diff": "Forskel",
-           "hours_x": "Ordinære timer i uge {week}", "share_group": "Procent af de observerede i gruppen",
+           "percent": "Procent", "pp": "Procentpoint", "hours": "Timer pr. {unit}",
+           "hours_diff": "Timer pr. {unit} (forskel)", "mean": "Gennemsnit", "diff": "Forskel",
+           "hours_x": "Ordinære timer i {period}", "share_group": "Procent af de observerede i gruppen",
            "hidden": "intervaller med færre end {n} personer vises ikke"},
 }
 
@@ -208,6 +212,7 @@ def plot_effect_curve(
     lang: str = "en",
     grey_below: int | None = None,
     at_risk_ticks: int = 7,
+    axis: TimeAxis = WEEKS_SINCE_VISITATION,
 ) -> Figure:
     """Two panels for one outcome: the arms' means by week (left), the effect with its CI (right).
 
@@ -231,6 +236,8 @@ def plot_effect_curve(
         Shade weeks where an arm has fewer persons than this.
     at_risk_ticks
         About how many tick weeks carry a count.
+    axis
+        The time axis of ``result``: its period column and the x-axis label.
 
     Returns
     -------
@@ -248,8 +255,6 @@ def plot_effect_curve(
     >>> fig.axes[0].get_xlabel()
     'Uger siden visitation'
     """
-    from matplotlib.ticker import MaxNLocator
-
     txt = _text(lang)
     table = result.table  # type: ignore[attr-defined]
     if outcome not in result.outcomes:  # type: ignore[attr-defined]
@@ -259,10 +264,11 @@ def plot_effect_curve(
                              f"{', '.join(result.outcomes)}")  # type: ignore[attr-defined]
     min_cell = int(result.min_cell)  # type: ignore[attr-defined]
     order = table["outcome"] == outcome
-    rows = table[order].sort_values("week")
+    period = axis.column
+    rows = table[order].sort_values(period)
     # what may be shown is what may be exported: the disclosure rule decides, in one place
     exported = result.export_frame()[order.to_numpy()].loc[rows.index]  # type: ignore[attr-defined]
-    week = rows["week"].to_numpy()
+    week = rows[period].to_numpy()
     n1, n0 = rows["n_treatment"].to_numpy(), rows["n_control"].to_numpy()
     nmin = np.minimum(n1, n0)
     shown = ~exported["suppressed"].to_numpy(dtype=bool)
@@ -274,20 +280,9 @@ def plot_effect_curve(
     def col(name: str) -> np.ndarray:
         return np.where(shown, rows[name].to_numpy(dtype=float) * scale, np.nan)
 
-    if axes is None:
-        fig = Figure(figsize=(11.5, 5.0), layout="constrained")
-        fig.get_layout_engine().set(h_pad=0.12)             # room under the number-followed rows
-        ax_l, ax_r = fig.subplots(1, 2)
-    else:
-        ax_l, ax_r = axes  # type: ignore[misc]
-        fig = ax_l.figure
+    fig, ax_l, ax_r = _two_axes(axes)
     name = _OUTCOME_NAMES[lang].get(outcome, outcome)
-    if indicator:
-        ylab_l, ylab_r = txt["percent"], txt["pp"]
-    elif outcome == "ordinary_hours":
-        ylab_l, ylab_r = txt["hours"], txt["hours_diff"]
-    else:
-        ylab_l, ylab_r = txt["mean"], txt["diff"]
+    ylab_l, ylab_r = _effect_ylabels(outcome, indicator, txt, axis.unit(lang))
     marker = "o" if len(week) <= 20 else None
 
     ax_l.plot(week, col("mean_treatment"), color="C0", marker=marker, label=txt["treatment"])
@@ -295,25 +290,16 @@ def plot_effect_curve(
     ax_l.set_ylabel(ylab_l)
     ax_l.set_title(f"{name}: {txt['levels'].lower()}", fontsize="medium")
 
-    eff = col("effect")
-    ax_r.axhline(0.0, color="black", linewidth=0.8)
-    ax_r.fill_between(week, col("ci_low"), col("ci_high"), color="C2", alpha=0.25, linewidth=0, label=txt["ci"])
-    if "band_low" in rows.columns:
-        ax_r.plot(week, col("band_low"), color="C2", linestyle=":", linewidth=1.2, label=txt["band"])
-        ax_r.plot(week, col("band_high"), color="C2", linestyle=":", linewidth=1.2)
-    ax_r.plot(week, eff, color="C2", marker=marker, label=txt["effect"])
+    _draw_effect(ax_r, week, col, "band_low" in rows.columns, marker, txt)
     ax_r.set_ylabel(ylab_r)
     ax_r.set_title(f"{name}: {txt['effect'].lower()}", fontsize="medium")
 
     few = shown & (nmin < grey_below)
-    # Ticks: the first week, then multiples of a round step (the at-risk counts stand at the ticks).
-    step = max(1, int(np.diff(MaxNLocator(nbins=at_risk_ticks, integer=True).tick_values(
-        week.min(), week.max()))[:1].sum() or 1))
-    ticks = np.unique(np.r_[week.min(), week[(week % step == 0) & (week - week.min() >= step / 2)]])
+    ticks = _period_ticks(week, at_risk_ticks)
     for i, ax in enumerate((ax_l, ax_r)):
         ax.set_xticks(ticks)
         ax.set_xlim(week.min() - 0.5, week.max() + 0.5)
-        ax.set_xlabel(txt["week"])
+        ax.set_xlabel(axis.axis_label(lang))
         ax.grid(alpha=0.3)
         for k in np.flatnonzero(few | ~shown):
             ax.axvspan(week[k] - 0.5, week[k] + 0.5, color="0.85", linewidth=0, zorder=0)
@@ -324,12 +310,53 @@ def plot_effect_curve(
     return fig
 
 
+def _two_axes(axes: object) -> tuple[Figure, Axes, Axes]:
+    """The figure and the two axes of an effect curve: new ones when ``axes`` is None."""
+    if axes is None:
+        fig = Figure(figsize=(11.5, 5.0), layout="constrained")
+        engine = cast(ConstrainedLayoutEngine, fig.get_layout_engine())
+        engine.set(h_pad=0.12)                              # room under the number-followed rows
+        ax_l, ax_r = fig.subplots(1, 2)
+        return fig, ax_l, ax_r
+    ax_l, ax_r = axes  # type: ignore[misc]
+    return ax_l.figure, ax_l, ax_r
+
+
+def _draw_effect(ax: Axes, week: np.ndarray, col: Callable[[str], np.ndarray], band: bool,
+                 marker: str | None, txt: dict[str, str]) -> None:
+    """The effect with its confidence interval (and simultaneous band) on the right-hand axes."""
+    ax.axhline(0.0, color="black", linewidth=0.8)
+    ax.fill_between(week, col("ci_low"), col("ci_high"), color="C2", alpha=0.25, linewidth=0, label=txt["ci"])
+    if band:
+        ax.plot(week, col("band_low"), color="C2", linestyle=":", linewidth=1.2, label=txt["band"])
+        ax.plot(week, col("band_high"), color="C2", linestyle=":", linewidth=1.2)
+    ax.plot(week, col("effect"), color="C2", marker=marker, label=txt["effect"])
+
+
+def _effect_ylabels(outcome: str, indicator: bool, txt: dict[str, str], unit: str) -> tuple[str, str]:
+    """The y-axis labels of the means panel and the effect panel."""
+    if indicator:
+        return txt["percent"], txt["pp"]
+    if outcome == "ordinary_hours":
+        return txt["hours"].format(unit=unit), txt["hours_diff"].format(unit=unit)
+    return txt["mean"], txt["diff"]
+
+
+def _period_ticks(week: np.ndarray, about: int) -> np.ndarray:
+    """The first period, then multiples of a round step (the at-risk counts stand at the ticks)."""
+    from matplotlib.ticker import MaxNLocator
+
+    step = max(1, int(np.diff(MaxNLocator(nbins=about, integer=True).tick_values(
+        week.min(), week.max()))[:1].sum() or 1))
+    return np.unique(np.r_[week.min(), week[(week % step == 0) & (week - week.min() >= step / 2)]])
+
+
 def _at_risk_rows(ax: Axes, week: np.ndarray, n1: np.ndarray, n0: np.ndarray, min_cell: int,
                   txt: dict[str, str], *, row_labels: bool = True) -> None:
     """Print the number followed per arm under the x-axis label at the tick weeks."""
     ticks = [t for t in ax.get_xticks() if week.min() <= t <= week.max() and t in set(week.tolist())]
     index = {w: i for i, w in enumerate(week.tolist())}
-    kw = {"xycoords": ("data", "axes fraction"), "textcoords": "offset points", "va": "top",
+    kw: dict[str, Any] = {"xycoords": ("data", "axes fraction"), "textcoords": "offset points", "va": "top",
           "fontsize": "small", "annotation_clip": False}
     ax.annotate(txt["followed"], xy=(0, 0), xycoords="axes fraction", xytext=(0, -44),
                 textcoords="offset points", va="top", ha="left", fontsize="small", fontweight="bold",
@@ -345,10 +372,12 @@ def _at_risk_rows(ax: Axes, week: np.ndarray, n1: np.ndarray, n0: np.ndarray, mi
                         xytext=(0, y), ha="center", color=color, **kw)
 
 
-def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str = "en") -> Figure:
+def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str = "en",
+                            axis: TimeAxis = WEEKS_SINCE_VISITATION) -> Figure:
     """Bar chart of positive ordinary hours by arm in bins, as a percent of each arm's persons observed.
 
-    Bins resting on fewer than ``min_cell`` persons are not drawn.
+    Bins resting on fewer than ``min_cell`` persons are not drawn. The x-axis names the period of
+    ``result`` in the words of ``axis`` ("Ordinary hours in week 35").
 
     Examples
     --------
@@ -377,7 +406,8 @@ def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str
                  else txt[arm])
         ax.bar(x + (k - 0.5) * 0.4, share, width=0.4, color=color, label=label)
     ax.set_xticks(x, bins)
-    ax.set_xlabel(txt["hours_x"].format(week=result.week))  # type: ignore[attr-defined]
+    period = f"{axis.unit(lang)} {result.week}"  # type: ignore[attr-defined]
+    ax.set_xlabel(txt["hours_x"].format(period=period))
     ax.set_ylabel(txt["share_group"])
     ax.legend(loc="best", fontsize="small", title=txt["hidden"].format(n=min_cell) if hidden else None,
               title_fontsize="x-small")
@@ -416,7 +446,8 @@ def _cost_text(lang: str) -> dict[str, str]:
     return _COST_TEXT[lang]
 
 
-def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = None, lang: str = "en") -> Figure:
+def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = None, lang: str = "en",
+                axis: TimeAxis = WEEKS_SINCE_VISITATION) -> Figure:
     """The J-curve: cumulative discounted net result per participant over time, one line per scenario.
 
     Parameters
@@ -429,6 +460,8 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
         Axes to draw on; a new figure when None.
     lang
         ``en`` or ``da``.
+    axis
+        The time axis of ``flows``: its period column and periods per year (years on the x-axis).
 
     Returns
     -------
@@ -446,7 +479,8 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
     fig, ax = _axes(ax, (7.0, 4.2))
     rows = flows.loc[flows["payer"] == payer]
     for name, group in rows.groupby("scenario", sort=False):
-        ax.plot(group["week"].to_numpy() / 52.0, group["cumulative_net"].to_numpy(), label=str(name), linewidth=1.6)
+        years = group[axis.column].to_numpy() / axis.periods_per_year
+        ax.plot(years, group["cumulative_net"].to_numpy(), label=str(name), linewidth=1.6)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel(text["years"])
     ax.set_ylabel(text["cum"])
@@ -562,7 +596,7 @@ _thousands = FuncFormatter(lambda value, _pos: f"{value:,.0f}")
 # --------------------------------------------------------------------------------------------------
 
 def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = None, lang: str = "en",
-                     min_cell: int = 5) -> Figure:
+                     min_cell: int = 5, axis: TimeAxis = WEEKS_SINCE_VISITATION) -> Figure:
     """Mean of one panel outcome per week since visitation, a line per arm (descriptive, no CI).
 
     Weeks where an arm has fewer than ``min_cell`` persons observed are left out, and so are shares
@@ -592,9 +626,9 @@ def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = Non
                 ok &= ~small_count(np.round(part["n_at_risk"] * part["has_ordinary_hours"]), min_cell)
         rows = part.loc[ok]
         values = rows[outcome].to_numpy() * (100.0 if indicator else 1.0)
-        ax.plot(rows["week"].to_numpy(), values, style, label=text[arm], linewidth=1.6)
-    ax.set_xlabel(text["week"])
-    ax.set_ylabel(text["percent"] if indicator else text["hours"])
+        ax.plot(rows[axis.column].to_numpy(), values, style, label=text[arm], linewidth=1.6)
+    ax.set_xlabel(axis.axis_label(lang))
+    ax.set_ylabel(text["percent"] if indicator else text["hours"].format(unit=axis.unit(lang)))
     ax.set_title(_OUTCOME_NAMES.get(lang, {}).get(outcome, outcome))
     ax.legend(loc="best", fontsize="small")
     ax.grid(True, linewidth=0.3, alpha=0.6)
