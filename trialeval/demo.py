@@ -106,13 +106,27 @@ def run_demo(
         if stale.name in own:
             stale.unlink(missing_ok=True)  # the demo's own earlier draw, checked by its SHA-256: drawn afresh
 
-    steps: dict[str, str] = {}
-    check_ledger_manifest(data_dir / layout.LEDGER)
-    waves = [e for e in read_manifest(manifest_path(data_dir / layout.LEDGER)) if is_draw_event(e)]
     def tick(step: int) -> None:
         if progress is not None:
             progress(step, STEPS)
 
+    steps = _draw_steps(data_dir, population, config, ledger, tick)
+    steps.update(_analysis_steps(data_dir, out_dir, config, ledger, lang, min_cell, tick))
+
+    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
+    write_text(json.dumps({"written_by": "trialeval demo",
+                           "files": {name: sha256_file(out_dir / name) for name in written}},
+                          indent=2) + "\n", out_dir / MARKER)
+    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
+    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+
+
+def _draw_steps(data_dir: Path, population: Path, config: Path, ledger: Path,
+                tick: Callable[[int], None]) -> dict[str, str]:
+    """Draw the recorded waves afresh, verify them, record the exclusions; the power of the design."""
+    steps: dict[str, str] = {}
+    check_ledger_manifest(data_dir / layout.LEDGER)
+    waves = [e for e in read_manifest(manifest_path(data_dir / layout.LEDGER)) if is_draw_event(e)]
     for entry in waves:
         run_draw(population, config, ledger, entry["requests"], entry["date"])
     tick(1)
@@ -128,9 +142,16 @@ def run_demo(
     n_drawn = sum(int(e["n_drawn"]) for e in waves)
     steps["power"] = power(n_drawn, proportion=0.07).summary()
     tick(2)
+    return steps
 
+
+def _analysis_steps(data_dir: Path, out_dir: Path, config: Path, ledger: Path, lang: str, min_cell: int,
+                    tick: Callable[[int], None]) -> dict[str, str]:
+    """Balance, panel, effects, costs and report of the demo's ledger, every output into ``out_dir``."""
     from trialeval.pipeline import write_effects  # the pipeline runs the demo; its writers are shared
 
+    population = data_dir / POPULATION
+    steps: dict[str, str] = {}
     cfg = load_config(config)
     settings = AnalysisSettings.from_config(cfg, min_cell=min_cell, lang=lang)
     balanced = run_balance(ledger, out_dir / layout.BALANCE, population_path=population, config_path=config,
@@ -168,13 +189,7 @@ def run_demo(
     workbook = write_workbook(out_dir, min_cell=settings.min_cell)
     steps["report"] = f"{report.summary()}\nTables gathered in {workbook.name}."
     tick(7)
-
-    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
-    write_text(json.dumps({"written_by": "trialeval demo",
-                           "files": {name: sha256_file(out_dir / name) for name in written}},
-                          indent=2) + "\n", out_dir / MARKER)
-    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
-    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+    return steps
 
 
 def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data") -> dict[str, str]:
@@ -235,7 +250,8 @@ def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data")
 
 
 #: The trial files the demo writes, and what they hold.
-_TRIAL_NAMES = {"trial.toml": "trial config", "ledger.csv": "ledger", "ledger.manifest.jsonl": "manifest"}
+_TRIAL_NAMES = {layout.TRIAL_CONFIG: "trial config", layout.LEDGER: "ledger",
+                manifest_path(layout.LEDGER).name: "manifest"}
 
 
 def _is_trial_config(path: Path) -> bool:
