@@ -5,12 +5,13 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 import typer
 
 from trialeval import __version__
 from trialeval.exceptions import TrialevalError
+from trialeval.pipeline import OptionError
 
 app = typer.Typer(
     name="trialeval",
@@ -48,6 +49,13 @@ def _root(
     ctx.call_on_close(report_time)
 
 
+def say_written(paths: Iterable[object], prefix: str = "Wrote ") -> None:
+    """Print the files a step wrote on one line, unless --quiet or there are none."""
+    names = [str(p) for p in paths]
+    if names:
+        say(prefix + ", ".join(names))
+
+
 def say(text: str) -> None:
     """Print a command's result on stdout, unless --quiet."""
     if not _state["quiet"]:
@@ -60,9 +68,14 @@ def is_quiet() -> bool:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Print a TrialevalError to stderr and exit 1; anything else is a bug and stays a traceback."""
+    """Print a TrialevalError to stderr and exit 1 (a wrong or missing option: a usage error, exit 2);
+    anything else is a bug and stays a traceback."""
     try:
         yield
+    except OptionError as exc:
+        if _state["debug"]:
+            raise
+        raise typer.BadParameter(exc.message, param_hint=exc.option) from None
     except TrialevalError as exc:
         if _state["debug"]:
             raise

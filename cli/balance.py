@@ -7,8 +7,8 @@ from typing import Optional
 
 import typer
 
-from trialeval.balance import FORMATS, run_balance
-from trialeval.cli._app import app, say, user_errors
+from trialeval import pipeline
+from trialeval.cli._app import app, say, say_written, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -22,7 +22,8 @@ def _names(text: Optional[str]) -> Optional[list[str]]:
 def balance_command(
     ledger: Path = typer.Option(..., "--ledger", help="Assignments ledger (CSV, Parquet, .dta, .sas7bdat)."),
     out: Path = typer.Option(..., "--out", help="Balance table: .csv, .xlsx, .tex or .md; "
-                             "<stem>_omnibus and <stem>_representativeness are written beside it."),
+                             f"{pipeline.layout.balance_omnibus('<stem>')} and "
+                             f"{pipeline.layout.balance_representativeness('<stem>')} are written beside it."),
     population: Optional[Path] = typer.Option(None, "--population",
                                               help="Candidates: adds the drawn vs eligible-not-drawn table."),
     config: Optional[Path] = typer.Option(None, "--config", help="trial.toml: covariates, eligibility, seed."),
@@ -37,7 +38,7 @@ def balance_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the re-randomisations "
                                        "(default: the config's seed, else 0)."),
     format: Optional[str] = typer.Option(None, "--format",
-                                         help=f"One of {', '.join(FORMATS)} (default: from --out)."),
+                                         help=f"One of {', '.join(pipeline.BALANCE_FORMATS)} (default: from --out)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Love plot, .png or .pdf."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", min=0,
                                            help="Blank cells of fewer persons (default: config's, else 5)."),
@@ -51,10 +52,11 @@ def balance_command(
     --out balance.csv --plot love.png
     """
     with user_errors(), progress_bar("Randomisation inference") as progress:
-        result = run_balance(
-            ledger, out, population_path=population, config_path=config, covariates=_names(covariates),
+        step = pipeline.balance(
+            ledger, out, population=population, config=config, covariates=_names(covariates),
             categorical=_names(categorical) or (), strata_fe=strata_fe, treated_only=treated_only,
-            ri_draws=ri_draws, seed=seed, format=format, plot=plot,  # type: ignore[arg-type]
-            min_cell=min_cell, drop_excluded=drop_exclusions, progress=progress,
+            ri_draws=ri_draws, seed=seed, format=format, plot=plot, min_cell=min_cell,
+            drop_excluded=drop_exclusions, progress=progress,
         )
-    say(result.summary())
+    say(step.summary())
+    say_written(step.written)

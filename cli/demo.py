@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Optional
 
 import typer
 
+from trialeval import pipeline
 from trialeval.cli._app import app, say, user_errors
 from trialeval.cli._progress import progress_bar
-from trialeval.demo import run_demo
 
 
 @app.command("demo")
@@ -16,12 +17,13 @@ def demo_command(
     out_dir: Path = typer.Option(Path("trialeval-demo"), "--dir", help="Output folder (created if needed)."),
     data: Path = typer.Option(Path("sample_data"), "--data", help="Folder holding the sample trial."),
     lang: str = typer.Option("en", "--lang", help="Language of figures and report: en or da."),
-    min_cell: int = typer.Option(5, "--min-cell", min=0, help="Suppress exported cells of fewer persons."),
+    min_cell: Optional[int] = typer.Option(None, "--min-cell", min=0,
+                                           help="Suppress exported cells of fewer persons [5]."),
 ) -> None:
     """Run draw, verify, balance, panel, effects, costs and report on the sample trial, all into --dir.
 
     Example: trialeval demo --dir output
     """
     with user_errors(), progress_bar("Running the sample trial") as progress:
-        result = run_demo(out_dir, data, lang=lang, min_cell=min_cell, progress=progress)
-    say(result.summary())
+        step = pipeline.demo(out_dir, data, lang=lang, min_cell=min_cell, progress=progress)
+    say(step.summary())   # the demo's summary lists the files it wrote

@@ -7,10 +7,8 @@ from typing import Optional
 
 import typer
 
+from trialeval import pipeline
 from trialeval.cli._app import app, say, user_errors
-from trialeval.draw import DEFAULT_LOCK_TIMEOUT, run_draw, run_exclude, verify as verify_ledger
-from trialeval.io import parse_date
-from trialeval.power import power as power_mde
 
 
 @app.command("draw")
@@ -25,7 +23,7 @@ def draw_command(
         help="Allow this wave's seed, share, eligibility rules or strata to differ from the earlier waves'; "
              "the reason is recorded in the manifest."),
     lock_timeout: float = typer.Option(
-        DEFAULT_LOCK_TIMEOUT, "--lock-timeout", min=0, metavar="SECONDS",
+        pipeline.DEFAULT_LOCK_TIMEOUT, "--lock-timeout", min=0, metavar="SECONDS",
         help="How long to wait for another draw or exclusion writing the same ledger."),
 ) -> None:
     """Draw one wave: sample ceil(N / share) eligible candidates per municipality and assign arms.
@@ -34,9 +32,9 @@ def draw_command(
     --request Aarhus=10 --request Odense=4 --date 2016-03-01
     """
     with user_errors():
-        result = run_draw(population, config, ledger, request, parse_date(date, "--date"),
-                          design_change=design_change, lock_timeout=lock_timeout)
-    say(result.summary())
+        step = pipeline.draw(population, config, ledger, request, date, design_change=design_change,
+                             lock_timeout=lock_timeout)
+    say(step.summary())
 
 
 @app.command("verify")
@@ -54,11 +52,11 @@ def verify_command(
     --ledger ledger.csv
     """
     with user_errors():
-        result = verify_ledger(population, config, ledger)
-    if not result.ok:
-        typer.echo(result.summary(), err=True)
+        step = pipeline.verify(population, config, ledger)
+    if not step.result.ok:
+        typer.echo(step.summary(), err=True)
         raise typer.Exit(1)
-    say(result.summary())
+    say(step.summary())
 
 
 @app.command("exclude")
@@ -68,7 +66,7 @@ def exclude_command(
     reason: str = typer.Option(..., "--reason", help="Reason code, e.g. prison, health, already_active."),
     date: Optional[str] = typer.Option(None, "--date", help="Date of the exclusion, YYYY-MM-DD (default today)."),
     lock_timeout: float = typer.Option(
-        DEFAULT_LOCK_TIMEOUT, "--lock-timeout", min=0, metavar="SECONDS",
+        pipeline.DEFAULT_LOCK_TIMEOUT, "--lock-timeout", min=0, metavar="SECONDS",
         help="How long to wait for another draw or exclusion writing the same ledger."),
 ) -> None:
     """Record a post-draw exclusion; the person stays in the ledger (intention-to-treat by default).
@@ -76,8 +74,7 @@ def exclude_command(
     Example: trialeval exclude --ledger ledger.csv --person P000123 --reason health --date 2016-05-02
     """
     with user_errors():
-        run_exclude(ledger, person, reason, None if date is None else parse_date(date, "--date"),
-                    lock_timeout=lock_timeout)
+        pipeline.exclude(ledger, person, reason, date, lock_timeout=lock_timeout)
     say(f"Excluded {person} ({reason}); the row stays in {ledger}.")
 
 
@@ -95,5 +92,5 @@ def power_command(
     Example: trialeval power --n 4800 --proportion 0.07
     """
     with user_errors():
-        result = power_mde(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power)
-    say(result.summary())
+        step = pipeline.power(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power)
+    say(step.summary())

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from trialeval.cli._app import app, say, user_errors
+from trialeval import pipeline
+from trialeval.cli._app import app, say, say_written, user_errors
 from trialeval.cli._progress import progress_bar
-from trialeval.config import load_config
-from trialeval.effects import effects
-from trialeval.disclosure import write_export
-from trialeval.io import check_outputs, read_table, write_text
-from trialeval.plots import check_lang, save_figure
 
 
 def _split(text: Optional[str]) -> Optional[list[str]]:
     return [p.strip() for p in text.split(",") if p.strip()] if text else None
-
-
-def _sibling(path: Path, name: str) -> Path:
-    """``effects.csv`` + ``summary`` -> ``effects_summary.csv``."""
-    return path.with_name(f"{path.stem}_{name}{path.suffix}") if name else path
 
 
 @app.command("effects")
@@ -56,43 +46,12 @@ def effects_command(
     Example: trialeval effects --panel panel.parquet --config trial.toml --band --summary-weeks 26
     --out effects.csv --plot effects.png
     """
-    with user_errors():
-        if lang is not None:
-            check_lang(lang)
-        cfg = load_config(config) if config is not None else None
-        analysis = cfg.analysis if cfg is not None else {}
-        inputs = [("--panel", panel), ("--config", config)]
-        check_outputs([("--out", out)], inputs)          # before the estimation, which may take long
-        data = read_table(panel, rename=cfg.columns if cfg is not None else None)
-        with progress_bar("Randomisation inference") as progress:
-            result = effects(
-                data,
-                _split(outcomes) or analysis.get("outcomes"),
-                blocks=blocks or analysis.get("blocks"),
-                covariates=_split(covariates),
-                cluster=cluster,
-                min_weeks=min_weeks if min_weeks is not None else analysis.get("min_weeks"),
-                band=band,
-                ri=ri,
-                summary_weeks=summary_weeks if summary_weeks is not None else analysis.get("summary_weeks"),
-                hours_week=hours_week if hours_week is not None else analysis.get("hours_week"),
-                alpha=analysis.get("alpha", 0.05),
-                rng=seed if seed is not None else (cfg.seed if cfg is not None else None),
-                min_cell=min_cell if min_cell is not None else analysis.get("min_cell_size", 5),
-                weeks=weeks if weeks is not None else analysis.get("weeks"),
-                source=str(panel),
-                progress=progress,
-            )
-        tables = {_sibling(out, name): table for name, table in result.export_tables().items()}
-        settings = out.with_name(f"{out.stem}_settings.json")
-        figures = ({plot.with_name(f"{plot.stem}_{name}{suffix}"): fig
-                    for name, fig in result.figures(lang=lang or analysis.get("lang", "en")).items()
-                    for suffix in (".png", ".pdf")} if plot is not None else {})
-        check_outputs([("--out", path) for path in tables] + [("--out (settings beside it)", settings)]
-                      + [("--plot", path) for path in figures], inputs)
-        written = [write_export(table, path) for path, table in tables.items()]
-        written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n", settings))
-        for path, fig in figures.items():
-            written.append(save_figure(fig, path))
-    say(result.summary())
-    say("Wrote " + ", ".join(str(p) for p in written))
+    with user_errors(), progress_bar("Randomisation inference") as progress:
+        step = pipeline.effects(
+            panel, out, config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
+            covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
+            summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
+            min_cell=min_cell, plot=plot, progress=progress,
+        )
+    say(step.summary())
+    say_written(step.written)

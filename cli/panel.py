@@ -7,11 +7,9 @@ from typing import Optional
 
 import typer
 
+from trialeval import pipeline
 from trialeval.cli._app import app, user_errors
 from trialeval.cli._progress import progress_bar
-from trialeval.config import load_config
-from trialeval.io import parse_date
-from trialeval.panel import MIN_MATCHED_SHARE, build_panel, side_paths
 
 
 @app.command("panel")
@@ -39,35 +37,12 @@ def panel(
     Example: trialeval panel --ledger ledger.csv --spells spells.csv --extraction-date 2016-12-31
     --weeks 52 --out panel.parquet
     """
-    with user_errors():
-        analysis: dict = {}
-        columns: dict = {}
-        if config is not None:
-            cfg = load_config(config)
-            analysis, columns = cfg.analysis, cfg.columns
-        if extraction_date is not None:
-            extraction_date = parse_date(extraction_date, "--extraction-date")
-        else:
-            extraction_date = analysis.get("extraction_date")
-        if extraction_date is None:
-            raise typer.BadParameter("give --extraction-date or a --config with [analysis] extraction_date")
-        # Streamed: each chunk of persons is written as soon as it is built and then let go.
-        with progress_bar("Building panel", quiet=quiet) as progress:
-            result = build_panel(
-                ledger, spells, extraction_date,
-                weeks=weeks if weeks is not None else analysis.get("weeks", 52),
-                pre_weeks=pre_weeks if pre_weeks is not None else analysis.get("pre_weeks", 0),
-                min_days=min_days if min_days is not None else analysis.get("min_days", 1),
-                drop_bad_rows=drop_bad_rows,
-                spell_types=analysis.get("spell_types"),
-                min_matched_share=(min_matched_share if min_matched_share is not None
-                                   else analysis.get("min_matched_share", MIN_MATCHED_SHARE)),
-                columns=columns,
-                progress=progress,
-                out=out,
-            )
-        at_risk, rejects = side_paths(out)
-        written = [out, at_risk] + ([rejects] if drop_bad_rows else [])
-        typer.echo(result.summary())
-        for path in written:
-            typer.echo(f"wrote {path}")
+    with user_errors(), progress_bar("Building panel", quiet=quiet) as progress:
+        step = pipeline.panel(
+            ledger, spells, out, config=config, extraction_date=extraction_date, weeks=weeks,
+            pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows,
+            min_matched_share=min_matched_share, progress=progress,
+        )
+    typer.echo(step.summary())
+    for path in step.written:
+        typer.echo(f"wrote {path}")

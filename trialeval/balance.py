@@ -44,18 +44,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from trialeval.config import EligibilityRule, apply_eligibility, load_config
+from trialeval import layout
+from trialeval.config import EligibilityRule, apply_eligibility
 from trialeval.design import Design
-from trialeval.draw import check_ledger_manifest
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id, secondary_rows, small_count, write_export
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import (
     LEDGER_COLUMNS,
     check_ids,
-    check_outputs,
     make_rng,
-    read_ledger,
-    read_population,
     require_columns,
     row_error,
     write_text,
@@ -240,9 +237,9 @@ class BalanceResult:
         path = Path(path)
         fmt = output_format(path, format)
         targets = [(path, self.balance_table, "balance"),
-                   (path.with_name(f"{path.stem}_omnibus{path.suffix}"), self.omnibus_table, "omnibus")]
+                   (layout.balance_omnibus(path), self.omnibus_table, "omnibus")]
         if self.representativeness_table is not None:
-            targets.append((path.with_name(f"{path.stem}_representativeness{path.suffix}"),
+            targets.append((layout.balance_representativeness(path),
                             self.representativeness_table, "representativeness"))
         if fmt in ("latex", "markdown"):
             render = _latex if fmt == "latex" else _markdown
@@ -461,50 +458,13 @@ def run_balance(
     >>> sorted(p.name for p in d.iterdir())
     ['balance.md', 'balance_omnibus.md', 'ledger.csv']
     """
-    fmt = output_format(out, format)
-    config = load_config(Path(config_path)) if config_path is not None else None
-    rename = config.columns if config is not None else None
-    out = Path(out)
-    check_outputs(
-        [("--out", out), ("--out (omnibus table beside it)", out.with_name(f"{out.stem}_omnibus{out.suffix}")),
-         ("--out (representativeness table beside it)",
-          out.with_name(f"{out.stem}_representativeness{out.suffix}") if population_path is not None else None),
-         ("--plot", plot)],
-        [("--ledger", ledger_path), ("--population", population_path), ("--config", config_path)],
-        columns=rename)
-    if plot is not None:
-        from trialeval.plots import check_figure_path
+    from trialeval.pipeline import balance as balance_step  # the step lives in the pipeline
 
-        check_figure_path(plot)
-    analysis = config.analysis if config is not None else {}
-    check_ledger_manifest(Path(ledger_path))
-    ledger = read_ledger(ledger_path, rename=rename)
-    if covariates is None and "covariates" in analysis:
-        covariates = list(analysis["covariates"])
-    if covariates is None:
-        raise InputDataError("no covariates: give --covariates or [analysis] covariates in the config")
-    population = None
-    if population_path is not None:
-        population = read_population(population_path, rename=rename)
-    if seed is None:
-        seed = config.seed if config is not None else 0
-    if min_cell is None:
-        min_cell = int(analysis.get("min_cell_size", 5))
-    if drop_excluded is None:
-        drop_excluded = bool(analysis.get("drop_exclusions", False))
-    result = balance(
-        ledger, covariates, population=population, eligibility=config.rules if config else (),
-        representativeness="treatment" if treated_only else "both", categorical=categorical,
-        strata_fe=strata_fe, ri_draws=ri_draws, rng=seed, alpha=float(analysis.get("alpha", 0.05)),
-        min_cell=min_cell, drop_excluded=drop_excluded, source=str(ledger_path), progress=progress,
-    )
-    figure = result.plot() if plot is not None else None
-    result.write(out, fmt)  # type: ignore[arg-type]
-    if figure is not None:
-        from trialeval.plots import save_figure
-
-        save_figure(figure, plot)  # type: ignore[arg-type]
-    return result
+    return balance_step(
+        ledger_path, out, population=population_path, config=config_path, covariates=covariates,
+        categorical=categorical, strata_fe=strata_fe, treated_only=treated_only, ri_draws=ri_draws, seed=seed,
+        format=format, plot=plot, min_cell=min_cell, drop_excluded=drop_excluded, progress=progress,
+    ).result
 
 
 # --------------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import math
 import re
 import tomllib
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclasses_fields
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Literal
@@ -18,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from trialeval._validation import check_int, check_open_interval, check_option
 from trialeval.exceptions import ConfigError, InputDataError
 from trialeval.io import (
     DATE_FORMAT_KEY,
@@ -282,17 +284,17 @@ class TrialConfig:
                                                          f"{source}: [analysis] extraction_date")
             except InputDataError as exc:
                 raise ConfigError(str(exc)) from None
+        where = f"{source}: [analysis]"
         for key, (low, high) in _ANALYSIS_RANGES.items():
-            value = analysis.get(key)
-            if value is not None and not (low <= value <= high):
-                raise ConfigError(f"{source}: [analysis] {key} must be from {low} to {high}; got {value}")
-        if "alpha" in analysis and not 0 < analysis["alpha"] < 1:
-            raise ConfigError(f"{source}: [analysis] alpha must be in (0, 1); got {analysis['alpha']}")
-        if "report_weeks" in analysis and not all(
+            if analysis.get(key) is not None:
+                check_int(key, analysis[key], low, high, where=where, error=ConfigError)
+        if "alpha" in analysis:
+            check_open_interval("alpha", analysis["alpha"], 0, 1, where=where, error=ConfigError)
+        if "report_weeks" in analysis:
+            check_option("report_weeks", analysis["report_weeks"], all(
                 isinstance(w, int) and not isinstance(w, bool) and 1 <= w <= MAX_WEEKS
-                for w in analysis["report_weeks"]):
-            raise ConfigError(f"{source}: [analysis] report_weeks must be whole weeks from 1 to {MAX_WEEKS}; "
-                              f"got {analysis['report_weeks']}")
+                for w in analysis["report_weeks"]), f"whole weeks from 1 to {MAX_WEEKS}", where=where,
+                error=ConfigError)
         if "lang" in analysis:
             from trialeval.plots import check_lang
 
@@ -368,3 +370,86 @@ def read_toml(path: str | Path, kind: str) -> dict[str, Any]:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+
+
+#: Weeks since visitation a panel is built for when neither the config nor the command says.
+DEFAULT_WEEKS = 52
+#: Weeks shown in the report's effect table when neither the config nor the command says.
+DEFAULT_REPORT_WEEKS = (13, 26, 35, 52)
+#: ``[analysis]`` keys whose setting has another name (the config's name is kept for compatibility).
+_SETTING_NAMES = {"min_cell_size": "min_cell"}
+
+
+@dataclass(frozen=True)
+class AnalysisSettings:
+    """The analysis settings of a run: ``[analysis]`` of ``trial.toml`` merged with the command's options.
+
+    Build it with :meth:`from_config`, the one place where defaults are applied. ``weeks=None`` means
+    "not set": the panel builds :data:`DEFAULT_WEEKS` (:attr:`panel_weeks`) and the effects report every
+    week the panel holds. ``seed`` is the trial's seed unless an option overrides it.
+
+    Examples
+    --------
+    >>> cfg = TrialConfig.from_dict({"trial": {"seed": 3, "treatment_share": 0.5},
+    ...                              "analysis": {"weeks": 26, "min_cell_size": 10}})
+    >>> s = AnalysisSettings.from_config(cfg, min_cell=None, lang="da")
+    >>> s.weeks, s.min_cell, s.lang, s.seed, s.pre_weeks
+    (26, 10, 'da', 3, 0)
+    >>> AnalysisSettings.from_config(None).panel_weeks
+    52
+    """
+
+    extraction_date: pd.Timestamp | None = None
+    weeks: int | None = None
+    pre_weeks: int = 0
+    min_days: int = 1
+    outcomes: tuple[str, ...] | None = None
+    covariates: tuple[str, ...] | None = None
+    blocks: str | None = None
+    min_weeks: int | None = None
+    summary_weeks: int | None = None
+    hours_week: int | None = None
+    report_weeks: tuple[int, ...] = DEFAULT_REPORT_WEEKS
+    spell_types: tuple[str, ...] | None = None
+    min_matched_share: float | None = None
+    min_cell: int = 5
+    drop_exclusions: bool = False
+    alpha: float = 0.05
+    lang: str = "en"
+    seed: int | None = None
+    columns: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: TrialConfig | None, **overrides: Any) -> AnalysisSettings:
+        """Defaults, then ``[analysis]`` of ``config`` (if any), then the ``overrides`` that are not None.
+
+        Parameters
+        ----------
+        config
+            The trial config, or None when the command was given none.
+        **overrides
+            Settings by name (``weeks=``, ``min_cell=``, ``seed=``…); None means "not given".
+        """
+        from trialeval.disclosure import DEFAULT_MIN_CELL
+        from trialeval.panel import MIN_MATCHED_SHARE
+
+        names = {f.name for f in dataclasses_fields(cls)}
+        unknown = set(overrides) - names
+        if unknown:
+            raise TypeError(f"unknown analysis settings: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {"min_cell": DEFAULT_MIN_CELL, "min_matched_share": MIN_MATCHED_SHARE}
+        if config is not None:
+            values["seed"] = config.seed
+            values["columns"] = dict(config.columns)
+            for key, value in config.analysis.items():
+                values[_SETTING_NAMES.get(key, key)] = value
+        values.update({key: value for key, value in overrides.items() if value is not None})
+        for key in ("outcomes", "covariates", "spell_types", "report_weeks"):
+            if values.get(key) is not None:
+                values[key] = (values[key],) if isinstance(values[key], str) else tuple(values[key])
+        return cls(**values)
+
+    @property
+    def panel_weeks(self) -> int:
+        """Weeks the panel is built for: the setting, else :data:`DEFAULT_WEEKS`."""
+        return self.weeks if self.weeks is not None else DEFAULT_WEEKS

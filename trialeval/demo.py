@@ -21,7 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from trialeval.balance import run_balance
-from trialeval.config import load_config
+from trialeval import layout
+from trialeval.config import AnalysisSettings, load_config
 from trialeval.costs import costs, load_scenarios
 from trialeval.disclosure import DEFAULT_MIN_CELL, write_export
 from trialeval.effects import effects
@@ -40,15 +41,17 @@ from trialeval.io import (
 )
 from trialeval.power import power
 
-SAMPLE_FILES = ("population.csv", "trial.toml", "ledger.csv", "spells.csv", "costs.toml")
+#: The sample trial's files in ``--data``.
+POPULATION, SPELLS, SCENARIOS = "population.csv", "spells.csv", "costs.toml"
+SAMPLE_FILES = (POPULATION, layout.TRIAL_CONFIG, layout.LEDGER, SPELLS, SCENARIOS)
 #: The demo's list of the files it wrote, with their SHA-256, in the output folder.
-MARKER = "demo_files.json"
+MARKER = layout.DEMO_MARKER
 #: Files the demo writes whatever the trial's outcomes (the figures per outcome come on top).
 DEMO_OUTPUTS = (
-    "trial.toml", "ledger.csv", "ledger.manifest.jsonl", "balance.csv", "balance_omnibus.csv",
-    "balance_representativeness.csv", "balance_love.png", "panel.parquet", "panel_at_risk.csv", "effects.csv",
-    "costs.csv", "costs.png", "costs_bars.png", "costs_tornado.png", "effects_settings.json", "settings.json",
-    "report.html", "tables.xlsx", MARKER,
+    layout.TRIAL_CONFIG, layout.LEDGER, manifest_path(layout.LEDGER).name, layout.BALANCE, layout.BALANCE_OMNIBUS,
+    layout.BALANCE_REPRESENTATIVENESS, layout.BALANCE_PLOT, layout.PANEL, layout.PANEL_AT_RISK, layout.EFFECTS,
+    layout.COSTS, *(p.name for p in layout.cost_figures(layout.COSTS_PLOT).values()), layout.EFFECTS_SETTINGS,
+    layout.SETTINGS, layout.REPORT, layout.WORKBOOK, MARKER,
 )
 STEPS = 7
 DEMO_SUMMARY_WEEKS = 26
@@ -95,21 +98,35 @@ def run_demo(
     own = check_demo_folder(out_dir, data_dir)
     before = _stats(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    population, config = data_dir / "population.csv", out_dir / "trial.toml"
+    population, config = data_dir / POPULATION, out_dir / layout.TRIAL_CONFIG
     with atomic_write(config) as tmp:
-        tmp.write_bytes((data_dir / "trial.toml").read_bytes())
-    ledger = out_dir / "ledger.csv"
+        tmp.write_bytes((data_dir / layout.TRIAL_CONFIG).read_bytes())
+    ledger = out_dir / layout.LEDGER
     for stale in (ledger, manifest_path(ledger)):
         if stale.name in own:
             stale.unlink(missing_ok=True)  # the demo's own earlier draw, checked by its SHA-256: drawn afresh
 
-    steps: dict[str, str] = {}
-    check_ledger_manifest(data_dir / "ledger.csv")
-    waves = [e for e in read_manifest(manifest_path(data_dir / "ledger.csv")) if is_draw_event(e)]
     def tick(step: int) -> None:
         if progress is not None:
             progress(step, STEPS)
 
+    steps = _draw_steps(data_dir, population, config, ledger, tick)
+    steps.update(_analysis_steps(data_dir, out_dir, config, ledger, lang, min_cell, tick))
+
+    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
+    write_text(json.dumps({"written_by": "trialeval demo",
+                           "files": {name: sha256_file(out_dir / name) for name in written}},
+                          indent=2) + "\n", out_dir / MARKER)
+    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
+    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+
+
+def _draw_steps(data_dir: Path, population: Path, config: Path, ledger: Path,
+                tick: Callable[[int], None]) -> dict[str, str]:
+    """Draw the recorded waves afresh, verify them, record the exclusions; the power of the design."""
+    steps: dict[str, str] = {}
+    check_ledger_manifest(data_dir / layout.LEDGER)
+    waves = [e for e in read_manifest(manifest_path(data_dir / layout.LEDGER)) if is_draw_event(e)]
     for entry in waves:
         run_draw(population, config, ledger, entry["requests"], entry["date"])
     tick(1)
@@ -118,61 +135,61 @@ def run_demo(
     steps["verify"] = checked.summary()
     if not checked.ok:
         raise InputDataError(f"{ledger}: the demo's own draw does not verify:\n{checked.summary()}")
-    recorded = read_ledger(data_dir / "ledger.csv")
+    recorded = read_ledger(data_dir / layout.LEDGER)
     for row in recorded.loc[recorded["excluded"]].itertuples():
         run_exclude(ledger, row.person_id, row.exclusion_reason, row.exclusion_date)
     steps["exclusions"] = f"{int(recorded['excluded'].sum())} post-draw exclusions recorded (rows kept)."
     n_drawn = sum(int(e["n_drawn"]) for e in waves)
     steps["power"] = power(n_drawn, proportion=0.07).summary()
     tick(2)
+    return steps
 
+
+def _analysis_steps(data_dir: Path, out_dir: Path, config: Path, ledger: Path, lang: str, min_cell: int,
+                    tick: Callable[[int], None]) -> dict[str, str]:
+    """Balance, panel, effects, costs and report of the demo's ledger, every output into ``out_dir``."""
+    from trialeval.pipeline import write_effects  # the pipeline runs the demo; its writers are shared
+
+    population = data_dir / POPULATION
+    steps: dict[str, str] = {}
     cfg = load_config(config)
-    balanced = run_balance(ledger, out_dir / "balance.csv", population_path=population, config_path=config,
-                           plot=out_dir / "balance_love.png")
+    settings = AnalysisSettings.from_config(cfg, min_cell=min_cell, lang=lang)
+    balanced = run_balance(ledger, out_dir / layout.BALANCE, population_path=population, config_path=config,
+                           plot=out_dir / layout.BALANCE_PLOT)
     steps["balance"] = balanced.summary()
     tick(3)
 
-    panel = build_panel(ledger, data_dir / "spells.csv", cfg.analysis["extraction_date"],
-                        weeks=int(cfg.analysis.get("weeks", 52)), columns=cfg.columns)
-    write_panel(panel, out_dir / "panel.parquet")
+    panel = build_panel(ledger, data_dir / SPELLS, cfg.analysis["extraction_date"], weeks=settings.panel_weeks,
+                        columns=settings.columns)
+    write_panel(panel, out_dir / layout.PANEL)
     steps["panel"] = panel.summary()
     tick(4)
 
-    outcomes = list(cfg.analysis.get("outcomes", ())) or None
+    outcomes = list(settings.outcomes or ()) or None
+    hours_week = settings.hours_week if settings.hours_week is not None else DEMO_HOURS_WEEK
     estimated = effects(panel.to_frame(), outcomes, band=True, summary_weeks=DEMO_SUMMARY_WEEKS,
-                        hours_week=int(cfg.analysis.get("hours_week", DEMO_HOURS_WEEK)), rng=cfg.seed,
-                        min_cell=min_cell, source="panel.parquet")
-    for suffix, table in estimated.export_tables().items():
-        write_export(table, out_dir / (f"effects_{suffix}.csv" if suffix else "effects.csv"))
-    for name, fig in estimated.figures(lang=lang).items():
-        for ext in (".png", ".pdf"):
-            save_figure(fig, out_dir / f"effects_{name}{ext}")
+                        hours_week=int(hours_week), rng=settings.seed, min_cell=settings.min_cell,
+                        source=layout.PANEL)
+    write_effects(estimated, out_dir / layout.EFFECTS, out_dir / layout.EFFECTS_PLOT, settings.lang)
     steps["effects"] = estimated.summary()
     tick(5)
 
-    scenarios = load_scenarios(data_dir / "costs.toml")
-    valued = costs(estimated.export_frame(), scenarios, rng=cfg.seed, source="effects.csv")
-    write_export(valued.to_frame(), out_dir / "costs.csv")
-    for kind, name in (("jcurve", "costs.png"), ("bars", "costs_bars.png"), ("tornado", "costs_tornado.png")):
-        save_figure(valued.plot(kind, lang=lang), out_dir / name)
+    scenarios = load_scenarios(data_dir / SCENARIOS)
+    valued = costs(estimated.export_frame(), scenarios, rng=settings.seed, source=layout.EFFECTS)
+    write_export(valued.to_frame(), out_dir / layout.COSTS)
+    for kind, path in layout.cost_figures(out_dir / layout.COSTS_PLOT).items():
+        save_figure(valued.plot(kind, lang=settings.lang), path)  # type: ignore[arg-type]
     steps["costs"] = valued.summary()
     tick(6)
 
-    write_text(json.dumps(estimated.provenance(), indent=2) + "\n", out_dir / "effects_settings.json")
-    write_text(json.dumps({"disclosure": {"min_cell_size": min_cell},
+    write_text(json.dumps({"disclosure": {"min_cell_size": settings.min_cell},
                            "inputs": {name: sha256_file(data_dir / name) for name in SAMPLE_FILES}},
-                          indent=2) + "\n", out_dir / "settings.json")
-    report = build_report(cfg, out_dir, lang=lang, min_cell=min_cell)
-    workbook = write_workbook(out_dir, min_cell=min_cell)
+                          indent=2) + "\n", out_dir / layout.SETTINGS)
+    report = build_report(cfg, out_dir, lang=lang, min_cell=settings.min_cell)  # type: ignore[arg-type]
+    workbook = write_workbook(out_dir, min_cell=settings.min_cell)
     steps["report"] = f"{report.summary()}\nTables gathered in {workbook.name}."
     tick(7)
-
-    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
-    write_text(json.dumps({"written_by": "trialeval demo",
-                           "files": {name: sha256_file(out_dir / name) for name in written}},
-                          indent=2) + "\n", out_dir / MARKER)
-    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
-    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+    return steps
 
 
 def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data") -> dict[str, str]:
@@ -233,7 +250,8 @@ def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data")
 
 
 #: The trial files the demo writes, and what they hold.
-_TRIAL_NAMES = {"trial.toml": "trial config", "ledger.csv": "ledger", "ledger.manifest.jsonl": "manifest"}
+_TRIAL_NAMES = {layout.TRIAL_CONFIG: "trial config", layout.LEDGER: "ledger",
+                manifest_path(layout.LEDGER).name: "manifest"}
 
 
 def _is_trial_config(path: Path) -> bool:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
-from trialeval import __version__
+from trialeval import __version__, layout
 from trialeval.config import TrialConfig
 from trialeval.disclosure import (
     DEFAULT_MIN_CELL,
@@ -148,15 +148,10 @@ def _read(path: Path) -> pd.DataFrame | None:
 #: Columns of costs.csv shown in the report (the CSV and the workbook keep them all).
 COST_COLUMNS = ("scenario", "label", "payer", "benefit_savings", "tax_revenue", "costs", "net_result",
                 "net_result_per_100", "break_even_scale", "payback_week", "prob_net_positive")
-COST_FIGURES = {"costs.png": "Cumulative net result per participant over time, by scenario",
-                "costs_bars.png": "Net result per participant by scenario and payer",
-                "costs_tornado.png": "One-way sensitivity of the net result"}
+COST_FIGURES = layout.COST_FIGURE_CAPTIONS
 
 #: Aggregate tables that go into the workbook, in this order (person-level files never do).
-WORKBOOK_TABLES = (
-    "balance", "balance_omnibus", "balance_representativeness", "panel_at_risk", "effects",
-    "effects_summary", "effects_band", "effects_hours", "effects_dropped_blocks", "costs",
-)
+WORKBOOK_TABLES = layout.WORKBOOK_TABLES
 
 
 def write_workbook(
@@ -175,10 +170,10 @@ def write_workbook(
     """
     out_dir = Path(out_dir)
     tables = {name: exported_table(out_dir, name, min_cell) for name in WORKBOOK_TABLES
-              if (out_dir / f"{name}.csv").is_file()}
+              if layout.folder_table(out_dir, name).is_file()}
     if not tables:
         raise InputDataError(f"{out_dir}: no exported tables to put in a workbook")
-    target = Path(path) if path is not None else out_dir / "tables.xlsx"
+    target = Path(path) if path is not None else out_dir / layout.WORKBOOK
     with atomic_write(target) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables.items():
@@ -197,16 +192,16 @@ def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = D
     --------
     >>> import pandas as pd, tempfile, pathlib
     >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> pd.DataFrame({"arm": ["treatment"], "week": [9], "n_at_risk": [3]}).to_csv(d / "panel_at_risk.csv")
-    >>> exported_table(d, "panel_at_risk")["n_at_risk"].isna().tolist()
+    >>> pd.DataFrame({"arm": ["treatment"], "week": [9], "n_at_risk": [3]}).to_csv(d / layout.PANEL_AT_RISK)
+    >>> exported_table(d, layout.table_name(layout.PANEL_AT_RISK))["n_at_risk"].isna().tolist()
     [True]
     """
-    table = pd.read_csv(Path(out_dir) / f"{name}.csv")
-    if name == "panel_at_risk":
+    table = pd.read_csv(layout.folder_table(out_dir, name))
+    if name == layout.table_name(layout.PANEL_AT_RISK):
         return suppress_small_cells(table, ["n_at_risk"], [], min_cell)
-    if name == "effects" and {"outcome", "week", "n_treatment", "n_control"} <= set(table.columns):
+    if name == layout.table_name(layout.EFFECTS) and {"outcome", "week", "n_treatment", "n_control"} <= set(table.columns):
         return protect_effect_table(table, min_cell)
-    if name == "effects_hours" and {"week", "arm", "count", "n_observed"} <= set(table.columns):
+    if name == layout.table_name(layout.EFFECTS_HOURS) and {"week", "arm", "count", "n_observed"} <= set(table.columns):
         return protect_distribution(table, ["week", "arm"], "count", "n_observed",
                                     [c for c in ("share", "share_positive") if c in table.columns], min_cell)
     return table
@@ -243,30 +238,30 @@ def build_report(
     min_cell: int | None = None,
     path: str | os.PathLike[str] | None = None,
 ) -> ReportResult:
-    """Write ``report.html`` (or ``path``) from the outputs in ``out_dir``.
+    """Write the report page (``path``, else :data:`trialeval.layout.REPORT` in ``out_dir``) from its outputs.
 
     Parameters
     ----------
     config
         The trial config (name, seed, design) for the summary and provenance.
     out_dir
-        The folder with ``ledger.csv`` and whatever later steps wrote: ``balance.csv``,
-        ``balance_omnibus.csv``, ``effects.csv``, ``effects_summary.csv``, ``effects_<outcome>.png``, ``effects_hours.csv/.png``,
-        ``costs.csv``, ``costs*.png``.
+        The folder with the ledger and whatever later steps wrote, under the names of
+        :mod:`trialeval.layout`: the balance tables, the effect tables and figures, the hours
+        distribution, the cost table and figures.
     weeks
         Weeks shown in the effect table (default ``[analysis] report_weeks`` or 13, 26, 35, 52).
 
     Examples
     --------
-    >>> from trialeval.demo import run_demo  # the demo writes a report.html; see docs/report.md
+    >>> from trialeval.demo import run_demo  # the demo writes a report page; see docs/report.md
     """
     if lang not in TEXT:
         raise InputDataError(f"--lang must be one of {', '.join(TEXT)}; got {lang!r}")
     t = TEXT[lang]
     out_dir = Path(out_dir)
-    ledger_path = out_dir / "ledger.csv"
+    ledger_path = out_dir / layout.LEDGER
     if not ledger_path.is_file():
-        raise InputDataError(f"{out_dir}: no ledger.csv in the output folder; run the steps (or `trialeval demo`) first")
+        raise InputDataError(f"{out_dir}: no {layout.LEDGER} in the output folder; run the steps (or `trialeval demo`) first")
     k = int(min_cell if min_cell is not None else config.analysis.get("min_cell_size", DEFAULT_MIN_CELL))
     weeks = tuple(weeks or config.analysis.get("report_weeks", (13, 26, 35, 52)))
     check_ledger_manifest(ledger_path)
@@ -300,52 +295,55 @@ def build_report(
         body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl))
 
     # --- balance
-    balance = _read(out_dir / "balance.csv")
+    balance = _read(out_dir / layout.BALANCE)
     body.append(f"<h2>{t['balance']}</h2>")
     if balance is not None:
         sections.append("balance")
         flagged = balance.loc[balance["flag"].astype(object).fillna("").astype(str).str.len() > 0] if "flag" in balance else balance.iloc[:0]
         body.append(f"<h3>{t['flags']}</h3>" + (_table(flagged) if len(flagged) else f"<p>{t['none_flagged']}</p>"))
         body.append(_table(balance, flag_column="flag"))
-        omnibus = _read(out_dir / "balance_omnibus.csv")
+        omnibus = _read(out_dir / layout.BALANCE_OMNIBUS)
         if omnibus is not None:
             body.append(f"<h3>{t['omnibus']}</h3>" + _table(omnibus))
-        rep = _read(out_dir / "balance_representativeness.csv")
+        rep = _read(out_dir / layout.BALANCE_REPRESENTATIVENESS)
         if rep is not None:
             body.append(f"<h3>{t['representativeness']}</h3>" + _table(rep, flag_column="flag"))
-        for png in sorted(out_dir.glob("balance*.png")):
+        for png in sorted(out_dir.glob(f"{layout.table_name(layout.BALANCE)}*.png")):
             body.append(_img(png, "Love plot: standardised mean differences", narrow=True))
             figures += 1
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
     # --- effects
-    effects = exported_table(out_dir, "effects", k) if (out_dir / "effects.csv").is_file() else None
+    effects = (exported_table(out_dir, layout.table_name(layout.EFFECTS), k) if (out_dir / layout.EFFECTS).is_file()
+               else None)
     body.append(f"<h2>{t['effects']}</h2>")
     if effects is not None:
         sections.append("effects")
-        for png in sorted(p for p in out_dir.glob("effects_*.png") if p.stem != "effects_hours"):
-            body.append(_img(png, png.stem.removeprefix("effects_").replace("_", " ")))
+        prefix = layout.table_name(layout.EFFECTS_PLOT) + "_"
+        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png") if p.name != layout.EFFECTS_HOURS_PLOT):
+            body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
             figures += 1
         at = effects.loc[effects["week"].isin(weeks)].sort_values(["outcome", "week"])
         body.append(f"<h3>{t['effects_at']}</h3>" + _table(at))
-        summary_table = _read(out_dir / "effects_summary.csv")
+        summary_table = _read(out_dir / layout.EFFECTS_SUMMARY)
         if summary_table is not None:
             body.append(_table(summary_table))
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
     # --- hours distribution
-    hours = exported_table(out_dir, "effects_hours", k) if (out_dir / "effects_hours.csv").is_file() else None
+    hours = (exported_table(out_dir, layout.table_name(layout.EFFECTS_HOURS), k)
+             if (out_dir / layout.EFFECTS_HOURS).is_file() else None)
     if hours is not None:
         sections.append("hours")
         body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
-        if (out_dir / "effects_hours.png").is_file():
-            body.append(_img(out_dir / "effects_hours.png", narrow=True))
+        if (out_dir / layout.EFFECTS_HOURS_PLOT).is_file():
+            body.append(_img(out_dir / layout.EFFECTS_HOURS_PLOT, narrow=True))
             figures += 1
 
     # --- costs
-    costs = _read(out_dir / "costs.csv")
+    costs = _read(out_dir / layout.COSTS)
     body.append(f"<h2>{t['costs']}</h2>")
     if costs is not None:
         sections.append("costs")
@@ -353,7 +351,7 @@ def build_report(
         body.append(_table(costs[shown] if shown else costs))
         for name, caption in COST_FIGURES.items():
             if (out_dir / name).is_file():
-                body.append(_img(out_dir / name, caption, narrow=name != "costs.png"))
+                body.append(_img(out_dir / name, caption, narrow=name != layout.COSTS_PLOT))
                 figures += 1
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
@@ -361,17 +359,17 @@ def build_report(
     # --- provenance
     sections.append("provenance")
     inputs = sorted({(e.get("population_file", ""), e.get("population_sha256", "")) for e in manifest if is_draw_event(e)})
-    settings = out_dir / "settings.json"
+    settings = out_dir / layout.SETTINGS
     body.append(f"<h2>{t['provenance']}</h2><table><tbody>"
                 f"<tr><td>{t['tool']}</td><td>trialeval {__version__}</td></tr>"
                 f"<tr><td>{t['seed']}</td><td>{config.seed}</td></tr>"
                 f"<tr><td>{t['config']}</td><td>{html.escape(config.source)} (SHA-256 {config.sha256[:16]}…)</td></tr>"
                 + "".join(f"<tr><td>{t['inputs']}</td><td>{html.escape(name)}: {sha}</td></tr>" for name, sha in inputs)
                 + "</tbody></table>")
-    for recorded in (out_dir / "effects_settings.json", settings):
+    for recorded in (out_dir / layout.EFFECTS_SETTINGS, settings):
         if recorded.is_file():
             text = json.dumps(json.loads(recorded.read_text(encoding="utf-8")), indent=2)
-            body.append(f"<h3>{t['estimator'] if recorded.name.startswith('effects') else recorded.name}</h3>"
+            body.append(f"<h3>{t['estimator'] if recorded.name == layout.EFFECTS_SETTINGS else recorded.name}</h3>"
                         f"<pre>{html.escape(text)}</pre>")
     config_text = Path(config.source).read_text(encoding="utf-8") if Path(config.source).is_file() else ""
     if config_text:
@@ -382,6 +380,6 @@ def build_report(
             f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
             f"<title>{html.escape(config.name)} — {t['title']}</title><style>{CSS}</style></head>"
             f"<body>{''.join(body)}</body></html>")
-    target = Path(path) if path is not None else out_dir / "report.html"
+    target = Path(path) if path is not None else out_dir / layout.REPORT
     write_text(page, target)
     return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
