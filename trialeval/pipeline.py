@@ -74,7 +74,7 @@ class Step(Generic[R]):
 
 
 def _config(path: PathLike | None) -> TrialConfig | None:
-    return load_config(path) if path is not None else None
+    return load_config(Path(path)) if path is not None else None
 
 
 def _written(paths: Sequence[PathLike | None]) -> tuple[Path, ...]:
@@ -87,20 +87,20 @@ def _written(paths: Sequence[PathLike | None]) -> tuple[Path, ...]:
 def draw(population: PathLike, config: PathLike, ledger: PathLike, requests: list[str], date: str, *,
          design_change: str | None = None, lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Step[DrawResult]:
     """Draw one wave (``date`` is ``YYYY-MM-DD``) into the ledger and its manifest."""
-    result = run_draw(population, config, ledger, requests, parse_date(date, "--date"),
+    result = run_draw(Path(population), Path(config), Path(ledger), requests, parse_date(date, "--date"),
                       design_change=design_change, lock_timeout=lock_timeout)
     return Step(result, _written([ledger, manifest_path(ledger)]))
 
 
 def verify(populations: Sequence[PathLike], config: PathLike, ledger: PathLike) -> Step[VerifyResult]:
     """Replay every wave from the manifest and compare with the ledger (writes nothing)."""
-    return Step(verify_ledger(list(populations), config, ledger))
+    return Step(verify_ledger([Path(p) for p in populations], Path(config), Path(ledger)))
 
 
 def exclude(ledger: PathLike, person: str, reason: str, date: str | None = None, *,
             lock_timeout: float = DEFAULT_LOCK_TIMEOUT) -> Step[pd.DataFrame]:
     """Record a post-draw exclusion in the ledger (and its manifest); the result is the updated ledger."""
-    result = run_exclude(ledger, person, reason, None if date is None else parse_date(date, "--date"),
+    result = run_exclude(Path(ledger), person, reason, None if date is None else parse_date(date, "--date"),
                          lock_timeout=lock_timeout)
     manifest = manifest_path(ledger)
     return Step(result, _written([ledger, manifest if manifest.is_file() else None]))
@@ -264,7 +264,7 @@ def costs(
     if plot is not None:
         check_figure_path(plot)
     table = read_table(effects, text_columns=("outcome",))
-    spec = load_scenarios(scenarios)
+    spec = load_scenarios(Path(scenarios))
     if tornado is not None and tornado not in {s.name for s in spec.scenarios}:
         raise OptionError(f"no scenario named {tornado!r} in {Path(scenarios).name}", option="--tornado")
     result = value_costs(table, spec, draws=draws, rng=settings.seed, source=str(effects), progress=progress)
@@ -312,7 +312,7 @@ def report(config: PathLike, out_dir: PathLike, *, lang: str = "en", weeks: Sequ
     out_dir = Path(out_dir)
     check_outputs([("--dir", out_dir / layout.REPORT), ("--xlsx", out_dir / layout.WORKBOOK if xlsx else None)],
                   [("--config", config)])
-    cfg = load_config(config)
+    cfg = load_config(Path(config))
     settings = AnalysisSettings.from_config(cfg, min_cell=min_cell, report_weeks=weeks)
     result = build_report(cfg, out_dir, lang=lang, weeks=settings.report_weeks,  # type: ignore[arg-type]
                           min_cell=settings.min_cell)
@@ -324,6 +324,6 @@ def demo(out_dir: PathLike = "trialeval-demo", data: PathLike = "sample_data", *
          min_cell: int | None = None, progress: Progress = None) -> Step[DemoResult]:
     """Run the whole pipeline on the sample trial into ``out_dir`` (see :func:`trialeval.demo.run_demo`)."""
     settings = AnalysisSettings.from_config(None, lang=lang, min_cell=min_cell)
-    result = run_demo(out_dir, data, lang=settings.lang, min_cell=settings.min_cell, progress=progress)
+    result = run_demo(Path(out_dir), Path(data), lang=settings.lang, min_cell=settings.min_cell, progress=progress)
     return Step(result, result.files)
 
