@@ -9,6 +9,8 @@ import numpy as np
 import scipy.sparse as sp
 from scipy import stats
 
+from trialeval.design import Design
+
 Multiplier = Literal["gaussian", "rademacher"]
 ProgressCallback = Callable[[int, int], None]
 
@@ -105,17 +107,14 @@ def _ri_pvalues(ys: list[np.ndarray], rows: list[np.ndarray], w_rows: list[np.nd
          for y, u, w in zip(ys, rows, w_rows)]
     tot_s = [np.asarray(s.sum(axis=1)).ravel() for s in S]
     tot_c = [np.asarray(c.sum(axis=1)).ravel() for c in C]
-    order = np.argsort(stratum, kind="stable")
-    arms_sorted = unit_treated[order].astype(np.float64)
+    design = Design(blocks=stratum)
+    arms = unit_treated.astype(np.float64)
     hits = [np.zeros(nw) for _ in ys]
     chunk = max(1, min(draws, 4_000_000 // max(n_units, 1)))
     done = 0
     while done < draws:
         m = min(chunk, draws - done)
-        keys = stratum[:, None] + rng.random((n_units, m))
-        perm = np.argsort(keys, axis=0)
-        D = np.empty((n_units, m))
-        np.put_along_axis(D, perm, np.broadcast_to(arms_sorted[:, None], (n_units, m)), axis=0)
+        D = arms[design.permutations(rng, m)].T          # units × draws, arms shuffled within strata
         for j in range(len(ys)):
             s1, c1 = S[j] @ D, C[j] @ D
             with np.errstate(invalid="ignore", divide="ignore"):
