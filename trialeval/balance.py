@@ -372,39 +372,11 @@ def balance(
     >>> result.omnibus()["test"].tolist()
     ['f_test', 'randomisation_inference']
     """
-    if representativeness not in ("both", "treatment"):
-        raise InputDataError(f"representativeness must be 'both' or 'treatment'; got {representativeness!r}")
-    if isinstance(ri_draws, bool) or int(ri_draws) != ri_draws or ri_draws < 0:
-        raise InputDataError(f"ri_draws must be a whole number ≥ 0; got {ri_draws!r}")
-    if not 0 < alpha < 1:
-        raise InputDataError(f"alpha must be in (0, 1); got {alpha}")
-    if min_cell < 0:
-        raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
+    _check_options(representativeness, ri_draws, alpha, min_cell)
     seed = rng if isinstance(rng, (int, np.integer)) else None
     rng = make_rng(rng)
 
-    require_columns(ledger, ["person_id", "arm"], source)
-    check_ids(ledger, source)
-    bad_arm = ~ledger["arm"].isin(("treatment", "control"))
-    if bad_arm.any():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
-    ledger = ledger.reset_index(drop=True)
-    if drop_excluded and "excluded" in ledger.columns:
-        excluded = ledger["excluded"].fillna(False).astype(bool)
-        if excluded.any():
-            warnings.warn(f"{source}: {int(excluded.sum())} excluded person(s) dropped; the comparison is no "
-                          "longer intention-to-treat", TrialevalWarning, stacklevel=2)
-        ledger = ledger.loc[~excluded].reset_index(drop=True)
-
-    if covariates is None:
-        covariates = [c for c in ledger.columns if c not in LEDGER_COLUMNS and c not in ("person_id", "arm")]
-        if not covariates:
-            raise InputDataError(f"{source}: no covariate columns besides the ledger's own; name covariates")
-    covariates = list(dict.fromkeys(covariates))
-    require_columns(ledger, covariates, source)
-    unknown = [c for c in categorical if c not in covariates]
-    if unknown:
-        raise InputDataError(f"categorical names {', '.join(map(repr, unknown))}, not among the covariates")
+    ledger, covariates = _checked_ledger(ledger, covariates, categorical, drop_excluded, source)
 
     treated = (ledger["arm"] == "treatment").to_numpy()
     if treated.all() or not treated.any():
@@ -435,6 +407,47 @@ def balance(
         seed=None if seed is None else int(seed), alpha=alpha, min_cell=min_cell,
         representativeness_mode=representativeness,
     )
+
+
+def _check_options(representativeness: str, ri_draws: int, alpha: float, min_cell: int) -> None:
+    """Stop on an option of :func:`balance` outside its range."""
+    if representativeness not in ("both", "treatment"):
+        raise InputDataError(f"representativeness must be 'both' or 'treatment'; got {representativeness!r}")
+    if isinstance(ri_draws, bool) or int(ri_draws) != ri_draws or ri_draws < 0:
+        raise InputDataError(f"ri_draws must be a whole number ≥ 0; got {ri_draws!r}")
+    if not 0 < alpha < 1:
+        raise InputDataError(f"alpha must be in (0, 1); got {alpha}")
+    if min_cell < 0:
+        raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
+
+
+def _checked_ledger(ledger: pd.DataFrame, covariates: Sequence[str] | None, categorical: Sequence[str],
+                    drop_excluded: bool, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The ledger :func:`balance` compares (checked, re-indexed, excluded rows dropped on request) and its
+    covariates (default: every column that is not a contract column)."""
+    require_columns(ledger, ["person_id", "arm"], source)
+    check_ids(ledger, source)
+    bad_arm = ~ledger["arm"].isin(("treatment", "control"))
+    if bad_arm.any():
+        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
+    ledger = ledger.reset_index(drop=True)
+    if drop_excluded and "excluded" in ledger.columns:
+        excluded = ledger["excluded"].fillna(False).astype(bool)
+        if excluded.any():
+            warnings.warn(f"{source}: {int(excluded.sum())} excluded person(s) dropped; the comparison is no "
+                          "longer intention-to-treat", TrialevalWarning, stacklevel=3)
+        ledger = ledger.loc[~excluded].reset_index(drop=True)
+
+    if covariates is None:
+        covariates = [c for c in ledger.columns if c not in LEDGER_COLUMNS and c not in ("person_id", "arm")]
+        if not covariates:
+            raise InputDataError(f"{source}: no covariate columns besides the ledger's own; name covariates")
+    covariates = list(dict.fromkeys(covariates))
+    require_columns(ledger, covariates, source)
+    unknown = [c for c in categorical if c not in covariates]
+    if unknown:
+        raise InputDataError(f"categorical names {', '.join(map(repr, unknown))}, not among the covariates")
+    return ledger, covariates
 
 
 def run_balance(

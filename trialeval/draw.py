@@ -225,6 +225,14 @@ def draw(
     rows = pd.concat([rows, drawn[covariates]], axis=1)
     after = rows if previous is None else pd.concat([previous, rows], ignore_index=True)
 
+    entry = _draw_entry(config, wave, date, requests, source, population_sha256, eligible, rows, eligibility)
+    return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility)
+
+
+def _draw_entry(config: TrialConfig, wave: int, date: pd.Timestamp, requests: Mapping[str, int], source: str,
+                population_sha256: str, eligible: pd.DataFrame, rows: pd.DataFrame,
+                eligibility: pd.DataFrame) -> dict[str, Any]:
+    """The manifest line of a drawn wave (without its hashes, which :func:`_append_event` adds)."""
     per_block = rows.groupby(["stratum", "arm"]).size().unstack("arm", fill_value=0)
     entry = {
         "event": "draw",
@@ -246,7 +254,7 @@ def draw(
                    for s in per_block.index},
         "eligibility": eligibility.to_dict("records"),
     }
-    return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility)
+    return entry
 
 
 def _csv_rows(df: pd.DataFrame, header: list[str], *, with_header: bool = False) -> str:
@@ -442,49 +450,22 @@ def verify(
     by_hash: dict[str, Path] = {}
     for path in paths:
         by_hash.setdefault(sha256_file(path), Path(path))
-    missing: dict[str, list[int]] = {}
-    for _, entry in draws:
-        if entry.get("population_sha256") not in by_hash:
-            missing.setdefault(str(entry.get("population_sha256")), []).append(int(entry["wave"]))
-    given = ", ".join(f"{p} ({h[:12]}…)" for h, p in by_hash.items())
-    for sha, waves in missing.items():
-        problems.append(f"{_waves_text(waves)} was drawn from a population file with SHA-256 {sha}, but no "
-                        f"--population file has it (given: {given}); pass that extract with another "
-                        "--population")
+    problems += _missing_populations(draws, by_hash)
 
     recorded_waves = sorted(set(ledger["wave"].tolist())) if "wave" in ledger else []
     manifest_waves = [int(e["wave"]) for _, e in draws]
     if recorded_waves != manifest_waves:
         problems.append(f"the ledger holds waves {recorded_waves} but the manifest records {manifest_waves}")
 
-    last_line, last = draws[-1]
-    if isinstance(last.get("design"), Mapping):
-        changed = design_differences([last], design_dict(config))
-        if changed:
-            problems.append(f"{config_path} now gives another design than wave {last['wave']} was drawn with: "
-                            + "; ".join(changed))
-    elif last.get("design_sha256") != design_sha256(config):
-        problems.append(f"wave {last['wave']} was drawn with another design (seed, share, rules or strata) "
-                        f"than {config_path} now gives")
+    problems += _design_now_problems(draws[-1][1], config, config_path)
 
     populations: dict[tuple[Path, str], pd.DataFrame] = {}
     replayed = 0
     for k, entry in draws:
         wave = int(entry["wave"])
         where = f"{mpath} line {k} (wave {wave})"
-        design = entry.get("design")
-        if isinstance(design, Mapping):
-            if entry.get("design_sha256") not in (None, design_sha256(design)):
-                problems.append(f"{where}: the recorded design does not match its design_sha256; the line was "
-                                "edited")
-            wave_config = config_from_design(design, where)
-            earlier = [e for _, e in draws if int(e["wave"]) < wave]
-            changed = design_differences(earlier, design)
-            if changed and not entry.get("design_change"):
-                problems.append(f"wave {wave} changed the design without a recorded reason (design_change): "
-                                + "; ".join(changed))
-        else:
-            wave_config = config
+        wave_config, design_problems = _wave_config(entry, where, draws, config)
+        problems += design_problems
         population_file = by_hash.get(str(entry.get("population_sha256")))
         if population_file is None or wave not in recorded_waves:
             continue
@@ -513,6 +494,56 @@ def verify(
     problems += pair_problems        # after the replay's findings, which say what changed
     return VerifyResult(ok=not problems, waves_checked=replayed if not problems else 0,
                         n_persons=len(ledger), problems=tuple(problems))
+
+
+def _missing_populations(draws: Sequence[tuple[int, Mapping[str, Any]]], by_hash: Mapping[str, Path]) -> list[str]:
+    """One problem per population file a wave was drawn from that is not among the given files."""
+    problems: list[str] = []
+    missing: dict[str, list[int]] = {}
+    for _, entry in draws:
+        if entry.get("population_sha256") not in by_hash:
+            missing.setdefault(str(entry.get("population_sha256")), []).append(int(entry["wave"]))
+    given = ", ".join(f"{p} ({h[:12]}…)" for h, p in by_hash.items())
+    for sha, waves in missing.items():
+        problems.append(f"{_waves_text(waves)} was drawn from a population file with SHA-256 {sha}, but no "
+                        f"--population file has it (given: {given}); pass that extract with another "
+                        "--population")
+    return problems
+
+
+def _design_now_problems(last: Mapping[str, Any], config: TrialConfig, config_path: str | Path) -> list[str]:
+    """The config must give the design the last wave was drawn with."""
+    problems: list[str] = []
+    if isinstance(last.get("design"), Mapping):
+        changed = design_differences([last], design_dict(config))
+        if changed:
+            problems.append(f"{config_path} now gives another design than wave {last['wave']} was drawn with: "
+                            + "; ".join(changed))
+    elif last.get("design_sha256") != design_sha256(config):
+        problems.append(f"wave {last['wave']} was drawn with another design (seed, share, rules or strata) "
+                        f"than {config_path} now gives")
+    return problems
+
+
+def _wave_config(entry: Mapping[str, Any], where: str, draws: Sequence[tuple[int, Mapping[str, Any]]],
+                 config: TrialConfig) -> tuple[TrialConfig, list[str]]:
+    """The design a wave was drawn with (recorded in its line, else the config's), and what is wrong with it."""
+    problems: list[str] = []
+    wave = int(entry["wave"])
+    design = entry.get("design")
+    if isinstance(design, Mapping):
+        if entry.get("design_sha256") not in (None, design_sha256(design)):
+            problems.append(f"{where}: the recorded design does not match its design_sha256; the line was "
+                            "edited")
+        wave_config = config_from_design(design, where)
+        earlier = [e for _, e in draws if int(e["wave"]) < wave]
+        changed = design_differences(earlier, design)
+        if changed and not entry.get("design_change"):
+            problems.append(f"wave {wave} changed the design without a recorded reason (design_change): "
+                            + "; ".join(changed))
+    else:
+        wave_config = config
+    return wave_config, problems
 
 
 def exclude(
