@@ -45,8 +45,28 @@ import pandas as pd
 from scipy import stats
 
 from trialeval import layout
+from trialeval.balance_formats import (
+    _display,
+    _latex,
+    _markdown,
+    _omnibus_text,
+    _records,
+    _text_table,
+)
+from trialeval.balance_omnibus import (  # noqa: F401  (the omnibus names are also importable from here)
+    _CHUNK,
+    _DEFAULT_BLOCKS,
+    OMNIBUS_COLUMNS,
+    Kind,
+    _binary_values,
+    _block_columns,
+    _kind,
+    _levels,
+    _omnibus,
+    _protect_omnibus,
+    design_matrix,
+)
 from trialeval.config import EligibilityRule, apply_eligibility
-from trialeval.design import Design
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id, secondary_rows, small_count, write_export
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import (
@@ -61,16 +81,11 @@ from trialeval.stats.moments import CellMoments
 
 Representativeness = Literal["both", "treatment"]
 OutputFormat = Literal["csv", "xlsx", "latex", "markdown"]
-Kind = Literal["continuous", "binary", "categorical"]
 
 #: Columns of ``balance.csv``.
 BALANCE_COLUMNS = (
     "covariate", "level", "mean_treatment", "mean_control", "difference", "smd", "variance_ratio",
     "p_value", "test", "n_missing_treatment", "n_missing_control", "flag",
-)
-#: Columns of ``balance_omnibus.csv``: the five test columns, then the Monte-Carlo SE and the sample used.
-OMNIBUS_COLUMNS = (
-    "test", "statistic", "df1", "df2", "p_value", "mc_se", "draws", "n_used", "n_dropped", "note",
 )
 #: The representativeness table: the balance columns with the groups renamed drawn / not drawn.
 REPRESENTATIVENESS_COLUMNS = tuple(
@@ -80,8 +95,6 @@ FORMATS: tuple[str, ...] = ("csv", "xlsx", "latex", "markdown")
 _SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "latex": ".tex", "markdown": ".md"}
 _FORMAT_OF = {".csv": "csv", ".xlsx": "xlsx", ".tex": "latex", ".md": "markdown"}
 _THRESHOLDS = (0.1, 0.25)
-_DEFAULT_BLOCKS = ("wave", "municipality", "stratum")
-_CHUNK = 250  # permutations per matrix product; bounds memory at ~ 250 × n doubles
 
 
 # --------------------------------------------------------------------------------------------------
@@ -359,39 +372,11 @@ def balance(
     >>> result.omnibus()["test"].tolist()
     ['f_test', 'randomisation_inference']
     """
-    if representativeness not in ("both", "treatment"):
-        raise InputDataError(f"representativeness must be 'both' or 'treatment'; got {representativeness!r}")
-    if isinstance(ri_draws, bool) or int(ri_draws) != ri_draws or ri_draws < 0:
-        raise InputDataError(f"ri_draws must be a whole number ≥ 0; got {ri_draws!r}")
-    if not 0 < alpha < 1:
-        raise InputDataError(f"alpha must be in (0, 1); got {alpha}")
-    if min_cell < 0:
-        raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
+    _check_options(representativeness, ri_draws, alpha, min_cell)
     seed = rng if isinstance(rng, (int, np.integer)) else None
     rng = make_rng(rng)
 
-    require_columns(ledger, ["person_id", "arm"], source)
-    check_ids(ledger, source)
-    bad_arm = ~ledger["arm"].isin(("treatment", "control"))
-    if bad_arm.any():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
-    ledger = ledger.reset_index(drop=True)
-    if drop_excluded and "excluded" in ledger.columns:
-        excluded = ledger["excluded"].fillna(False).astype(bool)
-        if excluded.any():
-            warnings.warn(f"{source}: {int(excluded.sum())} excluded person(s) dropped; the comparison is no "
-                          "longer intention-to-treat", TrialevalWarning, stacklevel=2)
-        ledger = ledger.loc[~excluded].reset_index(drop=True)
-
-    if covariates is None:
-        covariates = [c for c in ledger.columns if c not in LEDGER_COLUMNS and c not in ("person_id", "arm")]
-        if not covariates:
-            raise InputDataError(f"{source}: no covariate columns besides the ledger's own; name covariates")
-    covariates = list(dict.fromkeys(covariates))
-    require_columns(ledger, covariates, source)
-    unknown = [c for c in categorical if c not in covariates]
-    if unknown:
-        raise InputDataError(f"categorical names {', '.join(map(repr, unknown))}, not among the covariates")
+    ledger, covariates = _checked_ledger(ledger, covariates, categorical, drop_excluded, source)
 
     treated = (ledger["arm"] == "treatment").to_numpy()
     if treated.all() or not treated.any():
@@ -422,6 +407,47 @@ def balance(
         seed=None if seed is None else int(seed), alpha=alpha, min_cell=min_cell,
         representativeness_mode=representativeness,
     )
+
+
+def _check_options(representativeness: str, ri_draws: int, alpha: float, min_cell: int) -> None:
+    """Stop on an option of :func:`balance` outside its range."""
+    if representativeness not in ("both", "treatment"):
+        raise InputDataError(f"representativeness must be 'both' or 'treatment'; got {representativeness!r}")
+    if isinstance(ri_draws, bool) or int(ri_draws) != ri_draws or ri_draws < 0:
+        raise InputDataError(f"ri_draws must be a whole number ≥ 0; got {ri_draws!r}")
+    if not 0 < alpha < 1:
+        raise InputDataError(f"alpha must be in (0, 1); got {alpha}")
+    if min_cell < 0:
+        raise InputDataError(f"min_cell must be ≥ 0; got {min_cell}")
+
+
+def _checked_ledger(ledger: pd.DataFrame, covariates: Sequence[str] | None, categorical: Sequence[str],
+                    drop_excluded: bool, source: str) -> tuple[pd.DataFrame, list[str]]:
+    """The ledger :func:`balance` compares (checked, re-indexed, excluded rows dropped on request) and its
+    covariates (default: every column that is not a contract column)."""
+    require_columns(ledger, ["person_id", "arm"], source)
+    check_ids(ledger, source)
+    bad_arm = ~ledger["arm"].isin(("treatment", "control"))
+    if bad_arm.any():
+        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
+    ledger = ledger.reset_index(drop=True)
+    if drop_excluded and "excluded" in ledger.columns:
+        excluded = ledger["excluded"].fillna(False).astype(bool)
+        if excluded.any():
+            warnings.warn(f"{source}: {int(excluded.sum())} excluded person(s) dropped; the comparison is no "
+                          "longer intention-to-treat", TrialevalWarning, stacklevel=3)
+        ledger = ledger.loc[~excluded].reset_index(drop=True)
+
+    if covariates is None:
+        covariates = [c for c in ledger.columns if c not in LEDGER_COLUMNS and c not in ("person_id", "arm")]
+        if not covariates:
+            raise InputDataError(f"{source}: no covariate columns besides the ledger's own; name covariates")
+    covariates = list(dict.fromkeys(covariates))
+    require_columns(ledger, covariates, source)
+    unknown = [c for c in categorical if c not in covariates]
+    if unknown:
+        raise InputDataError(f"categorical names {', '.join(map(repr, unknown))}, not among the covariates")
+    return ledger, covariates
 
 
 def run_balance(
@@ -469,47 +495,6 @@ def run_balance(
 
 # --------------------------------------------------------------------------------------------------
 # per-covariate comparisons
-
-_TRUE = {"true": 1.0, "false": 0.0}
-
-
-def _kind(s: pd.Series, forced_categorical: bool, source: str) -> Kind:
-    """Continuous, binary or categorical (see the module docstring)."""
-    if forced_categorical:
-        return "categorical"
-    if pd.api.types.is_datetime64_any_dtype(s) or pd.api.types.is_timedelta64_dtype(s):
-        raise InputDataError(f"{source}: covariate '{s.name}' holds dates; give a number (e.g. days) instead")
-    if pd.api.types.is_bool_dtype(s):
-        return "binary"
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        return "categorical"
-    values = s.dropna()
-    if pd.api.types.is_numeric_dtype(s):
-        return "binary" if len(values) and values.isin((0, 1)).all() else "continuous"
-    if len(values) and values.map(lambda v: isinstance(v, (bool, np.bool_))
-                                  or str(v).strip().lower() in _TRUE).all():
-        return "binary"
-    return "categorical"
-
-
-def _binary_values(s: pd.Series) -> tuple[np.ndarray, str]:
-    """0/1 floats with NaN for missing, and the label of the level reported (``1`` or ``true``)."""
-    if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-        return pd.to_numeric(s).to_numpy(dtype=float), "1"
-    out = s.map(lambda v: np.nan if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-                else (1.0 if v is True or v is np.True_ or str(v).strip().lower() == "true" else 0.0))
-    return out.to_numpy(dtype=float), "true"
-
-
-def _levels(s: pd.Series) -> tuple[np.ndarray, list[str]]:
-    """Integer codes (−1 = missing) and level labels; categories keep their order, text is sorted."""
-    if isinstance(s.dtype, pd.CategoricalDtype):
-        cat = s.cat.remove_unused_categories()
-        return cat.cat.codes.to_numpy(), [str(c) for c in cat.cat.categories]
-    text = s.astype(object).where(s.notna(), None).map(lambda v: None if v is None else str(v))
-    labels = sorted(set(text.dropna()))
-    codes = pd.Categorical(text, categories=labels).codes
-    return np.asarray(codes), labels
 
 
 def _small(counts: Sequence[Any] | np.ndarray, min_cell: int) -> bool:
@@ -655,193 +640,6 @@ def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: l
 
 
 # --------------------------------------------------------------------------------------------------
-# omnibus: F-test of joint orthogonality and its randomisation p-value
-
-
-def _block_columns(ledger: pd.DataFrame, strata: str | Sequence[str] | None, source: str) -> list[str]:
-    if strata is None:
-        return [c for c in _DEFAULT_BLOCKS if c in ledger.columns]
-    cols = [strata] if isinstance(strata, str) else list(strata)
-    require_columns(ledger, cols, source)
-    return cols
-
-
-def design_matrix(df: pd.DataFrame, kinds: Mapping[str, str]) -> tuple[np.ndarray, list[str], list[str]]:
-    """The covariates as regressors: continuous and binary as one column, categoricals as dummies
-    (all levels but the first). Missing values stay NaN. Returns the matrix, its column names and the
-    covariates left out because they are entirely missing.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> X, names, skipped = design_matrix(pd.DataFrame({"a": [1.0, 2.0], "g": ["x", "y"]}),
-    ...                                   {"a": "continuous", "g": "categorical"})
-    >>> X.tolist(), names
-    ([[1.0, 0.0], [2.0, 1.0]], ['a', 'g[y]'])
-    """
-    columns, names, skipped = [], [], []
-    for name, kind in kinds.items():
-        s = df[name]
-        if s.isna().all():
-            skipped.append(name)
-            continue
-        if kind == "continuous":
-            columns.append(pd.to_numeric(s, errors="coerce").to_numpy(dtype=float))
-            names.append(name)
-        elif kind == "binary":
-            columns.append(_binary_values(s)[0])
-            names.append(name)
-        else:
-            codes, labels = _levels(s)
-            for j in range(1, len(labels)):
-                columns.append(np.where(codes < 0, np.nan, (codes == j).astype(float)))
-                names.append(f"{name}[{labels[j]}]")
-    X = np.column_stack(columns) if columns else np.empty((len(df), 0))
-    return X, names, skipped
-
-
-def _group_demean(A: np.ndarray, groups: np.ndarray, n_groups: int) -> np.ndarray:
-    sizes = np.bincount(groups, minlength=n_groups).astype(float)
-    if A.ndim == 1:
-        return A - (np.bincount(groups, weights=A, minlength=n_groups) / sizes)[groups]
-    means = np.stack([np.bincount(groups, weights=A[:, j], minlength=n_groups) for j in range(A.shape[1])],
-                     axis=1) / sizes[:, None]
-    return A - means[groups]
-
-
-def _column_basis(X: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """Orthonormal basis of the column space of X (rank-revealing, like R's aliasing in ``lm``).
-
-    Columns whose norm collapsed relative to ``reference`` (the same column before demeaning) are
-    aliased with the fixed effects and dropped.
-    """
-    if X.shape[1] == 0:
-        return np.empty((X.shape[0], 0))
-    norms = np.linalg.norm(X, axis=0)
-    ref = np.maximum(np.linalg.norm(reference, axis=0), 1e-300)
-    keep = norms > 1e-9 * ref
-    X = X[:, keep] / norms[keep]
-    if X.shape[1] == 0:
-        return np.empty((X.shape[0], 0))
-    U, s, _ = np.linalg.svd(X, full_matrices=False)
-    return U[:, s > 1e-9 * s[0]]
-
-
-def _omnibus(ledger: pd.DataFrame, kinds: Mapping[str, str], treated: np.ndarray, block_cols: list[str],
-             strata_fe: bool, draws: int, rng: np.random.Generator,
-             progress: Callable[[int, int], None] | None) -> pd.DataFrame:
-    N = len(ledger)
-    blocks = (ledger.groupby(block_cols, sort=True, dropna=False).ngroup().to_numpy()
-              if block_cols else np.zeros(N, dtype=np.int64))
-    order = np.argsort(blocks, kind="stable")  # blocks contiguous: permute within them by sorting keys
-    blocks = blocks[order]
-    D_all = treated[order].astype(float)
-    X_all, _, skipped = design_matrix(ledger.iloc[order], kinds)
-    complete = ~np.isnan(X_all).any(axis=1)
-    n = int(complete.sum())
-    X, D = X_all[complete], D_all[complete]
-    notes = []
-    if skipped:
-        notes.append(f"left out (all missing): {', '.join(skipped)}")
-    if n < N:
-        notes.append(f"{N - n} row(s) with missing covariates dropped")
-    if strata_fe:
-        groups = np.unique(blocks[complete], return_inverse=True)[1]
-    else:
-        groups = np.zeros(n, dtype=np.int64)
-    n_groups = int(groups.max()) + 1 if n else 0
-    Q = _column_basis(_group_demean(X, groups, n_groups), X) if n else np.empty((0, 0))
-    D = D if n else np.zeros(0)
-    q = Q.shape[1]
-    df2 = n - n_groups - q
-    label = "f_test" if not strata_fe else "f_test_strata_fe"
-    base = {"df1": float(q), "df2": float(df2), "n_used": n, "n_dropped": N - n}
-    one_arm = n == 0 or D.min() == D.max()
-    if q == 0 or df2 <= 0 or one_arm:
-        why = ("an arm has no person with every covariate observed" if one_arm
-               else "no covariate varies" if q == 0 else "too few persons for the regressors")
-        note = "; ".join(notes + [f"not computed: {why}"])
-        return _omnibus_frame([
-            {"test": label, "statistic": np.nan, "p_value": np.nan, "mc_se": np.nan, "draws": 0,
-             "note": note, **base},
-            {"test": "randomisation_inference", "statistic": np.nan, "p_value": np.nan, "mc_se": np.nan,
-             "draws": 0, "note": note, **base}])
-    total = float(np.sum(_group_demean(D, groups, n_groups) ** 2))
-    explained = float(np.sum((Q.T @ D) ** 2))
-    f_obs = _f_value(explained, total, q, df2)
-    p_f = float(stats.f.sf(f_obs, q, df2)) if np.isfinite(f_obs) else 0.0
-    note = "; ".join(notes + ([f"strata fixed effects: {n_groups} blocks"] if strata_fe else []))
-    rows = [{"test": label, "statistic": f_obs, "p_value": p_f, "mc_se": np.nan, "draws": 0,
-             "note": note, **base}]
-    if draws > 0:
-        f_sim = _permutation_f(D_all, blocks, complete, groups, n_groups, Q, q, df2, draws, rng, progress)
-        # ties (e.g. F = 0 whenever block counts fix it) must count despite rounding in either F
-        p_ri = float(np.mean(f_sim >= f_obs - 1e-9 * max(f_obs, 1.0)))
-        ri_note = "; ".join(notes + [f"arms permuted within {len(np.unique(blocks))} block(s) of "
-                                     f"{', '.join(block_cols) if block_cols else 'the whole sample'}"])
-        rows.append({"test": "randomisation_inference", "statistic": f_obs, "p_value": p_ri,
-                     "mc_se": math.sqrt(p_ri * (1 - p_ri) / draws), "draws": draws, "note": ri_note, **base})
-    return _omnibus_frame(rows)
-
-
-def _protect_omnibus(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
-    """Blank ``n_used``/``n_dropped`` (and the note's count) when 1 to ``min_cell − 1`` persons were dropped."""
-    small = small_count(table["n_dropped"], min_cell)
-    if not small.any():
-        return table
-    out = table.copy()
-    out[["n_used", "n_dropped"]] = out[["n_used", "n_dropped"]].astype("float64")
-    out.loc[small, ["n_used", "n_dropped"]] = np.nan
-    out.loc[small, "note"] = out.loc[small, "note"].str.replace(
-        r"\d+ row\(s\) with missing covariates dropped",
-        f"fewer than {min_cell} rows with missing covariates dropped", regex=True)
-    return out
-
-
-def _f_value(explained: np.ndarray | float, total: np.ndarray | float, q: int, df2: int) -> Any:
-    """F = (explained / q) / ((total − explained) / df2); a perfect fit gives inf."""
-    resid = np.maximum(np.asarray(total, dtype=float) - explained, 0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        f = (np.asarray(explained) / q) / (resid / df2)
-    return float(f) if np.ndim(f) == 0 else f
-
-
-def _permutation_f(D_all: np.ndarray, blocks: np.ndarray, complete: np.ndarray, groups: np.ndarray,
-                   n_groups: int, Q: np.ndarray, q: int, df2: int, draws: int, rng: np.random.Generator,
-                   progress: Callable[[int, int], None] | None) -> np.ndarray:
-    """F for ``draws`` re-randomisations, all at once per chunk.
-
-    Rows are sorted by block; :meth:`Design.permutations` shuffles the arms within blocks. Q is orthogonal to the fixed effects (or the intercept), so the explained sum of
-    squares is ``‖Qᵀd‖²`` and the total is the within-group sum of squares of d.
-    """
-    sizes = np.bincount(groups, minlength=n_groups).astype(float)
-    starts = np.concatenate(([0], np.cumsum(sizes[:-1]).astype(np.int64)))
-    out = np.empty(draws)
-    design = Design(blocks=blocks)
-    done = 0
-    while done < draws:
-        b = min(_CHUNK, draws - done)
-        perm = design.permutations(rng, b)
-        d = D_all[perm][:, complete]  # b × n, groups contiguous
-        sums = np.add.reduceat(d, starts, axis=1)
-        total = d.sum(axis=1) - (sums ** 2 / sizes).sum(axis=1)  # d is 0/1, so d² = d
-        explained = ((d @ Q) ** 2).sum(axis=1)
-        out[done:done + b] = _f_value(explained, total, q, df2)
-        done += b
-        if progress is not None:
-            progress(done, draws)
-    return out
-
-
-def _omnibus_frame(rows: list[dict[str, Any]]) -> pd.DataFrame:
-    out = pd.DataFrame(rows, columns=list(OMNIBUS_COLUMNS))
-    out["draws"] = out["draws"].astype(np.int64)
-    for col in ("n_used", "n_dropped"):
-        out[col] = out[col].astype(np.int64)
-    return out
-
-
-# --------------------------------------------------------------------------------------------------
 # representativeness
 
 
@@ -862,110 +660,6 @@ def _representativeness(
     table = _compare(both, rep_kinds, first, min_cell)
     table.columns = list(REPRESENTATIVENESS_COLUMNS)
     return table, int(len(drawn)), int(len(not_drawn))
-
-
-# --------------------------------------------------------------------------------------------------
-# text, LaTeX and Markdown renderings
-
-
-def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    for rec in df.astype(object).to_dict("records"):
-        out.append({str(k): (None if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
-                        else (v.item() if isinstance(v, np.generic) else v)) for k, v in rec.items()})
-    return out
-
-
-def _number(v: Any, *, p: bool = False, whole: bool = False) -> str:
-    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    if isinstance(v, (int, np.integer)):
-        return str(int(v))
-    v = float(v)
-    if math.isinf(v):
-        return "inf" if v > 0 else "-inf"
-    if p and v < 0.001:
-        return "<0.001"
-    if whole and v.is_integer():
-        return str(int(v))
-    text = f"{v:.3f}"
-    return "0.000" if text == "-0.000" else text
-
-
-def _display(df: pd.DataFrame) -> pd.DataFrame:
-    """All cells as text: numbers to 3 decimals, p-values below 0.001 as ``<0.001``, missing as empty."""
-    out = pd.DataFrame(index=df.index)
-    for col in df.columns:
-        s = df[col]
-        if pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
-            is_p, whole = col == "p_value", col in ("df1", "df2")
-            out[col] = [_number(v, p=is_p, whole=whole) for v in s.astype(object)]
-        else:
-            out[col] = s.astype(object).where(s.notna(), "").astype(str)
-    return out
-
-
-def _markdown(df: pd.DataFrame) -> str:
-    def cell(v: str) -> str:
-        return v.replace("|", "\\|")
-
-    numeric = [c for c in df.columns if df[c].str.match(r"^(-?[0-9.]+|<0\.001|-?inf|)$").all()
-               and df[c].ne("").any()]
-    head = "| " + " | ".join(df.columns) + " |"
-    rule = "|" + "|".join("---:" if c in numeric else "---" for c in df.columns) + "|"
-    body = ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join([head, rule, *body]) + "\n"
-
-
-_LATEX_SPECIAL = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                  "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
-                  "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}"}
-
-
-def _latex_escape(text: str) -> str:
-    return "".join(_LATEX_SPECIAL.get(ch, ch) for ch in text)
-
-
-def _latex(df: pd.DataFrame) -> str:
-    numeric = [df[c].str.match(r"^(-?[0-9.]+|<0\.001|-?inf|)$").all() and df[c].ne("").any()
-               for c in df.columns]
-    spec = "".join("r" if isnum else "l" for isnum in numeric)
-    lines = [f"\\begin{{tabular}}{{{spec}}}", "\\toprule",
-             " & ".join(_latex_escape(c) for c in df.columns) + " \\\\", "\\midrule"]
-    lines += [" & ".join(_latex_escape(v) for v in row) + " \\\\" for row in df.itertuples(index=False)]
-    lines += ["\\bottomrule", "\\end{tabular}"]
-    return "\n".join(lines) + "\n"
-
-
-def _text_table(table: pd.DataFrame, groups: tuple[str, str]) -> str:
-    a, b = groups
-    shown = pd.DataFrame({
-        "covariate": table["covariate"], "level": table.iloc[:, 1],
-        f"mean_{a}": table[f"mean_{a}"], f"mean_{b}": table[f"mean_{b}"],
-        "smd": table["smd"], "var_ratio": table["variance_ratio"], "p_value": table["p_value"],
-        "test": table["test"], "flag": table["flag"],
-    })
-    return _display(shown).to_string(index=False)
-
-
-def _omnibus_text(omnibus: pd.DataFrame) -> str:
-    lines = []
-    for rec in omnibus.to_dict("records"):
-        df1, df2 = rec["df1"], rec["df2"]
-        if rec["test"].startswith("f_test"):
-            fe = " with strata fixed effects" if rec["test"] == "f_test_strata_fe" else ""
-            if np.isnan(rec["statistic"]):
-                lines.append(f"Joint orthogonality F-test{fe}: {rec['note']}")
-                continue
-            n_used = "·" if pd.isna(rec["n_used"]) else f"{int(rec['n_used'])}"
-            dropped = ("" if rec["n_dropped"] == 0 else " (· dropped for missing covariates)"
-                       if pd.isna(rec["n_dropped"]) else f" ({int(rec['n_dropped'])} dropped for missing covariates)")
-            lines.append(f"Joint orthogonality F-test{fe}: F({df1:.0f}, {df2:.0f}) = {rec['statistic']:.3f}, "
-                         f"p = {_number(rec['p_value'], p=True)}; n = {n_used}{dropped}")
-        elif rec["draws"]:
-            lines.append(f"Randomisation inference: p = {_number(rec['p_value'], p=True)} "
-                         f"(Monte-Carlo SE {rec['mc_se']:.4f}, {rec['draws']} draws)")
-    return "\n".join(lines)
 
 
 def _example_ledger(n: int = 200, seed: int = 3) -> pd.DataFrame:

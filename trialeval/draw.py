@@ -21,282 +21,75 @@ command that reads a ledger calls it first.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import dataclasses
 import datetime as dt
-import hashlib
 import io as _io
 import json
 import math
-import os
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-import filelock
 import numpy as np
 import pandas as pd
 
 from trialeval._version import __version__
-from trialeval.config import EligibilityRule, TrialConfig, apply_eligibility, load_config
+from trialeval.config import TrialConfig, apply_eligibility, load_config
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
-    DECIMAL_COMMA_RULE,
     LEDGER_COLUMNS,
     atomic_write,
     check_not_inputs,
-    decimal_comma,
     parse_date,
     read_ledger,
     read_population,
     read_table,
-    row_error,
     sha256_file,
     validate_ledger,
     validate_population,
     write_table,
     write_text,
 )
+from trialeval.wave_design import (  # noqa: F401  (the design of a draw is also importable from here)
+    DESIGN_FIELDS,
+    _band_label,
+    _design_value,
+    _same,
+    _waves_text,
+    assign_within_blocks,
+    check_design,
+    config_from_design,
+    design_dict,
+    design_differences,
+    design_fraction,
+    design_sha256,
+    parse_requests,
+    stratum_labels,
+)
+from trialeval.manifest import (  # noqa: F401  (the manifest machinery is also importable from here)
+    DEFAULT_LOCK_TIMEOUT,
+    GENESIS_SHA256,
+    _append_event,
+    _event_text,
+    _manifest_lines,
+    _raise_if_out_of_step,
+    _settled_problems,
+    check_ledger_manifest,
+    is_draw_event,
+    ledger_lock,
+    ledger_manifest_problems,
+    line_sha256,
+    lock_path,
+    manifest_path,
+    read_manifest,
+    written_by_draw,
+)
 
 #: Ledger columns that a replay must reproduce exactly.
 ASSIGNMENT_COLUMNS = ("person_id", "arm", "visitation_date", "municipality", "stratum", "wave")
-
-#: ``previous_sha256`` of a manifest's first line.
-GENESIS_SHA256 = "0" * 64
-
-#: Seconds a draw or exclusion waits for another one writing the same ledger.
-DEFAULT_LOCK_TIMEOUT = 60.0
-
-#: The parts of a design that must stay the same from wave to wave (unless a change is declared).
-DESIGN_FIELDS = ("seed", "treatment_share", "rules", "strata_columns", "bands")
-
-
-def manifest_path(ledger_path: str | os.PathLike[str]) -> Path:
-    """The sidecar manifest of a ledger: ``ledger.csv`` → ``ledger.manifest.jsonl``."""
-    ledger_path = Path(ledger_path)
-    return ledger_path.with_name(ledger_path.stem + ".manifest.jsonl")
-
-
-def parse_requests(requests: Mapping[str, int] | list[str]) -> dict[str, int]:
-    """Normalise requests given as ``{"Aarhus": 10}`` or ``["Aarhus=10"]``.
-
-    Examples
-    --------
-    >>> parse_requests(["Aarhus=10", "Odense=4"])
-    {'Aarhus': 10, 'Odense': 4}
-    """
-    if isinstance(requests, Mapping):
-        items = list(requests.items())
-    else:
-        items = []
-        for text in requests:
-            name, sep, number = str(text).rpartition("=")
-            if not sep or not name.strip():
-                raise DesignError(f"request {text!r} is not MUNICIPALITY=N")
-            try:
-                items.append((name.strip(), int(number)))
-            except ValueError:
-                raise DesignError(f"request {text!r}: N must be a whole number") from None
-    out: dict[str, int] = {}
-    for name, n in items:
-        if name in out:
-            raise DesignError(f"municipality '{name}' is requested twice in one wave")
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-            raise DesignError(f"request for '{name}' must be a whole number ≥ 1; got {n!r}")
-        out[str(name)] = int(n)
-    if not out:
-        raise DesignError("a wave needs at least one request MUNICIPALITY=N")
-    return out
-
-
-def _band_label(column: str, values: pd.Series, edges: tuple[float, ...], source: str) -> pd.Series:
-    numbers = pd.to_numeric(values, errors="coerce")
-    bad = values.notna() & numbers.isna()
-    if bad.any():
-        comma = decimal_comma(values)
-        if comma.any():
-            raise row_error(source, column, f"{DECIMAL_COMMA_RULE} (used for a stratum band)", comma)
-        raise row_error(source, column, "is not numeric (used for a stratum band)", bad)
-
-    def fmt(x: float) -> str:
-        return f"{x:g}"
-
-    labels = [f"{column}<{fmt(edges[0])}"]
-    labels += [f"{column}={fmt(a)}-{fmt(b)}" for a, b in zip(edges, edges[1:])]
-    labels.append(f"{column}>={fmt(edges[-1])}")
-    # left-closed bands: position = number of edges <= x
-    position = np.searchsorted(np.asarray(edges), numbers.to_numpy(dtype=float), side="right")
-    out = pd.Series(np.asarray(labels, dtype=object)[position], index=values.index)
-    return out.where(numbers.notna(), f"{column}=NA")
-
-
-def stratum_labels(people: pd.DataFrame, config: TrialConfig, source: str) -> pd.Series:
-    """Name each person's stratum from the config's columns and numeric bands, e.g. ``gender=F|age=30-40``.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> cfg = TrialConfig(seed=1, treatment_share=0.5, strata_columns=("gender",), bands={"age": (30.0, 40.0)})
-    >>> stratum_labels(pd.DataFrame({"gender": ["F", "M"], "age": [35, 52]}), cfg, "pop").tolist()
-    ['gender=F|age=30-40', 'gender=M|age>=40']
-    """
-    parts = []
-    for col in config.strata_columns:
-        vals = people[col]
-        parts.append(col + "=" + vals.astype(object).where(vals.notna(), "NA").astype(str))
-    for col, edges in config.bands.items():
-        parts.append(_band_label(col, people[col], edges, source))
-    if not parts:
-        return pd.Series("all", index=people.index, dtype=object)
-    label = parts[0]
-    for part in parts[1:]:
-        label = label + "|" + part
-    return label.astype(object)
-
-
-def design_fraction(share: float) -> Fraction:
-    """The treatment share as an exact fraction (nearest with denominator ≤ 10⁶): 1/3 stays 1/3.
-
-    Examples
-    --------
-    >>> design_fraction(1 / 3), design_fraction(0.5)
-    (Fraction(1, 3), Fraction(1, 2))
-    """
-    return Fraction(share).limit_denominator(10**6)
-
-
-def assign_within_blocks(blocks: np.ndarray, share: float, rng: np.random.Generator) -> np.ndarray:
-    """Complete randomisation within blocks with exact probability ``share`` (randomizr's rule).
-
-    Block ``b`` of size ``n_b`` treats ``floor(n_b p)`` persons, plus one with probability equal to the
-    fractional part of ``n_b p``. Returns a boolean array: True = treatment.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> treated = assign_within_blocks(np.array(["a"] * 5 + ["b"] * 4), 0.5, np.random.default_rng(1))
-    >>> int(treated[:5].sum()) in (2, 3), int(treated[5:].sum())
-    (True, 2)
-    """
-    uniq, codes, sizes = np.unique(blocks, return_inverse=True, return_counts=True)
-    p = design_fraction(share)
-    expected = [Fraction(int(n)) * p for n in sizes]
-    floors = np.array([math.floor(e) for e in expected], dtype=np.int64)
-    fractions = np.array([float(e - math.floor(e)) for e in expected])
-    # one uniform per block decides the rounding, then one key per person decides who
-    n_treated = floors + (rng.random(len(uniq)) < fractions)
-    keys = rng.random(len(blocks))
-    order = np.lexsort((keys, codes))
-    starts = np.concatenate(([0], np.cumsum(sizes)[:-1]))
-    rank = np.empty(len(blocks), dtype=np.int64)
-    rank[order] = np.arange(len(blocks)) - np.repeat(starts, sizes)
-    return rank < n_treated[codes]
-
-
-def design_dict(config: TrialConfig) -> dict[str, Any]:
-    """The config's parts that decide a draw (seed, share, rules, strata, column names), as JSON values.
-
-    Examples
-    --------
-    >>> design_dict(TrialConfig(seed=1, treatment_share=0.5, strata_columns=("gender",)))["strata_columns"]
-    ['gender']
-    """
-    return {
-        "seed": config.seed,
-        "treatment_share": config.treatment_share,
-        "rules": [r.text for r in config.rules],
-        "strata_columns": list(config.strata_columns),
-        "bands": {k: list(v) for k, v in sorted(config.bands.items())},
-        "columns": dict(sorted(config.columns.items())),
-    }
-
-
-def design_sha256(config: TrialConfig | Mapping[str, Any]) -> str:
-    """Hash of the config's parts that decide a draw (seed, share, rules, strata, column names)."""
-    design = design_dict(config) if isinstance(config, TrialConfig) else dict(config)
-    return hashlib.sha256(json.dumps(design, sort_keys=True).encode()).hexdigest()
-
-
-def config_from_design(design: Mapping[str, Any], source: str) -> TrialConfig:
-    """The :class:`TrialConfig` a manifest line's recorded ``design`` describes (to replay that wave)."""
-    try:
-        return TrialConfig(
-            seed=int(design["seed"]),
-            treatment_share=float(design["treatment_share"]),
-            rules=tuple(EligibilityRule.parse(text) for text in design.get("rules", ())),
-            strata_columns=tuple(design.get("strata_columns", ())),
-            bands={k: tuple(float(x) for x in v) for k, v in dict(design.get("bands", {})).items()},
-            columns=dict(design.get("columns", {})),
-            source=source,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise InputDataError(f"{source}: the recorded design is not readable ({exc})") from None
-
-
-def _waves_text(waves: Sequence[int]) -> str:
-    if len(waves) == 1:
-        return f"wave {waves[0]}"
-    if list(waves) == list(range(waves[0], waves[-1] + 1)):
-        return f"waves {waves[0]}–{waves[-1]}"
-    return "waves " + ", ".join(str(w) for w in waves)
-
-
-def _design_value(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_design_value(v) for v in value) + "]"
-    if isinstance(value, dict):
-        return "{" + ", ".join(f"{k} = {_design_value(v)}" for k, v in sorted(value.items())) + "}"
-    if isinstance(value, float) and value.is_integer():
-        return f"{value:g}"
-    return str(value)
-
-
-def design_differences(draws: Sequence[Mapping[str, Any]], design: Mapping[str, Any]) -> list[str]:
-    """How ``design`` differs from the design of the last recorded wave, one phrase per part.
-
-    ``draws`` are the manifest's draw lines in order. Each phrase names the waves that share the recorded
-    value, e.g. ``"seed 20160301 in waves 1–41, 42 now"``.
-
-    Examples
-    --------
-    >>> old = {"seed": 1, "treatment_share": 0.5, "rules": [], "strata_columns": [], "bands": {}}
-    >>> design_differences([{"wave": 1, "design": old}, {"wave": 2, "design": old}], dict(old, seed=2))
-    ['seed 1 in waves 1–2, 2 now']
-    """
-    recorded = [(int(e["wave"]), e["design"]) for e in draws if isinstance(e.get("design"), Mapping)]
-    if not recorded:
-        return []
-    out = []
-    for name in DESIGN_FIELDS:
-        last = recorded[-1][1].get(name)
-        if _same(last, design.get(name)):
-            continue
-        waves = []
-        for wave, past in reversed(recorded):
-            if not _same(past.get(name), last):
-                break
-            waves.append(wave)
-        out.append(f"{name} {_design_value(last)} in {_waves_text(sorted(waves))}, "
-                   f"{_design_value(design.get(name))} now")
-    return out
-
-
-def _same(a: Any, b: Any) -> bool:
-    def norm(v: Any) -> Any:
-        if isinstance(v, bool) or v is None or isinstance(v, str):
-            return v
-        if isinstance(v, (int, float, np.integer, np.floating)):
-            return float(v)        # a share of 1 and of 1.0 is one design
-        if isinstance(v, Mapping):
-            return {str(k): norm(x) for k, x in v.items()}
-        if isinstance(v, (list, tuple)):
-            return [norm(x) for x in v]
-        return v
-    return json.dumps(norm(a), sort_keys=True) == json.dumps(norm(b), sort_keys=True)
-
 
 @dataclass(frozen=True, eq=False)
 class DrawResult:
@@ -432,6 +225,14 @@ def draw(
     rows = pd.concat([rows, drawn[covariates]], axis=1)
     after = rows if previous is None else pd.concat([previous, rows], ignore_index=True)
 
+    entry = _draw_entry(config, wave, date, requests, source, population_sha256, eligible, rows, eligibility)
+    return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility)
+
+
+def _draw_entry(config: TrialConfig, wave: int, date: pd.Timestamp, requests: Mapping[str, int], source: str,
+                population_sha256: str, eligible: pd.DataFrame, rows: pd.DataFrame,
+                eligibility: pd.DataFrame) -> dict[str, Any]:
+    """The manifest line of a drawn wave (without its hashes, which :func:`_append_event` adds)."""
     per_block = rows.groupby(["stratum", "arm"]).size().unstack("arm", fill_value=0)
     entry = {
         "event": "draw",
@@ -453,249 +254,7 @@ def draw(
                    for s in per_block.index},
         "eligibility": eligibility.to_dict("records"),
     }
-    return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility)
-
-
-def _manifest_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
-    """Each non-empty manifest line as (its text without the line end, its parsed entry)."""
-    if not path.is_file():
-        return []
-    out = []
-    for number, line in enumerate(path.read_bytes().decode("utf-8").split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputDataError(f"{path}: line {number} is not JSON: {exc}") from exc
-        if not isinstance(entry, dict):
-            raise InputDataError(f"{path}: line {number} is not a JSON object")
-        out.append((line, entry))
-    return out
-
-
-def read_manifest(path: str | Path) -> list[dict[str, Any]]:
-    """The manifest's entries (draws and exclusions), in order."""
-    return [entry for _, entry in _manifest_lines(Path(path))]
-
-
-def is_draw_event(entry: Mapping[str, Any]) -> bool:
-    """True for a manifest line that records a wave (lines of earlier versions have no ``event``)."""
-    return entry.get("event", "draw") == "draw"
-
-
-def line_sha256(line: str) -> str:
-    """SHA-256 of one manifest line's UTF-8 bytes, without its line end (the chain's link)."""
-    return hashlib.sha256(line.encode("utf-8")).hexdigest()
-
-
-def lock_path(ledger_path: str | os.PathLike[str]) -> Path:
-    """The lock file of a ledger: ``ledger.csv`` → ``ledger.csv.lock``."""
-    ledger_path = Path(ledger_path)
-    return ledger_path.with_name(ledger_path.name + ".lock")
-
-
-@contextlib.contextmanager
-def ledger_lock(ledger_path: str | os.PathLike[str], timeout: float = DEFAULT_LOCK_TIMEOUT) -> Iterator[None]:
-    """Hold the ledger's exclusive lock; wait up to ``timeout`` seconds for another writer to finish.
-
-    The lock is an operating-system lock on ``LEDGER.lock``: it ends with the process that holds it, so
-    a killed draw never leaves the ledger locked. The (empty) lock file itself stays.
-    """
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout >= 0:
-        raise InputDataError(f"lock timeout must be a number of seconds ≥ 0; got {timeout!r}")
-    ledger_path = Path(ledger_path)
-    ledger_path.parent.mkdir(parents=True, exist_ok=True)
-    lock = filelock.FileLock(str(lock_path(ledger_path)), timeout=float(timeout))
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise TrialevalError(
-            f"{ledger_path}: another draw or exclusion is writing this ledger; waited {timeout:g} s for "
-            f"its lock ({lock_path(ledger_path).name}). Run the command again when the other one has "
-            "finished, or allow a longer wait (--lock-timeout)"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
-
-
-def _event_text(entry: Mapping[str, Any]) -> str:
-    if is_draw_event(entry):
-        return f"wave {entry.get('wave')}, date {entry.get('date')}"
-    return f"exclusion of {entry.get('person_id')}, date {entry.get('date')}"
-
-
-def written_by_draw(ledger_path: str | os.PathLike[str]) -> bool:
-    """Whether a ledger file was written by ``draw``: it has ``wave`` and ``stratum`` columns and some
-    row's stratum starts with ``w<wave>|`` (the block name draw gives, e.g. ``w3|Aarhus|gender=F``)."""
-    ledger_path = Path(ledger_path)
-    suffix = ledger_path.suffix.lower()
-    try:
-        if suffix == ".csv":
-            header = pd.read_csv(ledger_path, nrows=0).columns
-            if not {"wave", "stratum"} <= set(header):
-                return False
-            import pyarrow as pa
-            import pyarrow.csv as pacsv
-
-            cols = pacsv.read_csv(ledger_path, convert_options=pacsv.ConvertOptions(
-                include_columns=["wave", "stratum"], column_types={"wave": pa.string(), "stratum": pa.string()},
-            )).to_pandas()
-        elif suffix in (".parquet", ".pq"):
-            import pyarrow.parquet as pq
-
-            if not {"wave", "stratum"} <= set(pq.read_schema(ledger_path).names):
-                return False
-            cols = pq.read_table(ledger_path, columns=["wave", "stratum"]).to_pandas()
-        else:
-            cols = read_table(ledger_path)
-            if not {"wave", "stratum"} <= set(cols.columns):
-                return False
-    except (OSError, ValueError, pd.errors.ParserError):   # pyarrow's ArrowInvalid is a ValueError
-        return False       # an unreadable file is reported by the reader that follows, with its own message
-    wave = cols["wave"].astype(str).str.strip().str.removesuffix(".0")
-    block = cols["stratum"].astype(str).str.split("|", n=1).str[0]
-    return bool((block == "w" + wave).any())
-
-
-def ledger_manifest_problems(ledger_path: str | os.PathLike[str]) -> list[str]:
-    """What disagrees between a ledger and its manifest, with how to recover; empty when they agree.
-
-    See :func:`check_ledger_manifest`.
-    """
-    ledger_path = Path(ledger_path)
-    mpath = manifest_path(ledger_path)
-    lines = _manifest_lines(mpath)
-    if not ledger_path.exists():
-        if not lines:
-            return []
-        if len(lines) == 1 and lines[0][1].get("ledger_sha256"):
-            return [f"{mpath}: the last event ({_event_text(lines[0][1])}) was recorded in the manifest but its "
-                    f"ledger {ledger_path} was never written; to recover, delete {mpath} (its only line) and "
-                    "run the draw again"]
-        return [f"{ledger_path}: the ledger is missing, but its manifest {mpath} records {len(lines)} event(s); "
-                "restore the ledger from a backup (never start a new one beside this manifest)"]
-    if not lines:
-        if written_by_draw(ledger_path):
-            return [f"{ledger_path}: this ledger was written by trialeval draw (its strata are named "
-                    f"'w<wave>|…'), but its manifest {mpath} is {'empty' if mpath.exists() else 'missing'}; "
-                    "restore the manifest from a backup — without it the draw cannot be verified or continued"]
-        return []
-
-    chained = False
-    for k, (_, entry) in enumerate(lines, start=1):
-        if "previous_sha256" not in entry:
-            if chained:
-                return [f"{mpath}: line {k} has no hash chain (no previous_sha256), but earlier lines do; the "
-                        "line was added or edited by hand. Restore the manifest from a backup"]
-            continue      # a manifest of an earlier trialeval version: the chain starts after it
-        chained = True
-        expected = GENESIS_SHA256 if k == 1 else line_sha256(lines[k - 2][0])
-        if entry["previous_sha256"] != expected:
-            return [f"{mpath}: the hash chain breaks at line {k} ({_event_text(entry)}): its previous_sha256 "
-                    f"does not match line {k - 1}, so line {k - 1} was edited, or lines were removed or "
-                    "inserted; restore the manifest from a backup, then run trialeval verify"]
-
-    last = lines[-1][1]
-    if not last.get("ledger_sha256"):
-        return []
-    actual = sha256_file(ledger_path)
-    if last["ledger_sha256"] == actual:
-        return []
-    n = len(lines)
-    if n >= 2 and lines[-2][1].get("ledger_sha256") == actual:
-        again = "draw" if is_draw_event(last) else "exclusion"
-        return [f"{ledger_path}: the last event ({_event_text(last)}) was recorded in the manifest but its "
-                f"ledger was never written; the ledger is as after the previous event; to recover, remove "
-                f"the last line of {mpath} and run the {again} again"]
-    earlier = [k for k, (_, e) in enumerate(lines[:-1], start=1) if e.get("ledger_sha256") == actual]
-    if earlier:
-        k = earlier[-1]
-        return [f"{ledger_path}: the ledger is as it was after line {k} of {mpath} "
-                f"({_event_text(lines[k - 1][1])}), but lines {k + 1}–{n} record later events; an older copy "
-                "of the ledger was put back. Restore the ledger that the manifest's last line describes"]
-    return [f"{ledger_path}: its SHA-256 {actual[:16]}… differs from the {str(last['ledger_sha256'])[:16]}… "
-            f"that line {n} of {mpath} ({_event_text(last)}) recorded: the ledger was changed after "
-            "trialeval last wrote it (edited by hand or rewritten by another program); trialeval verify "
-            "shows what differs; restore the ledger from a backup or undo the edit"]
-
-
-def check_ledger_manifest(ledger_path: str | os.PathLike[str]) -> None:
-    """Stop unless a ledger and its manifest are in step.
-
-    Every command that reads a ledger calls this first. The pair is in step when the manifest's hash
-    chain is whole (each line's ``previous_sha256`` is the SHA-256 of the line before; the first line's
-    is 64 zeros) and the ledger's SHA-256 is the ``ledger_sha256`` of the manifest's last line. A ledger
-    without a manifest needs no check unless ``draw`` wrote it (see :func:`written_by_draw`).
-
-    Raises
-    ------
-    InputDataError
-        Naming what disagrees (the ledger's hash and the last line's, a broken chain at line k, a missing
-        manifest or ledger) and how to recover.
-
-    Examples
-    --------
-    >>> import pandas as pd, tempfile, pathlib
-    >>> d = pathlib.Path(tempfile.mkdtemp())
-    >>> pd.DataFrame({"person_id": [f"p{i}" for i in range(10)], "municipality": "A"}).to_csv(d / "pop.csv", index=False)
-    >>> _ = (d / "trial.toml").write_text("[trial]\\nseed = 1\\ntreatment_share = 0.5\\n")
-    >>> _ = run_draw(d / "pop.csv", d / "trial.toml", d / "ledger.csv", ["A=2"], "2016-03-01")
-    >>> check_ledger_manifest(d / "ledger.csv")      # in step: nothing happens
-    >>> with open(d / "ledger.csv", "a") as fh:
-    ...     _ = fh.write("p9,treatment,2016-03-01,A,w1|A|all,1,,False,,\\n")
-    >>> check_ledger_manifest(d / "ledger.csv")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    trialeval.exceptions.InputDataError: ...ledger.csv: its SHA-256 ... differs from the ...
-    """
-    problems = _settled_problems(ledger_path)
-    if problems:
-        raise InputDataError(problems[0])
-
-
-def _settled_problems(ledger_path: str | os.PathLike[str]) -> list[str]:
-    """:func:`ledger_manifest_problems`, looked at again once no draw or exclusion is writing the pair.
-
-    A reader does not take the lock, so it may look between a writer's two renames; a disagreement is
-    confirmed under the lock (when the lock file exists and can be opened) before it is reported.
-    """
-    problems = ledger_manifest_problems(ledger_path)
-    if problems and lock_path(ledger_path).exists():
-        try:
-            with ledger_lock(ledger_path):
-                problems = ledger_manifest_problems(ledger_path)
-        except (OSError, TrialevalError):
-            pass             # a read-only folder, or a writer that takes too long: report what was seen
-    return problems
-
-
-def _raise_if_out_of_step(ledger_path: Path) -> None:
-    """:func:`check_ledger_manifest` for a caller that holds the lock (nobody else can be writing)."""
-    problems = ledger_manifest_problems(ledger_path)
-    if problems:
-        raise InputDataError(problems[0])
-
-
-def check_design(
-    draws: Sequence[Mapping[str, Any]], config: TrialConfig, design_change: str | None
-) -> None:
-    """Stop when the config's design differs from the earlier waves' and no change is declared."""
-    if not draws or design_change is not None:
-        return
-    differences = design_differences(draws, design_dict(config))
-    if not differences and not any(isinstance(e.get("design"), Mapping) for e in draws):
-        last = draws[-1]
-        if last.get("design_sha256") not in (None, design_sha256(config)):
-            differences = [f"the design (seed, share, rules or strata) of wave {last.get('wave')} "
-                           f"differs from {config.source}'s"]
-    if differences:
-        raise DesignError(
-            f"{config.source}: this wave's design differs from the earlier waves': " + "; ".join(differences)
-            + ". A trial keeps one design; to change it on purpose, draw with --design-change REASON "
-            "(the reason is recorded in the manifest)"
-        )
+    return entry
 
 
 def _csv_rows(df: pd.DataFrame, header: list[str], *, with_header: bool = False) -> str:
@@ -706,21 +265,6 @@ def _csv_rows(df: pd.DataFrame, header: list[str], *, with_header: bool = False)
     buffer = _io.StringIO()
     out.to_csv(buffer, index=False, header=with_header, lineterminator="\n")
     return buffer.getvalue()
-
-
-def _append_event(
-    mpath: Path, lines: list[tuple[str, dict[str, Any]]], entry: dict[str, Any], ledger_tmp: Path
-) -> dict[str, Any]:
-    """Write the manifest with one more line chained to the last, for the ledger now in ``ledger_tmp``.
-
-    The manifest is renamed into place before the ledger: a kill between the two leaves a manifest one
-    event ahead of its ledger, which :func:`check_ledger_manifest` names exactly.
-    """
-    entry = dict(entry, ledger_sha256=sha256_file(ledger_tmp),
-                 previous_sha256=line_sha256(lines[-1][0]) if lines else GENESIS_SHA256)
-    text = "".join(line + "\n" for line, _ in lines) + json.dumps(entry, sort_keys=True, ensure_ascii=False) + "\n"
-    write_text(text, mpath)
-    return entry
 
 
 def run_draw(
@@ -906,49 +450,22 @@ def verify(
     by_hash: dict[str, Path] = {}
     for path in paths:
         by_hash.setdefault(sha256_file(path), Path(path))
-    missing: dict[str, list[int]] = {}
-    for _, entry in draws:
-        if entry.get("population_sha256") not in by_hash:
-            missing.setdefault(str(entry.get("population_sha256")), []).append(int(entry["wave"]))
-    given = ", ".join(f"{p} ({h[:12]}…)" for h, p in by_hash.items())
-    for sha, waves in missing.items():
-        problems.append(f"{_waves_text(waves)} was drawn from a population file with SHA-256 {sha}, but no "
-                        f"--population file has it (given: {given}); pass that extract with another "
-                        "--population")
+    problems += _missing_populations(draws, by_hash)
 
     recorded_waves = sorted(set(ledger["wave"].tolist())) if "wave" in ledger else []
     manifest_waves = [int(e["wave"]) for _, e in draws]
     if recorded_waves != manifest_waves:
         problems.append(f"the ledger holds waves {recorded_waves} but the manifest records {manifest_waves}")
 
-    last_line, last = draws[-1]
-    if isinstance(last.get("design"), Mapping):
-        changed = design_differences([last], design_dict(config))
-        if changed:
-            problems.append(f"{config_path} now gives another design than wave {last['wave']} was drawn with: "
-                            + "; ".join(changed))
-    elif last.get("design_sha256") != design_sha256(config):
-        problems.append(f"wave {last['wave']} was drawn with another design (seed, share, rules or strata) "
-                        f"than {config_path} now gives")
+    problems += _design_now_problems(draws[-1][1], config, config_path)
 
     populations: dict[tuple[Path, str], pd.DataFrame] = {}
     replayed = 0
     for k, entry in draws:
         wave = int(entry["wave"])
         where = f"{mpath} line {k} (wave {wave})"
-        design = entry.get("design")
-        if isinstance(design, Mapping):
-            if entry.get("design_sha256") not in (None, design_sha256(design)):
-                problems.append(f"{where}: the recorded design does not match its design_sha256; the line was "
-                                "edited")
-            wave_config = config_from_design(design, where)
-            earlier = [e for _, e in draws if int(e["wave"]) < wave]
-            changed = design_differences(earlier, design)
-            if changed and not entry.get("design_change"):
-                problems.append(f"wave {wave} changed the design without a recorded reason (design_change): "
-                                + "; ".join(changed))
-        else:
-            wave_config = config
+        wave_config, design_problems = _wave_config(entry, where, draws, config)
+        problems += design_problems
         population_file = by_hash.get(str(entry.get("population_sha256")))
         if population_file is None or wave not in recorded_waves:
             continue
@@ -977,6 +494,56 @@ def verify(
     problems += pair_problems        # after the replay's findings, which say what changed
     return VerifyResult(ok=not problems, waves_checked=replayed if not problems else 0,
                         n_persons=len(ledger), problems=tuple(problems))
+
+
+def _missing_populations(draws: Sequence[tuple[int, Mapping[str, Any]]], by_hash: Mapping[str, Path]) -> list[str]:
+    """One problem per population file a wave was drawn from that is not among the given files."""
+    problems: list[str] = []
+    missing: dict[str, list[int]] = {}
+    for _, entry in draws:
+        if entry.get("population_sha256") not in by_hash:
+            missing.setdefault(str(entry.get("population_sha256")), []).append(int(entry["wave"]))
+    given = ", ".join(f"{p} ({h[:12]}…)" for h, p in by_hash.items())
+    for sha, waves in missing.items():
+        problems.append(f"{_waves_text(waves)} was drawn from a population file with SHA-256 {sha}, but no "
+                        f"--population file has it (given: {given}); pass that extract with another "
+                        "--population")
+    return problems
+
+
+def _design_now_problems(last: Mapping[str, Any], config: TrialConfig, config_path: str | Path) -> list[str]:
+    """The config must give the design the last wave was drawn with."""
+    problems: list[str] = []
+    if isinstance(last.get("design"), Mapping):
+        changed = design_differences([last], design_dict(config))
+        if changed:
+            problems.append(f"{config_path} now gives another design than wave {last['wave']} was drawn with: "
+                            + "; ".join(changed))
+    elif last.get("design_sha256") != design_sha256(config):
+        problems.append(f"wave {last['wave']} was drawn with another design (seed, share, rules or strata) "
+                        f"than {config_path} now gives")
+    return problems
+
+
+def _wave_config(entry: Mapping[str, Any], where: str, draws: Sequence[tuple[int, Mapping[str, Any]]],
+                 config: TrialConfig) -> tuple[TrialConfig, list[str]]:
+    """The design a wave was drawn with (recorded in its line, else the config's), and what is wrong with it."""
+    problems: list[str] = []
+    wave = int(entry["wave"])
+    design = entry.get("design")
+    if isinstance(design, Mapping):
+        if entry.get("design_sha256") not in (None, design_sha256(design)):
+            problems.append(f"{where}: the recorded design does not match its design_sha256; the line was "
+                            "edited")
+        wave_config = config_from_design(design, where)
+        earlier = [e for _, e in draws if int(e["wave"]) < wave]
+        changed = design_differences(earlier, design)
+        if changed and not entry.get("design_change"):
+            problems.append(f"wave {wave} changed the design without a recorded reason (design_change): "
+                            + "; ".join(changed))
+    else:
+        wave_config = config
+    return wave_config, problems
 
 
 def exclude(

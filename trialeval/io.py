@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import datetime
 import hashlib
 import os
-import re
 import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
@@ -22,6 +20,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from trialeval.dates import (  # noqa: F401  (the date helpers are also importable from here)
+    DATE_FORMAT_KEY,
+    check_date_format,
+    date_rule,
+    parse_date,
+    parse_date_column,
+    split_date_format,
+)
 from trialeval.exceptions import InputDataError
 
 if TYPE_CHECKING:
@@ -46,72 +52,6 @@ def row_error(source: str, column: str, rule: str, bad: np.ndarray | pd.Series) 
     """Build the standard message: file, column, rule and the offending rows."""
     positions = np.flatnonzero(np.asarray(bad, dtype=bool))
     return InputDataError(f"{source}: column '{column}' {rule} in {describe_rows(positions)}")
-
-
-# --------------------------------------------------------------------------------------------------
-# Dates: ISO YYYY-MM-DD or a declared format, never a guess
-# --------------------------------------------------------------------------------------------------
-
-#: Key of the config's ``[columns]`` table that declares the format of the date columns of input files;
-#: it is not a column name and is never used to rename one.
-DATE_FORMAT_KEY = "date_format"
-#: A date as text: ISO ``YYYY-MM-DD``, optionally followed by a time of day (Stata and Excel write
-#: ``2016-03-01 00:00:00``), which is ignored.
-_ISO_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}(?:[ T][0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)?\Z")
-_ISO_OPTION = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-
-
-def parse_date(value: Any, what: str) -> pd.Timestamp:
-    """One date given by the user: ``YYYY-MM-DD`` text that is a calendar date, or a date object.
-
-    Parameters
-    ----------
-    value
-        Text ``YYYY-MM-DD`` (surrounding blanks ignored), or a ``datetime.date``, ``datetime.datetime``,
-        ``numpy.datetime64`` or ``pandas.Timestamp`` (its time of day is dropped).
-    what
-        Where the date comes from, for the message: an option (``--date``) or a config key.
-
-    Returns
-    -------
-    pandas.Timestamp
-        Midnight of that day.
-
-    Raises
-    ------
-    InputDataError
-        Text in another form (``01-03-2016``, ``2016-3-1``, ``20160301``, ``now``), a day that does not
-        exist (``2016-02-30``), a missing value or another type; the message names ``what``.
-
-    Examples
-    --------
-    >>> parse_date("2016-03-01", "--date")
-    Timestamp('2016-03-01 00:00:00')
-    >>> parse_date("01-03-2016", "--date")
-    Traceback (most recent call last):
-    ...
-    trialeval.exceptions.InputDataError: --date: '01-03-2016' is not a date YYYY-MM-DD
-    """
-    if isinstance(value, str):
-        text = value.strip()
-        if not _ISO_OPTION.fullmatch(text):
-            raise InputDataError(f"{what}: {value!r} is not a date YYYY-MM-DD")
-        try:
-            day = datetime.date.fromisoformat(text)
-        except ValueError:
-            raise InputDataError(f"{what}: {value!r} is not a calendar date (YYYY-MM-DD)") from None
-    elif isinstance(value, (datetime.date, np.datetime64)) and not pd.isna(value):
-        day = pd.Timestamp(value).date() if isinstance(value, np.datetime64) else value
-        if isinstance(day, datetime.datetime):
-            day = day.date()
-    elif value is None or value is pd.NaT or (isinstance(value, float) and np.isnan(value)):
-        raise InputDataError(f"{what}: a date YYYY-MM-DD is missing")
-    else:
-        raise InputDataError(f"{what}: {value!r} is not a date YYYY-MM-DD")
-    try:
-        return pd.Timestamp(day)
-    except (ValueError, OverflowError):
-        raise InputDataError(f"{what}: {value!r} is outside the dates this tool handles") from None
 
 
 def make_rng(rng: Any, what: str = "seed") -> np.random.Generator:
@@ -140,117 +80,6 @@ def physical_memory() -> int | None:
     except (AttributeError, ValueError, OSError):
         return None
     return size if size > 0 else None
-
-
-def check_date_format(fmt: Any, what: str) -> str:
-    """Check a declared date format: a strftime pattern with a 4-digit year, a month and a day.
-
-    Examples
-    --------
-    >>> check_date_format("%d-%m-%Y", "[columns] date_format")
-    '%d-%m-%Y'
-    >>> check_date_format("%d/%m/%y", "[columns] date_format")
-    Traceback (most recent call last):
-    ...
-    trialeval.exceptions.InputDataError: [columns] date_format: '%d/%m/%y' needs a 4-digit year %Y, a month (%m, %b or %B) and a day %d
-    """
-    if not isinstance(fmt, str):
-        raise InputDataError(f"{what}: must be a strftime pattern such as \"%d-%m-%Y\"; got {fmt!r}")
-    fields = set(re.findall(r"%(.)", fmt.replace("%%", "")))
-    if not ("Y" in fields and "d" in fields and fields & {"m", "b", "B"}):
-        raise InputDataError(f"{what}: {fmt!r} needs a 4-digit year %Y, a month (%m, %b or %B) and a day %d")
-    allowed = {"Y", "m", "b", "B", "d", "a", "A", "H", "M", "S", "f", "p", "I"}
-    unknown = sorted(fields - allowed)
-    if unknown:
-        raise InputDataError(f"{what}: {fmt!r} holds field(s) {', '.join('%' + f for f in unknown)} "
-                             "that a date column cannot be read with")
-    probe = datetime.datetime(2016, 3, 1)
-    try:
-        back = datetime.datetime.strptime(probe.strftime(fmt), fmt)
-    except ValueError as exc:
-        raise InputDataError(f"{what}: {fmt!r} is not a usable strftime pattern: {exc}") from None
-    if back.date() != probe.date():
-        raise InputDataError(f"{what}: {fmt!r} does not read back the dates it writes")
-    return fmt
-
-
-def split_date_format(rename: Mapping[str, str] | None) -> tuple[dict[str, str], str | None]:
-    """Split the config's ``[columns]`` table into the column renames and the declared date format.
-
-    Examples
-    --------
-    >>> split_date_format({"person_id": "pnr", "date_format": "%d-%m-%Y"})
-    ({'person_id': 'pnr'}, '%d-%m-%Y')
-    """
-    rename = dict(rename or {})
-    fmt = rename.pop(DATE_FORMAT_KEY, None)
-    if fmt is not None:
-        check_date_format(fmt, f"[columns] {DATE_FORMAT_KEY}")
-    return rename, fmt
-
-
-def parse_date_column(values: pd.Series, date_format: str | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """A date column as int64 day numbers since 1970-01-01, with masks of missing and unreadable values.
-
-    Dates and timestamps (Parquet, Stata) are taken as they are. Text must be ISO ``YYYY-MM-DD``
-    (a time of day after it is ignored) and a calendar day, or, when ``date_format`` is given, exactly
-    that strftime pattern (and then ISO text is unreadable). Days are counted without nanoseconds, so
-    open ends such as ``9999-12-31`` do not overflow. Missing and unreadable values get day 0. Python
-    date objects in a column of objects are read as their ISO text. Each distinct text is parsed once.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> days, missing, bad = parse_date_column(pd.Series(["2016-03-01", "2016-02-30", None, "01-03-2016"]))
-    >>> days[0], missing.tolist(), bad.tolist()
-    (np.int64(16861), [False, False, True, False], [False, True, False, True])
-    >>> parse_date_column(pd.Series(["01-03-2016"]), "%d-%m-%Y")[0].tolist()
-    [16861]
-    """
-    if pd.api.types.is_datetime64_any_dtype(values):
-        if getattr(values.dt, "tz", None) is not None:
-            values = values.dt.tz_localize(None)
-        missing = values.isna().to_numpy()
-        days = np.asarray(values.to_numpy()).astype("datetime64[D]").astype(np.int64)
-        days[missing] = 0
-        return days, missing, np.zeros(len(values), dtype=bool)
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    # Each distinct text is parsed once: a register holds few distinct dates however many rows it has.
-    arr = pa.array(values.astype("str"), from_pandas=True)      # numbers (20160301) become their text
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    encoded = pc.dictionary_encode(pc.utf8_trim_whitespace(arr.cast(pa.large_string())))
-    distinct = encoded.dictionary.to_numpy(zero_copy_only=False)
-    distinct_days = np.zeros(len(distinct) + 1, dtype=np.int64)       # the last entry: missing
-    distinct_ok = np.zeros(len(distinct) + 1, dtype=bool)
-    distinct_blank = np.ones(len(distinct) + 1, dtype=bool)
-    epoch = datetime.date(1970, 1, 1)
-    for i, text in enumerate(distinct):
-        distinct_blank[i] = text == ""
-        try:
-            if date_format is None:
-                if not _ISO_TEXT.match(text):
-                    continue
-                day = datetime.date.fromisoformat(text[:10])
-            else:
-                day = datetime.datetime.strptime(text, date_format).date()
-        except ValueError:
-            continue
-        distinct_days[i], distinct_ok[i] = (day - epoch).days, True
-    index = encoded.indices.fill_null(len(distinct)).to_numpy(zero_copy_only=False)
-    missing = distinct_blank[index]
-    bad = ~missing & ~distinct_ok[index]
-    days = np.where(distinct_ok[index], distinct_days[index], 0)
-    return days, missing, bad
-
-
-def date_rule(date_format: str | None) -> str:
-    """The rule a date column breaks, for messages."""
-    if date_format is None:
-        return "is not a date YYYY-MM-DD"
-    return f"is not a date in the declared format {date_format!r} ([columns] {DATE_FORMAT_KEY})"
 
 
 def read_table(
@@ -428,86 +257,10 @@ def validate_population(df: pd.DataFrame, source: str) -> pd.DataFrame:
     return df.sort_values("person_id", kind="stable", ignore_index=True)
 
 
-LEDGER_COLUMNS = (
-    "person_id", "arm", "visitation_date", "municipality", "stratum", "wave",
-    "followup_end", "excluded", "exclusion_reason", "exclusion_date",
-)
-
-
-def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = None) -> pd.DataFrame:
-    """Check the ledger contract and normalise types.
-
-    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty. Dates given as
-    text must be ISO ``YYYY-MM-DD``, or follow ``date_format`` when it is given.
-
-    Examples
-    --------
-    >>> import pandas as pd
-    >>> led = pd.DataFrame({"person_id": ["1"], "arm": ["treatment"], "visitation_date": ["2016-03-01"]})
-    >>> validate_ledger(led, "ledger.csv")["visitation_date"].dt.day.tolist()
-    [1]
-    """
-    require_columns(df, ["person_id", "arm", "visitation_date"], source)
-    # Every rule lives in compact_ledger (also used for ledgers of millions of persons); here the checked
-    # columns come back as pandas types and the rest of the frame (covariates) is kept as it is.
-    checked = [c for c in LEDGER_COLUMNS if c in df.columns and c != "exclusion_reason"]
-    compact = compact_ledger(_arrow_table(df[checked]), source, date_format=date_format)
-    df = df.copy()
-    # by position: the caller's frame may have any index (e.g. a filtered ledger)
-    df["arm"] = pd.Series(np.asarray(compact["arm"].to_pandas(), dtype=object), index=df.index).astype("str")
-    for col in ("visitation_date", "followup_end", "exclusion_date"):
-        values = (compact[col].to_pandas(date_as_object=False) if col in compact.column_names
-                  else pd.Series(pd.NaT, index=range(len(df))))
-        df[col] = pd.Series(np.asarray(values, dtype="datetime64[ns]"), index=df.index)
-    df["excluded"] = np.asarray(compact["excluded"].to_numpy(zero_copy_only=False), dtype=bool)
-    if "exclusion_reason" in df.columns:
-        df["exclusion_reason"] = df["exclusion_reason"].astype("str").fillna("")
-    else:
-        df["exclusion_reason"] = ""
-    if "wave" in compact.column_names:
-        df["wave"] = compact["wave"].to_numpy().astype(np.int64)
-    for col in ("municipality", "stratum"):
-        if col in df.columns:
-            df[col] = df[col].astype("str").fillna("")
-    return df
-
-
-def _arrow_table(df: pd.DataFrame) -> "pa.Table":
-    """Columns as Arrow arrays; a column of mixed Python types (e.g. numbers and text) goes as text."""
-    import pyarrow as pa
-
-    arrays = {}
-    for col in df.columns:
-        try:
-            arrays[col] = pa.array(df[col], from_pandas=True)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
-            arrays[col] = pa.array(df[col].astype("str"), from_pandas=True)
-    return pa.table(arrays)
-
 
 def read_population(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Read and validate a population file."""
     return validate_population(read_table(path, rename=rename), str(path))
-
-
-def read_ledger(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
-    """Read and validate an assignments ledger.
-
-    A ``date_format`` in ``rename`` (the config's ``[columns]``) applies to its date columns, except in a
-    ledger written by ``draw`` (one with a manifest beside it), whose dates are always ISO.
-    """
-    df = read_table(path, text_columns=("person_id", "municipality", "stratum", "exclusion_reason"),
-                    rename=rename)
-    return validate_ledger(df, str(path), date_format=_ledger_date_format(path, rename))
-
-
-def _ledger_date_format(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> str | None:
-    """The declared date format for a ledger file; None (ISO) for a ledger that ``draw`` wrote."""
-    _, fmt = split_date_format(rename)
-    path = Path(path)
-    if fmt is not None and path.with_name(path.stem + ".manifest.jsonl").is_file():
-        return None
-    return fmt
 
 
 @contextlib.contextmanager
@@ -830,293 +583,24 @@ def _folder_problem(folder: Path) -> str | None:
 
 
 # --------------------------------------------------------------------------------------------------
-# The ledger as compact Arrow columns (for the panel of millions of persons)
+# The ledger contract lives in trialeval.ledger; its names stay importable from here.
 # --------------------------------------------------------------------------------------------------
 
-#: Ledger columns :func:`read_ledger_table` reads by default: what the panel needs, and the columns with
-#: a row rule in :func:`validate_ledger` (``exclusion_reason`` has none and is not read).
-LEDGER_TABLE_COLUMNS = (
-    "person_id", "arm", "visitation_date", "followup_end", "excluded", "municipality", "stratum",
-    "wave", "exclusion_date",
+from trialeval.ledger import (  # noqa: E402  (trialeval.ledger builds on the readers above)
+    _PANDAS_NA,
+    _SLICE_ROWS,
+    LEDGER_COLUMNS,
+    LEDGER_TABLE_COLUMNS,
+    _arrow_as_text,
+    _arrow_bool,
+    _arrow_dates,
+    _arrow_table,
+    _combined,
+    _is_text_dictionary,
+    _ledger_date_format,
+    _text_dictionary,
+    compact_ledger,
+    read_ledger,
+    read_ledger_table,
+    validate_ledger,
 )
-#: Rows converted to Python objects at a time where a rule needs pandas (dates given as text).
-_SLICE_ROWS = 1 << 20
-#: What pandas' CSV reader takes as missing by default (``keep_default_na=True``).
-_PANDAS_NA = ("", "#N/A", "#N/A N/A", "#NA", "-1.#IND", "-1.#QNAN", "-NaN", "-nan", "1.#IND", "1.#QNAN",
-              "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null")
-
-
-def read_ledger_table(
-    path: str | os.PathLike[str],
-    rename: Mapping[str, str] | None = None,
-    *,
-    columns: Sequence[str] = LEDGER_TABLE_COLUMNS,
-) -> "pa.Table":
-    """Read and validate an assignments ledger as compact Arrow columns, reading only ``columns``.
-
-    The rules and messages are those of :func:`read_ledger` (file, column, rule, up to ten rows) for the
-    columns read, but no column becomes Python objects: a ledger of millions of persons costs tens of
-    bytes a person rather than hundreds. CSV and Parquet are read with pyarrow, other formats with
-    :func:`read_ledger`.
-
-    Parameters
-    ----------
-    path
-        The ledger file.
-    rename
-        ``{contract_name: user_name}`` from the config's ``[columns]`` table.
-    columns
-        Contract columns to read when present (``person_id``, ``arm`` and ``visitation_date`` always).
-
-    Returns
-    -------
-    pyarrow.Table
-        In the order of the contract: ``person_id`` (large_string), ``arm`` (dictionary of int8 codes into
-        ``("treatment", "control")``), dates as ``date32`` (missing as null), ``excluded`` (bool, also
-        when absent), ``wave`` (int64), ``municipality`` and ``stratum`` (dictionary-encoded text, missing
-        as ``""``).
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> p = pathlib.Path(tempfile.mkdtemp()) / "ledger.csv"
-    >>> _ = p.write_text("person_id,arm,visitation_date,municipality,note\\n007,control,2016-03-01,A,x\\n")
-    >>> t = read_ledger_table(p)
-    >>> t.column_names, t["person_id"].to_pylist(), t["arm"].to_pylist()
-    (['person_id', 'arm', 'visitation_date', 'municipality', 'excluded'], ['007'], ['control'])
-    """
-    import pyarrow as pa
-    import pyarrow.csv as pacsv
-    import pyarrow.parquet as pq
-
-    path = Path(path)
-    suffix = path.suffix.lower()
-    source = str(path)
-    wanted = list(dict.fromkeys(["person_id", "arm", "visitation_date", *columns]))
-    if suffix not in (".csv", ".parquet", ".pq") or not path.is_file():
-        df = read_ledger(path, rename=rename)     # its messages: file type, file not found, every rule
-        return compact_ledger(pa.Table.from_pandas(df[[c for c in wanted if c in df.columns]],
-                                                   preserve_index=False), source)
-    date_format = _ledger_date_format(path, rename)
-    rename, _ = split_date_format(rename)
-    inverse = {user: contract for contract, user in rename.items()}
-    try:
-        if suffix == ".csv":
-            with open(path, "rb") as fh:
-                head = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 16))
-                names = head.schema.names
-        else:
-            names = pq.read_schema(path).names
-        contract = [inverse.get(c, c) for c in names]
-        require_columns(pd.DataFrame(columns=contract), ["person_id", "arm", "visitation_date"], source)
-        read = [user for user, c in zip(names, contract) if c in wanted]
-        if suffix == ".csv":
-            # As read_table reads CSV: missing values as pandas sees them; text and dates as text.
-            text = {rename.get(c, c): pa.string() for c in wanted if c != "wave"}
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
-                include_columns=read, column_types={k: v for k, v in text.items() if k in read},
-                null_values=list(_PANDAS_NA), strings_can_be_null=True, quoted_strings_can_be_null=True))
-        else:
-            # Text that repeats (arm, municipality, stratum) is read dictionary-encoded.
-            repeats = [rename.get(c, c) for c in ("arm", "municipality", "stratum")]
-            table = pq.read_table(path, columns=read, read_dictionary=[c for c in read if c in repeats])
-            table = table.unify_dictionaries()
-    except InputDataError:
-        raise                                       # a missing column, already named
-    except (ValueError, OSError, UnicodeDecodeError, pa.ArrowException) as exc:
-        raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
-    require_rows(table.num_rows, source)
-    table = table.rename_columns([inverse.get(c, c) for c in table.column_names])
-    return compact_ledger(table, source, date_format=date_format)
-
-
-def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = None) -> "pa.Table":
-    """Check the ledger contract on an Arrow table and make its columns compact.
-
-    The rules, their order and their messages are those of :func:`validate_ledger`; see
-    :func:`read_ledger_table` for what is returned. Columns other than the contract's are dropped.
-
-    Examples
-    --------
-    >>> import pyarrow as pa
-    >>> t = pa.table({"person_id": ["1"], "arm": ["treatment"], "visitation_date": ["2016-03-01"]})
-    >>> compact_ledger(t, "ledger.csv")["visitation_date"].to_pylist()
-    [datetime.date(2016, 3, 1)]
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    names = table.column_names
-    require_columns(pd.DataFrame(columns=names), ["person_id", "arm", "visitation_date"], source)
-    out: dict[str, pa.Array] = {}
-
-    ids = _arrow_as_text(table["person_id"], ids=True)
-    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
-    if pc.any(empty).as_py():
-        raise row_error(source, "person_id", "is empty", empty.to_numpy(zero_copy_only=False))
-    del empty
-    padded = pc.not_equal(pc.utf8_trim_whitespace(ids), ids)
-    if pc.any(padded).as_py():
-        mask = padded.to_numpy(zero_copy_only=False)
-        raise padded_id_error(source, "person_id", mask, ids[int(np.argmax(mask))].as_py())
-    del padded
-    # Duplicates by sorting (a hash table of millions of strings costs several times more memory).
-    ordered = ids.take(pc.sort_indices(ids))
-    if len(ids) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ids) - 1))).as_py():
-        dup = pd.Series(ids.to_numpy(zero_copy_only=False)).duplicated(keep=False)
-        raise row_error(source, "person_id", "must be unique; duplicates", dup)
-    del ordered
-    out["person_id"] = ids
-
-    arm = _combined(table["arm"])
-    arms = pa.array(ARMS, type=pa.large_string())
-    if _is_text_dictionary(arm.type):
-        codes = pc.index_in(arm.dictionary.cast(pa.large_string()), value_set=arms).take(arm.indices)
-    else:
-        codes = pc.index_in(_arrow_as_text(arm), value_set=arms)
-    bad = pc.is_null(codes)
-    if pc.any(bad).as_py():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad.to_numpy(zero_copy_only=False))
-    out["arm"] = pa.DictionaryArray.from_arrays(codes.cast(pa.int8()), pa.array(ARMS))
-
-    out["visitation_date"] = _arrow_dates(table["visitation_date"], "visitation_date", source, required=True,
-                                          date_format=date_format)
-    for col in ("followup_end", "exclusion_date"):
-        if col in names:
-            out[col] = _arrow_dates(table[col], col, source, required=False, date_format=date_format)
-    out["excluded"] = (_arrow_bool(table["excluded"], source) if "excluded" in names
-                       else pa.array(np.zeros(table.num_rows, dtype=bool)))
-    if "wave" in names:
-        wave = table["wave"].combine_chunks() if table.num_rows else pa.array([], table["wave"].type)
-        if wave.null_count or not (pa.types.is_integer(wave.type) or pa.types.is_floating(wave.type)
-                                   or pa.types.is_boolean(wave.type)):
-            # Text such as "1" (a ledger read as text) is a whole number; anything else is blamed.
-            number = pd.to_numeric(pd.Series(wave.to_numpy(zero_copy_only=False)), errors="coerce")
-            bad = number.isna() | (number != number.round())
-            if bad.any():
-                raise row_error(source, "wave", "must be a whole number", bad)
-            wave = pa.array(number.to_numpy(dtype=np.int64))
-        out["wave"] = pa.array(wave.to_numpy(zero_copy_only=False).astype(np.int64))
-    for col in ("municipality", "stratum"):
-        if col in names:
-            out[col] = _text_dictionary(_combined(table[col]))
-    order = [c for c in LEDGER_COLUMNS if c in out]
-    return pa.table({c: out[c] for c in order})
-
-
-def _combined(col: "pa.ChunkedArray | pa.Array") -> "pa.Array":
-    import pyarrow as pa
-
-    if isinstance(col, pa.ChunkedArray):
-        return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    return col
-
-
-def _is_text_dictionary(typ: "pa.DataType") -> bool:
-    import pyarrow as pa
-
-    return pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type)
-                                            or pa.types.is_large_string(typ.value_type))
-
-
-def _text_dictionary(col: "pa.Array") -> "pa.DictionaryArray":
-    """Text with missing values as ``""`` (as :func:`validate_ledger` makes them), dictionary-encoded
-    with int32 codes; a column that is already dictionary-encoded text keeps its codes."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    if not _is_text_dictionary(col.type):
-        return pc.dictionary_encode(pc.fill_null(_arrow_as_text(col), ""))
-    values = col.dictionary.cast(pa.large_string())
-    indices = col.indices.cast(pa.int32())
-    if col.null_count or values.null_count:
-        if values.null_count:
-            indices = pc.if_else(pc.is_null(values).take(indices), pa.scalar(None, pa.int32()), indices)
-        blank = pc.index(values, "").as_py()
-        if blank < 0:
-            blank = len(values)
-            values = pa.concat_arrays([values, pa.array([""], pa.large_string())])
-        indices = pc.fill_null(indices, blank)
-    if pc.count_distinct(values).as_py() < len(values):       # e.g. "" twice: encode afresh
-        return pc.dictionary_encode(values.take(indices))
-    return pa.DictionaryArray.from_arrays(indices, values)
-
-
-def _arrow_as_text(col: "pa.ChunkedArray | pa.Array", *, ids: bool = False) -> "pa.Array":
-    """A column as one large_string array, as :func:`read_table` / :func:`validate_ledger` make text:
-    text stays as it is; other types go through pandas (numbers lose a spurious ``.0``)."""
-    import pyarrow as pa
-
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-    typ = col.type
-    if pa.types.is_dictionary(typ) and (pa.types.is_string(typ.value_type)
-                                        or pa.types.is_large_string(typ.value_type)):
-        return col.cast(pa.large_string())
-    if pa.types.is_string(typ) or pa.types.is_large_string(typ) or pa.types.is_string_view(typ):
-        return col.cast(pa.large_string())
-    if pa.types.is_null(typ):
-        return pa.nulls(len(col), pa.large_string())
-    s = pd.Series(col.to_pandas())
-    text = _as_text(s) if ids else s.astype("str")
-    arr = pa.array(text, from_pandas=True)
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks()
-    return arr.cast(pa.large_string())
-
-
-def _arrow_dates(col: "pa.ChunkedArray", column: str, source: str, *, required: bool,
-                 date_format: str | None = None) -> "pa.Array":
-    """:func:`compact_ledger`'s date rule (that of :func:`parse_date_column`): text is ISO ``YYYY-MM-DD``
-    and a calendar day (a time of day after it is ignored, as Stata and Excel write
-    ``2016-03-01 00:00:00``), or follows ``date_format``; returned as ``date32`` (missing as null).
-
-    Timestamps and dates are converted in Arrow; text is parsed a slice of rows at a time, so that only
-    one slice is ever held as Python objects.
-    """
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    typ = col.type
-    if pa.types.is_timestamp(typ):
-        if typ.tz is not None:
-            col = pc.local_timestamp(col)
-        raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy()
-        per_day = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}[typ.unit]
-        days = np.floor_divide(raw, per_day)
-        dates = pa.array(days.astype(np.int32), type=pa.int32(), mask=col.is_null().to_numpy(
-            zero_copy_only=False)).cast(pa.date32())
-    elif pa.types.is_date(typ):
-        dates = col.cast(pa.date32())
-    else:
-        parts, bad_parts = [], []
-        for start in range(0, max(len(col), 1), _SLICE_ROWS):
-            raw = pd.Series(col.slice(start, _SLICE_ROWS).to_pandas())
-            day, missing, bad = parse_date_column(raw, date_format)
-            bad_parts.append(bad)
-            parts.append(pa.array(day.astype(np.int32), type=pa.int32(), mask=missing | bad).cast(pa.date32()))
-        bad = np.concatenate(bad_parts)
-        if bad.any():
-            raise row_error(source, column, date_rule(date_format), bad)
-        dates = pa.concat_arrays(parts)
-    if required and dates.null_count:
-        raise row_error(source, column, "is empty", dates.is_null().to_numpy(zero_copy_only=False))
-    return dates
-
-
-def _arrow_bool(col: "pa.ChunkedArray", source: str) -> "pa.Array":
-    """``excluded`` as people write booleans: true/false, 1/0, yes/no (any case); empty = False."""
-    import pyarrow as pa
-    import pyarrow.compute as pc
-
-    col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
-    if pa.types.is_boolean(col.type) and not col.null_count:
-        return col
-    text = pc.utf8_lower(pc.utf8_trim_whitespace(pc.fill_null(_arrow_as_text(col), "")))
-    truthy = pc.is_in(text, value_set=pa.array(["true", "1", "yes", "1.0"], pa.large_string()))
-    falsy = pc.is_in(text, value_set=pa.array(["false", "0", "no", "0.0", ""], pa.large_string()))
-    bad = pc.invert(pc.or_(truthy, falsy))
-    if pc.any(bad).as_py():
-        raise row_error(source, "excluded", "is not a boolean (true/false)", bad.to_numpy(zero_copy_only=False))
-    return truthy
