@@ -149,7 +149,7 @@ def build_panel(
     Notes
     -----
     Outcomes per observed person-week: ``in_internship``, ``in_wage_subsidy``, ``ordinary_hours``
-    (``Σ hours_per_week × overlap_days / 7``: hours are a weekly rate), ``has_ordinary_hours`` (hours > 0),
+    (``Σ hours_per_week × overlap_days / DAYS_PER_WEEK``: hours are a weekly rate), ``has_ordinary_hours`` (hours > 0),
     ``company_directed`` (any of those three), ``self_supporting`` (no benefit spell covers the week; only
     when the spells hold benefit spells), ``reached_13_weeks`` and, when ``workplace_id`` has values,
     ``reached_13_weeks_same_workplace``. Overlapping spells of one type are merged for indicators and
@@ -211,7 +211,8 @@ def build_panel(
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
                      flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column)
     ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=1 - pre_weeks,
-                   n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days, rules=_rules_for(flag_outcomes, len(extras)))
+                   n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days,
+                   rules=_rules_for(flag_outcomes, len(extras)))
     sums = _WeekSums(layout, n_weeks)
     with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
         _run_chunks(ctx, sp, store, chunk_persons, progress)
