@@ -263,9 +263,7 @@ def build_report(
     """
     if lang not in TEXT:
         raise InputDataError(f"--lang must be one of {', '.join(TEXT)}; got {lang!r}")
-    words = {"unit": axis.unit(lang), "units": axis.unit(lang, plural=True)}
-    t = {**TEXT[lang], "effects": TEXT[lang]["effects"].format(**words),
-         "effects_at": TEXT[lang]["effects_at"].format(**words)}
+    t = _words(lang, axis)
     out_dir = Path(out_dir)
     ledger_path = out_dir / layout.LEDGER
     if not ledger_path.is_file():
@@ -322,33 +320,11 @@ def build_report(
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
-    # --- effects
-    effects = (exported_table(out_dir, layout.table_name(layout.EFFECTS), k, axis=axis) if (out_dir / layout.EFFECTS).is_file()
-               else None)
-    body.append(f"<h2>{t['effects']}</h2>")
-    if effects is not None:
-        sections.append("effects")
-        prefix = layout.table_name(layout.EFFECTS_PLOT) + "_"
-        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png") if p.name != layout.EFFECTS_HOURS_PLOT):
-            body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
-            figures += 1
-        at = effects.loc[effects[axis.column].isin(weeks)].sort_values(["outcome", axis.column])
-        body.append(f"<h3>{t['effects_at']}</h3>" + _table(at))
-        summary_table = _read(out_dir / layout.EFFECTS_SUMMARY)
-        if summary_table is not None:
-            body.append(_table(summary_table))
-    else:
-        body.append(f"<p class='note'>{t['missing']}</p>")
-
-    # --- hours distribution
-    hours = (exported_table(out_dir, layout.table_name(layout.EFFECTS_HOURS), k, axis=axis)
-             if (out_dir / layout.EFFECTS_HOURS).is_file() else None)
-    if hours is not None:
-        sections.append("hours")
-        body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
-        if (out_dir / layout.EFFECTS_HOURS_PLOT).is_file():
-            body.append(_img(out_dir / layout.EFFECTS_HOURS_PLOT, narrow=True))
-            figures += 1
+    # --- effects and the hours distribution
+    parts, effect_sections, n_figures = _effects_sections(out_dir, t, k, weeks, axis)
+    body += parts
+    sections += effect_sections
+    figures += n_figures
 
     # --- costs
     costs = _read(out_dir / layout.COSTS)
@@ -366,6 +342,61 @@ def build_report(
 
     # --- provenance
     sections.append("provenance")
+    body += _provenance(config, manifest, out_dir, t)
+
+    page = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{html.escape(config.name)} — {t['title']}</title><style>{CSS}</style></head>"
+            f"<body>{''.join(body)}</body></html>")
+    target = Path(path) if path is not None else out_dir / layout.REPORT
+    write_text(page, target)
+    return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
+
+
+def _words(lang: str, axis: TimeAxis) -> dict[str, str]:
+    """The report's words in ``lang``, the headings of the effect curves in the time axis's words."""
+    words = {"unit": axis.unit(lang), "units": axis.unit(lang, plural=True)}
+    return {**TEXT[lang], "effects": TEXT[lang]["effects"].format(**words),
+            "effects_at": TEXT[lang]["effects_at"].format(**words)}
+
+
+def _effects_sections(out_dir: Path, t: dict[str, str], k: int, weeks: tuple[int, ...], axis: TimeAxis
+                      ) -> tuple[list[str], list[str], int]:
+    """The effect curves and the hours distribution: their HTML parts, the sections shown, the figures."""
+    body: list[str] = []
+    sections: list[str] = []
+    figures = 0
+    effects = (exported_table(out_dir, layout.table_name(layout.EFFECTS), k, axis=axis) if (out_dir / layout.EFFECTS).is_file()
+               else None)
+    body.append(f"<h2>{t['effects']}</h2>")
+    if effects is not None:
+        sections.append("effects")
+        prefix = layout.table_name(layout.EFFECTS_PLOT) + "_"
+        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png") if p.name != layout.EFFECTS_HOURS_PLOT):
+            body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
+            figures += 1
+        at = effects.loc[effects[axis.column].isin(weeks)].sort_values(["outcome", axis.column])
+        body.append(f"<h3>{t['effects_at']}</h3>" + _table(at))
+        summary_table = _read(out_dir / layout.EFFECTS_SUMMARY)
+        if summary_table is not None:
+            body.append(_table(summary_table))
+    else:
+        body.append(f"<p class='note'>{t['missing']}</p>")
+
+    hours = (exported_table(out_dir, layout.table_name(layout.EFFECTS_HOURS), k, axis=axis)
+             if (out_dir / layout.EFFECTS_HOURS).is_file() else None)
+    if hours is not None:
+        sections.append("hours")
+        body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
+        if (out_dir / layout.EFFECTS_HOURS_PLOT).is_file():
+            body.append(_img(out_dir / layout.EFFECTS_HOURS_PLOT, narrow=True))
+            figures += 1
+    return body, sections, figures
+
+
+def _provenance(config: TrialConfig, manifest: list[dict[str, Any]], out_dir: Path, t: dict[str, str]) -> list[str]:
+    """The provenance section: tool, seed, config and input hashes, the recorded settings."""
+    body: list[str] = []
     inputs = sorted({(e.get("population_file", ""), e.get("population_sha256", "")) for e in manifest if is_draw_event(e)})
     settings = out_dir / layout.SETTINGS
     body.append(f"<h2>{t['provenance']}</h2><table><tbody>"
@@ -383,11 +414,4 @@ def build_report(
     if config_text:
         body.append(f"<h3>{t['config']}</h3><pre>{html.escape(config_text)}</pre>")
     body.append(f"<p class='note'>{t['generated'].format(v=__version__)}</p>")
-
-    page = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html.escape(config.name)} — {t['title']}</title><style>{CSS}</style></head>"
-            f"<body>{''.join(body)}</body></html>")
-    target = Path(path) if path is not None else out_dir / layout.REPORT
-    write_text(page, target)
-    return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
+    return body
