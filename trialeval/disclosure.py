@@ -41,6 +41,7 @@ import pandas as pd
 
 from trialeval.exceptions import InputDataError
 from trialeval.io import write_table
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 
 DEFAULT_MIN_CELL = 5
 
@@ -169,7 +170,7 @@ def protect_effect_table(
     *,
     indicators: Iterable[str] = INDICATOR_OUTCOMES,
     nonzero: pd.DataFrame | None = None,
-    keys: Sequence[str] = ("outcome", "week"),
+    keys: Sequence[str] = ("outcome", WEEKS_SINCE_VISITATION.column),
     counts: Sequence[str] = ("n_treatment", "n_control"),
     means: Sequence[str] = ("mean_treatment", "mean_control"),
 ) -> pd.DataFrame:

@@ -33,6 +33,7 @@ from trialeval.disclosure import (
 from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest
 from trialeval.exceptions import InputDataError
 from trialeval.io import atomic_write, read_ledger, write_text
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 Lang = Literal["en", "da"]
 
@@ -45,7 +46,7 @@ TEXT: dict[str, dict[str, str]] = {
         "exclusions": "Exclusions by reason", "reason": "Reason", "persons": "Persons",
         "balance": "Balance of the groups", "omnibus": "Joint tests of balance",
         "flags": "Covariates flagged (|SMD| > 0.1)", "none_flagged": "No covariate has |SMD| > 0.1.",
-        "effects": "Effects week by week", "effects_at": "Effects at selected weeks",
+        "effects": "Effects {unit} by {unit}", "effects_at": "Effects at selected {units}",
         "hours": "Distribution of ordinary hours", "costs": "Cost scenarios",
         "provenance": "Methods and provenance", "tool": "Tool version", "config": "Trial config",
         "inputs": "Input files (SHA-256)", "seed": "Seed", "suppressed":
@@ -61,7 +62,7 @@ TEXT: dict[str, dict[str, str]] = {
         "exclusions": "Udelukkelser efter årsag", "reason": "Årsag", "persons": "Personer",
         "balance": "Balance mellem grupperne", "omnibus": "Samlede balancetest",
         "flags": "Baggrundsvariable med |SMD| > 0,1", "none_flagged": "Ingen baggrundsvariabel har |SMD| > 0,1.",
-        "effects": "Effekter uge for uge", "effects_at": "Effekter i udvalgte uger",
+        "effects": "Effekter {unit} for {unit}", "effects_at": "Effekter i udvalgte {units}",
         "hours": "Fordeling af ordinære timer", "costs": "Økonomiske scenarier",
         "provenance": "Metode og sporbarhed", "tool": "Programversion", "config": "Forsøgskonfiguration",
         "inputs": "Inddata (SHA-256)", "seed": "Seed", "suppressed":
@@ -181,7 +182,8 @@ def write_workbook(
     return target
 
 
-def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = DEFAULT_MIN_CELL) -> pd.DataFrame:
+def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = DEFAULT_MIN_CELL, *,
+                   axis: TimeAxis = WEEKS_SINCE_VISITATION) -> pd.DataFrame:
     """Read ``out_dir/<name>.csv`` as the report and workbook show it: with the disclosure rule applied.
 
     The steps write their tables already controlled; applying the rule again here changes nothing in
@@ -197,12 +199,13 @@ def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = D
     [True]
     """
     table = pd.read_csv(layout.folder_table(out_dir, name))
+    period = axis.column
     if name == layout.table_name(layout.PANEL_AT_RISK):
         return suppress_small_cells(table, ["n_at_risk"], [], min_cell)
-    if name == layout.table_name(layout.EFFECTS) and {"outcome", "week", "n_treatment", "n_control"} <= set(table.columns):
-        return protect_effect_table(table, min_cell)
-    if name == layout.table_name(layout.EFFECTS_HOURS) and {"week", "arm", "count", "n_observed"} <= set(table.columns):
-        return protect_distribution(table, ["week", "arm"], "count", "n_observed",
+    if name == layout.table_name(layout.EFFECTS) and {"outcome", period, "n_treatment", "n_control"} <= set(table.columns):
+        return protect_effect_table(table, min_cell, keys=("outcome", period))
+    if name == layout.table_name(layout.EFFECTS_HOURS) and {period, "arm", "count", "n_observed"} <= set(table.columns):
+        return protect_distribution(table, [period, "arm"], "count", "n_observed",
                                     [c for c in ("share", "share_positive") if c in table.columns], min_cell)
     return table
 
@@ -237,6 +240,7 @@ def build_report(
     weeks: tuple[int, ...] | None = None,
     min_cell: int | None = None,
     path: str | os.PathLike[str] | None = None,
+    axis: TimeAxis = WEEKS_SINCE_VISITATION,
 ) -> ReportResult:
     """Write the report page (``path``, else :data:`trialeval.layout.REPORT` in ``out_dir``) from its outputs.
 
@@ -250,6 +254,8 @@ def build_report(
         distribution, the cost table and figures.
     weeks
         Weeks shown in the effect table (default ``[analysis] report_weeks`` or 13, 26, 35, 52).
+    axis
+        The time axis of the effect tables: their period column and the words of the headings.
 
     Examples
     --------
@@ -257,7 +263,7 @@ def build_report(
     """
     if lang not in TEXT:
         raise InputDataError(f"--lang must be one of {', '.join(TEXT)}; got {lang!r}")
-    t = TEXT[lang]
+    t = _words(lang, axis)
     out_dir = Path(out_dir)
     ledger_path = out_dir / layout.LEDGER
     if not ledger_path.is_file():
@@ -314,33 +320,11 @@ def build_report(
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
-    # --- effects
-    effects = (exported_table(out_dir, layout.table_name(layout.EFFECTS), k) if (out_dir / layout.EFFECTS).is_file()
-               else None)
-    body.append(f"<h2>{t['effects']}</h2>")
-    if effects is not None:
-        sections.append("effects")
-        prefix = layout.table_name(layout.EFFECTS_PLOT) + "_"
-        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png") if p.name != layout.EFFECTS_HOURS_PLOT):
-            body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
-            figures += 1
-        at = effects.loc[effects["week"].isin(weeks)].sort_values(["outcome", "week"])
-        body.append(f"<h3>{t['effects_at']}</h3>" + _table(at))
-        summary_table = _read(out_dir / layout.EFFECTS_SUMMARY)
-        if summary_table is not None:
-            body.append(_table(summary_table))
-    else:
-        body.append(f"<p class='note'>{t['missing']}</p>")
-
-    # --- hours distribution
-    hours = (exported_table(out_dir, layout.table_name(layout.EFFECTS_HOURS), k)
-             if (out_dir / layout.EFFECTS_HOURS).is_file() else None)
-    if hours is not None:
-        sections.append("hours")
-        body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
-        if (out_dir / layout.EFFECTS_HOURS_PLOT).is_file():
-            body.append(_img(out_dir / layout.EFFECTS_HOURS_PLOT, narrow=True))
-            figures += 1
+    # --- effects and the hours distribution
+    parts, effect_sections, n_figures = _effects_sections(out_dir, t, k, weeks, axis)
+    body += parts
+    sections += effect_sections
+    figures += n_figures
 
     # --- costs
     costs = _read(out_dir / layout.COSTS)
@@ -358,6 +342,61 @@ def build_report(
 
     # --- provenance
     sections.append("provenance")
+    body += _provenance(config, manifest, out_dir, t)
+
+    page = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
+            f"<title>{html.escape(config.name)} — {t['title']}</title><style>{CSS}</style></head>"
+            f"<body>{''.join(body)}</body></html>")
+    target = Path(path) if path is not None else out_dir / layout.REPORT
+    write_text(page, target)
+    return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
+
+
+def _words(lang: str, axis: TimeAxis) -> dict[str, str]:
+    """The report's words in ``lang``, the headings of the effect curves in the time axis's words."""
+    words = {"unit": axis.unit(lang), "units": axis.unit(lang, plural=True)}
+    return {**TEXT[lang], "effects": TEXT[lang]["effects"].format(**words),
+            "effects_at": TEXT[lang]["effects_at"].format(**words)}
+
+
+def _effects_sections(out_dir: Path, t: dict[str, str], k: int, weeks: tuple[int, ...], axis: TimeAxis
+                      ) -> tuple[list[str], list[str], int]:
+    """The effect curves and the hours distribution: their HTML parts, the sections shown, the figures."""
+    body: list[str] = []
+    sections: list[str] = []
+    figures = 0
+    effects = (exported_table(out_dir, layout.table_name(layout.EFFECTS), k, axis=axis) if (out_dir / layout.EFFECTS).is_file()
+               else None)
+    body.append(f"<h2>{t['effects']}</h2>")
+    if effects is not None:
+        sections.append("effects")
+        prefix = layout.table_name(layout.EFFECTS_PLOT) + "_"
+        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png") if p.name != layout.EFFECTS_HOURS_PLOT):
+            body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
+            figures += 1
+        at = effects.loc[effects[axis.column].isin(weeks)].sort_values(["outcome", axis.column])
+        body.append(f"<h3>{t['effects_at']}</h3>" + _table(at))
+        summary_table = _read(out_dir / layout.EFFECTS_SUMMARY)
+        if summary_table is not None:
+            body.append(_table(summary_table))
+    else:
+        body.append(f"<p class='note'>{t['missing']}</p>")
+
+    hours = (exported_table(out_dir, layout.table_name(layout.EFFECTS_HOURS), k, axis=axis)
+             if (out_dir / layout.EFFECTS_HOURS).is_file() else None)
+    if hours is not None:
+        sections.append("hours")
+        body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
+        if (out_dir / layout.EFFECTS_HOURS_PLOT).is_file():
+            body.append(_img(out_dir / layout.EFFECTS_HOURS_PLOT, narrow=True))
+            figures += 1
+    return body, sections, figures
+
+
+def _provenance(config: TrialConfig, manifest: list[dict[str, Any]], out_dir: Path, t: dict[str, str]) -> list[str]:
+    """The provenance section: tool, seed, config and input hashes, the recorded settings."""
+    body: list[str] = []
     inputs = sorted({(e.get("population_file", ""), e.get("population_sha256", "")) for e in manifest if is_draw_event(e)})
     settings = out_dir / layout.SETTINGS
     body.append(f"<h2>{t['provenance']}</h2><table><tbody>"
@@ -375,11 +414,4 @@ def build_report(
     if config_text:
         body.append(f"<h3>{t['config']}</h3><pre>{html.escape(config_text)}</pre>")
     body.append(f"<p class='note'>{t['generated'].format(v=__version__)}</p>")
-
-    page = (f"<!DOCTYPE html><html lang='{lang}'><head><meta charset='utf-8'>"
-            f"<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html.escape(config.name)} — {t['title']}</title><style>{CSS}</style></head>"
-            f"<body>{''.join(body)}</body></html>")
-    target = Path(path) if path is not None else out_dir / layout.REPORT
-    write_text(page, target)
-    return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
+    return body

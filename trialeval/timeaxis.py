@@ -32,6 +32,10 @@ Alignment = Literal["visitation", "calendar"]
 
 _DAY = np.timedelta64(1, "D")
 
+#: Days in a week of a weekly *rate* (hours per week), whatever the period of the axis: on a monthly
+#: axis ordinary hours are still given per week and prorated by ``overlap_days / DAYS_PER_WEEK``.
+DAYS_PER_WEEK = 7
+
 
 @dataclass(frozen=True)
 class AxisText:
@@ -193,4 +197,4 @@ WEEKS_SINCE_VISITATION: TimeAxis = register_axis(FixedLengthAxis(
     period_days=7,
 ))
 
-__all__ = ["AxisText", "FixedLengthAxis", "TIME_AXES", "TimeAxis", "WEEKS_SINCE_VISITATION", "register_axis"]
+__all__ = ["AxisText", "DAYS_PER_WEEK", "FixedLengthAxis", "TIME_AXES", "TimeAxis", "WEEKS_SINCE_VISITATION", "register_axis"]

@@ -11,6 +11,7 @@ import pandas as pd
 from trialeval.exceptions import EstimationError, InputDataError
 from trialeval.io import ARMS, row_error
 from trialeval.stats.moments import CHUNK_ROWS, cell_code
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 
 #: The outcomes a panel built by ``trialeval panel`` carries, in display order.
 KNOWN_OUTCOMES = (
@@ -18,8 +19,8 @@ KNOWN_OUTCOMES = (
     "reached_13_weeks", "reached_13_weeks_same_workplace", "self_supporting",
 )
 #: Columns of a panel that are never outcomes.
-DESIGN_COLUMNS = ("person_id", "arm", "week", "municipality", "stratum", "wave", "visitation_date",
-                  "followup_end", "excluded")
+DESIGN_COLUMNS = ("person_id", "arm", WEEKS_SINCE_VISITATION.column, "municipality", "stratum", "wave",
+                  "visitation_date", "followup_end", "excluded")
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:

@@ -17,12 +17,12 @@ from trialeval.panel import PanelResult
 from trialeval.stats.moments import CellMoments
 
 
-def _arm_cells(m: pd.DataFrame, week_list: np.ndarray) -> CellMoments:
+def _arm_cells(m: pd.DataFrame, week_list: np.ndarray, period: str) -> CellMoments:
     """One outcome's ``week_moments`` rows as cells ``2·week + treated`` (control even, treated odd)."""
     nw = len(week_list)
     cells = {}
     for key in ("n", "mean", "ss"):
-        wide = m.pivot(index="week", columns="arm", values=key).reindex(week_list)
+        wide = m.pivot(index=period, columns="arm", values=key).reindex(week_list)
         both = np.empty(2 * nw)
         both[1::2] = wide["treatment"].to_numpy(dtype=np.float64, na_value=np.nan)
         both[0::2] = wide["control"].to_numpy(dtype=np.float64, na_value=np.nan)
@@ -55,19 +55,20 @@ def effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None,
         raise InputDataError(f"effects: outcomes are repeated: {', '.join(outcomes_l)}")
     if result.n_rows == 0:
         raise EstimationError(f"{source}: the panel has no rows")
+    period = result.axis.column
     moments = result.week_moments(outcomes_l, min_weeks=min_weeks)
     _require_both_arms(moments.loc[moments["n"] > 0, "arm"].astype(str).unique().tolist(), source)
-    all_weeks = np.unique(moments["week"].to_numpy())
+    all_weeks = np.unique(moments[period].to_numpy())
     first = moments[moments["outcome"] == outcomes_l[0]]
-    n_week = first.groupby("week", sort=True)["n"].sum().reindex(all_weeks).to_numpy()
+    n_week = first.groupby(period, sort=True)["n"].sum().reindex(all_weeks).to_numpy()
     week_list = _week_list(all_weeks[n_week > 0], weeks, min_weeks, source)
     estimator = ESTIMATORS["difference_in_means"]
     empty = np.zeros(0, dtype=np.int64)
     frames = []
     for outcome in outcomes_l:
-        cells = _arm_cells(moments[moments["outcome"] == outcome], week_list)
+        cells = _arm_cells(moments[moments["outcome"] == outcome], week_list, period)
         data = WeekData(empty, empty, np.zeros(0), empty, week_list, outcome, source, moments=cells)
-        frames.append(effect_frame(outcome, week_list, estimator.estimate(data), alpha))
+        frames.append(effect_frame(outcome, week_list, estimator.estimate(data), alpha, period))
     settings = {"blocks": None, "covariates": None, "cluster": None, "min_weeks": min_weeks, "band": False,
                 "ri": 0, "summary_weeks": None, "hours_week": None, "weeks": [int(x) for x in week_list]}
     nonzero = None
@@ -75,12 +76,12 @@ def effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None,
         # persons with positive hours = the numerator of has_ordinary_hours (the disclosure rule needs it)
         flag = result.week_moments(["has_ordinary_hours"], min_weeks=min_weeks)
         flag = flag.assign(k=np.round(flag["n"] * flag["mean"].fillna(0.0)))
-        wide = flag.pivot(index="week", columns="arm", values="k").reindex(week_list)
-        nonzero = pd.DataFrame({"outcome": "ordinary_hours", "week": week_list,
+        wide = flag.pivot(index=period, columns="arm", values="k").reindex(week_list)
+        nonzero = pd.DataFrame({"outcome": "ordinary_hours", period: week_list,
                                 "nonzero_treatment": wide["treatment"].to_numpy(dtype=float),
                                 "nonzero_control": wide["control"].to_numpy(dtype=float)})
     return EffectsResult(
         table=pd.concat(frames, ignore_index=True), design=estimator.describe(None),
         outcomes=tuple(outcomes_l), indicator_outcomes=tuple(o for o in outcomes_l if o != "ordinary_hours"),
-        alpha=float(alpha), min_cell=min_cell, settings=settings, nonzero=nonzero,
+        alpha=float(alpha), min_cell=min_cell, settings=settings, nonzero=nonzero, axis=result.axis,
     )

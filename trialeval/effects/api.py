@@ -44,10 +44,16 @@ from trialeval.effects.results import EffectsResult
 from trialeval.effects.summary import _summary
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import ARMS, make_rng, require_columns, row_error
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 from trialeval.panel import PanelResult
 from trialeval.stats.moments import CHUNK_ROWS, CellMoments
 
-_DROPPED_COLUMNS = ["outcome", "week", "block", "n_treatment", "n_control", "reason"]
+_DROPPED_COLUMNS = ["outcome", WEEKS_SINCE_VISITATION.column, "block", "n_treatment", "n_control", "reason"]
+
+
+def _dropped_columns(period: str) -> list[str]:
+    """The dropped-blocks table's columns, with ``period`` naming the period column."""
+    return ["outcome", period, *_DROPPED_COLUMNS[2:]]
 
 
 def effects(
@@ -203,6 +209,7 @@ class _Options:
     band_draws: int
     multiplier: Multiplier
     source: str
+    axis: TimeAxis = WEEKS_SINCE_VISITATION
 
 
 @dataclass(frozen=True, eq=False)
@@ -253,7 +260,7 @@ def _check_inputs(panel: pd.DataFrame, outcomes: str | Sequence[str] | None, opt
     if sum(bool(x) for x in (opts.blocks, opts.covariates, opts.cluster)) > 1:
         raise InputDataError("effects: use one of 'blocks', 'covariates' and 'cluster' at a time "
                              "(combined designs are not implemented)")
-    require_columns(panel, ["person_id", "arm", "week"], source)
+    require_columns(panel, ["person_id", "arm", opts.axis.column], source)
     extra = [c for c in (opts.blocks, opts.cluster) if c] + opts.covariates
     require_columns(panel, extra, source)
     # A grouping that names persons would put them into the exported tables (e.g. dropped blocks).
@@ -288,15 +295,15 @@ def _treated(panel: pd.DataFrame, source: str) -> np.ndarray:
     return (arm_codes == (treat[0] if treat else -2)).view(np.int8)
 
 
-def _weeks_of(panel: pd.DataFrame, source: str) -> np.ndarray:
-    week_s = panel["week"]
+def _weeks_of(panel: pd.DataFrame, source: str, period: str) -> np.ndarray:
+    week_s = panel[period]
     if pd.api.types.is_integer_dtype(week_s) and not week_s.isna().any():
         # int16 from `panel`: no copy; nullable integer columns become int64
         return week_s.to_numpy() if isinstance(week_s.dtype, np.dtype) else week_s.to_numpy(dtype=np.int64)
     num = pd.to_numeric(week_s, errors="coerce")
     bad_week = (num.isna() | (num != np.round(num))).to_numpy()
     if bad_week.any():
-        raise row_error(source, "week", "must be a whole number", bad_week)
+        raise row_error(source, period, "must be a whole number", bad_week)
     return num.to_numpy(dtype=np.int64)
 
 
@@ -306,7 +313,7 @@ def _encode_keys(panel: pd.DataFrame, opts: _Options) -> _Keys:
     person, persons = _codes(panel["person_id"], source, "person_id", names=False)
     P = len(persons)
     t = _treated(panel, source)
-    week = _weeks_of(panel, source)
+    week = _weeks_of(panel, source, opts.axis.column)
     if len(week) == 0:
         raise EstimationError(f"{source}: the panel has no rows")
     _check_unique_person_weeks(person, week, source)
@@ -404,17 +411,17 @@ def _one_outcome(data: WeekData, estimator: Estimator, unit: np.ndarray, n_units
     if not indicator:
         block = data.columns.get("block")
         res.nonzero = nonzero_frame(outcome, week_list, data.w, data.t, y, nw, block,
-                                    len(data.info["block_names"]) if block is not None else 0)
+                                    len(data.info["block_names"]) if block is not None else 0, opts.axis.column)
     est = estimator.estimate(data)
-    frame = effect_frame(outcome, week_list, est, opts.alpha)
+    frame = effect_frame(outcome, week_list, est, opts.alpha, opts.axis.column)
     if opts.band:
         frame["band_low"], frame["band_high"], res.band = _band(est, frame["se"].to_numpy(), data.w, n_units,
                                                                 nw, outcome, opts, gen)
     if est.var_unadjusted is not None:
         frame["se_unadjusted"] = np.sqrt(est.var_unadjusted)
     if est.dropped is not None and len(est.dropped):
-        d = est.dropped.assign(outcome=outcome, week=week_list[est.dropped["week_index"].to_numpy()])
-        res.dropped = d[_DROPPED_COLUMNS]
+        d = est.dropped.assign(outcome=outcome, **{opts.axis.column: week_list[est.dropped["week_index"].to_numpy()]})
+        res.dropped = d[_dropped_columns(opts.axis.column)]
     if opts.ri:
         observed = est.effect if estimator.name == "difference_in_means" else dim_effect(data)
         res.ri = (y, unit, data.w, observed)
@@ -457,15 +464,15 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
               per_outcome: list[_OutcomeResult], keys: _Keys, sel: _Selection, opts: _Options,
               weeks_reported: np.ndarray) -> EffectsResult:
     """The result: dropped blocks (with a warning), summary and hours distribution when asked for."""
-    source = opts.source
+    source, period, unit = opts.source, opts.axis.column, opts.axis.unit()
     dropped = None
     if opts.blocks:
         frames = [o.dropped for o in per_outcome if o.dropped is not None]
-        dropped = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_DROPPED_COLUMNS)
+        dropped = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_dropped_columns(period))
         if len(dropped):
             warnings.warn(
-                f"{source}: {len(dropped)} block-week cell(s) dropped because an arm had fewer than 2 persons "
-                f"(e.g. block {dropped['block'].iloc[0]!r} in week {dropped['week'].iloc[0]}); "
+                f"{source}: {len(dropped)} block-{unit} cell(s) dropped because an arm had fewer than 2 persons "
+                f"(e.g. block {dropped['block'].iloc[0]!r} in {unit} {dropped[period].iloc[0]}); "
                 "see EffectsResult.dropped_blocks", TrialevalWarning, stacklevel=3)
     summary_table = None
     if opts.summary_weeks is not None:
@@ -473,7 +480,8 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
                                  opts.summary_weeks, opts.alpha, source)
     hours = None
     if opts.hours_week is not None:
-        hours = hours_distribution(panel, week=opts.hours_week, min_cell=opts.min_cell, source=source)
+        hours = hours_distribution(panel, week=opts.hours_week, min_cell=opts.min_cell, source=source,
+                                   axis=opts.axis)
     settings = {"blocks": opts.blocks, "covariates": opts.covariates or None, "cluster": opts.cluster,
                 "min_weeks": opts.min_weeks, "band": opts.band, "ri": opts.ri, "summary_weeks": opts.summary_weeks,
                 "hours_week": opts.hours_week, "weeks": [int(x) for x in weeks_reported]}
@@ -484,5 +492,5 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
         indicator_outcomes=tuple(o for o, r in zip(outcomes, per_outcome) if r.indicator),
         alpha=opts.alpha, min_cell=opts.min_cell, settings=settings, summary_table=summary_table,
         bands=pd.DataFrame(bands) if opts.band else None, dropped_blocks=dropped, hours=hours,
-        nonzero=pd.concat(nonzero, ignore_index=True) if nonzero else None,
+        nonzero=pd.concat(nonzero, ignore_index=True) if nonzero else None, axis=opts.axis,
     )

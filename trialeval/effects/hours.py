@@ -11,6 +11,7 @@ from trialeval.disclosure import DEFAULT_MIN_CELL
 from trialeval.effects.results import HoursDistributionResult
 from trialeval.exceptions import EstimationError, InputDataError
 from trialeval.io import ARMS, require_columns, row_error
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 #: Bin edges of the hours distribution: (0,5], …, (25,30], (30,37), ≥ 37.
 HOURS_EDGES = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 37.0)
@@ -24,6 +25,7 @@ def hours_distribution(
     column: str = "ordinary_hours",
     min_cell: int = DEFAULT_MIN_CELL,
     source: str = "panel",
+    axis: TimeAxis = WEEKS_SINCE_VISITATION,
 ) -> HoursDistributionResult:
     """Counts and shares of positive weekly hours by arm at one week, in the hours bins.
 
@@ -44,6 +46,8 @@ def hours_distribution(
         Smallest count an exported cell may rest on.
     source
         Name of the panel in messages.
+    axis
+        The time axis; its period column (``"week"``) selects the rows of period ``week``.
 
     Examples
     --------
@@ -54,16 +58,17 @@ def hours_distribution(
     >>> t[t["count"] > 0][["arm", "bin", "count"]].values.tolist()
     [['treatment', '(0,5]', 1], ['treatment', '≥37', 1], ['control', '(30,37)', 1]]
     """
-    require_columns(panel, ["person_id", "arm", "week", column], source)
+    period = axis.column
+    require_columns(panel, ["person_id", "arm", period, column], source)
     edges = np.asarray(list(bins), dtype=np.float64)
     if len(edges) < 2 or np.any(np.diff(edges) <= 0):
         raise InputDataError(f"hours_distribution: 'bins' must be at least two increasing edges; got {list(bins)}")
     if not pd.api.types.is_numeric_dtype(panel[column]):
         raise row_error(source, column, "must be numeric", pd.to_numeric(panel[column], errors="coerce").isna())
-    rows = panel[pd.to_numeric(panel["week"], errors="coerce") == week]
+    rows = panel[pd.to_numeric(panel[period], errors="coerce") == week]
     rows = rows[rows[column].notna()]
     if rows.empty:
-        raise EstimationError(f"{source}: no person is observed with '{column}' in week {week}")
+        raise EstimationError(f"{source}: no person is observed with '{column}' in {axis.unit()} {week}")
     bad_arm = ~rows["arm"].isin(ARMS)
     if bad_arm.any():
         raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
@@ -81,10 +86,10 @@ def hours_distribution(
     n_pos = count.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
-            "week": int(week), "arm": np.repeat(ARMS, nb), "bin": labels * 2,
+            period: int(week), "arm": np.repeat(ARMS, nb), "bin": labels * 2,
             "count": count.ravel(), "n_observed": np.repeat(n_obs, nb),
             "share": (count / n_obs[:, None]).ravel(), "share_positive": (count / n_pos[:, None]).ravel(),
         })
     return HoursDistributionResult(table=table, week=int(week), column=column,
-                                   edges=tuple(float(e) for e in edges), min_cell=min_cell)
+                                   edges=tuple(float(e) for e in edges), min_cell=min_cell, axis=axis)
 

@@ -17,11 +17,14 @@ from trialeval.disclosure import (
     suppress_small_cells,
 )
 from trialeval.io import ARMS
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
-TABLE_COLUMNS = ["outcome", "week", "n_treatment", "n_control", "mean_treatment", "mean_control",
+#: The period column of the tables on the default time axis (``"week"``).
+PERIOD_COLUMN = WEEKS_SINCE_VISITATION.column
+TABLE_COLUMNS = ["outcome", PERIOD_COLUMN, "n_treatment", "n_control", "mean_treatment", "mean_control",
                  "effect", "se", "df", "ci_low", "ci_high", "p_value"]
 _COUNTS = ["n_treatment", "n_control"]
 
@@ -40,6 +43,7 @@ class HoursDistributionResult:
     column: str
     edges: tuple[float, ...]
     min_cell: int = DEFAULT_MIN_CELL
+    axis: TimeAxis = WEEKS_SINCE_VISITATION
 
     def to_frame(self) -> pd.DataFrame:
         """The raw table (a copy); :meth:`export_frame` is the one that may leave a research server."""
@@ -52,13 +56,13 @@ class HoursDistributionResult:
         ``min_cell − 1`` persons in it (or of its arm outside it) is blanked, and where that leaves one
         hidden cell of an arm (the persons with zero hours count as a cell), the next smallest bin too.
         """
-        return protect_distribution(self.table, ["week", "arm"], "count", "n_observed",
+        return protect_distribution(self.table, [self.axis.column, "arm"], "count", "n_observed",
                                     ["share", "share_positive"], self.min_cell)
 
     def summary(self) -> str:
         t = self.export_frame()
         wide = t.pivot(index="bin", columns="arm", values="share").reindex(t["bin"].drop_duplicates())
-        lines = [f"Positive {self.column} at week {self.week} (share of persons observed; "
+        lines = [f"Positive {self.column} at {self.axis.unit()} {self.week} (share of persons observed; "
                  f"· = suppressed, fewer than {self.min_cell} persons):"]
         for b, row in wide.iterrows():
             lines.append(f"  {b:>8}  " + "  ".join(
@@ -69,13 +73,13 @@ class HoursDistributionResult:
         """Bar chart of the shares by arm (delegates to :func:`trialeval.plots.plot_hours_distribution`)."""
         from trialeval.plots import plot_hours_distribution
 
-        return plot_hours_distribution(self, ax=ax, lang=lang)
+        return plot_hours_distribution(self, ax=ax, lang=lang, axis=self.axis)
 
     def _repr_html_(self) -> str:
         return self.export_frame().to_html(index=False, na_rep="·")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"week": self.week, "column": self.column, "edges": list(self.edges),
+        return {self.axis.column: self.week, "column": self.column, "edges": list(self.edges),
                 "table": self.export_frame().to_dict(orient="records")}
 
 
@@ -101,6 +105,9 @@ class EffectsResult:
         With ``blocks``: the (outcome, week, block) cells left out because an arm had < 2 persons.
     hours
         With ``hours_week``: the hours distribution at that week.
+    axis
+        The time axis of the periods (copied from a :class:`~trialeval.panel.PanelResult`; weeks since
+        visitation for a long panel).
     nonzero
         Internal: per outcome and week the persons of each arm with a non-zero value of a continuous
         outcome (``nonzero_treatment``, ``nonzero_control``), used by the disclosure rule; never exported.
@@ -118,6 +125,7 @@ class EffectsResult:
     dropped_blocks: pd.DataFrame | None = None
     hours: HoursDistributionResult | None = None
     nonzero: pd.DataFrame | None = field(default=None, repr=False)
+    axis: TimeAxis = WEEKS_SINCE_VISITATION
 
     def to_frame(self) -> pd.DataFrame:
         """The raw effect table (a copy, no small-cell suppression): for computing, never for export."""
@@ -150,27 +158,28 @@ class EffectsResult:
             out["hours"] = self.hours.export_frame()
         if self.dropped_blocks is not None and len(self.dropped_blocks):
             # Which blocks were dropped is not disclosive, their sizes are: export names only.
-            out["dropped_blocks"] = self.dropped_blocks[["outcome", "week", "block", "reason"]].copy()
+            out["dropped_blocks"] = self.dropped_blocks[["outcome", self.axis.column, "block", "reason"]].copy()
         return out
 
     def summary(self) -> str:
         """A short text report: design, weeks, and the effect at a few weeks per outcome (as exported)."""
         t = self.export_frame()
         exported = self.export_tables()
+        period, unit, units = self.axis.column, self.axis.unit(), self.axis.unit(plural=True)
         lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), "
                  f"{100 * (1 - self.alpha):g} % confidence intervals"]
         for outcome in self.outcomes:
             rows = t[t["outcome"] == outcome]
             if rows.empty:
                 continue
-            weeks = rows["week"].to_numpy()
-            lines.append(f"{outcome}: weeks {weeks.min()}–{weeks.max()}")
+            weeks = rows[period].to_numpy()
+            lines.append(f"{outcome}: {units} {weeks.min()}–{weeks.max()}")
             show = rows.iloc[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
             for _, r in show.iterrows():
                 if r["suppressed"]:
-                    lines.append(f"  week {int(r['week']):>3}: · (suppressed: fewer than {self.min_cell} persons)")
+                    lines.append(f"  {unit} {int(r[period]):>3}: · (suppressed: fewer than {self.min_cell} persons)")
                     continue
-                lines.append(f"  week {int(r['week']):>3}: effect {r['effect']: .4g} "
+                lines.append(f"  {unit} {int(r[period]):>3}: effect {r['effect']: .4g} "
                              f"[{r['ci_low']: .4g}, {r['ci_high']: .4g}], p = {r['p_value']:.3g}")
             if self.bands is not None:
                 b = self.bands[self.bands["outcome"] == outcome]
@@ -178,7 +187,7 @@ class EffectsResult:
                     lines.append(f"  simultaneous band: critical value {b['critical_value'].iloc[0]:.3f} "
                                  f"(pointwise t ≈ {b['t_pointwise'].iloc[0]:.3f})")
         if self.summary_table is not None:
-            lines.append(f"Average effect over weeks 1–{self.settings.get('summary_weeks')} (Holm-adjusted p):")
+            lines.append(f"Average effect over {units} 1–{self.settings.get('summary_weeks')} (Holm-adjusted p):")
             for _, r in exported["summary"].iterrows():
                 if r["suppressed"]:
                     lines.append(f"  {r['outcome']}: · (suppressed: fewer than {self.min_cell} persons)")
@@ -186,7 +195,7 @@ class EffectsResult:
                 lines.append(f"  {r['outcome']}: {r['effect']: .4g} [{r['ci_low']: .4g}, {r['ci_high']: .4g}], "
                              f"p = {r['p_value']:.3g}, Holm p = {r['p_holm']:.3g}")
         if self.dropped_blocks is not None and len(self.dropped_blocks):
-            lines.append(f"{len(self.dropped_blocks)} block-week cell(s) dropped (an arm with < 2 persons)")
+            lines.append(f"{len(self.dropped_blocks)} block-{unit} cell(s) dropped (an arm with < 2 persons)")
         if self.hours is not None:
             lines.append(self.hours.summary())
         return "\n".join(lines)
@@ -196,15 +205,17 @@ class EffectsResult:
         """Two-panel figure of one outcome (delegates to :func:`trialeval.plots.plot_effect_curve`)."""
         from trialeval.plots import plot_effect_curve
 
-        return plot_effect_curve(self, outcome or self.outcomes[0], axes=ax, lang=lang, grey_below=grey_below)
+        return plot_effect_curve(self, outcome or self.outcomes[0], axes=ax, lang=lang, grey_below=grey_below,
+                                 axis=self.axis)
 
     def figures(self, *, lang: str = "en", grey_below: int | None = None) -> dict[str, Figure]:
         """One figure per outcome, plus ``"hours"`` for the hours distribution when present."""
         from trialeval.plots import plot_effect_curve, plot_hours_distribution
 
-        figs = {o: plot_effect_curve(self, o, lang=lang, grey_below=grey_below) for o in self.outcomes}
+        figs = {o: plot_effect_curve(self, o, lang=lang, grey_below=grey_below, axis=self.axis)
+                for o in self.outcomes}
         if self.hours is not None:
-            figs["hours"] = plot_hours_distribution(self.hours, lang=lang)
+            figs["hours"] = plot_hours_distribution(self.hours, lang=lang, axis=self.axis)
         return figs
 
     def _repr_html_(self) -> str:

@@ -12,6 +12,9 @@ from trialeval.effects.estimators import welch
 from trialeval.effects.inference import _holm
 from trialeval.exceptions import TrialevalWarning
 from trialeval.stats.moments import CellMoments
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION
+
+_PERIOD = WEEKS_SINCE_VISITATION.column      # the time index of the pooled regression
 
 
 def _summary(panel: pd.DataFrame, outcomes: list[str], person: np.ndarray, t: np.ndarray, week: np.ndarray,
@@ -44,7 +47,7 @@ def _summary(panel: pd.DataFrame, outcomes: list[str], person: np.ndarray, t: np
         mm = arms.mean
         var_pm, _ = welch(arms[1:2], arms[0:1])
         frame = pd.DataFrame({"y": ym, "treatment": tm.astype(np.float64), "const": 1.0},
-                             index=pd.MultiIndex.from_arrays([pid, wm], names=["person", "week"]))
+                             index=pd.MultiIndex.from_arrays([pid, wm], names=["person", _PERIOD]))
         fit = PanelOLS(frame["y"], frame[["const", "treatment"]], time_effects=True).fit(
             cov_type="clustered", cluster_entity=True)
         ci_low, ci_high = fit.conf_int(level=1 - alpha).loc["treatment", ["lower", "upper"]].to_numpy(dtype=float)

@@ -1,7 +1,8 @@
 """The weekly person-by-week panel built from register spells.
 
-Week ``k`` of a person with visitation date ``v`` covers the days ``[v + 7(k-1), v + 7k - 1]``; weeks
-``k <= 0`` are pre-visitation weeks. A week is *observed* iff its last day is on or before the extraction
+Periods come from the time axis (:mod:`trialeval.timeaxis`; the panel counts weeks since visitation):
+week ``k`` of a person with visitation date ``v`` is ``WEEKS_SINCE_VISITATION.period_bounds(v, k)``, the
+visitation day and the six days after it for ``k = 1``; weeks ``k <= 0`` are pre-visitation weeks. A week is *observed* iff its last day is on or before the extraction
 date and on or before the person's ``followup_end``; unobserved weeks are absent from the panel, never
 zero. Because both limits cut the calendar at one day, the observed weeks of a person are always a prefix
 ``k_min .. K`` of the requested window, and that is what makes the construction below cheap.
@@ -21,7 +22,7 @@ How it is computed (no loop over persons anywhere), one module a step:
 4. :mod:`~trialeval.panel.intervals` — the clipped range is expanded into one row per spell-week with
    :func:`numpy.repeat`; the overlap days in each week come from clipping the range to the week's first
    and last day, and :func:`numpy.bincount` adds those rows into a dense ``persons x weeks`` array
-   (coverage for indicators, ``hours_per_week x overlap_days / 7`` for hours). With ``min_days > 1``
+   (coverage for indicators, ``hours_per_week x overlap_days / DAYS_PER_WEEK`` for hours). With ``min_days > 1``
    overlapping spells of one type are first merged into disjoint intervals so that no day counts twice.
 5. :mod:`~trialeval.panel.rules` — one function per outcome rule; the 13-week rule is a loop over
    *weeks* (at most ``weeks`` iterations) of vector operations over all persons of the chunk.

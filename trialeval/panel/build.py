@@ -54,6 +54,7 @@ from trialeval.panel.spells import (
     _Spells,
 )
 from trialeval.panel.store import _Layout, _panel_writer, _PanelStore
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, FixedLengthAxis, TimeAxis
 
 #: Most person-weeks built at a time (a chunk's working memory is about 20 bytes each): with many
 #: weeks, fewer persons are processed together.
@@ -66,7 +67,7 @@ def build_panel(
     ledger: pd.DataFrame | str | os.PathLike[str],
     spells: pd.DataFrame | str | os.PathLike[str],
     extraction_date: Any,
-    weeks: int = 52,
+    weeks: int = WEEKS_SINCE_VISITATION.periods_per_year,
     *,
     pre_weeks: int = 0,
     min_days: int = 1,
@@ -78,6 +79,7 @@ def build_panel(
     out: str | os.PathLike[str] | None = None,
     keep_panel: bool = True,
     min_matched_share: float = MIN_MATCHED_SHARE,
+    axis: TimeAxis | str = WEEKS_SINCE_VISITATION,
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -92,12 +94,13 @@ def build_panel(
         Last day covered by the register extract, ``YYYY-MM-DD`` or a date; weeks ending after it are absent.
     weeks
         Last week since visitation to build (week 1 starts on the visitation date), 1 to ``MAX_WEEKS``
-        (20 years).
+        (20 years); default one year.
     pre_weeks
         Number of pre-visitation weeks ``0, -1, …`` to add, for covariates and placebo curves
         (at most ``MAX_WEEKS``).
     min_days
-        Days of overlap (1–7) a spell needs to cover a week (ordinary hours are always pro rata).
+        Days of overlap (1 to the days of a week) a spell needs to cover a week (ordinary hours are always
+        pro rata).
     drop_bad_rows
         Drop rows that break a row rule into :attr:`PanelResult.rejects` instead of stopping.
     spell_types
@@ -127,6 +130,9 @@ def build_panel(
         no spell matches a ledger person, the spells and the ledger almost surely do not fit (lost leading
         zeros, another id column, another extract) and :class:`InputDataError` shows a sample of the
         unmatched ids and the likely cause. ``0`` turns the check off.
+    axis
+        The time axis (a :class:`~trialeval.timeaxis.TimeAxis` or its name); the panel supports
+        ``weeks_since_visitation`` only for now, and the result carries it (:attr:`PanelResult.axis`).
 
     Returns
     -------
@@ -143,7 +149,7 @@ def build_panel(
     Notes
     -----
     Outcomes per observed person-week: ``in_internship``, ``in_wage_subsidy``, ``ordinary_hours``
-    (``Σ hours_per_week × overlap_days / 7``), ``has_ordinary_hours`` (hours > 0),
+    (``Σ hours_per_week × overlap_days / DAYS_PER_WEEK``: hours are a weekly rate), ``has_ordinary_hours`` (hours > 0),
     ``company_directed`` (any of those three), ``self_supporting`` (no benefit spell covers the week; only
     when the spells hold benefit spells), ``reached_13_weeks`` and, when ``workplace_id`` has values,
     ``reached_13_weeks_same_workplace``. Overlapping spells of one type are merged for indicators and
@@ -163,9 +169,10 @@ def build_panel(
     >>> res.n_spells_not_in_ledger
     1
     """
+    period_axis = _panel_axis(axis)
     weeks, pre_weeks, min_days, chunk_persons, extraction, types, out = _check_arguments(
         weeks, pre_weeks, min_days, chunk_persons, extraction_date, spell_types, out, keep_panel,
-        min_matched_share, drop_bad_rows, ledger, spells, columns)
+        min_matched_share, drop_bad_rows, ledger, spells, columns, period_axis.period_days)
     _, date_format = split_date_format(columns)
     table, ledger_source = _read_ledger(ledger, columns, date_format)
     _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
@@ -179,7 +186,7 @@ def build_panel(
         batches, n_spell_rows = _spell_batches(spells, columns)
 
     ledger_ids, persons = _ledger_persons(table, extraction, 1 - pre_weeks, weeks, drop_bad_rows,
-                                          ledger_source)
+                                          ledger_source, period_axis)
     del table
     # Memory planned before anything is allocated: a chunk's working set is bounded by its person-weeks,
     # and a panel kept in memory must fit in this machine's memory.
@@ -202,9 +209,10 @@ def build_panel(
     flag_outcomes = _flag_outcomes(counts["has_benefit"], counts["has_workplace"], extras)
     outcomes = ("in_internship", "in_wage_subsidy", "ordinary_hours", *flag_outcomes[2:])
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
-                     flag_outcomes=flag_outcomes, k_min=1 - pre_weeks)
+                     flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column)
     ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=1 - pre_weeks,
-                   n_weeks=n_weeks, min_days=min_days, rules=_rules_for(flag_outcomes, len(extras)))
+                   n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days,
+                   rules=_rules_for(flag_outcomes, len(extras)))
     sums = _WeekSums(layout, n_weeks)
     with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
         _run_chunks(ctx, sp, store, chunk_persons, progress)
@@ -217,10 +225,11 @@ def build_panel(
         "keep_panel": bool(keep_panel and out is None),
     }
     result = PanelResult(
-        outcomes=outcomes, number_at_risk=_number_at_risk(persons.arm, persons.n_obs, 1 - pre_weeks, weeks),
+        outcomes=outcomes, number_at_risk=_number_at_risk(persons.arm, persons.n_obs, 1 - pre_weeks, weeks,
+                                                                 period_axis.column),
         rejects=_all_rejects(spell_rejects, persons.rejects), n_spells_not_in_ledger=counts["n_absent"],
         n_persons_not_in_ledger=counts["n_absent_persons"], n_spells_used=len(sp.person), settings=settings,
-        _layout=layout, _chunks=store.chunks, _sums=sums,
+        _layout=layout, _chunks=store.chunks, _sums=sums, axis=period_axis,
     )
     if out is not None:
         _write_side_files(result, out)
@@ -231,12 +240,13 @@ def _check_arguments(
     weeks: Any, pre_weeks: Any, min_days: Any, chunk_persons: Any, extraction_date: Any,
     spell_types: Sequence[str] | None, out: str | os.PathLike[str] | None, keep_panel: Any,
     min_matched_share: Any, drop_bad_rows: bool, ledger: Any, spells: Any, columns: Mapping[str, str] | None,
+    period_days: int,
 ) -> tuple[int, int, int, int, int, tuple[str, ...], Path | None]:
     """Every argument of :func:`build_panel` checked once, before any input is read; ``out`` must not
     replace an input or a trial's ledger."""
     weeks, pre_weeks, min_days, chunk_persons = (
         _check_int(weeks, "weeks", 1, MAX_WEEKS), _check_int(pre_weeks, "pre_weeks", 0, MAX_WEEKS),
-        _check_int(min_days, "min_days", 1, 7), _check_int(chunk_persons, "chunk_persons", 1))
+        _check_int(min_days, "min_days", 1, period_days), _check_int(chunk_persons, "chunk_persons", 1))
     extraction = _as_day(extraction_date, "extraction_date")
     types = _spell_types(spell_types)
     out_path = None
@@ -289,7 +299,7 @@ class _Persons:
 
 
 def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, drop_bad_rows: bool,
-                    source: str) -> tuple[pa.Array, _Persons]:
+                    source: str, axis: FixedLengthAxis) -> tuple[pa.Array, _Persons]:
     """The ledger's ids (sorted, large_string) and its persons' arrays; the table is not kept.
 
     A visitation after the extraction date leaves nothing of that person to observe and usually means a
@@ -313,7 +323,8 @@ def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, dr
     limit = (_day_numbers(table["followup_end"], missing=extraction)[order] if "followup_end" in table.column_names
              else np.full(len(v), extraction, dtype=np.int64))
     limit = np.minimum(limit, extraction)
-    last_week = np.clip(np.floor_divide(limit - v + 1, 7), k_min - 1, weeks)
+    # The last complete period: the one before the period that holds the day after the last observed day.
+    last_week = np.clip(np.floor_divide(limit - v + 1, axis.period_days), k_min - 1, weeks)
     n_obs = (last_week - k_min + 1).astype(np.int64)
     groups: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for col in ("municipality", "stratum"):
@@ -345,16 +356,26 @@ def _run_chunks(ctx: _Context, sp: _Spells, store: _PanelStore, chunk_persons: i
             progress(c + 1, n_chunks)
 
 
-def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int) -> pd.DataFrame:
-    """``arm, week, n_at_risk``: persons observed per arm and week."""
+def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int, column: str) -> pd.DataFrame:
+    """``arm, week, n_at_risk``: persons observed per arm and week (``column`` names the week)."""
     n_weeks = weeks - k_min + 1
     rows = []
     for a, name in enumerate(ARMS):
         counts = np.bincount(n_obs[arm == a], minlength=n_weeks + 1)
         at_risk = counts[::-1].cumsum()[::-1][1:n_weeks + 1]   # persons with n_obs >= j + 1
-        rows.append(pd.DataFrame({"arm": name, "week": np.arange(k_min, weeks + 1),
+        rows.append(pd.DataFrame({"arm": name, column: np.arange(k_min, weeks + 1),
                                   "n_at_risk": at_risk.astype(np.int64)}))
     return pd.concat(rows, ignore_index=True)
+
+
+def _panel_axis(axis: TimeAxis | str) -> FixedLengthAxis:
+    """The panel's time axis: a :class:`TimeAxis` or its name; only weeks since visitation for now."""
+    resolved = TimeAxis.from_name(axis) if isinstance(axis, str) else axis
+    if resolved != WEEKS_SINCE_VISITATION or not isinstance(resolved, FixedLengthAxis):
+        name = getattr(resolved, "name", repr(resolved))
+        raise InputDataError(f"time axis {name!r} is not supported by the panel yet; the panel counts "
+                             f"{WEEKS_SINCE_VISITATION.name}")
+    return resolved
 
 
 def _all_rejects(spell_rejects: pd.DataFrame, ledger_rejects: pd.DataFrame) -> pd.DataFrame:

@@ -1,34 +1,38 @@
-"""Interval arithmetic on day ranges relative to visitation: days of overlap with weeks, coverage,
+"""Interval arithmetic on day ranges relative to visitation: days of overlap with periods, coverage,
 pro-rata hours (all vectorised; no loop over persons or spells).
 
-Day ``0`` is the visitation date; week index ``j`` of a window starting at relative day ``lo`` covers the
-days ``[lo + 7j, lo + 7j + 6]``. Ranges are inclusive and already clipped to the window.
+Day ``0`` is the visitation date; with periods of ``L`` days (``period_days``, the time axis's period
+length), period index ``j`` of a window starting at relative day ``lo`` covers the days
+``[lo + Lj, lo + Lj + L - 1]``. Ranges are inclusive and already clipped to the window.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from trialeval.timeaxis import DAYS_PER_WEEK
 
-def _expand_weeks(group: np.ndarray, a: np.ndarray, b: np.ndarray, lo: int, n_weeks: int,
+
+def _expand_weeks(group: np.ndarray, a: np.ndarray, b: np.ndarray, lo: int, n_weeks: int, period_days: int,
                   overlap: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
-    """One row per (interval, week) it touches: the dense cell ``group * n_weeks + j`` and overlap days.
+    """One row per (interval, period) it touches: the dense cell ``group * n_weeks + j`` and overlap days.
 
-    ``a, b`` are inclusive day ranges relative to visitation, already clipped to ``[lo, lo + 7 n_weeks)``;
-    week index ``j`` covers relative days ``[lo + 7j, lo + 7j + 6]``. Interior weeks overlap 7 days, so only
-    the first and last week of each interval need arithmetic.
+    ``a, b`` are inclusive day ranges relative to visitation, already clipped to ``[lo, lo + L n_weeks)``
+    for ``L = period_days``; period index ``j`` covers relative days ``[lo + Lj, lo + Lj + L - 1]``.
+    Interior periods overlap all ``L`` days, so only the first and last period of each interval need
+    arithmetic.
     """
-    ja = (a - lo) // 7
-    jb = (b - lo) // 7
+    ja = (a - lo) // period_days
+    jb = (b - lo) // period_days
     count = jb - ja + 1
     total = int(count.sum())
     first = np.cumsum(count) - count
     cells = np.repeat(group * n_weeks + ja - first, count) + np.arange(total, dtype=np.int64)
     if not overlap:
         return cells, None
-    days = np.full(total, 7, dtype=np.int64)
-    days[first] = np.minimum(b, lo + 7 * ja + 6) - a + 1
-    days[first + count - 1] = b - np.maximum(a, lo + 7 * jb) + 1
+    days = np.full(total, period_days, dtype=np.int64)
+    days[first] = np.minimum(b, lo + period_days * ja + period_days - 1) - a + 1
+    days[first + count - 1] = b - np.maximum(a, lo + period_days * jb) + 1
     return cells, days
 
 
@@ -58,32 +62,33 @@ def _merge_intervals(
 
 
 def _coverage(group: np.ndarray, a: np.ndarray, b: np.ndarray, n_groups: int, n_weeks: int, lo: int,
-              min_days: int) -> np.ndarray:
-    """Dense ``(n_groups, n_weeks)`` bool: the union of a group's intervals covers >= min_days of the week."""
+              min_days: int, period_days: int) -> np.ndarray:
+    """Dense ``(n_groups, n_weeks)`` bool: the union of a group's intervals covers >= min_days of the period."""
     out = np.zeros(n_groups * n_weeks, dtype=bool)
     if min_days <= 1:
-        cells, _ = _expand_weeks(group, a, b, lo, n_weeks, overlap=False)
+        cells, _ = _expand_weeks(group, a, b, lo, n_weeks, period_days, overlap=False)
         out[cells] = True
         return out.reshape(n_groups, n_weeks)
-    # Disjoint intervals never count a day twice; a week is fully inside at most one of them, and only
-    # partial weeks (first or last of an interval) can be shared by several.
-    group, a, b = _merge_intervals(group, a, b, lo, 7 * n_weeks)
-    cells, days = _expand_weeks(group, a, b, lo, n_weeks)
+    # Disjoint intervals never count a day twice; a period is fully inside at most one of them, and only
+    # partial periods (first or last of an interval) can be shared by several.
+    group, a, b = _merge_intervals(group, a, b, lo, period_days * n_weeks)
+    cells, days = _expand_weeks(group, a, b, lo, n_weeks, period_days)
     assert days is not None                  # always given with overlap=True
-    out[cells[days == 7]] = True
-    partial, total = _sum_cells(cells[days < 7], days[days < 7])
+    out[cells[days == period_days]] = True
+    partial, total = _sum_cells(cells[days < period_days], days[days < period_days])
     out[partial[total >= min_days]] = True
     return out.reshape(n_groups, n_weeks)
 
 
 def _prorata_hours(group: np.ndarray, a: np.ndarray, b: np.ndarray, hours_per_week: np.ndarray, lo: int,
-                   n_weeks: int) -> tuple[np.ndarray, np.ndarray]:
-    """Hours per touched cell: ``Σ hours_per_week × overlap_days / 7`` over the intervals touching it.
+                   n_weeks: int, period_days: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hours per touched cell: ``Σ hours_per_week × overlap_days / DAYS_PER_WEEK`` over the intervals
+    touching it (hours are a weekly rate whatever the period length).
 
     Hours are summed, not merged: two overlapping spells of 20 hours a week make 40. Returns the distinct
     cells ``group * n_weeks + j`` (sorted) and their hours; cells no interval touches are not returned.
     """
-    cells, days = _expand_weeks(group, a, b, lo, n_weeks)
+    cells, days = _expand_weeks(group, a, b, lo, n_weeks, period_days)
     assert days is not None                  # always given with overlap=True
-    spell_weeks = (b - lo) // 7 - (a - lo) // 7 + 1
-    return _sum_cells(cells, np.repeat(hours_per_week, spell_weeks) * days / 7)
+    spell_periods = (b - lo) // period_days - (a - lo) // period_days + 1
+    return _sum_cells(cells, np.repeat(hours_per_week, spell_periods) * days / DAYS_PER_WEEK)

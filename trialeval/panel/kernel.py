@@ -37,6 +37,7 @@ class _Context:
     k_min: int              # first week of the window
     n_weeks: int
     min_days: int
+    period_days: int        # days in a period of the time axis
     rules: tuple[tuple[str, Rule], ...]     # (indicator outcome, rule) in panel order
 
 
@@ -56,18 +57,19 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
 def _clip_spells(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hours_rows: slice
                  ) -> _ChunkSpells:
     """The chunk's spells relative to visitation, clipped to each person's window [lo, last observed day]."""
-    lo = 7 * (ctx.k_min - 1)
+    lo = ctx.period_days * (ctx.k_min - 1)
     local = sp.person[rows].astype(np.int64) - p0      # int64: codes such as local * n_workplaces
     v = ctx.v[sp.person[rows]]
     a = np.maximum(sp.start[rows] - v, lo)
-    b = np.minimum(sp.end[rows] - v, 7 * ctx.last_week[sp.person[rows]] - 1)
+    b = np.minimum(sp.end[rows] - v, ctx.period_days * ctx.last_week[sp.person[rows]] - 1)
     keep = a <= b
     hours_pw = np.full(len(keep), np.nan)
     hours_pw[sp.kind[rows] == _HOURS] = sp.hours[hours_rows]
     return _ChunkSpells(
         local=local[keep], a=a[keep], b=b[keep], kind=sp.kind[rows][keep], hours_per_week=hours_pw[keep],
         workplace=sp.workplace[rows][keep], n_workplaces=sp.n_workplaces, n_persons=p1 - p0,
-        n_weeks=ctx.n_weeks, lo=lo, week_one=-ctx.k_min + 1, min_days=ctx.min_days)
+        n_weeks=ctx.n_weeks, lo=lo, week_one=-ctx.k_min + 1, min_days=ctx.min_days,
+        period_days=ctx.period_days)
 
 
 def _compact(ctx: _Context, p0: int, p1: int, flags: dict[str, np.ndarray], hours_cells: np.ndarray,

@@ -20,6 +20,7 @@ from trialeval.exceptions import InputDataError
 from trialeval.io import ARMS
 from trialeval.panel.kernel import _Chunk
 from trialeval.panel.store import _Layout
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 
 def _check_int(value: Any, name: str, low: int, high: int | None = None) -> int:
@@ -118,6 +119,9 @@ class PanelResult:
         Valid spells of ledger persons.
     settings
         The arguments that produced the panel.
+    axis
+        The time axis the periods are counted on (:data:`~trialeval.timeaxis.WEEKS_SINCE_VISITATION`);
+        its period column (``"week"``) names the period in every table of the result.
 
     Notes
     -----
@@ -136,6 +140,7 @@ class PanelResult:
     _layout: _Layout = field(repr=False)
     _chunks: tuple[_Chunk, ...] = field(repr=False)
     _sums: _WeekSums = field(repr=False)
+    axis: TimeAxis = WEEKS_SINCE_VISITATION
 
     @property
     def _arm(self) -> np.ndarray:
@@ -180,7 +185,7 @@ class PanelResult:
     @property
     def columns(self) -> list[str]:
         """Columns of the panel, in order."""
-        return ["person_id", "arm", "week", *self.outcomes, *self._layout.groups]
+        return ["person_id", "arm", self.axis.column, *self.outcomes, *self._layout.groups]
 
     # ---- tables ----------------------------------------------------------------------------------
     def _chunk_table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
@@ -252,7 +257,7 @@ class PanelResult:
 
         if outcome not in self.outcomes:
             raise InputDataError(f"panel has no outcome '{outcome}'; it has {', '.join(self.outcomes)}")
-        return plot_panel_means(self.means(), outcome, ax=ax, lang=lang, min_cell=min_cell)
+        return plot_panel_means(self.means(), outcome, ax=ax, lang=lang, min_cell=min_cell, axis=self.axis)
 
     def means(self) -> pd.DataFrame:
         """Per-week means of every outcome by arm, over the persons observed that week.
@@ -329,7 +334,7 @@ class PanelResult:
         for name in names:
             n, mean, ss = sums.moments(name, min_weeks)
             frames.append(pd.DataFrame({"outcome": name, "arm": np.repeat(ARMS, len(week)),
-                                        "week": np.tile(week, len(ARMS)), "n": n.ravel(),
+                                        self.axis.column: np.tile(week, len(ARMS)), "n": n.ravel(),
                                         "mean": mean.ravel(), "ss": ss.ravel()}))
         return pd.concat(frames, ignore_index=True)
 
@@ -393,7 +398,7 @@ class PanelResult:
 
         # a notebook display is an export: numbers at risk below the disclosure threshold show as "·"
         shown = suppress_small_cells(self.number_at_risk, ["n_at_risk"], [], DEFAULT_MIN_CELL)
-        wide = shown.pivot(index="week", columns="arm", values="n_at_risk")
+        wide = shown.pivot(index=self.axis.column, columns="arm", values="n_at_risk")
         return (f"<h4>Weekly panel</h4><ul>{head}</ul><p>Number at risk by week (fewer than "
                 f"{DEFAULT_MIN_CELL} persons: ·)</p>{wide.to_html(max_rows=20, na_rep='·', float_format='{:,.0f}'.format)}")
 

@@ -48,19 +48,20 @@ class _ChunkSpells:
     lo: int             # first relative day of the window (week index 0)
     week_one: int       # index of week 1
     min_days: int
+    period_days: int    # days in a period of the time axis
 
     def covered(self, code: int) -> np.ndarray:
         """Dense ``persons x weeks`` bool: spells of type ``code`` cover at least ``min_days`` of the week."""
         m = self.kind == code
         return _coverage(self.local[m], self.a[m], self.b[m], self.n_persons, self.n_weeks, self.lo,
-                         self.min_days)
+                         self.min_days, self.period_days)
 
     @cached_property
     def hours(self) -> tuple[np.ndarray, np.ndarray]:
         """Ordinary hours of the touched cells ``local * n_weeks + j`` (sorted) and their hours."""
         m = self.kind == _HOURS
         return _prorata_hours(self.local[m], self.a[m], self.b[m], self.hours_per_week[m], self.lo,
-                              self.n_weeks)
+                              self.n_weeks, self.period_days)
 
     def reached(self, first: np.ndarray) -> np.ndarray:
         """Dense ``persons x weeks`` bool: the week is at or after each person's week index ``first``."""
@@ -101,7 +102,8 @@ def _reached_13_weeks(s: _ChunkSpells, done: dict[str, np.ndarray]) -> np.ndarra
 
 def _reached_13_weeks_same_workplace(s: _ChunkSpells, done: dict[str, np.ndarray]) -> np.ndarray:
     return s.reached(_same_workplace_first(s.local, s.a, s.b, s.kind, s.workplace, s.n_workplaces,
-                                           s.n_persons, s.n_weeks, s.lo, s.min_days, s.week_one))
+                                           s.n_persons, s.n_weeks, s.lo, s.min_days, s.week_one,
+                                           s.period_days))
 
 
 def _indicator(code: int) -> Rule:
@@ -190,7 +192,7 @@ def _first_reach(active: np.ndarray, week_one: int, need: int = CHAIN_WEEKS,
 
 def _same_workplace_first(local: np.ndarray, a: np.ndarray, b: np.ndarray, kind: np.ndarray,
                           workplace: np.ndarray, n_workplaces: int, n_p: int, n_weeks: int, lo: int,
-                          min_days: int, week_one: int) -> np.ndarray:
+                          min_days: int, week_one: int, period_days: int) -> np.ndarray:
     """First week of reaching 13 company-directed weeks at one workplace (the 13-week rule per workplace).
 
     A person-workplace pair is active in a week when internship or wage-subsidy spells at that workplace
@@ -204,7 +206,7 @@ def _same_workplace_first(local: np.ndarray, a: np.ndarray, b: np.ndarray, kind:
     pair, pair_index = np.unique(local[m] * n_workplaces + workplace[m], return_inverse=True)
     pa_, pb, pk = a[m], b[m], kind[m]
     # A pair whose spells touch fewer than 13 weeks in all cannot reach the rule: skip it.
-    touched = np.bincount(pair_index.ravel(), weights=(pb - lo) // 7 - (pa_ - lo) // 7 + 1)
+    touched = np.bincount(pair_index.ravel(), weights=(pb - lo) // period_days - (pa_ - lo) // period_days + 1)
     keep = touched[pair_index.ravel()] >= CHAIN_WEEKS
     if not keep.any():
         return first
@@ -214,7 +216,7 @@ def _same_workplace_first(local: np.ndarray, a: np.ndarray, b: np.ndarray, kind:
     active = np.zeros((len(pair), n_weeks), dtype=bool)
     for code, days in ((_INTERNSHIP, min_days), (_WAGE_SUBSIDY, min_days), (_HOURS, 1)):
         s = pk == code
-        active |= _coverage(pair_index[s], pa_[s], pb[s], len(pair), n_weeks, lo, days)
+        active |= _coverage(pair_index[s], pa_[s], pb[s], len(pair), n_weeks, lo, days, period_days)
     np.minimum.at(first, pair // n_workplaces, _first_reach(active, week_one))
     return first
 

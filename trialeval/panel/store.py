@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 
 from trialeval.io import ARMS, atomic_write
 from trialeval.panel.kernel import _Chunk
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 
 #: Parquet row groups hold whole persons and at most this many rows.
 ROW_GROUP_ROWS = 1 << 20
@@ -51,6 +52,7 @@ class _Layout:
     outcomes: tuple[str, ...]
     flag_outcomes: tuple[str, ...]                  # the indicator outcomes, in bit order
     k_min: int                                      # first week of the window
+    period_column: str = WEEKS_SINCE_VISITATION.column  # name of the period column (the time axis's)
 
     def table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
         """Persons ``[start, stop)`` of ``chunk`` (all of it by default) as the long Arrow table."""
@@ -69,7 +71,7 @@ class _Layout:
         columns: dict[str, pa.Array] = {
             "person_id": self.ids.take(pa.array(person)),
             "arm": pa.DictionaryArray.from_arrays(pa.array(self.arm[person]), pa.array(list(ARMS))),
-            "week": pa.array(week),
+            self.period_column: pa.array(week),
         }
         for name in self.outcomes:
             if name == "ordinary_hours":
