@@ -126,3 +126,24 @@ def test_from_sums_takes_running_sums_at_the_boundary():
     assert np.isnan(m.variance()[0]) and m.variance()[1] == 1.0
     with pytest.raises(ValueError, match="without weights"):
         m.variance(weighted=True)
+
+
+def test_panel_sums_give_a_constant_hours_week_variance_exactly_zero():
+    """The panel's running sums are moments too. The three treated persons work 0.7 hours a week in weeks
+    1-2 and the controls none: every arm-week is constant, so SE is exactly 0 and df, CI and p are missing,
+    from the sums as from the rows (the sums once gave SE 1.5e-09 here)."""
+    import pandas as pd
+
+    from trialeval.effects import effects
+    from trialeval.panel import build_panel
+
+    ids = [f"p{i:02d}" for i in range(6)]
+    ledger = pd.DataFrame({"person_id": ids, "arm": ["treatment", "control"] * 3, "visitation_date": "2016-03-07"})
+    spells = pd.DataFrame({"person_id": ids[::2], "spell_type": "ordinary_hours", "start_date": "2016-03-07",
+                           "end_date": "2016-03-20", "hours_per_week": 0.7})
+    panel = build_panel(ledger, spells, "2016-04-03", weeks=4, min_matched_share=0)
+    for source in (panel, panel.to_frame()):
+        table = effects(source, ["ordinary_hours"], min_cell=0).to_frame()
+        assert table["mean_treatment"].tolist() == [0.7, 0.7, 0.0, 0.0]
+        assert table["se"].tolist() == [0.0, 0.0, 0.0, 0.0]
+        assert table[["df", "ci_low", "ci_high", "p_value"]].isna().all().all()

@@ -20,6 +20,7 @@ from trialeval.exceptions import InputDataError
 from trialeval.io import ARMS
 from trialeval.panel.kernel import _Chunk
 from trialeval.panel.store import _Layout
+from trialeval.stats.moments import CellMoments
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 
@@ -36,9 +37,10 @@ class _WeekSums:
     """Sums for per-week means and variances, gathered chunk by chunk while the panel is built.
 
     Cells are (arm, persons' number of observed weeks, week): the middle key lets a fixed cohort (persons
-    observed at least K weeks) be summed afterwards without the rows. Per outcome Σz and Σz² with
-    ``z = y - shift``: indicators use shift 0 (then Σz² = Σz), hours the mean of the first chunk, so
-    that Σz² − (Σz)²/n loses no digits worth speaking of.
+    observed at least K weeks) be summed afterwards without the rows. Indicators keep exact counts (their
+    sum of squares is their sum); hours keep :class:`~trialeval.stats.moments.CellMoments` (n, mean, sum of
+    squared deviations), added chunk by chunk by the parallel-variance formula, so a week where every
+    person has the same hours has variance exactly 0.
     """
 
     def __init__(self, layout: _Layout, n_weeks: int) -> None:
@@ -49,9 +51,7 @@ class _WeekSums:
         self.flag_outcomes = layout.flag_outcomes
         self.n = np.zeros(self.n_cells)
         self.s1 = {name: np.zeros(self.n_cells) for name in layout.outcomes}
-        self.s2 = np.zeros(self.n_cells)          # of ordinary_hours; indicators need none
-        self.shift = 0.0
-        self._first = True
+        self.hours = CellMoments.empty(self.n_cells)
 
     def add(self, chunk: _Chunk) -> None:
         n_obs = self._n_obs[chunk.start:chunk.stop]
@@ -75,29 +75,27 @@ class _WeekSums:
         self.n += n
         for bit, name in enumerate(self.flag_outcomes):
             self.s1[name] += by_bit[:, bit]
-        if self._first:
-            self.shift = float(chunk.hours.sum()) / total
-            self._first = False
-        c = self.shift
         hours_cell = cell[chunk.hours_row]
-        zeros = n - np.bincount(hours_cell, minlength=self.n_cells)      # rows without hours: y = 0
-        z = chunk.hours - c
-        self.s1["ordinary_hours"] += np.bincount(hours_cell, weights=z, minlength=self.n_cells) - zeros * c
-        self.s2 += np.bincount(hours_cell, weights=z * z, minlength=self.n_cells) + zeros * (c * c)
+        worked = CellMoments.from_values(hours_cell, np.asarray(chunk.hours, dtype=np.float64), self.n_cells)
+        zeros = n - worked.n                                             # rows without hours: y = 0, exactly
+        self.hours = self.hours + worked + CellMoments.from_sums(zeros, np.zeros(self.n_cells),
+                                                                 np.zeros(self.n_cells))
 
     def moments(self, name: str, min_weeks: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Count, mean and sum of squared deviations, each ``(arms, weeks)``, over the persons observed
         at least up to week ``min_weeks`` (all persons when None)."""
         shape = (len(ARMS), self.n_weeks + 1, self.n_weeks)
         lo = 0 if min_weeks is None else min(max(min_weeks - self.k_min + 1, 0), self.n_weeks + 1)
+        if name == "ordinary_hours":
+            cells = np.arange(self.n_cells).reshape(shape)[:, lo:]
+            arm_week = (cells // ((self.n_weeks + 1) * self.n_weeks)) * self.n_weeks + cells % self.n_weeks
+            m = self.hours[cells.ravel()].collapse(arm_week.ravel(), len(ARMS) * self.n_weeks)
+            out = (len(ARMS), self.n_weeks)
+            return m.n.reshape(out), m.mean.reshape(out), m.m2.reshape(out)
         n = self.n.reshape(shape)[:, lo:].sum(axis=1)
         s1 = self.s1[name].reshape(shape)[:, lo:].sum(axis=1)
-        if name == "ordinary_hours":
-            sq, c = self.s2.reshape(shape)[:, lo:].sum(axis=1), self.shift
-        else:
-            sq, c = s1, 0.0
         with np.errstate(invalid="ignore", divide="ignore"):
-            return n, c + s1 / n, np.maximum(sq - s1 * s1 / n, 0.0)
+            return n, s1 / n, np.maximum(s1 - s1 * s1 / n, 0.0)
 
 
 @dataclass(frozen=True, eq=False)

@@ -193,9 +193,13 @@ class CellMoments:
     def collapse(self, groups: np.ndarray, size: int) -> CellMoments:
         """Cells merged into ``size`` groups (``groups[i]`` the group of cell i), by the same formula."""
         n = np.bincount(groups, weights=self.n, minlength=size)
+        filled = self.n > 0
+        ref = np.zeros(size)                 # one cell's mean per group: cells that agree add exactly 0
+        ref[groups[filled]] = self.mean[filled]
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.bincount(groups, weights=self.n * np.nan_to_num(self.mean), minlength=size) / n
-            d = np.where(self.n > 0, self.mean - mean[groups], 0.0)
+            shift = np.where(filled, self.mean - ref[groups], 0.0)
+            mean = ref + np.bincount(groups, weights=self.n * shift, minlength=size) / n
+            d = np.where(filled, self.mean - mean[groups], 0.0)
             m2 = np.bincount(groups, weights=self.m2 + self.n * d * d, minlength=size)
         return CellMoments(n, mean, np.where(n > 0, m2, 0.0))
 
