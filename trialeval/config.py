@@ -21,6 +21,7 @@ import pandas as pd
 
 from trialeval._validation import check_int, check_open_interval, check_option
 from trialeval.exceptions import ConfigError, InputDataError
+from trialeval.timeaxis import DAYS_PER_WEEK, WEEKS_SINCE_VISITATION
 from trialeval.io import (
     DATE_FORMAT_KEY,
     DECIMAL_COMMA_RULE,
@@ -69,7 +70,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 #: and a panel of millions of persons over it would not fit in memory.
 MAX_WEEKS = 1040
 #: Allowed ranges of the whole-number keys of ``[analysis]``.
-_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, 7),
+_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, DAYS_PER_WEEK),
                     "min_weeks": (1, MAX_WEEKS), "summary_weeks": (1, MAX_WEEKS), "hours_week": (1, MAX_WEEKS),
                     "min_cell_size": (0, 10**9)}
 #: Largest seed: numpy seeds with non-negative integers; 2**63 - 1 keeps every seed a 64-bit integer.
@@ -373,7 +374,7 @@ def read_toml(path: str | Path, kind: str) -> dict[str, Any]:
 
 
 #: Weeks since visitation a panel is built for when neither the config nor the command says.
-DEFAULT_WEEKS = 52
+DEFAULT_WEEKS = WEEKS_SINCE_VISITATION.periods_per_year
 #: Weeks shown in the report's effect table when neither the config nor the command says.
 DEFAULT_REPORT_WEEKS = (13, 26, 35, 52)
 #: ``[analysis]`` keys whose setting has another name (the config's name is kept for compatibility).
