@@ -50,7 +50,7 @@ class _WeekSums:
         self._arm, self._n_obs = layout.arm, layout.n_obs
         self.flag_outcomes = layout.flag_outcomes
         self.n = np.zeros(self.n_cells)
-        self.s1 = {name: np.zeros(self.n_cells) for name in layout.outcomes}
+        self.s1 = {name: np.zeros(self.n_cells) for name in layout.flag_outcomes}   # indicators; hours below
         self.hours = CellMoments.empty(self.n_cells)
 
     def add(self, chunk: _Chunk) -> None:
