@@ -40,6 +40,7 @@ from trialeval._version import __version__
 from trialeval.config import TrialConfig, apply_eligibility, load_config
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
+    _dates_as_text,
     LEDGER_COLUMNS,
     atomic_write,
     check_not_inputs,
@@ -51,7 +52,6 @@ from trialeval.io import (
     validate_ledger,
     validate_population,
     write_table,
-    write_text,
 )
 from trialeval.wave_design import (  # noqa: F401  (the design of a draw is also importable from here)
     DESIGN_FIELDS,
@@ -258,10 +258,7 @@ def _draw_entry(config: TrialConfig, wave: int, date: pd.Timestamp, requests: Ma
 
 
 def _csv_rows(df: pd.DataFrame, header: list[str], *, with_header: bool = False) -> str:
-    out = df.reindex(columns=header).copy()
-    for col in out.columns:
-        if pd.api.types.is_datetime64_any_dtype(out[col]):
-            out[col] = out[col].dt.strftime("%Y-%m-%d").astype(object).where(out[col].notna(), None)
+    out = _dates_as_text(df.reindex(columns=header))
     buffer = _io.StringIO()
     out.to_csv(buffer, index=False, header=with_header, lineterminator="\n")
     return buffer.getvalue()

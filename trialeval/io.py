@@ -15,7 +15,7 @@ import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -30,8 +30,6 @@ from trialeval.dates import (  # noqa: F401  (the date helpers are also importab
 )
 from trialeval.exceptions import InputDataError
 
-if TYPE_CHECKING:
-    import pyarrow as pa
 
 READERS = (".csv", ".parquet", ".pq", ".dta", ".sas7bdat", ".xlsx")
 WRITERS = (".csv", ".parquet", ".xlsx")
