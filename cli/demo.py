@@ -1,4 +1,4 @@
-"""``trialeval demo``: the whole pipeline on sample_data/."""
+"""``trialeval demo``: the whole pipeline on the sample trial that ships with trialeval."""
 
 from __future__ import annotations
 
@@ -15,7 +15,8 @@ from trialeval.cli._progress import progress_bar
 @app.command("demo")
 def demo_command(
     out_dir: Path = typer.Option(Path("trialeval-demo"), "--dir", help="Output folder (created if needed)."),
-    data: Path = typer.Option(Path("sample_data"), "--data", help="Folder holding the sample trial."),
+    data: Optional[Path] = typer.Option(None, "--data", help="Folder holding a sample trial [the one that ships "
+                                                              "with trialeval]."),
     lang: str = typer.Option("en", "--lang", help="Language of figures and report: en or da."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", min=0,
                                            help="Suppress exported cells of fewer persons [5]."),

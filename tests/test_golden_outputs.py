@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,16 @@ TABLES = sorted(p.name for p in GOLDEN.glob("*.csv"))
 
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("golden_demo") / "demo"
-    run_demo(out, Path(__file__).resolve().parents[1] / "sample_data")
-    return out
+    """The demo run the way a user runs it after ``pip install``: from an unrelated folder, on the sample
+    trial that ships with the package (no ``data_dir``)."""
+    elsewhere = tmp_path_factory.mktemp("elsewhere")
+    here = os.getcwd()
+    os.chdir(elsewhere)
+    try:
+        run_demo("demo")
+    finally:
+        os.chdir(here)
+    return elsewhere / "demo"
 
 
 def assert_same_table(new: pd.DataFrame, old: pd.DataFrame, name: str) -> None:

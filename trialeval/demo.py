@@ -2,7 +2,7 @@
 
 draw → verify → balance → panel → effects → costs → report, each step through the same library functions
 the commands use, every output into one folder. The draw is re-run wave by wave from the requests recorded
-in ``sample_data/ledger.manifest.jsonl`` into a fresh ledger, so the demo exercises the real draw; the
+in the sample trial's ``ledger.manifest.jsonl`` into a fresh ledger, so the demo exercises the real draw; the
 result equals the committed ledger, which ``verify`` then confirms.
 
 The output folder is never a trial of someone else's: the demo lists what it wrote, with each file's
@@ -17,6 +17,7 @@ import os
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -75,9 +76,20 @@ class DemoResult:
         return {"out_dir": str(self.out_dir), "files": [str(p) for p in self.files], "steps": dict(self.steps)}
 
 
+def sample_data_dir() -> Path:
+    """The folder of the sample trial that ships with the package (works from any working folder).
+
+    Examples
+    --------
+    >>> sorted(p.name for p in sample_data_dir().glob("*.toml"))
+    ['costs.toml', 'trial.toml']
+    """
+    return Path(str(files("trialeval.sample_data")))
+
+
 def run_demo(
     out_dir: str | Path = "trialeval-demo",
-    data_dir: str | Path = "sample_data",
+    data_dir: str | Path | None = None,
     *,
     lang: str = "en",
     min_cell: int = DEFAULT_MIN_CELL,
@@ -91,7 +103,7 @@ def run_demo(
     >>> result = run_demo(pathlib.Path(tempfile.mkdtemp()) / "demo")  # doctest: +SKIP
     """
     check_lang(lang)
-    data_dir, out_dir = Path(data_dir), Path(out_dir)
+    data_dir, out_dir = Path(data_dir) if data_dir is not None else sample_data_dir(), Path(out_dir)
     missing = [name for name in SAMPLE_FILES if not (data_dir / name).is_file()]
     if missing:
         raise InputDataError(f"{data_dir}: the sample trial is incomplete; missing {', '.join(missing)}")
@@ -192,7 +204,7 @@ def _analysis_steps(data_dir: Path, out_dir: Path, config: Path, ledger: Path, l
     return steps
 
 
-def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data") -> dict[str, str]:
+def check_demo_folder(out_dir: str | Path, data_dir: str | Path | None = None) -> dict[str, str]:
     """Refuse an output folder holding a trial the demo did not write; return the demo's own files there.
 
     Every ledger, manifest and trial config (``*.toml``) in ``out_dir`` must be listed in the demo's
@@ -214,7 +226,7 @@ def check_demo_folder(out_dir: str | Path, data_dir: str | Path = "sample_data")
     ...
     trialeval.exceptions.InputDataError: --dir ...: trial.toml is a trial config that the demo did not write ...
     """
-    out_dir, data_dir = Path(out_dir), Path(data_dir)
+    out_dir, data_dir = Path(out_dir), Path(data_dir) if data_dir is not None else sample_data_dir()
     if out_dir.exists() and not out_dir.is_dir():
         raise InputDataError(f"--dir {out_dir}: is a file, not a folder; nothing was written")
     own: dict[str, str] = {}

@@ -320,10 +320,10 @@ def report(config: PathLike, out_dir: PathLike, *, lang: str = "en", weeks: Sequ
     return Step(result, _written([result.path, workbook]))
 
 
-def demo(out_dir: PathLike = "trialeval-demo", data: PathLike = "sample_data", *, lang: str = "en",
+def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, lang: str = "en",
          min_cell: int | None = None, progress: Progress = None) -> Step[DemoResult]:
     """Run the whole pipeline on the sample trial into ``out_dir`` (see :func:`trialeval.demo.run_demo`)."""
     settings = AnalysisSettings.from_config(None, lang=lang, min_cell=min_cell)
-    result = run_demo(Path(out_dir), Path(data), lang=settings.lang, min_cell=settings.min_cell, progress=progress)
+    result = run_demo(Path(out_dir), Path(data) if data is not None else None, lang=settings.lang, min_cell=settings.min_cell, progress=progress)
     return Step(result, result.files)
 
