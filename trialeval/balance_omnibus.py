@@ -19,6 +19,7 @@ from trialeval.design import Design
 from trialeval.disclosure import small_count
 from trialeval.exceptions import InputDataError
 from trialeval.io import require_columns
+from trialeval.progress import tick
 
 Kind = Literal["continuous", "binary", "categorical"]
 
@@ -243,8 +244,7 @@ def _permutation_f(D_all: np.ndarray, blocks: np.ndarray, complete: np.ndarray, 
         explained = ((d @ Q) ** 2).sum(axis=1)
         out[done:done + b] = _f_value(explained, total, q, df2)
         done += b
-        if progress is not None:
-            progress(done, draws)
+        tick(progress, done, draws, "Randomisation F-test", "draws")
     return out
 
 

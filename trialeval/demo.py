@@ -41,6 +41,7 @@ from trialeval.io import (
     write_text,
 )
 from trialeval.power import power
+from trialeval.progress import tick as report_progress
 
 #: The sample trial's files in ``--data``.
 POPULATION, SPELLS, SCENARIOS = "population.csv", "spells.csv", "costs.toml"
@@ -119,8 +120,7 @@ def run_demo(
             stale.unlink(missing_ok=True)  # the demo's own earlier draw, checked by its SHA-256: drawn afresh
 
     def tick(step: int) -> None:
-        if progress is not None:
-            progress(step, STEPS)
+        report_progress(progress, step, STEPS, "Running the sample trial", "steps")
 
     steps = _draw_steps(data_dir, population, config, ledger, tick)
     steps.update(_analysis_steps(data_dir, out_dir, config, ledger, lang, min_cell, tick))

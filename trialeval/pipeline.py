@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Generic, TypeVar
@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 import pandas as pd
 
 from trialeval import layout
+from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
 from trialeval.balance import FORMATS as BALANCE_FORMATS
 from trialeval.balance import BalanceResult, output_format
@@ -58,7 +59,7 @@ __all__ = [
 
 R = TypeVar("R")
 PathLike = str | os.PathLike[str]
-Progress = Callable[[int, int], None] | None
+Progress = ProgressCallback | None
 
 
 @dataclass(frozen=True, eq=False)

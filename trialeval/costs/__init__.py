@@ -55,6 +55,7 @@ from trialeval.costs.scenarios import (
 )
 from trialeval.exceptions import InputDataError, ScenarioError
 from trialeval.io import make_rng, physical_memory
+from trialeval.progress import tick
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 #: Periods per year of the default time axis (52 weeks since visitation); kept for old imports.
@@ -153,8 +154,7 @@ def costs(
         for parameter, low_label, low, high_label, high in _variants(sc):
             sens.append({"scenario": sc.name, "parameter": parameter, "low": low_label, "high": high_label,
                          "net_low": model.net(low), "net_high": model.net(high), "net_base": base})
-        if progress is not None:
-            progress(i + 1, total)
+        tick(progress, i + 1, total, "Valuing scenarios", "scenarios")
 
     table = pd.DataFrame(rows, columns=list(TABLE_COLUMNS))
     table["payback_week"] = table["payback_week"].astype("Int64")

@@ -10,6 +10,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from trialeval.design import Design
+from trialeval.progress import tick
 
 Multiplier = Literal["gaussian", "rademacher"]
 ProgressCallback = Callable[[int, int], None]
@@ -122,8 +123,7 @@ def _ri_pvalues(ys: list[np.ndarray], rows: list[np.ndarray], w_rows: list[np.nd
             obs = observed[j][:, None]
             hits[j] += np.sum(np.abs(tau) >= np.abs(obs) - 1e-12 * np.maximum(1.0, np.abs(obs)), axis=1)
         done += m
-        if progress is not None:
-            progress(done, draws)
+        tick(progress, done, draws, "Randomisation inference", "draws")
     return [np.where(np.isfinite(o), (1 + h) / (1 + draws), np.nan) for h, o in zip(hits, observed)]
 
 

@@ -54,6 +54,7 @@ from trialeval.panel.spells import (
     _Spells,
 )
 from trialeval.panel.store import _Layout, _panel_writer, _PanelStore
+from trialeval.progress import tick
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, FixedLengthAxis, TimeAxis
 
 #: Most person-weeks built at a time (a chunk's working memory is about 20 bytes each): with many
@@ -352,8 +353,7 @@ def _run_chunks(ctx: _Context, sp: _Spells, store: _PanelStore, chunk_persons: i
         hours_done += n_hours
         store.add(chunk)
         del chunk
-        if progress is not None:
-            progress(c + 1, n_chunks)
+        tick(progress, p1, n_persons, "Building the panel", "persons")
 
 
 def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int, column: str) -> pd.DataFrame:
@@ -507,8 +507,7 @@ def write_panel(result: PanelResult, path: str | os.PathLike[str], *,
     with _panel_writer(result._chunk_table, result._n_obs, path) as write:
         for done, chunk in enumerate(result._chunks, start=1):
             write(chunk)
-            if progress is not None:
-                progress(done, total)
+            tick(progress, done, total, "Writing the panel", "chunks")
     return _write_side_files(result, path)
 
 
