@@ -2,6 +2,7 @@
 
 from trialeval.cli._app import app, main
 from trialeval.cli import balance as _balance  # noqa: F401
+from trialeval.cli import convert as _convert  # noqa: F401
 from trialeval.cli import costs as _costs  # noqa: F401
 from trialeval.cli import demo as _demo  # noqa: F401
 from trialeval.cli import draw as _draw  # noqa: F401  (draw, verify, exclude, power)

@@ -65,6 +65,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "lang": str,
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
+    "registers": {"dream": dict},
 }
 #: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
 #: and a panel of millions of persons over it would not fit in memory.
@@ -233,6 +234,7 @@ class TrialConfig:
     bands: dict[str, tuple[float, ...]] = field(default_factory=dict)
     analysis: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
+    registers: dict[str, Any] = field(default_factory=dict)
     source: str = "trial.toml"
     sha256: str = ""
 
@@ -317,9 +319,17 @@ class TrialConfig:
             bands=bands,
             analysis=analysis,
             columns=dict(data.get("columns", {})),
+            registers=_registers(data.get("registers", {}), source),
             source=source,
             sha256=sha256,
         )
+
+
+def _registers(table: dict[str, Any], source: str) -> dict[str, Any]:
+    """``[registers]``: the DREAM code map, checked now so a bad map is a config error at once."""
+    from trialeval.registers import DreamCodes
+
+    return {name: DreamCodes.from_dict(body, f"{source}: [registers.{name}]") for name, body in table.items()}
 
 
 def check_design(seed: Any, share: Any) -> None:

@@ -29,8 +29,10 @@ from typing import Generic, TypeVar
 import pandas as pd
 
 from trialeval import layout
+from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
+from trialeval.exceptions import ConfigError
 from trialeval.balance import FORMATS as BALANCE_FORMATS
 from trialeval.balance import BalanceResult, output_format
 from trialeval.balance import balance as balance_table
@@ -328,3 +330,30 @@ def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, 
     result = run_demo(Path(out_dir), Path(data) if data is not None else None, lang=settings.lang, min_cell=settings.min_cell, progress=progress)
     return Step(result, result.files)
 
+
+
+# --------------------------------------------------------------------------------------------------
+# convert
+
+REGISTERS = ("dream", "eindkomst")
+
+
+def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike | None = None) -> Step[ConversionResult]:
+    """Turn a DREAM extract (code map from ``[registers.dream]`` of ``config``) or eIndkomst hours into
+    spells in ``out`` (Parquet)."""
+    if register not in REGISTERS:
+        raise OptionError(f"register must be one of {', '.join(REGISTERS)}; got {register!r}")
+    cfg = _config(config)
+    check_outputs([("--out", out)], [("IN", source), ("--config", config)])
+    if Path(out).suffix.lower() not in (".parquet", ".pq"):
+        raise OptionError(f"--out {out}: spells are written as Parquet; give a .parquet file")
+    if register == "dream":
+        codes = cfg.registers.get("dream") if cfg is not None else None
+        if codes is None:
+            raise ConfigError(f"{config or '--config'}: converting DREAM needs its code map, a [registers.dream] table "
+                              "(codes = { benefit = [\"...\"], internship = [\"...\"], … })")
+        result = convert_dream(source, codes, out, person_column=cfg.columns.get("person_id", "person_id")
+                               if cfg is not None else "person_id")
+    else:
+        result = convert_eindkomst(source, out, rename=cfg.columns if cfg is not None else None)
+    return Step(result, (Path(out),))
