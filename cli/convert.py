@@ -16,6 +16,8 @@ def convert(
     register: str = typer.Argument(..., help="Which register: dream or eindkomst."),
     source: Path = typer.Argument(..., help="The register file (CSV or Parquet)."),
     out: Path = typer.Option(..., "--out", help="Spells to write (.parquet)."),
+    codes: Optional[Path] = typer.Option(
+        None, "--codes", help="TOML file with the DREAM code map (a registers.dream table), instead of --config."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="trial.toml: the DREAM code map (registers.dream table) and column names (columns table)."),
 ) -> None:
@@ -30,6 +32,6 @@ def convert(
     Example: trialeval convert dream dream.csv --config trial.toml --out spells.parquet
     """
     with user_errors():
-        step = pipeline.convert(register, source, out, config=config)
+        step = pipeline.convert(register, source, out, config=config, codes=codes)
     say(step.summary())
     say_written(step.written)

@@ -186,6 +186,66 @@ def make_spells(rng: np.random.Generator, ledger: pd.DataFrame) -> pd.DataFrame:
     return spells[["person_id", "spell_type", "start_date", "end_date", "hours_per_week", "workplace_id"]]
 
 
+#: The sample's DREAM status codes. EXAMPLES ONLY, made up for this synthetic trial: a real extract's codes
+#: come from its register documentation (``dream_codes.toml`` says the same).
+DREAM_EXAMPLE_CODES = {"internship": "651", "wage_subsidy": "621", "benefit": "130"}
+#: When one ISO week holds several spell types, the type with most days wins; ties go to the earlier here.
+DREAM_PRIORITY = ("internship", "wage_subsidy", "benefit")
+
+
+def _days_by_cell(person: np.ndarray, start: np.ndarray, end: np.ndarray, cell_of_day, n_cells: int,
+                  n_persons: int) -> np.ndarray:
+    """persons × cells: the days each person's spells cover in each cell (a cell is a week or a month)."""
+    lengths = (end - start + 1).astype(np.int64)
+    day = np.repeat(start, lengths) + (np.arange(lengths.sum()) - np.repeat(np.cumsum(lengths) - lengths, lengths))
+    return np.bincount(np.repeat(person, lengths) * n_cells + cell_of_day(day),
+                       minlength=n_persons * n_cells).reshape(n_persons, n_cells)
+
+
+def make_registers(ledger: pd.DataFrame, spells: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The same trial's spells as registers deliver them: a DREAM extract and eIndkomst hours.
+
+    DREAM: one row per ledger person, one column per ISO week from the week of the first spell to the week
+    of the extraction date, holding the code of the spell type with most days that week (none: empty).
+    eIndkomst: per person, month and workplace, the month's ordinary hours (each spell's hours a week ×
+    its days in the month / 7).
+    """
+    ids = ledger["person_id"].to_numpy()
+    pos = pd.Index(ids).get_indexer(spells["person_id"])
+    start = pd.to_datetime(spells["start_date"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    end = pd.to_datetime(spells["end_date"]).to_numpy(dtype="datetime64[D]").astype(np.int64)
+    monday0 = int(start.min()) - (int(start.min()) + 3) % 7          # 1970-01-01 was a Thursday
+    last = int(np.datetime64(EXTRACTION_DATE.date(), "D").astype(np.int64))
+    n_weeks = (last - monday0) // 7 + 1
+    days = np.stack([_days_by_cell(pos[m], start[m], end[m], lambda d: (d - monday0) // 7, n_weeks, len(ids))
+                     for m in (spells["spell_type"].to_numpy() == t for t in DREAM_PRIORITY)])
+    best = np.argmax(days, axis=0)                                     # ties: the first in DREAM_PRIORITY
+    codes = np.array([DREAM_EXAMPLE_CODES[t] for t in DREAM_PRIORITY], dtype=object)[best]
+    codes[days.max(axis=0) == 0] = ""
+    mondays = (np.datetime64(monday0, "D") + 7 * np.arange(n_weeks)).astype(object)
+    columns = [f"y_{d.isocalendar()[0]}_{d.isocalendar()[1]:02d}" for d in mondays]
+    dream = pd.concat([pd.DataFrame({"person_id": ids}), pd.DataFrame(codes, columns=columns)], axis=1)
+
+    hours = spells.loc[spells["spell_type"] == "ordinary_hours"].reset_index(drop=True)
+    h_start = pd.to_datetime(hours["start_date"]).to_numpy(dtype="datetime64[D]")
+    h_end = pd.to_datetime(hours["end_date"]).to_numpy(dtype="datetime64[D]")
+    month0 = h_start.min().astype("datetime64[M]")
+    n_months = int((h_end.max().astype("datetime64[M]") - month0).astype(np.int64)) + 1
+    spell_days = _days_by_cell(np.arange(len(hours)), h_start.astype(np.int64), h_end.astype(np.int64),
+                               lambda d: (d.astype("datetime64[D]").astype("datetime64[M]") - month0).astype(np.int64),
+                               n_months, len(hours))
+    spell, month = np.nonzero(spell_days)
+    eindkomst = pd.DataFrame({
+        "person_id": hours["person_id"].to_numpy()[spell],
+        "month": (month0 + month).astype(str),
+        "workplace_id": hours["workplace_id"].to_numpy()[spell],
+        "hours": hours["hours_per_week"].to_numpy()[spell] * spell_days[spell, month] / 7.0,
+    })
+    eindkomst = (eindkomst.groupby(["person_id", "month", "workplace_id"], sort=True)["hours"].sum()
+                 .reset_index()[["person_id", "month", "hours", "workplace_id"]])
+    return dream, eindkomst
+
+
 def generate(out_dir: Path = HERE) -> None:
     rng = np.random.default_rng(SEED)
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -215,7 +275,11 @@ def generate(out_dir: Path = HERE) -> None:
                         (visit + pd.Timedelta(days=int(rng.integers(1, 15)))).strftime("%Y-%m-%d"))
         spells = make_spells(rng, ledger)
         spells.to_csv(tmp / "spells.csv", index=False, lineterminator="\n")
-        for name in ("population.csv", "ledger.csv", "ledger.manifest.jsonl", "spells.csv"):
+        dream, eindkomst = make_registers(ledger, spells)
+        dream.to_csv(tmp / "dream.csv", index=False, lineterminator="\n")
+        eindkomst.to_csv(tmp / "eindkomst.csv", index=False, lineterminator="\n")
+        for name in ("population.csv", "ledger.csv", "ledger.manifest.jsonl", "spells.csv", "dream.csv",
+                     "eindkomst.csv"):
             shutil.copy(tmp / name, out_dir / name)
 
 

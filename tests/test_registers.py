@@ -14,7 +14,9 @@ from trialeval.exceptions import ConfigError, InputDataError
 from trialeval.panel import build_panel
 from trialeval.registers import DreamCodes, convert_dream, convert_eindkomst
 
-CODES = DreamCodes.from_dict({"codes": {"benefit": ["111-113"], "internship": ["651"], "wage_subsidy": ["071"]}})
+MAP = {"codes": {"benefit": ["111-113"], "internship": ["651"], "wage_subsidy": ["071"]}}
+CODES = DreamCodes.from_dict(MAP)
+TYPES_ONLY = DreamCodes.from_dict(MAP | {"any_code_is_benefit": False})
 D = dt.date
 
 
@@ -30,7 +32,7 @@ def test_dream_runs_of_iso_weeks_become_spells_from_monday_to_sunday(tmp_path):
                           "y_2016_01": ["651", "", ""], "y_2016_02": ["651", "651", "071"],
                           "y_2016_04": ["", "651", "071"]})
     dream.to_csv(tmp_path / "dream.csv", index=False)
-    result = convert_dream(tmp_path / "dream.csv", CODES, tmp_path / "spells.parquet")
+    result = convert_dream(tmp_path / "dream.csv", TYPES_ONLY, tmp_path / "spells.parquet")
     assert _spells(tmp_path / "spells.parquet") == [
         ("A", "benefit", D(2015, 12, 21), D(2016, 1, 3)),
         ("A", "internship", D(2016, 1, 4), D(2016, 1, 17)),
@@ -42,6 +44,23 @@ def test_dream_runs_of_iso_weeks_become_spells_from_monday_to_sunday(tmp_path):
     ]
     assert (result.n_rows, result.n_spells) == (3, 7)
     assert result.counts == {"benefit": 1, "internship": 4, "wage_subsidy": 2}
+    # by default a week with any code is a week on public support: benefit runs over every coded week
+    result = convert_dream(tmp_path / "dream.csv", CODES, tmp_path / "spells.parquet")
+    assert _spells(tmp_path / "spells.parquet") == [
+        ("A", "benefit", D(2015, 12, 21), D(2016, 1, 17)),
+        ("A", "internship", D(2016, 1, 4), D(2016, 1, 17)),
+        ("B", "benefit", D(2015, 12, 28), D(2016, 1, 3)),
+        ("B", "internship", D(2015, 12, 28), D(2016, 1, 3)),
+        ("B", "benefit", D(2016, 1, 11), D(2016, 1, 17)),
+        ("B", "internship", D(2016, 1, 11), D(2016, 1, 17)),
+        ("B", "benefit", D(2016, 1, 25), D(2016, 1, 31)),
+        ("B", "internship", D(2016, 1, 25), D(2016, 1, 31)),
+        ("C", "benefit", D(2016, 1, 11), D(2016, 1, 17)),
+        ("C", "wage_subsidy", D(2016, 1, 11), D(2016, 1, 17)),
+        ("C", "benefit", D(2016, 1, 25), D(2016, 1, 31)),
+        ("C", "wage_subsidy", D(2016, 1, 25), D(2016, 1, 31)),
+    ]
+    assert result.counts == {"benefit": 6, "internship": 4, "wage_subsidy": 2}
 
 
 def test_dream_week_columns_follow_the_declared_pattern_and_skip_weeks_that_do_not_exist():
@@ -55,7 +74,8 @@ def test_unmapped_codes_are_listed_with_counts_and_nothing_is_written(tmp_path):
     with pytest.raises(InputDataError, match=r"codes not in the code map: '999' \(2 person-weeks\), '850' \(1"):
         convert_dream(tmp_path / "d.csv", CODES, tmp_path / "s.parquet")
     assert not (tmp_path / "s.parquet").exists()
-    ignoring = DreamCodes.from_dict({"codes": {"benefit": ["111"]}, "unmapped": "ignore"})
+    ignoring = DreamCodes.from_dict({"codes": {"benefit": ["111"]}, "unmapped": "ignore",
+                                     "any_code_is_benefit": False})
     convert_dream(tmp_path / "d.csv", ignoring, tmp_path / "s.parquet")
     assert _spells(tmp_path / "s.parquet") == [("A", "benefit", D(2016, 1, 11), D(2016, 1, 17))]
 
@@ -136,13 +156,55 @@ def test_week_aligned_spells_and_their_dream_extract_give_the_same_panel(tmp_pat
     wide.insert(0, "person_id", persons)
     wide.to_parquet(tmp_path / "dream.parquet")
     convert_dream(tmp_path / "dream.parquet", CODES, tmp_path / "from_dream.parquet")
-    # the same weeks as day-exact spells, one spell per week
+    # the same weeks as day-exact spells, one spell per week; every coded week is on public support
     i, k = np.nonzero(status)
+    j, m = np.nonzero(status > 1)
     names = np.array(["", "benefit", "internship", "wage_subsidy"])
-    exact = pd.DataFrame({"person_id": np.array(persons)[i], "spell_type": names[status[i, k]],
-                          "start_date": mondays[k].strftime("%Y-%m-%d"),
-                          "end_date": (mondays[k] + pd.Timedelta(days=6)).strftime("%Y-%m-%d")})
+    exact = pd.DataFrame({"person_id": np.array(persons)[np.r_[i, j]],
+                          "spell_type": np.r_[names[status[i, k]], ["benefit"] * len(j)],
+                          "start_date": mondays[np.r_[k, m]].strftime("%Y-%m-%d"),
+                          "end_date": (mondays[np.r_[k, m]] + pd.Timedelta(days=6)).strftime("%Y-%m-%d")})
     a = build_panel(ledger, tmp_path / "from_dream.parquet", "2016-10-09", weeks=26).to_frame()
     b = build_panel(ledger, exact, "2016-10-09", weeks=26).to_frame()
     pd.testing.assert_frame_equal(a, b)
     assert a["in_internship"].sum() > 50 and a["self_supporting"].notna().all()
+
+
+SAMPLE_OUTCOMES = ["in_internship", "in_wage_subsidy", "company_directed", "self_supporting", "reached_13_weeks",
+                   "has_ordinary_hours", "ordinary_hours"]
+
+
+def test_the_sample_trial_as_registers_gives_the_spells_curves_up_to_the_registers_grain(sample_dir, tmp_path):
+    """The sample's DREAM extract and eIndkomst hours hold its spells at the registers' grain (ISO weeks,
+    months). eIndkomst keeps every month's hours exactly; the weekly curves move only by that grain."""
+    from trialeval.effects import effects
+    from trialeval.pipeline import convert
+
+    convert("dream", sample_dir / "dream.csv", tmp_path / "dream.parquet", codes=sample_dir / "dream_codes.toml")
+    convert("eindkomst", sample_dir / "eindkomst.csv", tmp_path / "eindkomst.parquet")
+    spells = pd.read_csv(sample_dir / "spells.csv", dtype={"person_id": str})
+    hours = spells.loc[spells["spell_type"] == "ordinary_hours"]
+    # month hours of the day-exact spells, computed day by day
+    days = hours.loc[hours.index.repeat((pd.to_datetime(hours["end_date"]) - pd.to_datetime(hours["start_date"])).dt.days + 1)]
+    day = pd.to_datetime(days["start_date"]) + pd.to_timedelta(days.groupby(level=0).cumcount(), unit="D")
+    exact = (days["hours_per_week"] / 7).groupby([days["person_id"], day.dt.strftime("%Y-%m")]).sum()
+    back = pq.read_table(tmp_path / "eindkomst.parquet").to_pandas()
+    n_days = (pd.to_datetime(back["end_date"]) - pd.to_datetime(back["start_date"])).dt.days + 1
+    month_hours = (back["hours_per_week"] * n_days / 7).groupby(
+        [back["person_id"], pd.to_datetime(back["start_date"]).dt.strftime("%Y-%m")]).sum()
+    pd.testing.assert_series_equal(month_hours.sort_index(), exact.sort_index(), check_names=False, rtol=0, atol=1e-9)
+
+    registers_spells = pd.concat([pq.read_table(tmp_path / f).to_pandas() for f in ("dream.parquet", "eindkomst.parquet")])
+    for col in ("start_date", "end_date"):
+        registers_spells[col] = pd.to_datetime(registers_spells[col]).dt.strftime("%Y-%m-%d")
+    a = effects(build_panel(sample_dir / "ledger.csv", spells, "2016-12-31", weeks=26).to_frame(), SAMPLE_OUTCOMES)
+    b = effects(build_panel(sample_dir / "ledger.csv", registers_spells, "2016-12-31", weeks=26).to_frame(),
+                SAMPLE_OUTCOMES)
+    gap = (a.table.set_index(["outcome", "week"])["effect"] - b.table.set_index(["outcome", "week"])["effect"]).abs()
+    worst = gap.groupby("outcome").max()
+    # measured: internship .013, wage subsidy .015, company-directed .014, self-supporting .011,
+    # 13 weeks .011, any hours .037 (a month's hours spread over all its weeks), hours .18 hours a week
+    assert (worst[SAMPLE_OUTCOMES[:5]] < 0.02).all(), worst
+    assert worst["has_ordinary_hours"] < 0.04 and worst["ordinary_hours"] < 0.2, worst
+    average = gap.groupby("outcome").mean()          # measured: shares .003–.018, hours .067
+    assert (average.drop("ordinary_hours") < 0.02).all() and average["ordinary_hours"] < 0.1, average

@@ -17,7 +17,7 @@ def test_regenerating_the_sample_trial_gives_byte_identical_files(sample_dir, tm
     generator = load_generator(sample_dir)
     shutil.copy(sample_dir / "trial.toml", tmp_path / "trial.toml")
     generator.generate(tmp_path)
-    for name in ("population.csv", "ledger.csv", "ledger.manifest.jsonl", "spells.csv"):
+    for name in ("population.csv", "ledger.csv", "ledger.manifest.jsonl", "spells.csv", "dream.csv", "eindkomst.csv"):
         assert (tmp_path / name).read_bytes() == (sample_dir / name).read_bytes(), name
 
 

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 import pandas as pd
 
 from trialeval import layout
-from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst
+from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst, dream_codes
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
 from trialeval.exceptions import ConfigError
@@ -338,21 +338,26 @@ def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, 
 REGISTERS = ("dream", "eindkomst")
 
 
-def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike | None = None) -> Step[ConversionResult]:
-    """Turn a DREAM extract (code map from ``[registers.dream]`` of ``config``) or eIndkomst hours into
-    spells in ``out`` (Parquet)."""
+def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike | None = None,
+            codes: PathLike | None = None) -> Step[ConversionResult]:
+    """Turn a DREAM extract or eIndkomst hours into spells in ``out`` (Parquet).
+
+    DREAM's code map is the ``[registers.dream]`` table of ``codes`` (a TOML file holding only the map)
+    or else of ``config``.
+    """
     if register not in REGISTERS:
         raise OptionError(f"register must be one of {', '.join(REGISTERS)}; got {register!r}")
     cfg = _config(config)
-    check_outputs([("--out", out)], [("IN", source), ("--config", config)])
+    check_outputs([("--out", out)], [("IN", source), ("--config", config), ("--codes", codes)])
     if Path(out).suffix.lower() not in (".parquet", ".pq"):
         raise OptionError(f"--out {out}: spells are written as Parquet; give a .parquet file")
     if register == "dream":
-        codes = cfg.registers.get("dream") if cfg is not None else None
-        if codes is None:
+        code_map = (dream_codes(codes) if codes is not None
+                    else cfg.registers.get("dream") if cfg is not None else None)
+        if code_map is None:
             raise ConfigError(f"{config or '--config'}: converting DREAM needs its code map, a [registers.dream] table "
-                              "(codes = { benefit = [\"...\"], internship = [\"...\"], … })")
-        result = convert_dream(source, codes, out, person_column=cfg.columns.get("person_id", "person_id")
+                              "(codes = { benefit = [\"...\"], internship = [\"...\"], … }) in --config or --codes")
+        result = convert_dream(source, code_map, out, person_column=cfg.columns.get("person_id", "person_id")
                                if cfg is not None else "person_id")
     else:
         result = convert_eindkomst(source, out, rename=cfg.columns if cfg is not None else None)

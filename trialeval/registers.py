@@ -59,6 +59,10 @@ class DreamCodes:
     whole-number codes (``"111-136"``). ``unmapped`` says what happens to codes in the file that the map
     does not name: ``"error"`` (the default: they are listed with their counts) or ``"ignore"`` (treated as
     no spell). ``week_columns`` is the pattern of the week columns, with ``{year}`` and ``{week}``.
+    ``any_code_is_benefit`` (default true): DREAM records public benefits, so a week with any mapped code
+    is also a week on public support and becomes part of a ``benefit`` spell — a person in an internship
+    or wage subsidy is not self-supporting, as in DREAM's own measure of self-sufficiency (no code that
+    week). Set it false when the map's ``benefit`` codes alone mean public support.
 
     Examples
     --------
@@ -70,13 +74,14 @@ class DreamCodes:
     codes: Mapping[str, tuple[str, ...]]
     unmapped: str = "error"
     week_columns: str = DREAM_WEEK_COLUMNS
+    any_code_is_benefit: bool = True
     _exact: dict[str, str] = field(default_factory=dict, repr=False)
     _ranges: tuple[tuple[int, int, str], ...] = field(default=(), repr=False)
 
     @classmethod
     def from_dict(cls, table: Mapping[str, Any], source: str = "[registers.dream]") -> DreamCodes:
         """Validate a ``[registers.dream]`` table."""
-        allowed = {"codes", "unmapped", "week_columns"}
+        allowed = {"codes", "unmapped", "week_columns", "any_code_is_benefit"}
         unknown = set(table) - allowed
         if unknown:
             raise ConfigError(f"{source}: unknown key '{min(unknown)}'; allowed: {', '.join(sorted(allowed))}")
@@ -109,12 +114,22 @@ class DreamCodes:
         claimed = _overlaps(exact, ranges)
         if claimed:
             raise ConfigError(f"{source}: code {claimed} is given to more than one spell type")
+        any_code = table.get("any_code_is_benefit", True)
+        if not isinstance(any_code, bool):
+            raise ConfigError(f"{source}: any_code_is_benefit must be true or false")
         frozen = {t: tuple(map(str, v)) for t, v in codes.items()}
-        return cls(frozen, unmapped, pattern, exact, tuple(ranges))
+        return cls(frozen, unmapped, pattern, any_code, exact, tuple(ranges))
 
     @property
     def spell_types(self) -> tuple[str, ...]:
+        """The types codes map to, in the map's order."""
         return tuple(self.codes)
+
+    @property
+    def output_types(self) -> tuple[str, ...]:
+        """The spell types a conversion writes (``benefit`` added when any code means public support)."""
+        extra = ("benefit",) if self.any_code_is_benefit and "benefit" not in self.codes else ()
+        return self.spell_types + extra
 
     def type_of(self, values: Sequence[str]) -> list[str | None]:
         """The spell type of each code (None: not in the map)."""
@@ -126,6 +141,23 @@ class DreamCodes:
                 kind = next((t for lo, hi, t in self._ranges if lo <= number <= hi), None)
             out.append(kind)
         return out
+
+
+def dream_codes(path: str | os.PathLike[str]) -> DreamCodes:
+    """The ``[registers.dream]`` code map of a TOML file (a trial config or a file holding only the map)."""
+    import tomllib
+
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: code map file not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from exc
+    table = data.get("registers", {}).get("dream")
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: no [registers.dream] table")
+    return DreamCodes.from_dict(table, f"{path}: [registers.dream]")
 
 
 def _overlaps(exact: Mapping[str, str], ranges: Sequence[tuple[int, int, str]]) -> str | None:
@@ -254,7 +286,7 @@ def convert_dream(path: str | os.PathLike[str], codes: DreamCodes, out: str | os
     columns = list(weeks)
     mondays = np.array([(d - _EPOCH).days for d in weeks.values()], dtype=np.int32)
     follows = np.r_[False, np.diff(mondays) == 7]          # the column is the week after the previous one
-    type_names = codes.spell_types
+    type_names = codes.output_types
     unmapped: Counter[str] = Counter()
     counts = np.zeros(len(type_names), dtype=np.int64)
     n_rows = 0
@@ -266,7 +298,7 @@ def convert_dream(path: str | os.PathLike[str], codes: DreamCodes, out: str | os
                 ids = batch.column(person_column)
                 _check_ids(ids, source, person_column, row0)
                 kinds = _dream_kinds(batch, columns, codes, unmapped)
-                person, start, stop, kind = _runs(kinds, follows)
+                person, start, stop, kind = _dream_spells(kinds, follows, codes)
                 counts += np.bincount(kind - 1, minlength=len(type_names))
                 writer.write({
                     "person_id": pc.take(ids.cast(pa.string()), pa.array(person)),
@@ -324,6 +356,20 @@ def _dream_kinds(batch: pa.RecordBatch, columns: Sequence[str], codes: DreamCode
             week[missing] = 0
         kinds[:, j] = week
     return kinds
+
+
+def _dream_spells(kinds: np.ndarray, follows: np.ndarray, codes: DreamCodes) -> tuple[np.ndarray, ...]:
+    """The spells of a batch, ordered by person and start: runs of each type and, with
+    ``any_code_is_benefit``, runs of weeks with any code as benefit spells."""
+    if not codes.any_code_is_benefit:
+        return _runs(kinds, follows)
+    benefit = codes.output_types.index("benefit") + 1
+    programmes = np.where(kinds == benefit, 0, kinds).astype(np.int8)
+    support = np.where(kinds != 0, benefit, 0).astype(np.int8)
+    parts = [_runs(programmes, follows), _runs(support, follows)]
+    person, start, stop, kind = (np.concatenate(cols) for cols in zip(*parts))
+    order = np.lexsort((kind, start, person))
+    return person[order], start[order], stop[order], kind[order]
 
 
 def _runs(kinds: np.ndarray, follows: np.ndarray) -> tuple[np.ndarray, ...]:

@@ -22,11 +22,12 @@ def test_convert_dream_with_the_config_code_map(tmp_path):
     result = runner.invoke(app, ["convert", "dream", str(tmp_path / "dream.csv"), "--config",
                                  str(tmp_path / "trial.toml"), "--out", str(tmp_path / "spells.parquet")])
     assert result.exit_code == 0, result.output
-    assert "DREAM: 2 rows of" in result.output and "became 2 spells (benefit 1, internship 1)" in result.output
+    assert "DREAM: 2 rows of" in result.output and "became 3 spells (benefit 2, internship 1)" in result.output
     spells = pq.read_table(tmp_path / "spells.parquet").to_pandas()
-    assert spells["person_id"].tolist() == ["007", "008"]
-    assert spells["start_date"].astype(str).tolist() == ["2016-02-29", "2016-02-29"]
-    assert spells["end_date"].astype(str).tolist() == ["2016-03-13", "2016-03-06"]
+    assert spells["person_id"].tolist() == ["007", "008", "008"]
+    assert spells["spell_type"].tolist() == ["benefit", "benefit", "internship"]
+    assert spells["start_date"].astype(str).tolist() == ["2016-02-29"] * 3
+    assert spells["end_date"].astype(str).tolist() == ["2016-03-13", "2016-03-06", "2016-03-06"]
 
 
 def test_convert_errors_exit_1_without_output(tmp_path):
