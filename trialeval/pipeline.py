@@ -30,6 +30,7 @@ import pandas as pd
 
 from trialeval import layout
 from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst, dream_codes
+from trialeval.explain import Regression, hc2_regression, site_measure
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
 from trialeval.exceptions import ConfigError
@@ -47,7 +48,7 @@ from trialeval.draw import verify as verify_ledger
 from trialeval.effects import EffectsResult
 from trialeval.exceptions import InputDataError
 from trialeval.effects import effects as estimate_effects
-from trialeval.io import check_outputs, parse_date, read_ledger, read_population, read_table, write_text
+from trialeval.io import check_outputs, parse_date, read_ledger, read_population, read_table, require_columns, write_text
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
 from trialeval.plots import check_figure_path, check_lang, save_figure
 from trialeval.power import PowerResult
@@ -362,3 +363,38 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
     else:
         result = convert_eindkomst(source, out, rename=cfg.columns if cfg is not None else None)
     return Step(result, (Path(out),))
+
+
+# --------------------------------------------------------------------------------------------------
+# explain
+
+def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: str, week: int,
+            by: str = "municipality", measure: str = "share", from_week: int | None = None,
+            factors: Sequence[str] | None = None, weights: str | None = None, config: PathLike | None = None,
+            plot: PathLike | None = None, lang: str | None = None, min_cell: int | None = None) -> Step[Regression]:
+    """Regress a result per site (share, change or effect at ``week``) on the site factors of a file.
+
+    ``factors`` defaults to every numeric column of ``site_factors`` but ``by``; ``weights`` is ``n``
+    (the site's number of persons) or a column of the factors file.
+    """
+    cfg = _config(config)
+    settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
+    check_outputs([("--out", out), ("--plot", plot)],
+                  [("--panel", panel), ("--site-factors", site_factors), ("--config", config)])
+    data = read_table(panel, rename=cfg.columns if cfg is not None else None)
+    table = read_table(site_factors, text_columns=(by,))
+    require_columns(table, [by], str(site_factors))
+    per_site = site_measure(data, by, outcome, week, measure=measure, from_period=from_week,  # type: ignore[arg-type]
+                            min_cell=settings.min_cell, source=str(panel))
+    merged = per_site.merge(table.assign(**{by: table[by].astype(str)}), on=by, how="inner")
+    unmatched = sorted(set(per_site[by].astype(str)) - set(merged[by]))
+    if unmatched:
+        raise InputDataError(f"{site_factors}: no row for the site(s) {', '.join(unmatched[:10])} of the panel's "
+                             f"column '{by}'")
+    chosen = list(factors) if factors else [c for c in table.columns if c != by
+                                           and pd.api.types.is_numeric_dtype(table[c])]
+    fit = hc2_regression(merged, measure, chosen, weights=weights, source=str(site_factors))
+    written = [write_export(fit.table, out)]
+    if plot is not None and len(chosen) == 1:
+        written.append(save_figure(fit.plot(lang=settings.lang), plot))
+    return Step(fit, tuple(written))

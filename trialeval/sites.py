@@ -1,0 +1,271 @@
+"""Where it worked: the effect per site and per subgroup, their spread, and tests of heterogeneity.
+
+Per site (``by``: any column of the panel, e.g. ``municipality``) and period, the effect is the
+difference in means with its Welch (HC2) standard error, t interval and p-value — the default estimator
+of the effect curves, computed from the same moments. Sites too small to show (fewer than ``min_cell``
+persons in an arm, or a share resting on fewer than ``min_cell`` persons with or without the outcome)
+are pooled into one site ``other``; when ``other`` is itself too small it is left out and only counted.
+
+Across the sites shown: the spread of the estimates (minimum, quartiles as R's ``quantile`` type 7,
+maximum), Cochran's Q with its χ² p-value, I² = max(0, (Q − df)/Q), and the DerSimonian–Laird
+random-effects pooled estimate (as R ``metafor::rma(method = "DL")``): with wᵢ = 1/vᵢ,
+τ² = max(0, (Q − (k − 1)) / (Σw − Σw²/Σw)), wᵢ* = 1/(vᵢ + τ²), μ = Σwᵢ*yᵢ / Σwᵢ*, SE = (Σwᵢ*)^−½ and a
+normal interval.
+
+Per subgroup of a declared covariate, the effect likewise; the interaction test asks whether the
+subgroup effects differ: the Wald χ² of the interaction terms of the fully interacted regression
+``y ~ arm * subgroup`` with HC2 covariance, which for these independent subgroups is Σ wg (τg − τ̄w)² with
+wg = 1/SEg², on G − 1 df. p-values are Holm-adjusted across the declared family of covariates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from trialeval.disclosure import DEFAULT_MIN_CELL, few_persons, share_disclosive
+from trialeval.effects.estimators import welch
+from trialeval.effects.inference import _holm, _t_inference
+from trialeval.exceptions import InputDataError
+from trialeval.io import require_columns
+from trialeval.stats.moments import CellMoments
+
+#: The pooled site of the sites too small to show.
+OTHER = "other"
+SITE_COLUMNS = ["site", "n_treatment", "n_control", "mean_treatment", "mean_control", "effect", "se", "df",
+                "ci_low", "ci_high", "p_value"]
+
+
+def _cell_effects(group: np.ndarray, treated: np.ndarray, y: np.ndarray, n_groups: int, alpha: float
+                  ) -> pd.DataFrame:
+    """Difference in means per group with Welch SE, df, t interval and p (the effect curves' default)."""
+    m = CellMoments.from_values(group * 2 + treated, y, 2 * n_groups)
+    t, c = m[1::2], m[0::2]
+    var, df = welch(t, c)
+    effect = t.mean - c.mean
+    se = np.sqrt(var)
+    low, high, p = _t_inference(effect, se, df, alpha)
+    return pd.DataFrame({"n_treatment": t.n.astype(np.int64), "n_control": c.n.astype(np.int64),
+                         "mean_treatment": t.mean, "mean_control": c.mean, "effect": effect, "se": se, "df": df,
+                         "ci_low": low, "ci_high": high, "p_value": p})
+
+
+def _period_rows(panel: pd.DataFrame, outcome: str, period: int, period_column: str, source: str
+                 ) -> pd.DataFrame:
+    require_columns(panel, ["arm", period_column, outcome], source)
+    rows = panel.loc[(panel[period_column] == period) & panel[outcome].notna()]
+    if rows.empty:
+        raise InputDataError(f"{source}: no observed values of '{outcome}' in {period_column} {period}")
+    return rows
+
+
+def _too_small(table: pd.DataFrame, min_cell: int, binary: bool) -> np.ndarray:
+    small = few_persons(table["n_treatment"], min_cell) | few_persons(table["n_control"], min_cell)
+    if binary:
+        small |= share_disclosive(table["n_treatment"], table["mean_treatment"], min_cell)
+        small |= share_disclosive(table["n_control"], table["mean_control"], min_cell)
+    return small
+
+
+@dataclass(frozen=True)
+class Heterogeneity:
+    """Cochran's Q, I² and the DerSimonian–Laird random-effects pooled estimate over k estimates."""
+
+    k: int
+    q: float
+    df: int
+    p_value: float
+    i2: float
+    tau2: float
+    estimate: float
+    se: float
+    ci_low: float
+    ci_high: float
+
+    def to_dict(self) -> dict[str, float]:
+        return dict(self.__dict__)
+
+
+def dersimonian_laird(estimate: Sequence[float] | np.ndarray, variance: Sequence[float] | np.ndarray,
+                      alpha: float = 0.05) -> Heterogeneity:
+    """Q, I², τ² and the random-effects pooled estimate (``metafor::rma(yi, vi, method = "DL")``).
+
+    Estimates with a missing or non-positive variance are left out.
+
+    Examples
+    --------
+    >>> h = dersimonian_laird([0.1, 0.3, 0.2], [0.01, 0.02, 0.015])    # Q below its df: τ² = 0
+    >>> round(h.q, 4), round(h.estimate, 4), h.tau2, h.i2
+    (1.3846, 0.1769, 0.0, 0.0)
+    >>> h = dersimonian_laird([0.1, 0.6, 0.2], [0.01, 0.02, 0.015])
+    >>> round(h.q, 4), round(h.tau2, 5), round(h.estimate, 4), round(h.i2, 4)
+    (8.5385, 0.04722, 0.2868, 0.7658)
+    """
+    y = np.asarray(estimate, dtype=float)
+    v = np.asarray(variance, dtype=float)
+    ok = np.isfinite(y) & np.isfinite(v) & (v > 0)
+    y, v = y[ok], v[ok]
+    k = len(y)
+    if k < 2:
+        nan = float("nan")
+        return Heterogeneity(k, nan, max(k - 1, 0), nan, nan, nan, nan, nan, nan, nan)
+    w = 1 / v
+    fixed = np.sum(w * y) / np.sum(w)
+    q = float(np.sum(w * (y - fixed) ** 2))
+    df = k - 1
+    tau2 = max(0.0, (q - df) / (np.sum(w) - np.sum(w * w) / np.sum(w)))
+    ws = 1 / (v + tau2)
+    mu = float(np.sum(ws * y) / np.sum(ws))
+    se = float(np.sqrt(1 / np.sum(ws)))
+    z = stats.norm.ppf(1 - alpha / 2)
+    i2 = max(0.0, (q - df) / q) if q > 0 else 0.0
+    return Heterogeneity(k, q, df, float(stats.chi2.sf(q, df)), i2, float(tau2), mu, se, mu - z * se, mu + z * se)
+
+
+@dataclass(frozen=True, eq=False)
+class SiteResult:
+    """The effect per site at one period, with the spread and the heterogeneity across sites."""
+
+    outcome: str
+    period: int
+    by: str
+    table: pd.DataFrame
+    pooled: pd.Series
+    heterogeneity: Heterogeneity
+    n_hidden: int
+    settings: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def spread(self) -> dict[str, float]:
+        """Minimum, quartiles (R's type 7) and maximum of the site estimates shown."""
+        e = self.table["effect"].dropna().to_numpy()
+        if len(e) == 0:
+            return {k: float("nan") for k in ("min", "q1", "median", "q3", "max")}
+        q = np.quantile(e, [0, 0.25, 0.5, 0.75, 1])
+        return dict(zip(("min", "q1", "median", "q3", "max"), map(float, q)))
+
+    def summary(self) -> str:
+        h, s = self.heterogeneity, self.spread
+        hidden = f"; {self.n_hidden} small site(s) could not be shown even pooled" if self.n_hidden else ""
+        return (f"{self.outcome}, period {self.period}: {len(self.table)} sites by {self.by}{hidden}. "
+                f"Effects from {s['min']:.3f} to {s['max']:.3f} (quartiles {s['q1']:.3f}, {s['median']:.3f}, "
+                f"{s['q3']:.3f}); pooled {self.pooled['effect']:.3f}. Q = {h.q:.2f} on {h.df} df "
+                f"(p = {h.p_value:.3g}), I² = {100 * h.i2:.0f} %, random-effects {h.estimate:.3f} "
+                f"[{h.ci_low:.3f}; {h.ci_high:.3f}]")
+
+    def export_frame(self) -> pd.DataFrame:
+        """The site table with the pooled and the random-effects rows under it."""
+        h = self.heterogeneity
+        pooled = pd.DataFrame([{"site": "all (pooled persons)", **self.pooled.to_dict()}])
+        random = pd.DataFrame([{"site": "random effects (DerSimonian–Laird)", "effect": h.estimate, "se": h.se,
+                                "ci_low": h.ci_low, "ci_high": h.ci_high}])
+        out = pd.concat([self.table, pooled, random], ignore_index=True)[SITE_COLUMNS]
+        out.insert(0, "period", self.period)
+        out.insert(0, "outcome", self.outcome)
+        return out
+
+    def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
+        """Caterpillar plot: sites ordered by estimate with their CIs, the pooled estimate as a line."""
+        from trialeval.site_plots import caterpillar_plot
+
+        return caterpillar_plot(self, ax=ax, lang=lang)
+
+
+def site_effects(panel: pd.DataFrame, by: str, outcome: str, period: int, *, period_column: str = "week",
+                 alpha: float = 0.05, min_cell: int = DEFAULT_MIN_CELL, source: str = "panel") -> SiteResult:
+    """The effect of ``outcome`` at ``period`` per value of ``by``, small sites pooled into ``other``.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> p = pd.DataFrame({"site": np.repeat(list("ABCD"), 50), "arm": np.tile(["treatment", "control"], 100),
+    ...                   "week": 1, "y": rng.normal(size=200)})
+    >>> r = site_effects(p, "site", "y", 1)
+    >>> r.table["site"].tolist(), r.heterogeneity.k
+    (['A', 'B', 'C', 'D'], 4)
+    """
+    require_columns(panel, [by], source)
+    rows = _period_rows(panel, outcome, period, period_column, source)
+    treated = (rows["arm"] == "treatment").to_numpy().astype(np.int64)
+    y = rows[outcome].to_numpy(dtype=np.float64)
+    binary = bool(np.isin(y, (0.0, 1.0)).all())
+    codes, sites = pd.factorize(rows[by].astype(str), sort=True)
+    table = _cell_effects(codes, treated, y, len(sites), alpha)
+    table.insert(0, "site", list(sites))
+    small = _too_small(table, min_cell, binary)
+    n_hidden = 0
+    if small.any():
+        in_small = small[codes]
+        other = _cell_effects(np.zeros(int(in_small.sum()), dtype=np.int64), treated[in_small], y[in_small], 1, alpha)
+        other.insert(0, "site", OTHER)
+        table = table.loc[~small]
+        if _too_small(other, min_cell, binary)[0]:
+            n_hidden = int(small.sum())
+        else:
+            table = pd.concat([table, other], ignore_index=True)
+    table = table.reset_index(drop=True)
+    pooled = _cell_effects(np.zeros(len(y), dtype=np.int64), treated, y, 1, alpha).iloc[0]
+    h = dersimonian_laird(table["effect"], table["se"] ** 2, alpha)
+    settings = {"by": by, "outcome": outcome, "period": period, "alpha": alpha, "min_cell": min_cell}
+    return SiteResult(outcome, period, by, table, pooled, h, n_hidden, settings)
+
+
+@dataclass(frozen=True, eq=False)
+class SubgroupResult:
+    """Effects per subgroup of each declared covariate, with interaction tests Holm-adjusted across them."""
+
+    outcome: str
+    period: int
+    table: pd.DataFrame
+    tests: pd.DataFrame
+
+    def summary(self) -> str:
+        lines = [f"{self.outcome}, period {self.period}: effects by subgroup"]
+        for r in self.tests.itertuples(index=False):
+            lines.append(f"  {r.covariate}: interaction χ² = {r.chi2:.2f} on {r.df} df, p = {r.p_value:.3g} "
+                         f"(Holm {r.p_holm:.3g})")
+        return "\n".join(lines)
+
+    def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
+        """Forest plot of the subgroup effects."""
+        from trialeval.site_plots import forest_plot
+
+        return forest_plot(self, ax=ax, lang=lang)
+
+
+def subgroup_effects(panel: pd.DataFrame, covariates: Sequence[str], outcome: str, period: int, *,
+                     period_column: str = "week", alpha: float = 0.05, min_cell: int = DEFAULT_MIN_CELL,
+                     source: str = "panel") -> SubgroupResult:
+    """The effect per subgroup of each covariate (a column of the panel: text, 0/1 or a band) and the
+    interaction test of each, Holm-adjusted across ``covariates``.
+
+    Subgroups too small to show (as sites) are left out of the table and of the test, and counted.
+    """
+    rows = _period_rows(panel, outcome, period, period_column, source)
+    require_columns(rows, list(covariates), source)
+    treated = (rows["arm"] == "treatment").to_numpy().astype(np.int64)
+    y = rows[outcome].to_numpy(dtype=np.float64)
+    binary = bool(np.isin(y, (0.0, 1.0)).all())
+    tables, tests = [], []
+    for covariate in covariates:
+        codes, levels = pd.factorize(rows[covariate].astype("string").fillna("(missing)"), sort=True)
+        t = _cell_effects(codes, treated, y, len(levels), alpha)
+        t.insert(0, "subgroup", list(levels))
+        t.insert(0, "covariate", covariate)
+        shown = t.loc[~_too_small(t, min_cell, binary)]
+        tables.append(shown)
+        ok = shown["se"].gt(0) & shown["effect"].notna()
+        e, w = shown.loc[ok, "effect"].to_numpy(), 1 / shown.loc[ok, "se"].to_numpy() ** 2
+        df = int(ok.sum()) - 1
+        chi2 = float(np.sum(w * (e - np.sum(w * e) / np.sum(w)) ** 2)) if df > 0 else float("nan")
+        tests.append({"covariate": covariate, "groups": int(ok.sum()), "chi2": chi2, "df": df,
+                      "p_value": float(stats.chi2.sf(chi2, df)) if df > 0 else float("nan"),
+                      "n_hidden": int(len(t) - len(shown))})
+    test = pd.DataFrame(tests)
+    test["p_holm"] = _holm(test["p_value"].to_numpy(dtype=float))
+    return SubgroupResult(outcome, period, pd.concat(tables, ignore_index=True), test)
