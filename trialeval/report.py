@@ -280,8 +280,6 @@ def build_report(
     groups = design.labels
     ledger = read_ledger(ledger_path, rename=config.columns, design=design)
     manifest = read_manifest(manifest_path(ledger_path))
-    # the default labels are shown in the report's words ("Programme group"), others as they are given
-    shown_as = (t["treatment"], t["control"]) if groups == DEFAULT_GROUPS else groups
     figures = 0
     sections: list[str] = []
     body: list[str] = [f"<h1>{html.escape(config.name)} — {t['title']}</h1>",
@@ -289,25 +287,7 @@ def build_report(
 
     # --- trial summary
     sections.append("summary")
-    n_arm = ledger["arm"].value_counts()
-    facts = [(t["drawn"], len(ledger)), (shown_as[0], int(n_arm.get(groups[0], 0))),
-             (shown_as[1], int(n_arm.get(groups[1], 0))), (t["waves"], ledger["wave"].nunique() if "wave" in ledger else 1),
-             (t["first_wave"], ledger["visitation_date"].min().strftime("%Y-%m-%d")),
-             (t["last_wave"], ledger["visitation_date"].max().strftime("%Y-%m-%d")),
-             (t["excluded"], int(ledger["excluded"].sum()))]
-    # a count of 1 to k − 1 persons is itself a small cell (e.g. three exclusions)
-    persons = {t["drawn"], *shown_as, t["excluded"]}
-    facts = [(label, np.nan if label in persons and small_count([v], k)[0] else v) for label, v in facts]
-    body.append(f"<h2>{t['summary']}</h2><div class='facts'>" + "".join(
-        f"<div class='fact'><b>{_fmt(v)}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
-    summary = trial_summary(ledger, k, groups)
-    per_muni = summary["per_municipality"].drop(columns="suppressed").rename(columns={
-        "municipality": t["municipality"], groups[0]: shown_as[0], groups[1]: shown_as[1]})
-    body.append(f"<h3>{t['per_muni']}</h3>" + _table(per_muni))
-    if len(summary["exclusions"]):
-        excl = summary["exclusions"].drop(columns="suppressed").rename(
-            columns={"exclusion_reason": t["reason"], "persons": t["persons"]})
-        body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl))
+    body += _summary_section(ledger, t, k, groups)
 
     # --- balance
     balance = _read(out_dir / layout.BALANCE)
@@ -360,6 +340,36 @@ def build_report(
     target = Path(path) if path is not None else out_dir / layout.REPORT
     write_text(page, target)
     return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
+
+
+def _summary_section(ledger: pd.DataFrame, t: dict[str, str], k: int, groups: tuple[str, str]) -> list[str]:
+    """The trial summary: key counts, draws per municipality and group, exclusions (small cells blank).
+
+    ``groups`` are the design's labels; the default ones are shown in the report's words ("Programme
+    group"), others as they are given.
+    """
+    body: list[str] = []
+    shown_as = (t["treatment"], t["control"]) if groups == DEFAULT_GROUPS else groups
+    n_arm = ledger["arm"].value_counts()
+    facts = [(t["drawn"], len(ledger)), (shown_as[0], int(n_arm.get(groups[0], 0))),
+             (shown_as[1], int(n_arm.get(groups[1], 0))), (t["waves"], ledger["wave"].nunique() if "wave" in ledger else 1),
+             (t["first_wave"], ledger["visitation_date"].min().strftime("%Y-%m-%d")),
+             (t["last_wave"], ledger["visitation_date"].max().strftime("%Y-%m-%d")),
+             (t["excluded"], int(ledger["excluded"].sum()))]
+    # a count of 1 to k − 1 persons is itself a small cell (e.g. three exclusions)
+    persons = {t["drawn"], *shown_as, t["excluded"]}
+    facts = [(label, np.nan if label in persons and small_count([v], k)[0] else v) for label, v in facts]
+    body.append(f"<h2>{t['summary']}</h2><div class='facts'>" + "".join(
+        f"<div class='fact'><b>{_fmt(v)}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
+    summary = trial_summary(ledger, k, groups)
+    per_muni = summary["per_municipality"].drop(columns="suppressed").rename(columns={
+        "municipality": t["municipality"], groups[0]: shown_as[0], groups[1]: shown_as[1]})
+    body.append(f"<h3>{t['per_muni']}</h3>" + _table(per_muni))
+    if len(summary["exclusions"]):
+        excl = summary["exclusions"].drop(columns="suppressed").rename(
+            columns={"exclusion_reason": t["reason"], "persons": t["persons"]})
+        body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl))
+    return body
 
 
 def _words(lang: str, axis: TimeAxis) -> dict[str, str]:
