@@ -71,6 +71,7 @@ def test_custom_labels_give_the_same_panel_and_effects_as_treatment_and_control(
     assert set(labelled.number_at_risk["arm"]) == {"programme", "comparison"}
     assert_array_equal(labelled.number_at_risk["n_at_risk"], plain.number_at_risk["n_at_risk"])
     assert "programme" in labelled.summary() and "comparison" in labelled.summary()
+    assert labelled.to_dict()["groups"] == ["programme", "comparison"]
 
     # the panel file's arm column carries the labels
     write_panel(labelled, tmp_path / "panel.parquet")
@@ -146,7 +147,7 @@ def test_balance_with_labels_equals_treatment_and_control() -> None:
     mine = balance(_relabelled(ledger), ["age"], ri_draws=99, rng=3, design=LABELS)
     pd.testing.assert_frame_equal(mine.to_frame(), base.to_frame(), check_exact=True)
     pd.testing.assert_frame_equal(mine.omnibus(), base.omnibus(), check_exact=True)
-    assert mine.groups == ("programme", "comparison")
+    assert mine.groups == ("programme", "comparison") and mine.to_dict()["groups"] == ["programme", "comparison"]
     assert mine.summary().startswith(f"Balance: programme (n={base.n_treatment}) vs comparison "
                                      f"(n={base.n_control})")
 

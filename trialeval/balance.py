@@ -197,7 +197,7 @@ class BalanceResult:
         """Plain Python (JSON-ready: NaN becomes None)."""
         rep = self.representativeness_table
         return {
-            "n_treatment": self.n_treatment, "n_control": self.n_control,
+            "n_treatment": self.n_treatment, "n_control": self.n_control, "groups": list(self.groups),
             "n_drawn": self.n_drawn, "n_not_drawn": self.n_not_drawn,
             "kinds": dict(self.kinds), "strata": list(self.strata), "strata_fe": self.strata_fe,
             "ri_draws": self.ri_draws, "seed": self.seed, "alpha": self.alpha, "min_cell": self.min_cell,

@@ -393,6 +393,7 @@ class PanelResult:
         return {
             "settings": dict(self.settings),
             "outcomes": list(self.outcomes),
+            "groups": list(self.groups),
             "columns": self.columns,
             "n_persons": self.n_persons,
             "n_rows": self.n_rows,
