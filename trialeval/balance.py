@@ -31,6 +31,7 @@ Exported tables obey the small-cell rule (``min_cell``): a row whose statistics 
 
 from __future__ import annotations
 
+import html
 import math
 import os
 import warnings
@@ -67,6 +68,7 @@ from trialeval.balance_omnibus import (  # noqa: F401  (the omnibus names are al
     design_matrix,
 )
 from trialeval.config import EligibilityRule, apply_eligibility
+from trialeval.design import Design, require_unweighted
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id, secondary_rows, small_count, write_export
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import (
@@ -124,6 +126,7 @@ class BalanceResult:
     alpha: float = 0.05
     min_cell: int = DEFAULT_MIN_CELL
     representativeness_mode: str = "both"
+    groups: tuple[str, str] = Design().labels  # the labels of the role columns *_treatment, *_control
 
     @property
     def covariates(self) -> tuple[str, ...]:
@@ -162,7 +165,7 @@ class BalanceResult:
         """A readable report: the balance table with flags, the omnibus tests, representativeness."""
         t = self.balance_table
         lines = [
-            f"Balance: treatment (n={self.n_treatment}) vs control (n={self.n_control}), "
+            f"Balance: {self.groups[0]} (n={self.n_treatment}) vs {self.groups[1]} (n={self.n_control}), "
             f"{len(self.kinds)} covariates, {len(t)} rows",
             _text_table(t, ("treatment", "control")),
         ]
@@ -194,7 +197,7 @@ class BalanceResult:
         """Plain Python (JSON-ready: NaN becomes None)."""
         rep = self.representativeness_table
         return {
-            "n_treatment": self.n_treatment, "n_control": self.n_control,
+            "n_treatment": self.n_treatment, "n_control": self.n_control, "groups": list(self.groups),
             "n_drawn": self.n_drawn, "n_not_drawn": self.n_not_drawn,
             "kinds": dict(self.kinds), "strata": list(self.strata), "strata_fe": self.strata_fe,
             "ri_draws": self.ri_draws, "seed": self.seed, "alpha": self.alpha, "min_cell": self.min_cell,
@@ -205,7 +208,8 @@ class BalanceResult:
         }
 
     def _repr_html_(self) -> str:
-        parts = [f"<h4>Balance: treatment (n={self.n_treatment}) vs control (n={self.n_control})</h4>",
+        parts = [f"<h4>Balance: {html.escape(self.groups[0])} (n={self.n_treatment}) vs "
+                 f"{html.escape(self.groups[1])} (n={self.n_control})</h4>",
                  self.balance_table.to_html(index=False, na_rep=""),
                  "<h4>Omnibus tests</h4>", self.omnibus_table.to_html(index=False, na_rep="")]
         if self.representativeness_table is not None:
@@ -320,6 +324,7 @@ def balance(
     drop_excluded: bool = False,
     source: str = "ledger",
     progress: Callable[[int, int], None] | None = None,
+    design: Design | None = None,
 ) -> BalanceResult:
     """Balance tests of treatment vs control, the omnibus F-test with a randomisation p-value, and
     (with ``population``) the drawn group vs the eligible candidates not drawn.
@@ -359,6 +364,11 @@ def balance(
         Name of the ledger in messages.
     progress
         Optional ``callback(done, total)`` over the re-randomisations.
+    design
+        The trial's :class:`~trialeval.design.Design`: its programme group (the ``*_treatment`` columns)
+        is compared with its reference group (``*_control``); a design that is not randomised refuses the
+        randomisation p-value (``ri_draws`` > 0). Without one the groups are ``treatment`` and ``control``.
+        A ``weight`` column that is not all 1 is an error: weighted comparisons are not available yet.
 
     Returns
     -------
@@ -373,15 +383,17 @@ def balance(
     ['f_test', 'randomisation_inference']
     """
     _check_options(representativeness, ri_draws, alpha, min_cell)
+    if ri_draws and design is not None:
+        design.require_randomised()
     seed = rng if isinstance(rng, (int, np.integer)) else None
     rng = make_rng(rng)
 
-    ledger, covariates = _checked_ledger(ledger, covariates, categorical, drop_excluded, source)
-
-    treated = (ledger["arm"] == "treatment").to_numpy()
+    ledger, covariates = _checked_ledger(ledger, covariates, categorical, drop_excluded, source, design)
+    groups = (design or Design()).labels
+    treated = (ledger["arm"].astype(str) == groups[0]).to_numpy()
     if treated.all() or not treated.any():
         raise EstimationError(f"{source}: both arms are needed; found only "
-                              f"'{'treatment' if treated.any() else 'control'}'")
+                              f"'{groups[0] if treated.any() else groups[1]}'")
 
     check_not_person_id(ledger, covariates, "covariates (--covariates)", source, categories=categorical,
                         measurements=True)
@@ -398,14 +410,15 @@ def balance(
     rep_table, n_drawn, n_not = None, None, None
     if population is not None:
         rep_table, n_drawn, n_not = _representativeness(
-            ledger, population, kinds, categorical, eligibility, representativeness, min_cell)
+            ledger, treated if representativeness == "treatment" else np.ones(len(ledger), dtype=bool),
+            population, kinds, categorical, eligibility, min_cell)
 
     return BalanceResult(
         balance_table=table, omnibus_table=omnibus, representativeness_table=rep_table, kinds=kinds,
         n_treatment=int(treated.sum()), n_control=int((~treated).sum()), n_drawn=n_drawn,
         n_not_drawn=n_not, strata=tuple(block_cols), strata_fe=strata_fe, ri_draws=int(ri_draws),
         seed=None if seed is None else int(seed), alpha=alpha, min_cell=min_cell,
-        representativeness_mode=representativeness,
+        representativeness_mode=representativeness, groups=groups,
     )
 
 
@@ -422,14 +435,17 @@ def _check_options(representativeness: str, ri_draws: int, alpha: float, min_cel
 
 
 def _checked_ledger(ledger: pd.DataFrame, covariates: Sequence[str] | None, categorical: Sequence[str],
-                    drop_excluded: bool, source: str) -> tuple[pd.DataFrame, list[str]]:
+                    drop_excluded: bool, source: str, design: Design | None = None
+                    ) -> tuple[pd.DataFrame, list[str]]:
     """The ledger :func:`balance` compares (checked, re-indexed, excluded rows dropped on request) and its
     covariates (default: every column that is not a contract column)."""
     require_columns(ledger, ["person_id", "arm"], source)
     check_ids(ledger, source)
-    bad_arm = ~ledger["arm"].isin(("treatment", "control"))
+    bad_arm = ~ledger["arm"].astype(str).isin((design or Design()).labels)
     if bad_arm.any():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
+        raise (design or Design()).label_error(source, bad_arm.to_numpy(), declared=design is not None)
+    if "weight" in ledger.columns:
+        require_unweighted(pd.to_numeric(ledger["weight"], errors="coerce").to_numpy(dtype=np.float64), source)
     ledger = ledger.reset_index(drop=True)
     if drop_excluded and "excluded" in ledger.columns:
         excluded = ledger["excluded"].fillna(False).astype(bool)
@@ -644,14 +660,16 @@ def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: l
 
 
 def _representativeness(
-    ledger: pd.DataFrame, population: pd.DataFrame, kinds: Mapping[str, str], categorical: Sequence[str],
-    eligibility: Sequence[EligibilityRule], mode: str, min_cell: int,
+    ledger: pd.DataFrame, compared: np.ndarray, population: pd.DataFrame, kinds: Mapping[str, str],
+    categorical: Sequence[str], eligibility: Sequence[EligibilityRule], min_cell: int,
 ) -> tuple[pd.DataFrame, int, int]:
+    """The ledger's ``compared`` persons (both groups, or the programme group only) vs the eligible
+    candidates not in the ledger."""
     source = "population"
     require_columns(population, ["person_id", *kinds], source)
     eligible, _ = apply_eligibility(population, tuple(eligibility), source)
     not_drawn = eligible.loc[~eligible["person_id"].astype(str).isin(set(ledger["person_id"].astype(str)))]
-    drawn = ledger if mode == "both" else ledger.loc[ledger["arm"] == "treatment"]
+    drawn = ledger.loc[compared]
     if not len(not_drawn):
         raise EstimationError(f"{source}: no eligible candidate is left undrawn; nothing to compare with")
     both = pd.concat([drawn[list(kinds)], not_drawn[list(kinds)]], ignore_index=True)

@@ -42,7 +42,8 @@ CONTRACT_COLUMNS = (
 )
 
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
-    "trial": {"name": str, "seed": int, "treatment_share": (float, int)},
+    "trial": {"name": str, "seed": int, "treatment_share": (float, int), "design": str, "groups": list,
+              "reference": str},
     "eligibility": {"rules": list},
     "strata": {"columns": list, "bands": dict},
     "analysis": {
@@ -237,6 +238,9 @@ class TrialConfig:
     registers: dict[str, Any] = field(default_factory=dict)
     source: str = "trial.toml"
     sha256: str = ""
+    design: str = "randomised"
+    groups: tuple[str, ...] = ("treatment", "control")
+    reference: str = "control"
 
     def __post_init__(self) -> None:
         check_design(self.seed, self.treatment_share)
@@ -266,6 +270,7 @@ class TrialConfig:
             check_design(trial["seed"], share)
         except ConfigError as exc:
             raise ConfigError(f"{source}: [trial] {exc}") from None
+        kind, groups, reference = _trial_design(trial, source)
         strata = data.get("strata", {})
         columns = tuple(strata.get("columns", ()))
         if not all(isinstance(c, str) for c in columns):
@@ -322,6 +327,9 @@ class TrialConfig:
             registers=_registers(data.get("registers", {}), source),
             source=source,
             sha256=sha256,
+            design=kind,
+            groups=groups,
+            reference=reference,
         )
 
 
@@ -330,6 +338,28 @@ def _registers(table: dict[str, Any], source: str) -> dict[str, Any]:
     from trialeval.registers import DreamCodes
 
     return {name: DreamCodes.from_dict(body, f"{source}: [registers.{name}]") for name, body in table.items()}
+
+
+def _trial_design(trial: dict[str, Any], source: str) -> tuple[str, tuple[str, ...], str]:
+    """``[trial] design``, ``groups`` and ``reference``, checked: a known kind, two distinct non-empty
+    labels (the programme group first) and a reference among them (default: the last group)."""
+    from trialeval.design import DEFAULT_GROUPS, DESIGN_KINDS
+
+    kind = trial.get("design", "randomised")
+    if kind not in DESIGN_KINDS:
+        raise ConfigError(f"{source}: [trial] design must be one of {', '.join(map(repr, DESIGN_KINDS))}; "
+                          f"got {kind!r}")
+    groups = trial.get("groups", list(DEFAULT_GROUPS))
+    if (len(groups) != 2 or not all(isinstance(g, str) and g.strip() and g.strip() == g for g in groups)
+            or groups[0] == groups[1]):
+        raise ConfigError(f"{source}: [trial] groups must be two distinct, non-empty labels without "
+                          f"surrounding blanks, the programme group first, e.g. [\"treatment\", \"control\"]; "
+                          f"got {groups!r}")
+    reference = trial.get("reference", groups[-1])
+    if reference != groups[-1]:
+        raise ConfigError(f"{source}: [trial] reference must be the last of [trial] groups ({groups[-1]!r}; "
+                          f"the programme group comes first); got {reference!r}")
+    return str(kind), tuple(groups), str(reference)
 
 
 def check_design(seed: Any, share: Any) -> None:

@@ -13,15 +13,21 @@ inference there is an error.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
-from trialeval.exceptions import DesignError
+from trialeval.exceptions import DesignError, EstimationError, InputDataError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from trialeval.config import TrialConfig
 
 DesignKind = Literal["randomised", "selection", "comparison"]
 DESIGN_KINDS: tuple[DesignKind, ...] = ("randomised", "selection", "comparison")
+#: The group labels when none are declared: the programme group first, then the reference group.
+DEFAULT_GROUPS: tuple[str, str] = ("treatment", "control")
 
 #: What a design that is not a lottery rests on, for labels and messages.
 ASSUMPTIONS: dict[DesignKind, str] = {
@@ -65,17 +71,98 @@ class Design:
     """
 
     kind: DesignKind = "randomised"
-    groups: tuple[str, ...] = ("treatment", "control")
-    reference: str = "control"
+    groups: tuple[str, ...] = DEFAULT_GROUPS
+    reference: str = DEFAULT_GROUPS[1]
     share: float | None = 0.5
     blocks: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if self.kind not in DESIGN_KINDS:
             raise DesignError(f"design kind must be one of {', '.join(DESIGN_KINDS)}; got {self.kind!r}")
+        if not all(isinstance(g, str) and g.strip() == g and g for g in self.groups):
+            raise DesignError(f"group labels must be non-empty text without surrounding blanks; got "
+                              f"{', '.join(map(repr, self.groups))}")
+        if len(set(self.groups)) != len(self.groups):
+            raise DesignError(f"group labels must be distinct; got {', '.join(map(repr, self.groups))}")
         if self.reference not in self.groups and self.kind != "selection":
             raise DesignError(f"the reference group {self.reference!r} is not one of the groups "
                               f"{', '.join(map(repr, self.groups))}")
+
+    @classmethod
+    def from_config(cls, config: TrialConfig) -> Design:
+        """The design a trial config declares: ``[trial] design``, ``groups``, ``reference`` and the share.
+
+        Examples
+        --------
+        >>> from trialeval.config import TrialConfig
+        >>> cfg = TrialConfig(seed=1, treatment_share=0.5, groups=("indsats", "kontrol"), reference="kontrol")
+        >>> d = Design.from_config(cfg)
+        >>> d.kind, d.programme, d.reference, d.share
+        ('randomised', 'indsats', 'kontrol', 0.5)
+        """
+        kind = cast(DesignKind, config.design)          # checked when the config was read
+        return cls(kind=kind, groups=tuple(config.groups), reference=config.reference,
+                   share=config.treatment_share)
+
+    @property
+    def programme(self) -> str:
+        """The programme group's label (the one group that is not the reference)."""
+        return self.labels[0]
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """The two group labels in role order: the programme group, then the reference group.
+
+        Tables keep role names for their columns (``mean_treatment`` is the programme group's mean,
+        ``mean_control`` the reference group's); these are the labels shown for them.
+        """
+        others = [g for g in self.groups if g != self.reference]
+        if len(self.groups) != 2 or len(others) != 1:
+            raise DesignError(f"a design compares two groups, the programme group and the reference group; "
+                              f"got groups {', '.join(map(repr, self.groups))} with reference {self.reference!r}")
+        return others[0], self.reference
+
+    def label_error(self, source: str, bad: np.ndarray, *, declared: bool = True,
+                    column: str = "arm") -> InputDataError:
+        """The error for rows whose group label is not one of the design's: file, column, the allowed
+        labels and the rows. With ``declared=False`` (no design was given, so the default labels apply)
+        it says how other labels are declared.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> print(Design().label_error("ledger.csv", np.array([False, True])))
+        ledger.csv: column 'arm' must be 'treatment' or 'control' in 1 row (row 2)
+        """
+        from trialeval.io import row_error
+
+        message = str(row_error(source, column, f"must be {self.labels[0]!r} or {self.labels[1]!r}", bad))
+        if not declared:
+            message += ("; other group labels must be declared ([trial] groups and reference in the config, "
+                        "or a design with those groups)")
+        return InputDataError(message)
+
+    def assign(self, blocks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Each unit's group label from a lottery within ``blocks`` (the draw's assignment).
+
+        Complete randomisation within blocks with exact probability :attr:`share` of the programme group
+        (:func:`trialeval.wave_design.assign_within_blocks`); the others get the reference label.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> d = Design(groups=("programme", "comparison"), reference="comparison", share=0.5)
+        >>> sorted(d.assign(np.array(["a"] * 4), np.random.default_rng(1)).tolist())
+        ['comparison', 'comparison', 'programme', 'programme']
+        """
+        from trialeval.wave_design import assign_within_blocks
+
+        self.require_randomised()
+        if self.share is None:
+            raise DesignError("a lottery needs the share assigned to the programme group")
+        treated = assign_within_blocks(blocks, self.share, rng)
+        programme, reference = self.labels
+        return np.where(treated, programme, reference).astype(object)
 
     @property
     def randomised(self) -> bool:
@@ -132,3 +219,23 @@ class Design:
         out = np.empty_like(perm)
         out[:, order] = order[perm]
         return out
+
+
+def require_unweighted(weight: np.ndarray, source: str) -> None:
+    """Stop when a ``weight`` column is not 1 for everyone: the estimators do not use weights yet
+    (weighted estimation comes with comparison designs), and ignoring them silently would mislead.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> require_unweighted(np.ones(3), "panel.parquet")
+    >>> require_unweighted(np.array([1.0, 0.5]), "panel.parquet")
+    Traceback (most recent call last):
+    ...
+    trialeval.exceptions.EstimationError: panel.parquet: column 'weight' is not 1 in 1 row(s); weighted estimation is not available yet (drop the column, or set it to 1, to estimate unweighted)
+    """
+    differs = ~(np.asarray(weight, dtype=np.float64) == 1.0)
+    if differs.any():
+        raise EstimationError(f"{source}: column 'weight' is not 1 in {int(differs.sum())} row(s); weighted "
+                              "estimation is not available yet (drop the column, or set it to 1, to "
+                              "estimate unweighted)")

@@ -38,6 +38,7 @@ import pandas as pd
 
 from trialeval._version import __version__
 from trialeval.config import TrialConfig, apply_eligibility, load_config
+from trialeval.design import Design
 from trialeval.exceptions import DesignError, InputDataError, TrialevalError
 from trialeval.io import (
     _dates_as_text,
@@ -99,6 +100,7 @@ class DrawResult:
     ledger: pd.DataFrame
     manifest_entry: dict[str, Any]
     eligibility: pd.DataFrame
+    groups: tuple[str, str] = Design().labels
 
     @property
     def wave(self) -> int:
@@ -109,22 +111,23 @@ class DrawResult:
         return self.wave_rows.copy()
 
     def counts(self) -> pd.DataFrame:
-        """Persons drawn per municipality and arm in this wave."""
+        """Persons drawn per municipality and group in this wave (the programme group first)."""
         return (self.wave_rows.groupby(["municipality", "arm"]).size().unstack("arm", fill_value=0)
-                .reindex(columns=["treatment", "control"], fill_value=0))
+                .reindex(columns=list(self.groups), fill_value=0))
 
     def summary(self) -> str:
         e = self.manifest_entry
+        first, second = self.groups
         lines = [
             f"Wave {e['wave']} on {e['date']}: {e['n_drawn']} drawn "
-            f"({e['counts']['treatment']} treatment, {e['counts']['control']} control) "
+            f"({e['counts'][first]} {first}, {e['counts'][second]} {second}) "
             f"in {len(e['strata'])} blocks; seed {e['seed']}.",
             "Eligibility (candidates removed by each rule, in order):",
         ]
         lines += [f"  {r.rule:<45} {r.removed:>8} removed, {r.remaining:>8} remain"
                   for r in self.eligibility.itertuples()]
         lines.append("Drawn per municipality:")
-        lines += [f"  {muni:<25} {row.treatment:>5} treatment {row.control:>5} control"
+        lines += [f"  {muni:<25} {row[first]:>5} {first} {row[second]:>5} {second}"
                   for muni, row in self.counts().iterrows()]
         return "\n".join(lines)
 
@@ -152,7 +155,9 @@ def draw(
     population
         Candidates, already validated; any order (they are sorted by ``person_id``).
     config
-        The trial config: seed, treatment share, eligibility rules and strata.
+        The trial config: seed, treatment share, eligibility rules, strata and the group labels
+        (``[trial] groups``: the programme group's label for the persons drawn into it, the reference
+        group's for the others).
     requests
         Programme places per municipality, ``{"Aarhus": 10}`` or ``["Aarhus=10"]``.
     date
@@ -207,12 +212,13 @@ def draw(
     drawn = pd.concat(chosen).sort_values("person_id", kind="stable", ignore_index=True)
     stratum = (f"w{wave}|" + drawn["municipality"].astype(str) + "|"
                + stratum_labels(drawn, config, source)).astype(object)
-    treated = assign_within_blocks(stratum.to_numpy(dtype=object).astype(str), config.treatment_share, rng)
+    design = Design.from_config(config)
+    arm = design.assign(stratum.to_numpy(dtype=object).astype(str), rng)
 
     covariates = [c for c in drawn.columns if c not in LEDGER_COLUMNS]
     rows = pd.DataFrame({
         "person_id": drawn["person_id"].astype(object),
-        "arm": np.where(treated, "treatment", "control").astype(object),
+        "arm": arm,
         "visitation_date": pd.Series(date, index=drawn.index).astype("datetime64[ns]"),
         "municipality": drawn["municipality"].astype(object),
         "stratum": stratum,
@@ -226,7 +232,8 @@ def draw(
     after = rows if previous is None else pd.concat([previous, rows], ignore_index=True)
 
     entry = _draw_entry(config, wave, date, requests, source, population_sha256, eligible, rows, eligibility)
-    return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility)
+    return DrawResult(wave_rows=rows, ledger=after, manifest_entry=entry, eligibility=eligibility,
+                      groups=design.labels)
 
 
 def _draw_entry(config: TrialConfig, wave: int, date: pd.Timestamp, requests: Mapping[str, int], source: str,
@@ -234,6 +241,7 @@ def _draw_entry(config: TrialConfig, wave: int, date: pd.Timestamp, requests: Ma
                 eligibility: pd.DataFrame) -> dict[str, Any]:
     """The manifest line of a drawn wave (without its hashes, which :func:`_append_event` adds)."""
     per_block = rows.groupby(["stratum", "arm"]).size().unstack("arm", fill_value=0)
+    groups = Design.from_config(config).labels
     entry = {
         "event": "draw",
         "wave": wave,
@@ -249,8 +257,8 @@ def _draw_entry(config: TrialConfig, wave: int, date: pd.Timestamp, requests: Ma
         "design": design_dict(config),
         "n_eligible": int(len(eligible)),
         "n_drawn": int(len(rows)),
-        "counts": {arm: int((rows["arm"] == arm).sum()) for arm in ("treatment", "control")},
-        "strata": {str(s): {arm: int(per_block.loc[s].get(arm, 0)) for arm in ("treatment", "control")}
+        "counts": {arm: int((rows["arm"] == arm).sum()) for arm in groups},
+        "strata": {str(s): {arm: int(per_block.loc[s].get(arm, 0)) for arm in groups}
                    for s in per_block.index},
         "eligibility": eligibility.to_dict("records"),
     }
@@ -319,7 +327,7 @@ def run_draw(
             )
         draws = [entry for _, entry in lines if is_draw_event(entry)]
         check_design(draws, config, design_change)
-        ledger = read_ledger(ledger_path) if ledger_path.exists() else None
+        ledger = read_ledger(ledger_path, design=Design.from_config(config)) if ledger_path.exists() else None
         result = draw(population, config, requests, date, ledger,
                       population_sha256=population_sha256, source=str(population_path))
         if draws and int(draws[-1]["wave"]) >= result.wave:
@@ -441,7 +449,7 @@ def verify(
         check_ledger_manifest(ledger_path)          # a ledger draw wrote: say that its manifest is missing
         raise InputDataError(f"{mpath}: no manifest beside the ledger; nothing to replay")
     pair_problems = _settled_problems(ledger_path)
-    ledger = read_ledger(ledger_path)
+    ledger = read_ledger(ledger_path, design=_recorded_design(draws[-1][1], config))
     problems: list[str] = []
 
     by_hash: dict[str, Path] = {}
@@ -491,6 +499,18 @@ def verify(
     problems += pair_problems        # after the replay's findings, which say what changed
     return VerifyResult(ok=not problems, waves_checked=replayed if not problems else 0,
                         n_persons=len(ledger), problems=tuple(problems))
+
+
+def _recorded_design(entry: Mapping[str, Any], config: TrialConfig | None = None) -> Design:
+    """The groups a wave was drawn into: recorded in its manifest line (a ledger's labels do not change
+    from wave to wave), else the config's, else the default ones."""
+    design = entry.get("design")
+    if isinstance(design, Mapping):
+        try:
+            return Design.from_config(config_from_design(design, "manifest"))
+        except TrialevalError:
+            pass                      # an unreadable record: verify reports it when it replays the wave
+    return Design.from_config(config) if config is not None else Design()
 
 
 def _missing_populations(draws: Sequence[tuple[int, Mapping[str, Any]]], by_hash: Mapping[str, Path]) -> list[str]:
@@ -655,7 +675,9 @@ def run_exclude(
                 tmp.write_bytes(_exclude_csv_bytes(data, raw, updated, position))
             else:
                 updated = exclude(read_table(ledger_path), person_id, reason, date)
-                write_table(validate_ledger(updated, str(ledger_path)), tmp)
+                draws = [entry for _, entry in lines if is_draw_event(entry)]
+                design = _recorded_design(draws[-1]) if draws else None
+                write_table(validate_ledger(updated, str(ledger_path), design=design), tmp)
                 position = int(np.flatnonzero(updated["person_id"].astype(str).to_numpy() == str(person_id))[0])
             if lines:
                 _append_event(mpath, lines, {

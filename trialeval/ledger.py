@@ -16,9 +16,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from trialeval.design import Design
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
-    ARMS,
     _as_text,
     date_rule,
     padded_id_error,
@@ -36,15 +36,18 @@ if TYPE_CHECKING:
 
 LEDGER_COLUMNS = (
     "person_id", "arm", "visitation_date", "municipality", "stratum", "wave",
-    "followup_end", "excluded", "exclusion_reason", "exclusion_date",
+    "followup_end", "excluded", "exclusion_reason", "exclusion_date", "weight",
 )
 
 
-def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = None) -> pd.DataFrame:
+def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = None,
+                    design: Design | None = None) -> pd.DataFrame:
     """Check the ledger contract and normalise types.
 
-    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty. Dates given as
-    text must be ISO ``YYYY-MM-DD``, or follow ``date_format`` when it is given.
+    Dates become ``datetime64``; ``excluded`` a bool; optional columns are added empty; an optional
+    ``weight`` becomes float64 (finite, ≥ 0). Dates given as text must be ISO ``YYYY-MM-DD``, or follow
+    ``date_format`` when it is given. ``arm`` holds the groups of ``design`` (without one,
+    ``treatment`` and ``control``).
 
     Examples
     --------
@@ -57,7 +60,7 @@ def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = 
     # Every rule lives in compact_ledger (also used for ledgers of millions of persons); here the checked
     # columns come back as pandas types and the rest of the frame (covariates) is kept as it is.
     checked = [c for c in LEDGER_COLUMNS if c in df.columns and c != "exclusion_reason"]
-    compact = compact_ledger(_arrow_table(df[checked]), source, date_format=date_format)
+    compact = compact_ledger(_arrow_table(df[checked]), source, date_format=date_format, design=design)
     df = df.copy()
     # by position: the caller's frame may have any index (e.g. a filtered ledger)
     df["arm"] = pd.Series(np.asarray(compact["arm"].to_pandas(), dtype=object), index=df.index).astype("str")
@@ -72,6 +75,8 @@ def validate_ledger(df: pd.DataFrame, source: str, *, date_format: str | None = 
         df["exclusion_reason"] = ""
     if "wave" in compact.column_names:
         df["wave"] = compact["wave"].to_numpy().astype(np.int64)
+    if "weight" in compact.column_names:
+        df["weight"] = compact["weight"].to_numpy().astype(np.float64)
     for col in ("municipality", "stratum"):
         if col in df.columns:
             df[col] = df[col].astype("str").fillna("")
@@ -90,15 +95,17 @@ def _arrow_table(df: pd.DataFrame) -> "pa.Table":
             arrays[col] = pa.array(df[col].astype("str"), from_pandas=True)
     return pa.table(arrays)
 
-def read_ledger(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
+def read_ledger(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None, *,
+                design: Design | None = None) -> pd.DataFrame:
     """Read and validate an assignments ledger.
 
     A ``date_format`` in ``rename`` (the config's ``[columns]``) applies to its date columns, except in a
-    ledger written by ``draw`` (one with a manifest beside it), whose dates are always ISO.
+    ledger written by ``draw`` (one with a manifest beside it), whose dates are always ISO. ``arm``
+    holds the groups of ``design`` (without one, ``treatment`` and ``control``).
     """
-    df = read_table(path, text_columns=("person_id", "municipality", "stratum", "exclusion_reason"),
+    df = read_table(path, text_columns=("person_id", "arm", "municipality", "stratum", "exclusion_reason"),
                     rename=rename)
-    return validate_ledger(df, str(path), date_format=_ledger_date_format(path, rename))
+    return validate_ledger(df, str(path), date_format=_ledger_date_format(path, rename), design=design)
 
 
 def _ledger_date_format(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> str | None:
@@ -119,7 +126,7 @@ def _ledger_date_format(path: str | os.PathLike[str], rename: Mapping[str, str] 
 #: a row rule in :func:`validate_ledger` (``exclusion_reason`` has none and is not read).
 LEDGER_TABLE_COLUMNS = (
     "person_id", "arm", "visitation_date", "followup_end", "excluded", "municipality", "stratum",
-    "wave", "exclusion_date",
+    "wave", "exclusion_date", "weight",
 )
 #: Rows converted to Python objects at a time where a rule needs pandas (dates given as text).
 _SLICE_ROWS = 1 << 20
@@ -133,6 +140,7 @@ def read_ledger_table(
     rename: Mapping[str, str] | None = None,
     *,
     columns: Sequence[str] = LEDGER_TABLE_COLUMNS,
+    design: Design | None = None,
 ) -> "pa.Table":
     """Read and validate an assignments ledger as compact Arrow columns, reading only ``columns``.
 
@@ -149,14 +157,17 @@ def read_ledger_table(
         ``{contract_name: user_name}`` from the config's ``[columns]`` table.
     columns
         Contract columns to read when present (``person_id``, ``arm`` and ``visitation_date`` always).
+    design
+        The trial's :class:`~trialeval.design.Design`, whose groups ``arm`` holds; without one,
+        ``treatment`` and ``control``.
 
     Returns
     -------
     pyarrow.Table
         In the order of the contract: ``person_id`` (large_string), ``arm`` (dictionary of int8 codes into
-        ``("treatment", "control")``), dates as ``date32`` (missing as null), ``excluded`` (bool, also
-        when absent), ``wave`` (int64), ``municipality`` and ``stratum`` (dictionary-encoded text, missing
-        as ``""``).
+        the design's labels, the programme group 0 and the reference group 1), dates as ``date32``
+        (missing as null), ``excluded`` (bool, also when absent), ``wave`` (int64), ``municipality`` and
+        ``stratum`` (dictionary-encoded text, missing as ``""``), ``weight`` (float64) when present.
 
     Examples
     --------
@@ -176,9 +187,9 @@ def read_ledger_table(
     source = str(path)
     wanted = list(dict.fromkeys(["person_id", "arm", "visitation_date", *columns]))
     if suffix not in (".csv", ".parquet", ".pq") or not path.is_file():
-        df = read_ledger(path, rename=rename)     # its messages: file type, file not found, every rule
+        df = read_ledger(path, rename=rename, design=design)  # its messages: file type, not found, rules
         return compact_ledger(pa.Table.from_pandas(df[[c for c in wanted if c in df.columns]],
-                                                   preserve_index=False), source)
+                                                   preserve_index=False), source, design=design)
     date_format = _ledger_date_format(path, rename)
     rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
@@ -194,7 +205,7 @@ def read_ledger_table(
         read = [user for user, c in zip(names, contract) if c in wanted]
         if suffix == ".csv":
             # As read_table reads CSV: missing values as pandas sees them; text and dates as text.
-            text = {rename.get(c, c): pa.string() for c in wanted if c != "wave"}
+            text = {rename.get(c, c): pa.string() for c in wanted if c not in ("wave", "weight")}
             table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
                 include_columns=read, column_types={k: v for k, v in text.items() if k in read},
                 null_values=list(_PANDAS_NA), strings_can_be_null=True, quoted_strings_can_be_null=True))
@@ -209,14 +220,16 @@ def read_ledger_table(
         raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
     require_rows(table.num_rows, source)
     table = table.rename_columns([inverse.get(c, c) for c in table.column_names])
-    return compact_ledger(table, source, date_format=date_format)
+    return compact_ledger(table, source, date_format=date_format, design=design)
 
 
-def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = None) -> "pa.Table":
+def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = None,
+                   design: Design | None = None) -> "pa.Table":
     """Check the ledger contract on an Arrow table and make its columns compact.
 
     The rules, their order and their messages are those of :func:`validate_ledger`; see
     :func:`read_ledger_table` for what is returned. Columns other than the contract's are dropped.
+    ``arm`` must hold the groups of ``design`` (without one, ``treatment`` and ``control``).
 
     Examples
     --------
@@ -250,16 +263,7 @@ def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = 
     del ordered
     out["person_id"] = ids
 
-    arm = _combined(table["arm"])
-    arms = pa.array(ARMS, type=pa.large_string())
-    if _is_text_dictionary(arm.type):
-        codes = pc.index_in(arm.dictionary.cast(pa.large_string()), value_set=arms).take(arm.indices)
-    else:
-        codes = pc.index_in(_arrow_as_text(arm), value_set=arms)
-    bad = pc.is_null(codes)
-    if pc.any(bad).as_py():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad.to_numpy(zero_copy_only=False))
-    out["arm"] = pa.DictionaryArray.from_arrays(codes.cast(pa.int8()), pa.array(ARMS))
+    out["arm"] = _arm_codes(table["arm"], source, design)
 
     out["visitation_date"] = _arrow_dates(table["visitation_date"], "visitation_date", source, required=True,
                                           date_format=date_format)
@@ -282,8 +286,49 @@ def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = 
     for col in ("municipality", "stratum"):
         if col in names:
             out[col] = _text_dictionary(_combined(table[col]))
+    if "weight" in names:
+        out["weight"] = _arrow_weight(table["weight"], source)
     order = [c for c in LEDGER_COLUMNS if c in out]
     return pa.table({c: out[c] for c in order})
+
+
+def _arm_codes(col: "pa.ChunkedArray", source: str, design: Design | None) -> "pa.DictionaryArray":
+    """``arm`` as int8 codes into the design's labels (0 the programme group, 1 the reference group);
+    a label outside them is an error naming the rows and the allowed labels."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    labels = (design or Design()).labels
+    arm = _combined(col)
+    arms = pa.array(labels, type=pa.large_string())
+    if _is_text_dictionary(arm.type):
+        codes = pc.index_in(arm.dictionary.cast(pa.large_string()), value_set=arms).take(arm.indices)
+    else:
+        codes = pc.index_in(_arrow_as_text(arm), value_set=arms)
+    bad = pc.is_null(codes)
+    if pc.any(bad).as_py():
+        raise (design or Design()).label_error(source, bad.to_numpy(zero_copy_only=False),
+                                               declared=design is not None)
+    return pa.DictionaryArray.from_arrays(codes.cast(pa.int8()), pa.array(labels))
+
+
+def _arrow_weight(col: "pa.ChunkedArray", source: str) -> "pa.Array":
+    """``weight`` as float64: a number (text such as ``"1.5"`` is read as one), finite and ≥ 0."""
+    import pyarrow as pa
+
+    col = _combined(col)
+    if pa.types.is_integer(col.type) or pa.types.is_floating(col.type) or pa.types.is_boolean(col.type):
+        values = pd.Series(col.to_numpy(zero_copy_only=False), dtype="float64")
+    else:
+        values = pd.to_numeric(pd.Series(col.to_numpy(zero_copy_only=False), dtype=object), errors="coerce")
+    number = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    if np.isnan(number).any():
+        raise row_error(source, "weight", "must be a number", np.isnan(number))
+    if not np.isfinite(number).all():
+        raise row_error(source, "weight", "must be finite", ~np.isfinite(number))
+    if (number < 0).any():
+        raise row_error(source, "weight", "must be ≥ 0", number < 0)
+    return pa.array(number, type=pa.float64())
 
 
 def _combined(col: "pa.ChunkedArray | pa.Array") -> "pa.Array":

@@ -41,6 +41,7 @@ from trialeval.config import MAX_WEEKS, AnalysisSettings, TrialConfig, load_conf
 from trialeval.costs import CostsResult, load_scenarios
 from trialeval.costs import costs as value_costs
 from trialeval.demo import DemoResult, run_demo
+from trialeval.design import Design
 from trialeval.disclosure import write_export
 from trialeval.draw import DEFAULT_LOCK_TIMEOUT, DrawResult, VerifyResult, check_ledger_manifest, manifest_path
 from trialeval.draw import run_draw, run_exclude
@@ -79,6 +80,11 @@ class Step(Generic[R]):
 
 def _config(path: PathLike | None) -> TrialConfig | None:
     return load_config(Path(path)) if path is not None else None
+
+
+def _design(cfg: TrialConfig | None) -> Design | None:
+    """The design the config declares (``[trial] design``, ``groups``, ``reference``); None without one."""
+    return Design.from_config(cfg) if cfg is not None else None
 
 
 def _written(paths: Sequence[PathLike | None]) -> tuple[Path, ...]:
@@ -147,7 +153,7 @@ def balance(
     settings = AnalysisSettings.from_config(cfg, covariates=covariates, seed=seed, min_cell=min_cell,
                                             drop_exclusions=drop_excluded)
     check_ledger_manifest(ledger)
-    table = read_ledger(ledger, rename=rename)
+    table = read_ledger(ledger, rename=rename, design=_design(cfg))
     if settings.covariates is None:
         raise InputDataError("no covariates: give --covariates or [analysis] covariates in the config")
     people = read_population(population, rename=rename) if population is not None else None
@@ -156,7 +162,7 @@ def balance(
         representativeness="treatment" if treated_only else "both", categorical=categorical,
         strata_fe=strata_fe, ri_draws=ri_draws, rng=settings.seed if settings.seed is not None else 0,
         alpha=float(settings.alpha), min_cell=int(settings.min_cell), drop_excluded=settings.drop_exclusions,
-        source=str(ledger), progress=progress,
+        source=str(ledger), progress=progress, design=_design(cfg),
     )
     figure = result.plot() if plot is not None else None
     written = result.write(out, fmt)  # type: ignore[arg-type]
@@ -189,7 +195,7 @@ def panel(
         min_days=settings.min_days, drop_bad_rows=drop_bad_rows,
         spell_types=list(settings.spell_types) if settings.spell_types is not None else None,
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
-        columns=settings.columns, progress=progress, out=out,
+        columns=settings.columns, progress=progress, out=out, design=_design(cfg),
     )
     return Step(result, _written([out, layout.panel_at_risk(out),
                                   layout.panel_rejects(out) if drop_bad_rows else None]))
@@ -228,7 +234,7 @@ def effects(
         covariates=list(covariates) if covariates is not None else None, cluster=cluster, min_weeks=settings.min_weeks,
         band=band, ri=ri, summary_weeks=settings.summary_weeks, hours_week=settings.hours_week,
         alpha=settings.alpha, rng=settings.seed, min_cell=settings.min_cell, weeks=settings.weeks,
-        source=str(panel), progress=progress,
+        source=str(panel), progress=progress, design=_design(cfg),
     )
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
     return Step(result, written)

@@ -6,7 +6,7 @@ Every function takes an optional ``ax`` and returns the :class:`matplotlib.figur
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
 
@@ -196,12 +196,16 @@ def check_lang(lang: object, what: str = "--lang") -> str:
     return str(lang)
 
 
-def _text(lang: str) -> dict[str, str]:
+def _text(lang: str, groups: Sequence[str] = ("treatment", "control")) -> dict[str, str]:
+    """The figures' words in ``lang``; ``"treatment"`` and ``"control"`` name the programme and reference
+    groups: in the figures' words for the default labels, as given for other labels (``groups``)."""
     if lang not in _EFFECT_TEXT:
         from trialeval.exceptions import InputDataError
 
         raise InputDataError(f"plots: 'lang' must be one of {', '.join(_EFFECT_TEXT)}; got {lang!r}")
-    return _EFFECT_TEXT[lang]
+    if tuple(groups) == ("treatment", "control"):
+        return _EFFECT_TEXT[lang]
+    return {**_EFFECT_TEXT[lang], "treatment": str(groups[0]), "control": str(groups[1])}
 
 
 def plot_effect_curve(
@@ -255,7 +259,7 @@ def plot_effect_curve(
     >>> fig.axes[0].get_xlabel()
     'Uger siden visitation'
     """
-    txt = _text(lang)
+    txt = _text(lang, getattr(result, "groups", ("treatment", "control")))
     table = result.table  # type: ignore[attr-defined]
     if outcome not in result.outcomes:  # type: ignore[attr-defined]
         from trialeval.exceptions import InputDataError
@@ -389,21 +393,22 @@ def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str
     >>> len(fig.axes[0].patches)
     16
     """
-    txt = _text(lang)
+    groups = tuple(getattr(result, "groups", ("treatment", "control")))
+    txt = _text(lang, groups)
     table = result.export_frame()  # type: ignore[attr-defined]
     min_cell = int(result.min_cell)  # type: ignore[attr-defined]
     fig, ax = _axes(ax, (7.5, 4.2))
     bins = table["bin"].drop_duplicates().tolist()
     x = np.arange(len(bins))
     hidden = False
-    for k, (arm, color) in enumerate((("treatment", "C0"), ("control", "C1"))):
+    for k, (arm, role, color) in enumerate(((groups[0], "treatment", "C0"), (groups[1], "control", "C1"))):
         part = table[table["arm"] == arm].set_index("bin").reindex(bins)
         small = part["suppressed"].to_numpy(dtype=bool)
         hidden |= bool(small.any())
         share = np.where(small, 0.0, part["share"].to_numpy(dtype=float) * 100)
         n_obs = part["n_observed"].iloc[0]
-        label = (f"{txt[arm]} (n = {int(n_obs):,})".replace(",", "\u2009") if n_obs == n_obs and n_obs >= min_cell
-                 else txt[arm])
+        label = (f"{txt[role]} (n = {int(n_obs):,})".replace(",", "\u2009") if n_obs == n_obs and n_obs >= min_cell
+                 else txt[role])
         ax.bar(x + (k - 0.5) * 0.4, share, width=0.4, color=color, label=label)
     ax.set_xticks(x, bins)
     period = f"{axis.unit(lang)} {result.week}"  # type: ignore[attr-defined]
@@ -596,13 +601,14 @@ _thousands = FuncFormatter(lambda value, _pos: f"{value:,.0f}")
 # --------------------------------------------------------------------------------------------------
 
 def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = None, lang: str = "en",
-                     min_cell: int = 5, axis: TimeAxis = WEEKS_SINCE_VISITATION) -> Figure:
+                     min_cell: int = 5, axis: TimeAxis = WEEKS_SINCE_VISITATION,
+                     groups: Sequence[str] = ("treatment", "control")) -> Figure:
     """Mean of one panel outcome per week since visitation, a line per arm (descriptive, no CI).
 
     Weeks where an arm has fewer than ``min_cell`` persons observed are left out, and so are shares
     resting on 1 to ``min_cell − 1`` persons with or without the outcome, and mean hours of 1 to
     ``min_cell − 1`` persons with hours (when ``has_ordinary_hours`` is in ``means``): the disclosure
-    rule of :mod:`trialeval.disclosure`.
+    rule of :mod:`trialeval.disclosure`. ``groups`` are the labels of ``arm``, the programme group first.
 
     Examples
     --------
@@ -613,10 +619,10 @@ def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = Non
     >>> [len(line.get_xdata()) for line in fig.axes[0].get_lines()]
     [2, 1]
     """
-    text = _text(lang)
+    text = _text(lang, groups)
     indicator = outcome != "ordinary_hours"
     fig, ax = _axes(ax, (7.0, 4.2))
-    for arm, style in (("treatment", "-"), ("control", "--")):
+    for arm, role, style in ((groups[0], "treatment", "-"), (groups[1], "control", "--")):
         part = means.loc[means["arm"] == arm]
         ok = ~few_persons(part["n_at_risk"], min_cell)
         if indicator:
@@ -626,7 +632,7 @@ def plot_panel_means(means: pd.DataFrame, outcome: str, *, ax: Axes | None = Non
                 ok &= ~small_count(np.round(part["n_at_risk"] * part["has_ordinary_hours"]), min_cell)
         rows = part.loc[ok]
         values = rows[outcome].to_numpy() * (100.0 if indicator else 1.0)
-        ax.plot(rows[axis.column].to_numpy(), values, style, label=text[arm], linewidth=1.6)
+        ax.plot(rows[axis.column].to_numpy(), values, style, label=text[role], linewidth=1.6)
     ax.set_xlabel(axis.axis_label(lang))
     ax.set_ylabel(text["percent"] if indicator else text["hours"].format(unit=axis.unit(lang)))
     ax.set_title(_OUTCOME_NAMES.get(lang, {}).get(outcome, outcome))

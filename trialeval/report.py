@@ -12,6 +12,7 @@ import base64
 import html
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -21,6 +22,7 @@ import pandas as pd
 
 from trialeval import __version__, layout
 from trialeval.config import TrialConfig
+from trialeval.design import DEFAULT_GROUPS, Design
 from trialeval.disclosure import (
     DEFAULT_MIN_CELL,
     neutralise_text,
@@ -210,8 +212,11 @@ def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = D
     return table
 
 
-def trial_summary(ledger: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> dict[str, pd.DataFrame]:
+def trial_summary(ledger: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL,
+                  groups: Sequence[str] = DEFAULT_GROUPS) -> dict[str, pd.DataFrame]:
     """Draws per municipality and arm, and exclusions by reason, with small cells suppressed.
+
+    ``groups`` are the labels of the arms (the programme group first), one column each.
 
     Examples
     --------
@@ -223,9 +228,9 @@ def trial_summary(ledger: pd.DataFrame, min_cell: int = DEFAULT_MIN_CELL) -> dic
     [nan, nan]
     """
     per_muni = (ledger.groupby(["municipality", "arm"]).size().unstack("arm", fill_value=0)
-                .reindex(columns=["treatment", "control"], fill_value=0).reset_index())
+                .reindex(columns=list(groups), fill_value=0).reset_index())
     # the report shows the totals per arm and of exclusions: a lone blanked cell gets a companion
-    per_muni = protect_counts(per_muni, ["treatment", "control"], min_cell)
+    per_muni = protect_counts(per_muni, list(groups), min_cell)
     reasons = (ledger.loc[ledger["excluded"]].groupby("exclusion_reason").size()
                .rename("persons").reset_index())
     reasons = protect_counts(reasons, ["persons"], min_cell)
@@ -271,7 +276,9 @@ def build_report(
     k = int(min_cell if min_cell is not None else config.analysis.get("min_cell_size", DEFAULT_MIN_CELL))
     weeks = tuple(weeks or config.analysis.get("report_weeks", (13, 26, 35, 52)))
     check_ledger_manifest(ledger_path)
-    ledger = read_ledger(ledger_path, rename=config.columns)
+    design = Design.from_config(config)
+    groups = design.labels
+    ledger = read_ledger(ledger_path, rename=config.columns, design=design)
     manifest = read_manifest(manifest_path(ledger_path))
     figures = 0
     sections: list[str] = []
@@ -280,25 +287,7 @@ def build_report(
 
     # --- trial summary
     sections.append("summary")
-    n_arm = ledger["arm"].value_counts()
-    facts = [(t["drawn"], len(ledger)), (t["treatment"], int(n_arm.get("treatment", 0))),
-             (t["control"], int(n_arm.get("control", 0))), (t["waves"], ledger["wave"].nunique() if "wave" in ledger else 1),
-             (t["first_wave"], ledger["visitation_date"].min().strftime("%Y-%m-%d")),
-             (t["last_wave"], ledger["visitation_date"].max().strftime("%Y-%m-%d")),
-             (t["excluded"], int(ledger["excluded"].sum()))]
-    # a count of 1 to k − 1 persons is itself a small cell (e.g. three exclusions)
-    persons = {t["drawn"], t["treatment"], t["control"], t["excluded"]}
-    facts = [(label, np.nan if label in persons and small_count([v], k)[0] else v) for label, v in facts]
-    body.append(f"<h2>{t['summary']}</h2><div class='facts'>" + "".join(
-        f"<div class='fact'><b>{_fmt(v)}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
-    summary = trial_summary(ledger, k)
-    per_muni = summary["per_municipality"].drop(columns="suppressed").rename(columns={
-        "municipality": t["municipality"], "treatment": t["treatment"], "control": t["control"]})
-    body.append(f"<h3>{t['per_muni']}</h3>" + _table(per_muni))
-    if len(summary["exclusions"]):
-        excl = summary["exclusions"].drop(columns="suppressed").rename(
-            columns={"exclusion_reason": t["reason"], "persons": t["persons"]})
-        body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl))
+    body += _summary_section(ledger, t, k, groups)
 
     # --- balance
     balance = _read(out_dir / layout.BALANCE)
@@ -351,6 +340,36 @@ def build_report(
     target = Path(path) if path is not None else out_dir / layout.REPORT
     write_text(page, target)
     return ReportResult(path=target, sections=tuple(sections), figures=figures, min_cell=k)
+
+
+def _summary_section(ledger: pd.DataFrame, t: dict[str, str], k: int, groups: tuple[str, str]) -> list[str]:
+    """The trial summary: key counts, draws per municipality and group, exclusions (small cells blank).
+
+    ``groups`` are the design's labels; the default ones are shown in the report's words ("Programme
+    group"), others as they are given.
+    """
+    body: list[str] = []
+    shown_as = (t["treatment"], t["control"]) if groups == DEFAULT_GROUPS else groups
+    n_arm = ledger["arm"].value_counts()
+    facts = [(t["drawn"], len(ledger)), (shown_as[0], int(n_arm.get(groups[0], 0))),
+             (shown_as[1], int(n_arm.get(groups[1], 0))), (t["waves"], ledger["wave"].nunique() if "wave" in ledger else 1),
+             (t["first_wave"], ledger["visitation_date"].min().strftime("%Y-%m-%d")),
+             (t["last_wave"], ledger["visitation_date"].max().strftime("%Y-%m-%d")),
+             (t["excluded"], int(ledger["excluded"].sum()))]
+    # a count of 1 to k − 1 persons is itself a small cell (e.g. three exclusions)
+    persons = {t["drawn"], *shown_as, t["excluded"]}
+    facts = [(label, np.nan if label in persons and small_count([v], k)[0] else v) for label, v in facts]
+    body.append(f"<h2>{t['summary']}</h2><div class='facts'>" + "".join(
+        f"<div class='fact'><b>{_fmt(v)}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
+    summary = trial_summary(ledger, k, groups)
+    per_muni = summary["per_municipality"].drop(columns="suppressed").rename(columns={
+        "municipality": t["municipality"], groups[0]: shown_as[0], groups[1]: shown_as[1]})
+    body.append(f"<h3>{t['per_muni']}</h3>" + _table(per_muni))
+    if len(summary["exclusions"]):
+        excl = summary["exclusions"].drop(columns="suppressed").rename(
+            columns={"exclusion_reason": t["reason"], "persons": t["persons"]})
+        body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl))
+    return body
 
 
 def _words(lang: str, axis: TimeAxis) -> dict[str, str]:

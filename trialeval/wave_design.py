@@ -22,7 +22,10 @@ from trialeval.exceptions import DesignError, InputDataError
 from trialeval.io import DECIMAL_COMMA_RULE, decimal_comma, row_error
 
 #: The parts of a design that must stay the same from wave to wave (unless a change is declared).
-DESIGN_FIELDS = ("seed", "treatment_share", "rules", "strata_columns", "bands")
+DESIGN_FIELDS = ("seed", "treatment_share", "rules", "strata_columns", "bands", "groups", "reference")
+#: The value of a design part that a record without it had (group labels were recorded from the first
+#: trial that declared its own; every earlier one used these).
+_FIELD_DEFAULTS: dict[str, Any] = {"groups": ["treatment", "control"], "reference": "control"}
 
 
 def parse_requests(requests: Mapping[str, int] | list[str]) -> dict[str, int]:
@@ -142,14 +145,15 @@ def assign_within_blocks(blocks: np.ndarray, share: float, rng: np.random.Genera
 
 
 def design_dict(config: TrialConfig) -> dict[str, Any]:
-    """The config's parts that decide a draw (seed, share, rules, strata, column names), as JSON values.
+    """The config's parts that decide a draw (seed, share, rules, strata, column names, and the group
+    labels when they are not the default ``treatment``/``control``), as JSON values.
 
     Examples
     --------
     >>> design_dict(TrialConfig(seed=1, treatment_share=0.5, strata_columns=("gender",)))["strata_columns"]
     ['gender']
     """
-    return {
+    out: dict[str, Any] = {
         "seed": config.seed,
         "treatment_share": config.treatment_share,
         "rules": [r.text for r in config.rules],
@@ -157,6 +161,10 @@ def design_dict(config: TrialConfig) -> dict[str, Any]:
         "bands": {k: list(v) for k, v in sorted(config.bands.items())},
         "columns": dict(sorted(config.columns.items())),
     }
+    if list(config.groups) != _FIELD_DEFAULTS["groups"] or config.reference != _FIELD_DEFAULTS["reference"]:
+        # recorded only when declared, so that the record (and its hash) of a default trial is unchanged
+        out["groups"], out["reference"] = list(config.groups), config.reference
+    return out
 
 
 def design_sha256(config: TrialConfig | Mapping[str, Any]) -> str:
@@ -176,6 +184,8 @@ def config_from_design(design: Mapping[str, Any], source: str) -> TrialConfig:
             bands={k: tuple(float(x) for x in v) for k, v in dict(design.get("bands", {})).items()},
             columns=dict(design.get("columns", {})),
             source=source,
+            groups=tuple(design.get("groups", _FIELD_DEFAULTS["groups"])),
+            reference=str(design.get("reference", _FIELD_DEFAULTS["reference"])),
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise InputDataError(f"{source}: the recorded design is not readable ({exc})") from None
@@ -216,16 +226,18 @@ def design_differences(draws: Sequence[Mapping[str, Any]], design: Mapping[str, 
         return []
     out = []
     for name in DESIGN_FIELDS:
-        last = recorded[-1][1].get(name)
-        if _same(last, design.get(name)):
+        default = _FIELD_DEFAULTS.get(name)
+        last = recorded[-1][1].get(name, default)
+        now = design.get(name, default)
+        if _same(last, now):
             continue
         waves = []
         for wave, past in reversed(recorded):
-            if not _same(past.get(name), last):
+            if not _same(past.get(name, default), last):
                 break
             waves.append(wave)
         out.append(f"{name} {_design_value(last)} in {_waves_text(sorted(waves))}, "
-                   f"{_design_value(design.get(name))} now")
+                   f"{_design_value(now)} now")
     return out
 
 

@@ -20,7 +20,7 @@ KNOWN_OUTCOMES = (
 )
 #: Columns of a panel that are never outcomes.
 DESIGN_COLUMNS = ("person_id", "arm", WEEKS_SINCE_VISITATION.column, "municipality", "stratum", "wave",
-                  "visitation_date", "followup_end", "excluded")
+                  "visitation_date", "followup_end", "excluded", "weight")
 
 
 def _as_list(value: str | Sequence[str] | None) -> list[str]:
@@ -47,12 +47,13 @@ def _whole(name: str, value: Any, low: int) -> int:
     return checked
 
 
-def _require_both_arms(present: Sequence[str], source: str) -> None:
-    """An effect compares the arms: a panel of one arm (e.g. a filtered or mis-joined file) is an error."""
-    present = [a for a in ARMS if a in set(present)]
+def _require_both_arms(present: Sequence[str], source: str, groups: Sequence[str] = ARMS) -> None:
+    """An effect compares the groups: a panel of one group (e.g. a filtered or mis-joined file) is an
+    error. ``groups`` are the labels: the programme group, then the reference group."""
+    present = [a for a in groups if a in set(present)]
     if len(present) == 1:
         raise EstimationError(f"{source}: the panel has only arm '{present[0]}'; effects need both arms "
-                              "(treatment and control)")
+                              f"({groups[0]} and {groups[1]})")
 
 
 def _default_outcomes(panel: pd.DataFrame, exclude: set[str]) -> list[str]:

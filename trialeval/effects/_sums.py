@@ -17,15 +17,17 @@ from trialeval.panel import PanelResult
 from trialeval.stats.moments import CellMoments
 
 
-def _arm_cells(m: pd.DataFrame, week_list: np.ndarray, period: str) -> CellMoments:
-    """One outcome's ``week_moments`` rows as cells ``2·week + treated`` (control even, treated odd)."""
+def _arm_cells(m: pd.DataFrame, week_list: np.ndarray, period: str,
+               groups: Sequence[str] = ("treatment", "control")) -> CellMoments:
+    """One outcome's ``week_moments`` rows as cells ``2·week + treated`` (reference group even,
+    programme group odd; ``groups`` are their labels, the programme group first)."""
     nw = len(week_list)
     cells = {}
     for key in ("n", "mean", "ss"):
         wide = m.pivot(index=period, columns="arm", values=key).reindex(week_list)
         both = np.empty(2 * nw)
-        both[1::2] = wide["treatment"].to_numpy(dtype=np.float64, na_value=np.nan)
-        both[0::2] = wide["control"].to_numpy(dtype=np.float64, na_value=np.nan)
+        both[1::2] = wide[groups[0]].to_numpy(dtype=np.float64, na_value=np.nan)
+        both[0::2] = wide[groups[1]].to_numpy(dtype=np.float64, na_value=np.nan)
         cells[key] = both
     return CellMoments.from_sums(cells["n"], cells["mean"], cells["ss"])
 
@@ -57,7 +59,7 @@ def effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None,
         raise EstimationError(f"{source}: the panel has no rows")
     period = result.axis.column
     moments = result.week_moments(outcomes_l, min_weeks=min_weeks)
-    _require_both_arms(moments.loc[moments["n"] > 0, "arm"].astype(str).unique().tolist(), source)
+    _require_both_arms(moments.loc[moments["n"] > 0, "arm"].astype(str).unique().tolist(), source, result.groups)
     all_weeks = np.unique(moments[period].to_numpy())
     first = moments[moments["outcome"] == outcomes_l[0]]
     n_week = first.groupby(period, sort=True)["n"].sum().reindex(all_weeks).to_numpy()
@@ -66,7 +68,7 @@ def effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None,
     empty = np.zeros(0, dtype=np.int64)
     frames = []
     for outcome in outcomes_l:
-        cells = _arm_cells(moments[moments["outcome"] == outcome], week_list, period)
+        cells = _arm_cells(moments[moments["outcome"] == outcome], week_list, period, result.groups)
         data = WeekData(empty, empty, np.zeros(0), empty, week_list, outcome, source, moments=cells)
         frames.append(effect_frame(outcome, week_list, estimator.estimate(data), alpha, period))
     settings = {"blocks": None, "covariates": None, "cluster": None, "min_weeks": min_weeks, "band": False,
@@ -78,10 +80,11 @@ def effects_from_sums(result: PanelResult, outcomes: str | Sequence[str] | None,
         flag = flag.assign(k=np.round(flag["n"] * flag["mean"].fillna(0.0)))
         wide = flag.pivot(index=period, columns="arm", values="k").reindex(week_list)
         nonzero = pd.DataFrame({"outcome": "ordinary_hours", period: week_list,
-                                "nonzero_treatment": wide["treatment"].to_numpy(dtype=float),
-                                "nonzero_control": wide["control"].to_numpy(dtype=float)})
+                                "nonzero_treatment": wide[result.groups[0]].to_numpy(dtype=float),
+                                "nonzero_control": wide[result.groups[1]].to_numpy(dtype=float)})
     return EffectsResult(
         table=pd.concat(frames, ignore_index=True), design=estimator.describe(None),
         outcomes=tuple(outcomes_l), indicator_outcomes=tuple(o for o in outcomes_l if o != "ordinary_hours"),
         alpha=float(alpha), min_cell=min_cell, settings=settings, nonzero=nonzero, axis=result.axis,
+        groups=result.groups,
     )

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from trialeval.design import Design, require_unweighted
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id
 from trialeval.effects._inputs import (
     _as_list,
@@ -43,7 +44,7 @@ from trialeval.effects.inference import Multiplier, ProgressCallback, _ri_pvalue
 from trialeval.effects.results import EffectsResult
 from trialeval.effects.summary import _summary
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
-from trialeval.io import ARMS, make_rng, require_columns, row_error
+from trialeval.io import make_rng, require_columns, row_error
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 from trialeval.panel import PanelResult
 from trialeval.stats.moments import CHUNK_ROWS, CellMoments
@@ -76,14 +77,15 @@ def effects(
     multiplier: Multiplier = "gaussian",
     source: str = "panel",
     progress: ProgressCallback | None = None,
+    design: Design | None = None,
 ) -> EffectsResult:
     """Effect curves: per outcome and week, arm means and the effect with its confidence interval.
 
     Parameters
     ----------
     panel
-        Long panel, one row per observed person-week: ``person_id``, ``arm`` (``treatment`` /
-        ``control``), ``week`` and numeric outcome columns. A missing outcome value leaves that
+        Long panel, one row per observed person-week: ``person_id``, ``arm`` (the design's groups;
+        without a design ``treatment`` / ``control``), ``week`` and numeric outcome columns. A missing outcome value leaves that
         person-week out of that outcome only. Or a :class:`~trialeval.panel.PanelResult` (also one built
         with ``out=``, streamed to a file): then the default estimator and ``min_weeks``/``weeks`` are
         computed from the per-week sums the panel gathered while it was built, without a long table;
@@ -132,6 +134,12 @@ def effects(
         Name of the panel in messages (e.g. its file name).
     progress
         Optional ``callback(done, total)`` for the randomisation-inference draws.
+    design
+        The trial's :class:`~trialeval.design.Design`: its programme group is compared with its
+        reference group (the table's ``*_treatment`` and ``*_control`` columns, by role), and a design
+        that is not randomised refuses ``ri`` (:class:`~trialeval.exceptions.DesignError`). Without one
+        the groups are ``treatment`` and ``control``. A panel ``weight`` column that is not all 1 is an
+        error: weighted estimation is not available yet.
 
     Returns
     -------
@@ -153,7 +161,10 @@ def effects(
     """
     if not (isinstance(alpha, float | int) and 0 < alpha < 1):
         raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
+    if ri and design is not None:
+        design.require_randomised()
     if isinstance(panel, PanelResult):
+        _check_panel_design(panel, design, source)
         return effects_from_sums(
             panel, outcomes, min_weeks=_check_int("min_weeks", min_weeks, 1), weeks=weeks, alpha=alpha,
             min_cell=_whole("min_cell", min_cell, 0), source=source,
@@ -167,7 +178,7 @@ def effects(
         summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
-        multiplier=multiplier, source=source)
+        multiplier=multiplier, source=source, design=design)
     outcomes_l = _check_inputs(panel, outcomes, opts)
     keys = _encode_keys(panel, opts)
     sel = _select_rows(keys, opts, weeks)
@@ -179,7 +190,7 @@ def effects(
         unit_sel, n_units = columns[estimator.unit_column], int(info["n_units"])
     else:
         unit_sel, n_units = sel.rows(keys.person), keys.n_persons
-    design = estimator.describe(value)
+    described = estimator.describe(value)
     gen = make_rng(rng)
     per_outcome = _estimate_outcomes(panel, outcomes_l, estimator, keys, sel, columns, info, unit_sel, n_units,
                                      opts, gen)
@@ -188,8 +199,8 @@ def effects(
         strat_col = "stratum" if keys.stratum is not None else blocks
         table["p_value_ri"] = _randomisation_pvalues(per_outcome, keys, sel, unit_sel, n_units, strat_col, opts,
                                                      gen, progress)
-        design += f"; randomisation inference ({opts.ri} draws, within {strat_col or 'the whole trial'})"
-    return _assemble(panel, table, design, outcomes_l, per_outcome, keys, sel, opts, weeks_reported=sel.week_list)
+        described += f"; randomisation inference ({opts.ri} draws, within {strat_col or 'the whole trial'})"
+    return _assemble(panel, table, described, outcomes_l, per_outcome, keys, sel, opts, weeks_reported=sel.week_list)
 
 
 @dataclass(frozen=True)
@@ -210,6 +221,12 @@ class _Options:
     multiplier: Multiplier
     source: str
     axis: TimeAxis = WEEKS_SINCE_VISITATION
+    design: Design | None = None
+
+    @property
+    def groups(self) -> tuple[str, str]:
+        """The labels compared: the programme group, then the reference group."""
+        return (self.design or Design()).labels
 
 
 @dataclass(frozen=True, eq=False)
@@ -261,6 +278,8 @@ def _check_inputs(panel: pd.DataFrame, outcomes: str | Sequence[str] | None, opt
         raise InputDataError("effects: use one of 'blocks', 'covariates' and 'cluster' at a time "
                              "(combined designs are not implemented)")
     require_columns(panel, ["person_id", "arm", opts.axis.column], source)
+    if "weight" in panel.columns:
+        require_unweighted(panel["weight"].to_numpy(dtype=np.float64, na_value=np.nan), source)
     extra = [c for c in (opts.blocks, opts.cluster) if c] + opts.covariates
     require_columns(panel, extra, source)
     # A grouping that names persons would put them into the exported tables (e.g. dropped blocks).
@@ -280,19 +299,31 @@ def _check_inputs(panel: pd.DataFrame, outcomes: str | Sequence[str] | None, opt
     return outcomes_l
 
 
-def _treated(panel: pd.DataFrame, source: str) -> np.ndarray:
-    """1 for treated rows, 0 for control (int8), after checking the arm labels."""
+def _treated(panel: pd.DataFrame, source: str, design: Design | None = None) -> np.ndarray:
+    """1 for rows of the programme group, 0 for the reference group (int8), after checking the labels
+    (the design's groups; without a design ``treatment`` and ``control``)."""
+    groups = (design or Design()).labels
     if isinstance(panel["arm"].dtype, pd.CategoricalDtype):
         arm_codes, arm_values = panel["arm"].cat.codes.to_numpy(), panel["arm"].cat.categories
     else:
         arm_codes, arm_values = pd.factorize(panel["arm"], sort=False)
-    arm_known = np.array([str(v) in ARMS for v in arm_values] + [False])
+    arm_known = np.array([str(v) in groups for v in arm_values] + [False])
     bad_arm = ~arm_known[np.where(arm_codes < 0, len(arm_values), arm_codes)]
     if bad_arm.any():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
-    _require_both_arms([str(arm_values[c]) for c in np.unique(arm_codes) if c >= 0], source)
-    treat = [i for i, v in enumerate(arm_values) if str(v) == "treatment"]
+        raise (design or Design()).label_error(source, bad_arm, declared=design is not None)
+    _require_both_arms([str(arm_values[c]) for c in np.unique(arm_codes) if c >= 0], source, groups)
+    treat = [i for i, v in enumerate(arm_values) if str(v) == groups[0]]
     return (arm_codes == (treat[0] if treat else -2)).view(np.int8)
+
+
+def _check_panel_design(panel: PanelResult, design: Design | None, source: str) -> None:
+    """A :class:`PanelResult` carries its groups: a design given with it must have the same ones; its
+    weights, if any, must all be 1."""
+    if design is not None and design.labels != panel.groups:
+        raise InputDataError(f"{source}: the panel's groups are {panel.groups[0]!r} and {panel.groups[1]!r}, "
+                             f"the design's {design.labels[0]!r} and {design.labels[1]!r}")
+    if panel.weights is not None:
+        require_unweighted(panel.weights, source)
 
 
 def _weeks_of(panel: pd.DataFrame, source: str, period: str) -> np.ndarray:
@@ -312,7 +343,7 @@ def _encode_keys(panel: pd.DataFrame, opts: _Options) -> _Keys:
     source = opts.source
     person, persons = _codes(panel["person_id"], source, "person_id", names=False)
     P = len(persons)
-    t = _treated(panel, source)
+    t = _treated(panel, source, opts.design)
     week = _weeks_of(panel, source, opts.axis.column)
     if len(week) == 0:
         raise EstimationError(f"{source}: the panel has no rows")
@@ -481,7 +512,7 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
     hours = None
     if opts.hours_week is not None:
         hours = hours_distribution(panel, week=opts.hours_week, min_cell=opts.min_cell, source=source,
-                                   axis=opts.axis)
+                                   axis=opts.axis, design=opts.design)
     settings = {"blocks": opts.blocks, "covariates": opts.covariates or None, "cluster": opts.cluster,
                 "min_weeks": opts.min_weeks, "band": opts.band, "ri": opts.ri, "summary_weeks": opts.summary_weeks,
                 "hours_week": opts.hours_week, "weeks": [int(x) for x in weeks_reported]}
@@ -492,5 +523,5 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
         indicator_outcomes=tuple(o for o, r in zip(outcomes, per_outcome) if r.indicator),
         alpha=opts.alpha, min_cell=opts.min_cell, settings=settings, summary_table=summary_table,
         bands=pd.DataFrame(bands) if opts.band else None, dropped_blocks=dropped, hours=hours,
-        nonzero=pd.concat(nonzero, ignore_index=True) if nonzero else None, axis=opts.axis,
+        nonzero=pd.concat(nonzero, ignore_index=True) if nonzero else None, axis=opts.axis, groups=opts.groups,
     )

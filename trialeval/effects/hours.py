@@ -7,10 +7,11 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from trialeval.design import Design
 from trialeval.disclosure import DEFAULT_MIN_CELL
 from trialeval.effects.results import HoursDistributionResult
 from trialeval.exceptions import EstimationError, InputDataError
-from trialeval.io import ARMS, require_columns, row_error
+from trialeval.io import require_columns, row_error
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
 #: Bin edges of the hours distribution: (0,5], …, (25,30], (30,37), ≥ 37.
@@ -26,6 +27,7 @@ def hours_distribution(
     min_cell: int = DEFAULT_MIN_CELL,
     source: str = "panel",
     axis: TimeAxis = WEEKS_SINCE_VISITATION,
+    design: Design | None = None,
 ) -> HoursDistributionResult:
     """Counts and shares of positive weekly hours by arm at one week, in the hours bins.
 
@@ -48,6 +50,9 @@ def hours_distribution(
         Name of the panel in messages.
     axis
         The time axis; its period column (``"week"``) selects the rows of period ``week``.
+    design
+        The trial's :class:`~trialeval.design.Design`, whose groups ``arm`` holds (the programme group's
+        rows first in the table); without one ``treatment`` and ``control``.
 
     Examples
     --------
@@ -69,11 +74,12 @@ def hours_distribution(
     rows = rows[rows[column].notna()]
     if rows.empty:
         raise EstimationError(f"{source}: no person is observed with '{column}' in {axis.unit()} {week}")
-    bad_arm = ~rows["arm"].isin(ARMS)
+    groups = (design or Design()).labels
+    bad_arm = ~rows["arm"].astype(str).isin(groups)
     if bad_arm.any():
-        raise row_error(source, "arm", "must be 'treatment' or 'control'", bad_arm)
+        raise (design or Design()).label_error(source, bad_arm.to_numpy(), declared=design is not None)
     h = rows[column].to_numpy(dtype=np.float64)
-    arm = (rows["arm"].to_numpy() == "control").astype(np.int64)      # 0 treatment, 1 control
+    arm = (rows["arm"].astype(str).to_numpy() == groups[1]).astype(np.int64)   # 0 programme, 1 reference
     fmt = [f"{e:g}" for e in edges]
     labels = [f"({a},{b}]" for a, b in zip(fmt[:-2], fmt[1:-1])] + [f"({fmt[-2]},{fmt[-1]})", f"≥{fmt[-1]}"]
     pos = h > edges[0]
@@ -86,10 +92,11 @@ def hours_distribution(
     n_pos = count.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         table = pd.DataFrame({
-            period: int(week), "arm": np.repeat(ARMS, nb), "bin": labels * 2,
+            period: int(week), "arm": np.repeat(groups, nb), "bin": labels * 2,
             "count": count.ravel(), "n_observed": np.repeat(n_obs, nb),
             "share": (count / n_obs[:, None]).ravel(), "share_positive": (count / n_pos[:, None]).ravel(),
         })
     return HoursDistributionResult(table=table, week=int(week), column=column,
-                                   edges=tuple(float(e) for e in edges), min_cell=min_cell, axis=axis)
+                                   edges=tuple(float(e) for e in edges), min_cell=min_cell, axis=axis,
+                                   groups=groups)
 

@@ -44,6 +44,7 @@ class HoursDistributionResult:
     edges: tuple[float, ...]
     min_cell: int = DEFAULT_MIN_CELL
     axis: TimeAxis = WEEKS_SINCE_VISITATION
+    groups: tuple[str, str] = ARMS
 
     def to_frame(self) -> pd.DataFrame:
         """The raw table (a copy); :meth:`export_frame` is the one that may leave a research server."""
@@ -66,7 +67,7 @@ class HoursDistributionResult:
                  f"· = suppressed, fewer than {self.min_cell} persons):"]
         for b, row in wide.iterrows():
             lines.append(f"  {b:>8}  " + "  ".join(
-                f"{a} {_pct(row.get(a, np.nan))}" for a in ARMS))
+                f"{a} {_pct(row.get(a, np.nan))}" for a in self.groups))
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
@@ -111,6 +112,10 @@ class EffectsResult:
     nonzero
         Internal: per outcome and week the persons of each arm with a non-zero value of a continuous
         outcome (``nonzero_treatment``, ``nonzero_control``), used by the disclosure rule; never exported.
+    groups
+        The labels of the groups compared: the programme group, then the reference group. The table's
+        columns keep role names whatever the labels (``mean_treatment`` is the programme group's mean,
+        ``mean_control`` the reference group's); summaries, figures and the report show the labels.
     """
 
     table: pd.DataFrame
@@ -126,6 +131,7 @@ class EffectsResult:
     hours: HoursDistributionResult | None = None
     nonzero: pd.DataFrame | None = field(default=None, repr=False)
     axis: TimeAxis = WEEKS_SINCE_VISITATION
+    groups: tuple[str, str] = ARMS
 
     def to_frame(self) -> pd.DataFrame:
         """The raw effect table (a copy, no small-cell suppression): for computing, never for export."""
@@ -168,6 +174,9 @@ class EffectsResult:
         period, unit, units = self.axis.column, self.axis.unit(), self.axis.unit(plural=True)
         lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), "
                  f"{100 * (1 - self.alpha):g} % confidence intervals"]
+        if self.groups != ARMS:
+            lines.append(f"Programme group {self.groups[0]!r} vs reference group {self.groups[1]!r} "
+                         "(columns *_treatment and *_control by role)")
         for outcome in self.outcomes:
             rows = t[t["outcome"] == outcome]
             if rows.empty:
@@ -223,8 +232,9 @@ class EffectsResult:
 
     def provenance(self) -> dict[str, Any]:
         """The estimator and options that produced these curves (JSON-ready), for reports and audits."""
+        groups = {} if self.groups == ARMS else {"groups": list(self.groups)}
         return {"design": self.design, "outcomes": list(self.outcomes), "alpha": self.alpha,
-                "min_cell": self.min_cell,
+                "min_cell": self.min_cell, **groups,
                 "settings": {k: (v if isinstance(v, (bool, int, float, str, type(None))) else str(v))
                              for k, v in self.settings.items()}}
 

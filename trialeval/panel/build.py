@@ -22,10 +22,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from trialeval.config import MAX_WEEKS
+from trialeval.design import Design
 from trialeval.draw import check_ledger_manifest
 from trialeval.exceptions import InputDataError
 from trialeval.io import (
-    ARMS,
     LEDGER_TABLE_COLUMNS,
     check_outputs,
     compact_ledger,
@@ -81,6 +81,7 @@ def build_panel(
     keep_panel: bool = True,
     min_matched_share: float = MIN_MATCHED_SHARE,
     axis: TimeAxis | str = WEEKS_SINCE_VISITATION,
+    design: Design | None = None,
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -134,6 +135,10 @@ def build_panel(
     axis
         The time axis (a :class:`~trialeval.timeaxis.TimeAxis` or its name); the panel supports
         ``weeks_since_visitation`` only for now, and the result carries it (:attr:`PanelResult.axis`).
+    design
+        The trial's :class:`~trialeval.design.Design`, whose group labels the ledger's ``arm`` holds
+        (the programme group and the reference group); without one they must be ``treatment`` and
+        ``control``. The panel's ``arm`` column and tables carry the labels (:attr:`PanelResult.groups`).
 
     Returns
     -------
@@ -175,7 +180,7 @@ def build_panel(
         weeks, pre_weeks, min_days, chunk_persons, extraction_date, spell_types, out, keep_panel,
         min_matched_share, drop_bad_rows, ledger, spells, columns, period_axis.period_days)
     _, date_format = split_date_format(columns)
-    table, ledger_source = _read_ledger(ledger, columns, date_format)
+    table, ledger_source = _read_ledger(ledger, columns, date_format, design)
     _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
     if isinstance(spells, pd.DataFrame):
         spells_source = str(spells.attrs.get("source", "spells"))
@@ -210,7 +215,8 @@ def build_panel(
     flag_outcomes = _flag_outcomes(counts["has_benefit"], counts["has_workplace"], extras)
     outcomes = ("in_internship", "in_wage_subsidy", "ordinary_hours", *flag_outcomes[2:])
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
-                     flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column)
+                     flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column,
+                     arm_labels=persons.arm_labels, weight=persons.weight)
     ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=1 - pre_weeks,
                    n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days,
                    rules=_rules_for(flag_outcomes, len(extras)))
@@ -227,7 +233,7 @@ def build_panel(
     }
     result = PanelResult(
         outcomes=outcomes, number_at_risk=_number_at_risk(persons.arm, persons.n_obs, 1 - pre_weeks, weeks,
-                                                                 period_axis.column),
+                                                                 period_axis.column, persons.arm_labels),
         rejects=_all_rejects(spell_rejects, persons.rejects), n_spells_not_in_ledger=counts["n_absent"],
         n_persons_not_in_ledger=counts["n_absent_persons"], n_spells_used=len(sp.person), settings=settings,
         _layout=layout, _chunks=store.chunks, _sums=sums, axis=period_axis,
@@ -272,17 +278,19 @@ def _check_arguments(
 
 
 def _read_ledger(ledger: pd.DataFrame | str | os.PathLike[str], columns: Mapping[str, str] | None,
-                 date_format: str | None) -> tuple[pa.Table, str]:
+                 date_format: str | None, design: Design | None = None) -> tuple[pa.Table, str]:
     """The ledger as compact Arrow columns, and its name for messages.
 
     Only the columns the panel needs are read, and none of them becomes Python objects (a DataFrame of
     millions of id strings costs hundreds of MB). A ledger file is checked against its manifest first.
+    ``arm`` becomes codes into the design's labels (0 the programme group, 1 the reference group).
     """
     if isinstance(ledger, pd.DataFrame):
         source = str(ledger.attrs.get("source", "ledger"))
-        return _ledger_frame_table(validate_ledger(ledger, source, date_format=date_format), source), source
+        checked = validate_ledger(ledger, source, date_format=date_format, design=design)
+        return _ledger_frame_table(checked, source, design), source
     check_ledger_manifest(ledger)
-    return read_ledger_table(ledger, rename=columns), str(ledger)
+    return read_ledger_table(ledger, rename=columns, design=design), str(ledger)
 
 
 @dataclass(frozen=True, eq=False)
@@ -292,7 +300,9 @@ class _Persons:
     v: np.ndarray                   # int32 visitation day number
     last_week: np.ndarray           # int32 last observed week
     n_obs: np.ndarray               # int64 observed weeks
-    arm: np.ndarray                 # int8 code into ARMS
+    arm: np.ndarray                 # int8 code into arm_labels (0 programme group, 1 reference group)
+    arm_labels: tuple[str, str]     # the design's group labels
+    weight: np.ndarray | None       # float64 weight per person, when the ledger has one
     groups: dict[str, tuple[np.ndarray, pa.Array]]
     n_excluded: int
     rejects: pd.DataFrame           # ledger rows dropped for a visitation after the extraction date
@@ -331,10 +341,14 @@ def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, dr
     for col in ("municipality", "stratum"):
         if col in table.column_names:
             groups[col] = _first_seen_codes(_combined(table[col]), order)
+    arm = _combined(table["arm"])
+    weight = (_combined(table["weight"]).to_numpy().astype(np.float64)[order] if "weight" in table.column_names
+              else None)
     # Day numbers and weeks fit int32 (as the spells' days do): half the memory per person.
     return ledger_ids, _Persons(
         v=v.astype(np.int32), last_week=last_week.astype(np.int32), n_obs=n_obs,
-        arm=np.asarray(_combined(table["arm"]).indices).astype(np.int8)[order], groups=groups,
+        arm=np.asarray(arm.indices).astype(np.int8)[order], groups=groups, weight=weight,
+        arm_labels=tuple(arm.dictionary.to_pylist()),  # type: ignore[arg-type]
         n_excluded=int(pc.sum(table["excluded"]).as_py() or 0), rejects=ledger_rejects, late_ids=late_ids)
 
 
@@ -356,11 +370,13 @@ def _run_chunks(ctx: _Context, sp: _Spells, store: _PanelStore, chunk_persons: i
         tick(progress, p1, n_persons, "Building the panel", "persons")
 
 
-def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int, column: str) -> pd.DataFrame:
-    """``arm, week, n_at_risk``: persons observed per arm and week (``column`` names the week)."""
+def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int, column: str,
+                    labels: Sequence[str] = Design().labels) -> pd.DataFrame:
+    """``arm, week, n_at_risk``: persons observed per arm and week (``column`` names the week, ``labels``
+    the groups of the codes in ``arm``)."""
     n_weeks = weeks - k_min + 1
     rows = []
-    for a, name in enumerate(ARMS):
+    for a, name in enumerate(labels):
         counts = np.bincount(n_obs[arm == a], minlength=n_weeks + 1)
         at_risk = counts[::-1].cumsum()[::-1][1:n_weeks + 1]   # persons with n_obs >= j + 1
         rows.append(pd.DataFrame({"arm": name, column: np.arange(k_min, weeks + 1),
@@ -414,12 +430,12 @@ def _first_seen_codes(col: pa.DictionaryArray, order: np.ndarray) -> tuple[np.nd
     return remap[idx], col.dictionary.take(pa.array(by_first)).cast(pa.string())
 
 
-def _ledger_frame_table(frame: pd.DataFrame, source: str) -> pa.Table:
+def _ledger_frame_table(frame: pd.DataFrame, source: str, design: Design | None = None) -> pa.Table:
     """A ledger DataFrame checked by :func:`validate_ledger` as the compact table of
     :func:`trialeval.io.read_ledger_table` (ids as text, as the panel matches them)."""
     cols = {c: frame[c] for c in LEDGER_TABLE_COLUMNS if c in frame.columns}
     cols["person_id"] = _ids_as_text(frame["person_id"]).astype(object)
-    return compact_ledger(pa.Table.from_pandas(pd.DataFrame(cols), preserve_index=False), source)
+    return compact_ledger(pa.Table.from_pandas(pd.DataFrame(cols), preserve_index=False), source, design=design)
 
 
 def _late_rejects(table: pa.Table, late: np.ndarray) -> pd.DataFrame:

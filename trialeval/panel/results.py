@@ -149,6 +149,16 @@ class PanelResult:
         return self._layout.n_obs
 
     @property
+    def groups(self) -> tuple[str, str]:
+        """The group labels of ``arm``: the programme group, then the reference group."""
+        return self._layout.arm_labels
+
+    @property
+    def weights(self) -> np.ndarray | None:
+        """The ledger's ``weight`` per person (in panel order), or None when the ledger has none."""
+        return self._layout.weight
+
+    @property
     def streamed(self) -> bool:
         """True when the panel was written to ``settings["out"]`` while it was built and not kept."""
         return self.settings.get("out") is not None
@@ -183,7 +193,8 @@ class PanelResult:
     @property
     def columns(self) -> list[str]:
         """Columns of the panel, in order."""
-        return ["person_id", "arm", self.axis.column, *self.outcomes, *self._layout.groups]
+        weight = ["weight"] if self._layout.weight is not None else []
+        return ["person_id", "arm", self.axis.column, *self.outcomes, *self._layout.groups, *weight]
 
     # ---- tables ----------------------------------------------------------------------------------
     def _chunk_table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
@@ -211,9 +222,10 @@ class PanelResult:
     def to_frame(self) -> pd.DataFrame:
         """The long panel: one row per observed person-week (a new DataFrame on every call).
 
-        Columns ``person_id, arm, week``, the outcomes, then ``municipality`` and ``stratum`` when the
-        ledger has them. ``arm``, ``municipality`` and ``stratum`` are categoricals, ``week`` is int16,
-        indicators int8 (0/1) and ``ordinary_hours`` float64.
+        Columns ``person_id, arm, week``, the outcomes, then ``municipality``, ``stratum`` and ``weight``
+        when the ledger has them. ``arm`` (the design's group labels), ``municipality`` and ``stratum``
+        are categoricals, ``week`` is int16, indicators int8 (0/1), ``ordinary_hours`` and ``weight``
+        float64.
 
         Examples
         --------
@@ -255,7 +267,8 @@ class PanelResult:
 
         if outcome not in self.outcomes:
             raise InputDataError(f"panel has no outcome '{outcome}'; it has {', '.join(self.outcomes)}")
-        return plot_panel_means(self.means(), outcome, ax=ax, lang=lang, min_cell=min_cell, axis=self.axis)
+        return plot_panel_means(self.means(), outcome, ax=ax, lang=lang, min_cell=min_cell, axis=self.axis,
+                                groups=self.groups)
 
     def means(self) -> pd.DataFrame:
         """Per-week means of every outcome by arm, over the persons observed that week.
@@ -331,7 +344,7 @@ class PanelResult:
         frames = []
         for name in names:
             n, mean, ss = sums.moments(name, min_weeks)
-            frames.append(pd.DataFrame({"outcome": name, "arm": np.repeat(ARMS, len(week)),
+            frames.append(pd.DataFrame({"outcome": name, "arm": np.repeat(self.groups, len(week)),
                                         self.axis.column: np.tile(week, len(ARMS)), "n": n.ravel(),
                                         "mean": mean.ravel(), "ss": ss.ravel()}))
         return pd.concat(frames, ignore_index=True)
@@ -348,6 +361,7 @@ class PanelResult:
         """A plain-text account of the panel: persons, weeks, rows, spells used, dropped and ignored."""
         s = self.settings
         arms = np.bincount(self._arm, minlength=len(ARMS)) if self.n_persons else np.zeros(2, int)
+        first, second = self.groups
         no_weeks = int((self._n_obs == 0).sum())
         k_min = 1 - s["pre_weeks"]
         from trialeval.disclosure import DEFAULT_MIN_CELL, small_count
@@ -358,7 +372,7 @@ class PanelResult:
 
         lines = [
             "Weekly panel",
-            f"  persons: {persons(self.n_persons)} ({persons(arms[0])} treatment, {persons(arms[1])} control; "
+            f"  persons: {persons(self.n_persons)} ({persons(arms[0])} {first}, {persons(arms[1])} {second}; "
             f"{persons(s['n_excluded'])} excluded kept, intention-to-treat)",
             f"  weeks: {k_min} to {s['weeks']}; extraction date {s['extraction_date']}; "
             f"min_days {s['min_days']}",
@@ -379,6 +393,7 @@ class PanelResult:
         return {
             "settings": dict(self.settings),
             "outcomes": list(self.outcomes),
+            "groups": list(self.groups),
             "columns": self.columns,
             "n_persons": self.n_persons,
             "n_rows": self.n_rows,

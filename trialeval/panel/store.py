@@ -20,7 +20,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from trialeval.io import ARMS, atomic_write
+from trialeval.design import Design
+from trialeval.io import atomic_write
 from trialeval.panel.kernel import _Chunk
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 
@@ -46,13 +47,15 @@ class _Layout:
     """Who the persons of the panel are and which columns it has: what expands a chunk into rows."""
 
     ids: pa.Array                                   # person ids, in panel (sorted id) order
-    arm: np.ndarray                                 # int8 code into ARMS
+    arm: np.ndarray                                 # int8 code into arm_labels
     groups: dict[str, tuple[np.ndarray, pa.Array]]  # municipality, stratum: codes and values
     n_obs: np.ndarray                               # observed weeks per person
     outcomes: tuple[str, ...]
     flag_outcomes: tuple[str, ...]                  # the indicator outcomes, in bit order
     k_min: int                                      # first week of the window
     period_column: str = WEEKS_SINCE_VISITATION.column  # name of the period column (the time axis's)
+    arm_labels: tuple[str, str] = Design().labels   # the groups: the programme group, the reference group
+    weight: np.ndarray | None = None                # float64 weight per person, when the ledger has one
 
     def table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
         """Persons ``[start, stop)`` of ``chunk`` (all of it by default) as the long Arrow table."""
@@ -70,7 +73,7 @@ class _Layout:
         hours[chunk.hours_row[in_range] - skip] = chunk.hours[in_range]
         columns: dict[str, pa.Array] = {
             "person_id": self.ids.take(pa.array(person)),
-            "arm": pa.DictionaryArray.from_arrays(pa.array(self.arm[person]), pa.array(list(ARMS))),
+            "arm": pa.DictionaryArray.from_arrays(pa.array(self.arm[person]), pa.array(list(self.arm_labels))),
             self.period_column: pa.array(week),
         }
         for name in self.outcomes:
@@ -81,6 +84,8 @@ class _Layout:
                 columns[name] = pa.array(((flags >> bit) & 1).astype(np.int8))
         for name, (codes, values) in self.groups.items():
             columns[name] = pa.DictionaryArray.from_arrays(pa.array(codes[person]), values)
+        if self.weight is not None:
+            columns["weight"] = pa.array(self.weight[person], type=pa.float64())
         return pa.table(columns)
 
     def empty_table(self) -> pa.Table:
