@@ -180,3 +180,44 @@ def event_study(panel: pd.DataFrame, outcome: str, *, arm: str = "arm", programm
     pre = [term for term in table["term"] if int(term.split("_", 1)[1]) < 0]
     test = fit.wald(pre) if pre else (float("nan"), 0, float("nan"))
     return table.drop(columns="term"), test
+
+
+def twfe_event_study(panel: pd.DataFrame, outcome: str, *, unit: str, period: str, start: str,
+                     window: tuple[int, int] | None = None, reference: int = -1, alpha: float = 0.05
+                     ) -> tuple[pd.DataFrame, tuple[float, int, float]]:
+    """Two-way fixed-effects event study for designs of units over calendar periods (e.g. jobcentres by
+    week): ``y ~ Σ_k 1[event time = k] + unit effects + period effects`` by linearmodels ``PanelOLS``,
+    clustered by unit (``debiased=True, group_debias=True``, which is ``lm_robust(se_type = "stata")``).
+
+    ``start`` is the column holding each unit's first programme period (missing for units never in it);
+    event time is period − start. ``window`` (first, last) bins the event times outside it into its ends;
+    ``reference`` (default −1) is left out. Returns the event-time table (``event_time, estimate, se, df,
+    ci_low, ci_high, p_value``, t on clusters − 1 df) and the Wald test that all pre-period terms are 0.
+    """
+    from linearmodels.panel import PanelOLS
+
+    rows = panel.loc[panel[outcome].notna()].copy()
+    event = rows[period] - rows[start]
+    if window is not None:
+        event = event.clip(lower=window[0], upper=window[1])
+    times = sorted(int(k) for k in event.dropna().unique() if int(k) != reference)
+    if not times:
+        raise InputDataError(f"no unit has a programme start in '{start}': there is no event to study")
+    names = [f"event_{k}" for k in times]
+    for k, name in zip(times, names):
+        rows[name] = (event == k).astype(np.float64)
+    frame = rows.set_index([unit, period])
+    fit = PanelOLS(frame[outcome], frame[names], entity_effects=True, time_effects=True).fit(
+        cov_type="clustered", cluster_entity=True, debiased=True, group_debias=True)
+    n_clusters = rows[unit].nunique()
+    df = float(n_clusters - 1)
+    est, se = fit.params[names].to_numpy(), fit.std_errors[names].to_numpy()
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    table = pd.DataFrame({"event_time": times, "estimate": est, "se": se, "df": df, "ci_low": est - crit * se,
+                          "ci_high": est + crit * se, "p_value": 2 * stats.t.sf(np.abs(est / se), df)})
+    pre = [n for n, k in zip(names, times) if k < 0]
+    if not pre:
+        return table, (float("nan"), 0, float("nan"))
+    b = fit.params[pre].to_numpy()
+    chi2 = float(b @ np.linalg.solve(fit.cov.loc[pre, pre].to_numpy(), b))
+    return table, (chi2, len(pre), float(stats.chi2.sf(chi2, len(pre))))
