@@ -8,6 +8,7 @@ from trialeval.cli import demo as _demo  # noqa: F401
 from trialeval.cli import draw as _draw  # noqa: F401  (draw, verify, exclude, power)
 from trialeval.cli import effects as _effects  # noqa: F401
 from trialeval.cli import explain as _explain  # noqa: F401
+from trialeval.cli import match as _match  # noqa: F401
 from trialeval.cli import panel as _panel  # noqa: F401
 from trialeval.cli import report as _report  # noqa: F401
 

@@ -67,6 +67,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
     "registers": {"dream": dict},
+    "matching": {"covariates": list, "exact": list, "history": dict, "method": str, "ratio": int, "replace": bool,
+                 "caliper": (float, int), "same_municipalities": bool},
 }
 #: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
 #: and a panel of millions of persons over it would not fit in memory.
@@ -236,6 +238,7 @@ class TrialConfig:
     analysis: dict[str, Any] = field(default_factory=dict)
     columns: dict[str, str] = field(default_factory=dict)
     registers: dict[str, Any] = field(default_factory=dict)
+    matching: dict[str, Any] = field(default_factory=dict)
     source: str = "trial.toml"
     sha256: str = ""
     design: str = "randomised"
@@ -325,6 +328,7 @@ class TrialConfig:
             analysis=analysis,
             columns=dict(data.get("columns", {})),
             registers=_registers(data.get("registers", {}), source),
+            matching=dict(data.get("matching", {})),
             source=source,
             sha256=sha256,
             design=kind,

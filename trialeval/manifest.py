@@ -102,6 +102,8 @@ def ledger_lock(ledger_path: str | os.PathLike[str], timeout: float = DEFAULT_LO
 def _event_text(entry: Mapping[str, Any]) -> str:
     if is_draw_event(entry):
         return f"wave {entry.get('wave')}, date {entry.get('date')}"
+    if entry.get("event") == "match":
+        return f"matched comparison group, {entry.get('date')}"
     return f"exclusion of {entry.get('person_id')}, date {entry.get('date')}"
 
 

@@ -19,6 +19,7 @@ Minimum detectable effect...
 
 from __future__ import annotations
 
+import datetime
 import json
 import os
 from collections.abc import Sequence
@@ -31,6 +32,8 @@ import pandas as pd
 from trialeval import layout
 from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst, dream_codes
 from trialeval.explain import Regression, hc2_regression, site_measure
+from trialeval.match import ComparisonResult, match_comparison
+from trialeval.manifest import _append_event as append_manifest_event
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
 from trialeval.exceptions import ConfigError
@@ -49,7 +52,8 @@ from trialeval.draw import verify as verify_ledger
 from trialeval.effects import EffectsResult
 from trialeval.exceptions import InputDataError
 from trialeval.effects import effects as estimate_effects
-from trialeval.io import check_outputs, parse_date, read_ledger, read_population, read_table, require_columns, write_text
+from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, read_population, read_table,
+                          require_columns, sha256_file, write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
 from trialeval.plots import check_figure_path, check_lang, save_figure
 from trialeval.power import PowerResult
@@ -404,3 +408,37 @@ def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: 
     if plot is not None and len(chosen) == 1:
         written.append(save_figure(fit.plot(lang=settings.lang), plot))
     return Step(fit, tuple(written))
+
+
+# --------------------------------------------------------------------------------------------------
+# match
+
+def match(ledger: PathLike, population: PathLike, spells: PathLike, config: PathLike, out: PathLike, *,
+          keep_excluded: bool = False, date: str | None = None) -> Step[ComparisonResult]:
+    """Build a matched comparison group for the ledger's programme group and write it as a new ledger
+    (``out``), with a manifest line recording the inputs' hashes and the settings, and the programme
+    persons left unmatched beside it (``<out>_unmatched.csv``)."""
+    cfg = load_config(Path(config))
+    out = Path(out)
+    unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
+    inputs = [("--ledger", ledger), ("--population", population), ("--spells", spells), ("--config", config)]
+    check_outputs([("--out", out), ("--out (manifest beside it)", manifest_path(out)),
+                   ("--out (unmatched beside it)", unmatched_path)], inputs)
+    if manifest_path(out).exists() or out.exists():
+        raise InputDataError(f"--out {out}: a ledger (or its manifest) is already there; a matched comparison "
+                             "group is written to a new ledger, never over one")
+    check_ledger_manifest(ledger)
+    led = read_ledger(ledger, rename=cfg.columns, design=Design.from_config(cfg))
+    people = read_population(population, rename=cfg.columns)
+    result = match_comparison(led, people, spells, cfg, keep_excluded=keep_excluded, source=str(population))
+    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
+    entry = {"event": "match", "date": when.isoformat(), "settings": result.settings.to_dict(),
+             "counts": result.counts, "keep_excluded": keep_excluded,
+             "inputs": {name.lstrip("-"): sha256_file(path) for name, path in inputs}}
+    with atomic_write(out) as tmp:
+        result.ledger.to_csv(tmp, index=False, lineterminator="\n")
+        append_manifest_event(manifest_path(out), [], entry, tmp)
+    written = [out, manifest_path(out)]
+    if len(result.unmatched):
+        written.append(write_text(result.unmatched.to_csv(index=False, lineterminator="\n"), unmatched_path))
+    return Step(result, tuple(written))
