@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval import __version__, layout
+from trialeval import formatting as fmt
 from trialeval.config import TrialConfig
 from trialeval.design import DEFAULT_GROUPS, Design
 from trialeval.disclosure import (
@@ -119,27 +120,52 @@ def _img(path: Path, caption: str = "", *, narrow: bool = False) -> str:
             f'src="data:image/png;base64,{data}">{cap}</figure>')
 
 
-def _fmt(v: Any) -> str:
+#: Outcomes measured in hours (their means and effects are hours, the others shares).
+HOURS_OUTCOMES = frozenset({"ordinary_hours"})
+#: Columns in kroner and columns that are shares, wherever they appear.
+_KRONER_COLUMNS = frozenset({"benefit_savings", "tax_revenue", "costs", "net_result", "net_result_per_100"})
+_SHARE_COLUMNS = frozenset({"prob_net_positive"})
+_ESTIMATE_PREFIXES = ("mean_", "effect", "se", "ci_", "band_")
+
+
+def _quantity(column: str, row: pd.Series) -> str | None:
+    """What a table cell holds, for its number format: p-value, kroner, share, percentage points, hours."""
+    if column.startswith("p_value") or column in ("p_holm", "p_adjusted"):
+        return "p_value"
+    if column in _KRONER_COLUMNS:
+        return "kroner"
+    if column in _SHARE_COLUMNS:
+        return "share"
+    if column.startswith(_ESTIMATE_PREFIXES) and "outcome" in row.index:
+        if str(row["outcome"]) in HOURS_OUTCOMES:
+            return "hours"
+        return "share" if column.startswith("mean_") else "pp"
+    return None
+
+
+def _fmt(v: Any, lang: str = "en", quantity: str | None = None) -> str:
+    """A cell as the reader of ``lang`` writes it (:mod:`trialeval.formatting`); ``·`` when missing."""
     if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NA:
         return "·"
     if isinstance(v, (bool, np.bool_)):
         return "✓" if v else ""
-    if isinstance(v, (int, np.integer)):
-        return f"{int(v):,}"
-    if isinstance(v, (float, np.floating)) and float(v).is_integer() and abs(float(v)) >= 1:
-        return f"{int(v):,}"  # counts come back as floats once a suppressed cell made the column NaN
-    if isinstance(v, (float, np.floating)):
+    if isinstance(v, (int, np.integer, float, np.floating)):
+        if quantity is not None:
+            return html.escape(fmt.formatter(quantity, lang)(float(v)))
+        if isinstance(v, (int, np.integer)) or (float(v).is_integer() and abs(float(v)) >= 1):
+            return fmt.count(v, lang)  # counts come back as floats once a suppressed cell made the column NaN
         a = abs(float(v))
-        return f"{v:,.0f}" if a >= 1000 else f"{v:.3f}" if a >= 0.001 or a == 0 else f"{v:.4f}"
+        return fmt.number(v, lang, 0 if a >= 1000 else 3 if a >= 0.001 or a == 0 else 4)
     return html.escape(str(v))
 
 
-def _table(df: pd.DataFrame, *, flag_column: str | None = None) -> str:
+def _table(df: pd.DataFrame, lang: str = "en", *, flag_column: str | None = None) -> str:
     head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
     rows = []
     for _, row in df.iterrows():
         cls = ' class="flag"' if flag_column and str(row.get(flag_column, "") or "") not in ("", "nan") else ""
-        rows.append(f"<tr{cls}>" + "".join(f"<td>{_fmt(v)}</td>" for v in row.to_numpy()) + "</tr>")
+        rows.append(f"<tr{cls}>" + "".join(f"<td>{_fmt(v, lang, _quantity(str(c), row))}</td>"
+                                           for c, v in row.items()) + "</tr>")
     return (f"<div class='scroll'><table><thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>")
 
@@ -295,14 +321,14 @@ def build_report(
     if balance is not None:
         sections.append("balance")
         flagged = balance.loc[balance["flag"].astype(object).fillna("").astype(str).str.len() > 0] if "flag" in balance else balance.iloc[:0]
-        body.append(f"<h3>{t['flags']}</h3>" + (_table(flagged) if len(flagged) else f"<p>{t['none_flagged']}</p>"))
-        body.append(_table(balance, flag_column="flag"))
+        body.append(f"<h3>{t['flags']}</h3>" + (_table(flagged, lang) if len(flagged) else f"<p>{t['none_flagged']}</p>"))
+        body.append(_table(balance, lang, flag_column="flag"))
         omnibus = _read(out_dir / layout.BALANCE_OMNIBUS)
         if omnibus is not None:
-            body.append(f"<h3>{t['omnibus']}</h3>" + _table(omnibus))
+            body.append(f"<h3>{t['omnibus']}</h3>" + _table(omnibus, lang))
         rep = _read(out_dir / layout.BALANCE_REPRESENTATIVENESS)
         if rep is not None:
-            body.append(f"<h3>{t['representativeness']}</h3>" + _table(rep, flag_column="flag"))
+            body.append(f"<h3>{t['representativeness']}</h3>" + _table(rep, lang, flag_column="flag"))
         for png in sorted(out_dir.glob(f"{layout.table_name(layout.BALANCE)}*.png")):
             body.append(_img(png, "Love plot: standardised mean differences", narrow=True))
             figures += 1
@@ -321,7 +347,7 @@ def build_report(
     if costs is not None:
         sections.append("costs")
         shown = [c for c in COST_COLUMNS if c in costs.columns]
-        body.append(_table(costs[shown] if shown else costs))
+        body.append(_table(costs[shown] if shown else costs, lang))
         for name, caption in COST_FIGURES.items():
             if (out_dir / name).is_file():
                 body.append(_img(out_dir / name, caption, narrow=name != layout.COSTS_PLOT))
@@ -360,22 +386,22 @@ def _summary_section(ledger: pd.DataFrame, t: dict[str, str], k: int, groups: tu
     persons = {t["drawn"], *shown_as, t["excluded"]}
     facts = [(label, np.nan if label in persons and small_count([v], k)[0] else v) for label, v in facts]
     body.append(f"<h2>{t['summary']}</h2><div class='facts'>" + "".join(
-        f"<div class='fact'><b>{_fmt(v)}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
+        f"<div class='fact'><b>{_fmt(v, t['lang'])}</b>{html.escape(label)}</div>" for label, v in facts) + "</div>")
     summary = trial_summary(ledger, k, groups)
     per_muni = summary["per_municipality"].drop(columns="suppressed").rename(columns={
         "municipality": t["municipality"], groups[0]: shown_as[0], groups[1]: shown_as[1]})
-    body.append(f"<h3>{t['per_muni']}</h3>" + _table(per_muni))
+    body.append(f"<h3>{t['per_muni']}</h3>" + _table(per_muni, t["lang"]))
     if len(summary["exclusions"]):
         excl = summary["exclusions"].drop(columns="suppressed").rename(
             columns={"exclusion_reason": t["reason"], "persons": t["persons"]})
-        body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl))
+        body.append(f"<h3>{t['exclusions']}</h3>" + _table(excl, t["lang"]))
     return body
 
 
 def _words(lang: str, axis: TimeAxis) -> dict[str, str]:
     """The report's words in ``lang``, the headings of the effect curves in the time axis's words."""
     words = {"unit": axis.unit(lang), "units": axis.unit(lang, plural=True)}
-    return {**TEXT[lang], "effects": TEXT[lang]["effects"].format(**words),
+    return {**TEXT[lang], "lang": lang, "effects": TEXT[lang]["effects"].format(**words),
             "effects_at": TEXT[lang]["effects_at"].format(**words)}
 
 
@@ -395,10 +421,10 @@ def _effects_sections(out_dir: Path, t: dict[str, str], k: int, weeks: tuple[int
             body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
             figures += 1
         at = effects.loc[effects[axis.column].isin(weeks)].sort_values(["outcome", axis.column])
-        body.append(f"<h3>{t['effects_at']}</h3>" + _table(at))
+        body.append(f"<h3>{t['effects_at']}</h3>" + _table(at, t["lang"]))
         summary_table = _read(out_dir / layout.EFFECTS_SUMMARY)
         if summary_table is not None:
-            body.append(_table(summary_table))
+            body.append(_table(summary_table, t["lang"]))
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
@@ -406,7 +432,7 @@ def _effects_sections(out_dir: Path, t: dict[str, str], k: int, weeks: tuple[int
              if (out_dir / layout.EFFECTS_HOURS).is_file() else None)
     if hours is not None:
         sections.append("hours")
-        body.append(f"<h2>{t['hours']}</h2>" + _table(hours))
+        body.append(f"<h2>{t['hours']}</h2>" + _table(hours, t["lang"]))
         if (out_dir / layout.EFFECTS_HOURS_PLOT).is_file():
             body.append(_img(out_dir / layout.EFFECTS_HOURS_PLOT, narrow=True))
             figures += 1

@@ -1,0 +1,34 @@
+"""The report writes every number the way its reader's language does."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from trialeval.report import _table
+
+
+def _cells(html: str) -> list[str]:
+    return [c.split("</td>")[0] for c in html.split("<td>")[1:]]
+
+
+def test_effects_rows_in_danish_and_english():
+    effects = pd.DataFrame({"outcome": ["has_ordinary_hours", "ordinary_hours"], "week": [35, 35],
+                            "n_treatment": [2371, 2371], "mean_treatment": [0.1234, 3.254],
+                            "effect": [0.0491, -1.5], "p_value": [0.00002, 0.0456]})
+    assert _cells(_table(effects, "da")) == ["has_ordinary_hours", "35", "2.371", "12,3 %", "4,9 pct.-point",
+                                             "&lt; 0,001", "ordinary_hours", "35", "2.371", "3,25", "−1,50", "0,046"]
+    assert _cells(_table(effects, "en")) == ["has_ordinary_hours", "35", "2,371", "12.3%", "4.9 pp",
+                                             "&lt; 0.001", "ordinary_hours", "35", "2,371", "3.25", "−1.50", "0.046"]
+
+
+def test_costs_in_whole_kroner_and_shares_in_percent():
+    costs = pd.DataFrame({"scenario": ["base"], "net_result": [-375970.4], "costs": [1504.0],
+                          "prob_net_positive": [0.12], "break_even_scale": [np.nan]})
+    assert _cells(_table(costs, "da")) == ["base", "−375.970 kr.", "1.504 kr.", "12,0 %", "·"]
+    assert _cells(_table(costs, "en")) == ["base", "DKK −375,970", "DKK 1,504", "12.0%", "·"]
+
+
+def test_other_numbers_keep_their_magnitude_rule_with_the_languages_separators():
+    balance = pd.DataFrame({"covariate": ["age"], "mean_treatment": [41.236], "smd": [-0.0004], "n": [4704.0]})
+    assert _cells(_table(balance, "da")) == ["age", "41,236", "−0,0004", "4.704"]
