@@ -32,3 +32,25 @@ def test_costs_in_whole_kroner_and_shares_in_percent():
 def test_other_numbers_keep_their_magnitude_rule_with_the_languages_separators():
     balance = pd.DataFrame({"covariate": ["age"], "mean_treatment": [41.236], "smd": [-0.0004], "n": [4704.0]})
     assert _cells(_table(balance, "da")) == ["age", "41,236", "−0,0004", "4.704"]
+
+
+def test_figure_tick_labels_follow_the_language_and_shares_start_at_zero():
+    from trialeval.effects import effects
+    from trialeval.plots import cost_bars
+
+    rng = np.random.default_rng(2)
+    panel = pd.DataFrame({"person_id": np.repeat([f"p{i}" for i in range(200)], 6),
+                          "arm": np.repeat(np.tile(["treatment", "control"], 100), 6),
+                          "week": np.tile(np.arange(1, 7), 200)})
+    panel["in_internship"] = (rng.random(len(panel)) < 0.3 + 0.1 * (panel["arm"] == "treatment")).astype(int)
+    fig = effects(panel, ["in_internship"]).plot("in_internship", lang="da")
+    fig.canvas.draw()
+    left, right = fig.axes[0], fig.axes[1]
+    assert left.get_ylim()[0] == 0
+    labels = [t.get_text() for t in right.get_yticklabels()]
+    assert not any("." in x for x in labels) and right.yaxis.get_major_formatter()(2.5, 0) == "2,5"
+    assert any(x.startswith("−") for x in labels)          # the minus sign, not a hyphen
+    bars = cost_bars(pd.DataFrame({"scenario": ["a", "a"], "payer": ["municipality", "state"],
+                                   "net_result_per_participant": [-25000.0, 12500.0]}), lang="da")
+    bars.canvas.draw()
+    assert "−25.000" in [t.get_text() for t in bars.axes[0].get_yticklabels()]

@@ -18,6 +18,7 @@ from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter
 
 from trialeval.disclosure import few_persons, share_disclosive, small_count
+from trialeval.formatting import number, tick_formatter
 from trialeval.io import atomic_write
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 
@@ -293,6 +294,8 @@ def plot_effect_curve(
     ax_l.plot(week, col("mean_control"), color="C1", marker=marker, linestyle="--", label=txt["control"])
     ax_l.set_ylabel(ylab_l)
     ax_l.set_title(f"{name}: {txt['levels'].lower()}", fontsize="medium")
+    if indicator:
+        ax_l.set_ylim(bottom=0)                  # a share's axis starts at 0, so its level is not exaggerated
 
     _draw_effect(ax_r, week, col, "band_low" in rows.columns, marker, txt)
     ax_r.set_ylabel(ylab_r)
@@ -310,6 +313,7 @@ def plot_effect_curve(
         if few.any():
             ax.axvspan(np.nan, np.nan, color="0.85", label=txt["few"].format(n=grey_below))
         ax.legend(loc="best", fontsize="small")
+        _number_ticks(ax, lang)
         _at_risk_rows(ax, week, n1, n0, min_cell, txt, row_labels=i == 0)
     return fig
 
@@ -490,7 +494,7 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
     ax.set_xlabel(text["years"])
     ax.set_ylabel(text["cum"])
     ax.set_title(text["jtitle"].format(payer=text.get(payer, payer)))
-    ax.yaxis.set_major_formatter(_thousands)
+    ax.yaxis.set_major_formatter(tick_formatter("kroner", lang))
     ax.legend(loc="best", fontsize="small")
     ax.grid(True, linewidth=0.3, alpha=0.6)
     return fig
@@ -535,7 +539,7 @@ def cost_bars(table: pd.DataFrame, *, ax: Axes | None = None, lang: str = "en") 
     ax.set_xticks(x, [str(s) for s in wide.index])
     ax.set_ylabel(text["pv"])
     ax.set_title(text["btitle"])
-    ax.yaxis.set_major_formatter(_thousands)
+    ax.yaxis.set_major_formatter(tick_formatter("kroner", lang))
     ax.legend(loc="best", fontsize="small")
     ax.grid(True, axis="y", linewidth=0.3, alpha=0.6)
     return fig
@@ -586,14 +590,21 @@ def cost_tornado(sensitivity: pd.DataFrame, *, ax: Axes | None = None, lang: str
     ax.set_yticks(y, [_COST_PARAMETERS_DA.get(n, n) for n in names] if lang == "da" else names)
     name = str(rows["scenario"].iloc[0]) if len(rows) and "scenario" in rows else ""
     ax.set_xlabel(text["tornado"].format(s=name))
-    ax.xaxis.set_major_formatter(_thousands)
+    ax.xaxis.set_major_formatter(tick_formatter("kroner", lang))
     ax.margins(x=0.25)
     if len(rows):
         ax.legend(loc="lower right", fontsize="x-small")
     return fig
 
 
-_thousands = FuncFormatter(lambda value, _pos: f"{value:,.0f}")
+def _number_ticks(ax: Axes, lang: str) -> None:
+    """Tick labels of both axes with the language's decimal sign and minus sign."""
+    def write(value: float, _pos: int) -> str:
+        decimals = 0 if float(value).is_integer() else 1 if float(value * 10).is_integer() else 2
+        return number(value, lang, decimals)
+
+    ax.xaxis.set_major_formatter(FuncFormatter(write))
+    ax.yaxis.set_major_formatter(FuncFormatter(write))
 
 
 # --------------------------------------------------------------------------------------------------
