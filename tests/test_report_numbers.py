@@ -51,6 +51,6 @@ def test_figure_tick_labels_follow_the_language_and_shares_start_at_zero():
     assert not any("." in x for x in labels) and right.yaxis.get_major_formatter()(2.5, 0) == "2,5"
     assert any(x.startswith("−") for x in labels)          # the minus sign, not a hyphen
     bars = cost_bars(pd.DataFrame({"scenario": ["a", "a"], "payer": ["municipality", "state"],
-                                   "net_result_per_participant": [-25000.0, 12500.0]}), lang="da")
+                                   "net_result": [-25000.0, 12500.0]}), lang="da")
     bars.canvas.draw()
     assert "−25.000" in [t.get_text() for t in bars.axes[0].get_yticklabels()]
