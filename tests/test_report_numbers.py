@@ -54,3 +54,22 @@ def test_figure_tick_labels_follow_the_language_and_shares_start_at_zero():
                                    "net_result": [-25000.0, 12500.0]}), lang="da")
     bars.canvas.draw()
     assert "−25.000" in [t.get_text() for t in bars.axes[0].get_yticklabels()]
+
+
+def test_workbook_sheets_have_a_styled_frozen_header_and_number_formats(tmp_path):
+    import openpyxl
+
+    from trialeval.report import write_workbook
+
+    pd.DataFrame({"outcome": ["has_ordinary_hours", "ordinary_hours"], "week": [35, 35],
+                  "n_treatment": [2371, 2371], "mean_treatment": [0.1234, 3.254], "effect": [0.049, -1.5],
+                  "p_value": [0.00002, 0.0456]}).to_csv(tmp_path / "effects.csv", index=False)
+    pd.DataFrame({"scenario": ["base"], "payer": ["total"], "net_result": [-375970.4]}).to_csv(
+        tmp_path / "costs.csv", index=False)
+    book = openpyxl.load_workbook(write_workbook(tmp_path, min_cell=0))
+    effects, costs = book["effects"], book["costs"]
+    assert effects.freeze_panes == "A2" and effects["A1"].font.bold
+    assert [effects.cell(2, j).number_format for j in range(3, 7)] == ["#,##0", "0.0%", "0.0%", "0.000"]
+    assert [effects.cell(3, j).number_format for j in (4, 5)] == ["#,##0.00", "#,##0.00"]     # hours
+    assert costs["C2"].number_format == '#,##0" kr."' and costs["C2"].value == -375970.4   # the value stays exact
+    assert effects.column_dimensions["A"].width >= len("has_ordinary_hours")

@@ -207,7 +207,35 @@ def write_workbook(
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables.items():
                 neutralise_text(table).to_excel(writer, sheet_name=name[:31], index=False)
+                _style_sheet(writer.sheets[name[:31]], table)
     return target
+
+
+#: Number formats of the workbook's cells by what they hold (Excel shows them in the reader's locale).
+_EXCEL_FORMATS = {**fmt.EXCEL_FORMATS, "pp": "0.0%", "count": "#,##0"}
+
+
+def _style_sheet(sheet: Any, table: pd.DataFrame) -> None:
+    """A readable sheet: bold shaded header, frozen header row, columns as wide as their text, and each
+    number cell formatted for what it holds (shares as percent, kroner whole, p-values with 3 decimals)."""
+    from openpyxl.styles import Font, PatternFill
+    from openpyxl.utils import get_column_letter
+
+    bold, shade = Font(bold=True), PatternFill("solid", fgColor="DDE4EE")
+    for cell in sheet[1]:
+        cell.font, cell.fill = bold, shade
+    sheet.freeze_panes = "A2"
+    for j, column in enumerate(table.columns, start=1):
+        width = max([len(str(column))] + [len(str(v)) for v in table[column].head(200)])
+        sheet.column_dimensions[get_column_letter(j)].width = min(max(width + 2, 8), 40)
+        for i, (_, row) in enumerate(table.iterrows(), start=2):
+            value = row[column]
+            if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool):
+                quantity = _quantity(str(column), row)
+                if quantity is None and (isinstance(value, (int, np.integer)) or float(value).is_integer()):
+                    quantity = "count"
+                if quantity is not None:
+                    sheet.cell(row=i, column=j).number_format = _EXCEL_FORMATS.get(quantity, "General")
 
 
 def exported_table(out_dir: str | os.PathLike[str], name: str, min_cell: int = DEFAULT_MIN_CELL, *,
