@@ -313,6 +313,7 @@ def balance(
     *,
     population: pd.DataFrame | None = None,
     eligibility: Sequence[EligibilityRule] = (),
+    eligibility_groups: Sequence[Sequence[EligibilityRule]] = (),
     representativeness: Representativeness = "both",
     categorical: Sequence[str] = (),
     strata: str | Sequence[str] | None = None,
@@ -340,6 +341,8 @@ def balance(
         candidates that meet ``eligibility`` and are not in the ledger.
     eligibility
         The config's eligibility rules, applied to ``population``.
+    eligibility_groups
+        The config's ``[eligibility] any_of`` groups: one of them must hold too.
     representativeness
         ``"both"`` compares both arms with the not-drawn; ``"treatment"`` only the treatment arm.
     categorical
@@ -411,7 +414,7 @@ def balance(
     if population is not None:
         rep_table, n_drawn, n_not = _representativeness(
             ledger, treated if representativeness == "treatment" else np.ones(len(ledger), dtype=bool),
-            population, kinds, categorical, eligibility, min_cell)
+            population, kinds, categorical, eligibility, min_cell, eligibility_groups)
 
     return BalanceResult(
         balance_table=table, omnibus_table=omnibus, representativeness_table=rep_table, kinds=kinds,
@@ -662,12 +665,13 @@ def _categorical_rows(name: str, codes: np.ndarray, labels: list[str], report: l
 def _representativeness(
     ledger: pd.DataFrame, compared: np.ndarray, population: pd.DataFrame, kinds: Mapping[str, str],
     categorical: Sequence[str], eligibility: Sequence[EligibilityRule], min_cell: int,
+    eligibility_groups: Sequence[Sequence[EligibilityRule]] = (),
 ) -> tuple[pd.DataFrame, int, int]:
     """The ledger's ``compared`` persons (both groups, or the programme group only) vs the eligible
     candidates not in the ledger."""
     source = "population"
     require_columns(population, ["person_id", *kinds], source)
-    eligible, _ = apply_eligibility(population, tuple(eligibility), source)
+    eligible, _ = apply_eligibility(population, tuple(eligibility), source, eligibility_groups)
     not_drawn = eligible.loc[~eligible["person_id"].astype(str).isin(set(ledger["person_id"].astype(str)))]
     drawn = ledger.loc[compared]
     if not len(not_drawn):

@@ -7,6 +7,7 @@ Unknown keys are an error: a typo must never silently change a randomisation. El
 from __future__ import annotations
 
 import datetime
+from collections.abc import Sequence
 import math
 import re
 import tomllib
@@ -44,7 +45,7 @@ CONTRACT_COLUMNS = (
 _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "trial": {"name": str, "seed": int, "treatment_share": (float, int), "design": str, "groups": list,
               "reference": str},
-    "eligibility": {"rules": list},
+    "eligibility": {"rules": list, "any_of": list},
     "strata": {"columns": list, "bands": dict},
     "analysis": {
         "extraction_date": (str, datetime.date),
@@ -193,9 +194,14 @@ def _parse_value(raw: str, text: str) -> Any:
 
 
 def apply_eligibility(
-    population: pd.DataFrame, rules: tuple[EligibilityRule, ...], source: str
+    population: pd.DataFrame, rules: tuple[EligibilityRule, ...], source: str,
+    groups: Sequence[Sequence[EligibilityRule]] = (),
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Apply every rule in order; return the eligible rows and how many each rule removed.
+
+    With ``groups`` (``[eligibility] any_of``), a person must also meet every rule of at least one group.
+    The report then shows, for each group, what its rules removed in turn from the persons left by
+    ``rules`` (``group`` 1, 2, …), and last how many met no group (``rule`` = ``any_of``).
 
     Examples
     --------
@@ -205,6 +211,12 @@ def apply_eligibility(
     >>> eligible, report = apply_eligibility(pop, rules, "pop.csv")
     >>> report["removed"].tolist(), len(eligible)
     ([1, 1], 1)
+    >>> pop = pd.DataFrame({"age": [25, 35, 45, 50], "ready": [True, False, True, False],
+    ...                     "resource": [False, True, False, False]})
+    >>> groups = [(EligibilityRule.parse("resource == true"),), (EligibilityRule.parse("ready == true"),)]
+    >>> eligible, report = apply_eligibility(pop, rules[:1], "pop.csv", groups)
+    >>> eligible["age"].tolist(), report.to_dict("records")[-1]
+    ([35, 45], {'rule': 'any_of', 'group': 0, 'removed': 1, 'remaining': 2})
     """
     keep = pd.Series(True, index=population.index)
     rows = []
@@ -213,8 +225,23 @@ def apply_eligibility(
         removed = int((keep & ~holds).sum())
         keep &= holds
         rows.append({"rule": rule.text, "removed": removed, "remaining": int(keep.sum())})
-    report = pd.DataFrame(rows, columns=["rule", "removed", "remaining"])
-    return population.loc[keep], report
+    if not groups:
+        return population.loc[keep], pd.DataFrame(rows, columns=["rule", "removed", "remaining"])
+    for row in rows:
+        row["group"] = 0
+    any_group = pd.Series(False, index=population.index)
+    for g, group in enumerate(groups, start=1):
+        in_group = keep.copy()
+        for rule in group:
+            holds = rule.holds(population, source)
+            removed = int((in_group & ~holds).sum())
+            in_group &= holds
+            rows.append({"rule": rule.text, "group": g, "removed": removed, "remaining": int(in_group.sum())})
+        any_group |= in_group
+    rows.append({"rule": "any_of", "group": 0, "removed": int((keep & ~any_group).sum()),
+                 "remaining": int((keep & any_group).sum())})
+    keep &= any_group
+    return population.loc[keep], pd.DataFrame(rows, columns=["rule", "group", "removed", "remaining"])
 
 
 @dataclass(frozen=True)
@@ -233,6 +260,7 @@ class TrialConfig:
     treatment_share: float
     name: str = "trial"
     rules: tuple[EligibilityRule, ...] = ()
+    rule_groups: tuple[tuple[EligibilityRule, ...], ...] = ()
     strata_columns: tuple[str, ...] = ()
     bands: dict[str, tuple[float, ...]] = field(default_factory=dict)
     analysis: dict[str, Any] = field(default_factory=dict)
@@ -323,6 +351,7 @@ class TrialConfig:
             treatment_share=share,
             name=str(trial.get("name", "trial")),
             rules=tuple(EligibilityRule.parse(r) for r in data.get("eligibility", {}).get("rules", ())),
+            rule_groups=_rule_groups(data.get("eligibility", {}).get("any_of", []), source),
             strata_columns=columns,
             bands=bands,
             analysis=analysis,
@@ -342,6 +371,14 @@ def _registers(table: dict[str, Any], source: str) -> dict[str, Any]:
     from trialeval.registers import DreamCodes
 
     return {name: DreamCodes.from_dict(body, f"{source}: [registers.{name}]") for name, body in table.items()}
+
+
+def _rule_groups(groups: list[Any], source: str) -> tuple[tuple[EligibilityRule, ...], ...]:
+    """``[eligibility] any_of``: groups of rules of which one must hold."""
+    if not all(isinstance(g, list) and g and all(isinstance(r, str) for r in g) for g in groups):
+        raise ConfigError(f"{source}: [eligibility] any_of must be a list of groups, each a non-empty list of "
+                          "rules, e.g. any_of = [[\"age >= 30\", \"resource == true\"], [\"age >= 30\"]]")
+    return tuple(tuple(EligibilityRule.parse(r) for r in g) for g in groups)
 
 
 def _trial_design(trial: dict[str, Any], source: str) -> tuple[str, tuple[str, ...], str]:

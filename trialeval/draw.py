@@ -194,7 +194,7 @@ def draw(
             f"(known: {', '.join(sorted(known)[:20])}{', …' if len(known) > 20 else ''})"
         )
 
-    eligible, eligibility = apply_eligibility(population, config.rules, source)
+    eligible, eligibility = apply_eligibility(population, config.rules, source, config.rule_groups)
     if previous is not None:
         eligible = eligible.loc[~eligible["person_id"].isin(set(previous["person_id"]))]
 

@@ -128,7 +128,7 @@ def _programme(ledger: pd.DataFrame, keep_excluded: bool) -> pd.DataFrame:
 
 def _candidates(population: pd.DataFrame, ledger: pd.DataFrame, config: TrialConfig, programme: pd.DataFrame,
                 settings: MatchSettings, source: str) -> pd.DataFrame:
-    eligible, _ = apply_eligibility(population, config.rules, source)
+    eligible, _ = apply_eligibility(population, config.rules, source, config.rule_groups)
     eligible = eligible.loc[~eligible["person_id"].isin(ledger["person_id"])]
     if not settings.same_municipalities and "municipality" in eligible:
         eligible = eligible.loc[~eligible["municipality"].isin(programme["municipality"].unique())]

@@ -163,6 +163,7 @@ def balance(
     people = read_population(population, rename=rename) if population is not None else None
     result = balance_table(
         table, list(settings.covariates), population=people, eligibility=cfg.rules if cfg else (),
+        eligibility_groups=cfg.rule_groups if cfg else (),
         representativeness="treatment" if treated_only else "both", categorical=categorical,
         strata_fe=strata_fe, ri_draws=ri_draws, rng=settings.seed if settings.seed is not None else 0,
         alpha=float(settings.alpha), min_cell=int(settings.min_cell), drop_excluded=settings.drop_exclusions,

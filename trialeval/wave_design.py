@@ -22,10 +22,10 @@ from trialeval.exceptions import DesignError, InputDataError
 from trialeval.io import DECIMAL_COMMA_RULE, decimal_comma, row_error
 
 #: The parts of a design that must stay the same from wave to wave (unless a change is declared).
-DESIGN_FIELDS = ("seed", "treatment_share", "rules", "strata_columns", "bands", "groups", "reference")
+DESIGN_FIELDS = ("seed", "treatment_share", "rules", "any_of", "strata_columns", "bands", "groups", "reference")
 #: The value of a design part that a record without it had (group labels were recorded from the first
 #: trial that declared its own; every earlier one used these).
-_FIELD_DEFAULTS: dict[str, Any] = {"groups": ["treatment", "control"], "reference": "control"}
+_FIELD_DEFAULTS: dict[str, Any] = {"groups": ["treatment", "control"], "reference": "control", "any_of": []}
 
 
 def parse_requests(requests: Mapping[str, int] | list[str]) -> dict[str, int]:
@@ -161,6 +161,8 @@ def design_dict(config: TrialConfig) -> dict[str, Any]:
         "bands": {k: list(v) for k, v in sorted(config.bands.items())},
         "columns": dict(sorted(config.columns.items())),
     }
+    if config.rule_groups:             # recorded only when declared: a default trial's hash is unchanged
+        out["any_of"] = [[r.text for r in group] for group in config.rule_groups]
     if list(config.groups) != _FIELD_DEFAULTS["groups"] or config.reference != _FIELD_DEFAULTS["reference"]:
         # recorded only when declared, so that the record (and its hash) of a default trial is unchanged
         out["groups"], out["reference"] = list(config.groups), config.reference
@@ -180,6 +182,7 @@ def config_from_design(design: Mapping[str, Any], source: str) -> TrialConfig:
             seed=int(design["seed"]),
             treatment_share=float(design["treatment_share"]),
             rules=tuple(EligibilityRule.parse(text) for text in design.get("rules", ())),
+            rule_groups=tuple(tuple(EligibilityRule.parse(t) for t in g) for g in design.get("any_of", ())),
             strata_columns=tuple(design.get("strata_columns", ())),
             bands={k: tuple(float(x) for x in v) for k, v in dict(design.get("bands", {})).items()},
             columns=dict(design.get("columns", {})),
