@@ -83,3 +83,51 @@ def regression_scatter(fit: Any, *, ax: Any = None, lang: str = "en") -> Figure:
     ax.set_xlabel(slopes[0])
     ax.set_ylabel(fit.response)
     return fig
+
+
+_LOVE = {"en": {"x": "Standardised mean difference (0/1 covariates: difference in proportions)",
+                "before": "Before matching", "after": "After matching"},
+         "da": {"x": "Standardiseret forskel i gennemsnit (0/1-variable: forskel i andele)",
+                "before": "Før matchning", "after": "Efter matchning"}}
+
+
+def love_before_after(balance: Any, *, ax: Any = None, lang: str = "en") -> Figure:
+    """Love plot: each covariate's SMD before (open) and after (filled) matching, with ±0.1 marked."""
+    txt = _LOVE[check_lang(lang)]
+    table = balance.table.iloc[::-1].reset_index(drop=True)
+    fig, ax = _axes(ax, (7.0, 1.5 + 0.28 * len(table)))
+    pos = np.arange(len(table))
+    ax.scatter(table["smd_before"], pos, facecolors="none", edgecolors="C1", label=txt["before"])
+    ax.scatter(table["smd_after"], pos, color="C0", label=txt["after"])
+    for x in (-0.1, 0.1):
+        ax.axvline(x, color="grey", linestyle="--", linewidth=0.8)
+    ax.axvline(0, color="black", linewidth=0.8)
+    ax.set_yticks(pos, [str(c).replace("_", " ") for c in table["covariate"]])
+    ax.set_xlabel(txt["x"])
+    ax.legend(loc="best", fontsize="small")
+    return fig
+
+
+_OVERLAP = {"en": {"x": "Propensity score (logit)", "y": "Persons", "programme": "Programme group",
+                   "comparison": "Comparison candidates"},
+            "da": {"x": "Propensity score (logit)", "y": "Personer", "programme": "Indsatsgruppe",
+                   "comparison": "Sammenligningskandidater"}}
+
+
+def overlap_plot(logit: np.ndarray, programme: np.ndarray, *, ax: Any = None, lang: str = "en",
+                 bins: int = 30, min_cell: int = 5) -> Figure:
+    """Histograms of the logit score of programme persons and candidates (bars of fewer than ``min_cell``
+    persons are not drawn), to see the common support."""
+    txt = _OVERLAP[check_lang(lang)]
+    logit = np.asarray(logit, dtype=float)
+    programme = np.asarray(programme, dtype=bool)
+    edges = np.histogram_bin_edges(logit, bins=bins)
+    fig, ax = _axes(ax, (7.0, 4.0))
+    for mask, color, label in ((programme, "C0", txt["programme"]), (~programme, "C1", txt["comparison"])):
+        counts, _ = np.histogram(logit[mask], bins=edges)
+        shown = np.where(counts >= min_cell, counts, 0)
+        ax.stairs(shown, edges, color=color, label=label, fill=True, alpha=0.4)
+    ax.set_xlabel(txt["x"])
+    ax.set_ylabel(txt["y"])
+    ax.legend(loc="best", fontsize="small")
+    return fig
