@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from trialeval.balance_weighted import WeightedBalance, balance_before_after
 from trialeval.config import TrialConfig, apply_eligibility
 from trialeval.exceptions import ConfigError, InputDataError
 from trialeval.history import DEFAULT_WINDOWS, history_columns, history_covariates
@@ -103,6 +104,16 @@ class ComparisonResult:
     risk_sets: pd.DataFrame
     settings: MatchSettings
     counts: dict[str, int] = field(default_factory=dict)
+    risk_rows: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+
+    def balance(self) -> WeightedBalance:
+        """Balance of the covariates and history in the risk sets before matching and in the matched ledger."""
+        risk = self.risk_sets
+        after = risk.iloc[self.risk_rows]
+        return balance_before_after(risk, after, balance_columns(self.settings),
+                                    programme=risk["programme"].to_numpy(),
+                                    programme_after=after["programme"].to_numpy(),
+                                    weights_after=self.ledger["weight"].to_numpy())
 
     def summary(self) -> str:
         c = self.counts
@@ -170,9 +181,10 @@ def match_comparison(ledger: pd.DataFrame, population: pd.DataFrame, spells: Any
     score = logit_propensity(risk, treated, terms, source)
     risk["score"] = score
     out, unmatched = _nearest(risk, exact.to_numpy(), settings, programme)
+    risk_rows = out.pop("_risk_row").to_numpy()
     counts = {"programme": len(programme), "candidates": len(candidates), "months": int(months.nunique()),
               "matched": int((out["arm"] == PROGRAMME).sum()), "comparison": int((out["arm"] == COMPARISON).sum())}
-    return ComparisonResult(out, unmatched, risk, settings, counts)
+    return ComparisonResult(out, unmatched, risk, settings, counts, risk_rows)
 
 
 def _history(risk: pd.DataFrame, spells: Any, settings: MatchSettings) -> pd.DataFrame:
@@ -187,7 +199,7 @@ def _history(risk: pd.DataFrame, spells: Any, settings: MatchSettings) -> pd.Dat
 def _ledger_rows(risk: pd.DataFrame, rows: np.ndarray, arm: str, weight: np.ndarray, match_id: np.ndarray,
                  dates: np.ndarray, programme: pd.DataFrame) -> pd.DataFrame:
     base = risk.iloc[rows]
-    out = pd.DataFrame({"person_id": base["person_id"].to_numpy(), "arm": arm,
+    out = pd.DataFrame({"_risk_row": rows, "person_id": base["person_id"].to_numpy(), "arm": arm,
                         "visitation_date": pd.to_datetime(dates).strftime("%Y-%m-%d"),
                         "weight": weight, "match_id": match_id, "propensity_logit": base["score"].to_numpy()})
     if "municipality" in base:

@@ -33,6 +33,7 @@ from trialeval import layout
 from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst, dream_codes
 from trialeval.explain import Regression, hc2_regression, site_measure
 from trialeval.match import ComparisonResult, match_comparison
+from trialeval.site_plots import overlap_plot
 from trialeval.manifest import _append_event as append_manifest_event
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
@@ -422,9 +423,11 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     cfg = load_config(Path(config))
     out = Path(out)
     unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
+    beside = [out.with_name(f"{out.stem}_{part}") for part in ("balance.csv", "love.png", "overlap.png")]
     inputs = [("--ledger", ledger), ("--population", population), ("--spells", spells), ("--config", config)]
     check_outputs([("--out", out), ("--out (manifest beside it)", manifest_path(out)),
-                   ("--out (unmatched beside it)", unmatched_path)], inputs)
+                   ("--out (unmatched beside it)", unmatched_path)]
+                  + [("--out (balance beside it)", path) for path in beside], inputs)
     if manifest_path(out).exists() or out.exists():
         raise InputDataError(f"--out {out}: a ledger (or its manifest) is already there; a matched comparison "
                              "group is written to a new ledger, never over one")
@@ -440,6 +443,11 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
         result.ledger.to_csv(tmp, index=False, lineterminator="\n")
         append_manifest_event(manifest_path(out), [], entry, tmp)
     written = [out, manifest_path(out)]
+    balance = result.balance()
+    written.append(write_export(balance.table, out.with_name(f"{out.stem}_balance.csv")))
+    written.append(save_figure(balance.plot(), out.with_name(f"{out.stem}_love.png")))
+    written.append(save_figure(overlap_plot(result.risk_sets["score"], result.risk_sets["programme"]),
+                               out.with_name(f"{out.stem}_overlap.png")))
     if len(result.unmatched):
         written.append(write_text(result.unmatched.to_csv(index=False, lineterminator="\n"), unmatched_path))
     return Step(result, tuple(written))

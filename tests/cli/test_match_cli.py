@@ -102,3 +102,19 @@ def test_match_errors_exit_1_and_write_nothing(matched, sample_dir, tmp_path):
                                   "--config", str(tmp_path / "trial.toml"), "--out", str(tmp_path / "c.csv")])
     assert replace.exit_code == 1 and "replace = true is not available" in replace.output
     assert not (tmp_path / "c.csv").exists() and "Traceback" not in again.output + replace.output
+
+
+def test_balance_before_and_after_is_written_beside_the_ledger(matched):
+    d, programme, _ = matched
+    balance = pd.read_csv(d / "comparison_balance.csv").set_index("covariate")
+    assert {"age", "benefit_seniority_weeks", "ordinary_hours_52", "benefit_weeks_52"} <= set(balance.index)
+    population = pd.read_csv(SAMPLE / "population.csv", dtype={"person_id": str}).set_index("person_id")
+    out = pd.read_csv(d / "comparison.csv", dtype={"person_id": str})
+    age_programme = population.loc[programme["person_id"], "age"]
+    matched_age = population.loc[out.loc[out["arm"] == "comparison", "person_id"], "age"]
+    assert balance.loc["age", "mean_programme_before"] == pytest.approx(age_programme.mean(), abs=1e-9)
+    assert balance.loc["age", "mean_comparison_after"] == pytest.approx(matched_age.mean(), abs=1e-9)
+    assert balance.loc["age", "smd_after"] == pytest.approx(
+        (age_programme.mean() - matched_age.mean()) / age_programme.std(), abs=1e-9)
+    assert (balance["smd_after"].abs() <= 0.1).all() and balance["flag"].isna().all()
+    assert (d / "comparison_love.png").stat().st_size > 5000 and (d / "comparison_overlap.png").stat().st_size > 5000
