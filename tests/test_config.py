@@ -45,7 +45,9 @@ def test_typo_in_trial_section_is_an_error(tmp_path):
 
 def test_share_out_of_range_and_missing_seed(tmp_path):
     with pytest.raises(ConfigError, match="treatment_share must be in \\(0, 1\\)"):
-        load_config(write(tmp_path, "[trial]\nseed = 1\ntreatment_share = 1.0\n"))
+        load_config(write(tmp_path, "[trial]\nseed = 1\ntreatment_share = 1.5\n"))
+    # a share of exactly 1 is a selection design (everyone drawn in the programme group), not an error
+    assert load_config(write(tmp_path, "[trial]\nseed = 1\ntreatment_share = 1.0\n")).design == "selection"
     with pytest.raises(ConfigError, match="seed is required"):
         load_config(write(tmp_path, "[trial]\ntreatment_share = 0.5\n"))
 

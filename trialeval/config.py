@@ -301,7 +301,7 @@ class TrialConfig:
             check_design(trial["seed"], share)
         except ConfigError as exc:
             raise ConfigError(f"{source}: [trial] {exc}") from None
-        kind, groups, reference = _trial_design(trial, source)
+        kind, groups, reference = _trial_design(trial, source, share)
         strata = data.get("strata", {})
         columns = tuple(strata.get("columns", ()))
         if not all(isinstance(c, str) for c in columns):
@@ -381,12 +381,18 @@ def _rule_groups(groups: list[Any], source: str) -> tuple[tuple[EligibilityRule,
     return tuple(tuple(EligibilityRule.parse(r) for r in g) for g in groups)
 
 
-def _trial_design(trial: dict[str, Any], source: str) -> tuple[str, tuple[str, ...], str]:
+def _trial_design(trial: dict[str, Any], source: str, share: float = 0.5) -> tuple[str, tuple[str, ...], str]:
     """``[trial] design``, ``groups`` and ``reference``, checked: a known kind, two distinct non-empty
-    labels (the programme group first) and a reference among them (default: the last group)."""
+    labels (the programme group first) and a reference among them (default: the last group). A share of 1
+    is a selection (everyone drawn in the programme group), and a selection has a share of 1."""
     from trialeval.design import DEFAULT_GROUPS, DESIGN_KINDS
 
-    kind = trial.get("design", "randomised")
+    kind = trial.get("design", "selection" if share == 1 else "randomised")
+    if (share == 1) != (kind == "selection") and kind != "comparison":
+        raise ConfigError(f"{source}: [trial] treatment_share = 1 draws everyone into the programme group: that is "
+                          "design = \"selection\" (a lottery needs a share below 1)" if share == 1 else
+                          f"{source}: [trial] design = \"selection\" draws everyone into the programme group: "
+                          "give treatment_share = 1")
     if kind not in DESIGN_KINDS:
         raise ConfigError(f"{source}: [trial] design must be one of {', '.join(map(repr, DESIGN_KINDS))}; "
                           f"got {kind!r}")
@@ -405,7 +411,8 @@ def _trial_design(trial: dict[str, Any], source: str) -> tuple[str, tuple[str, .
 
 def check_design(seed: Any, share: Any) -> None:
     """A seed is a whole number ``0 <= seed < 2**63``; a treatment share is in (0, 1) and stays so at the
-    draw's precision (a fraction with denominator at most one million), so neither arm is empty by design.
+    draw's precision (a fraction with denominator at most one million), so neither arm is empty by design —
+    or exactly 1: a selection, where everyone drawn is in the programme group.
 
     Examples
     --------
@@ -420,8 +427,11 @@ def check_design(seed: Any, share: Any) -> None:
     if not 0 <= seed <= MAX_SEED:
         raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}; got {seed}")
     if isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating)) or not (
-            0 < share < 1):
-        raise ConfigError(f"treatment_share must be in (0, 1); got {share!r}")
+            0 < share <= 1):
+        raise ConfigError(f"treatment_share must be in (0, 1), or 1 for a selection without a control group; "
+                          f"got {share!r}")
+    if share == 1:
+        return
     exact = Fraction(float(share)).limit_denominator(SHARE_DENOMINATOR)   # as trialeval.draw.design_fraction
     if not 0 < exact < 1:
         raise ConfigError(f"treatment_share {share!r} rounds to {int(exact)} at the draw's precision "

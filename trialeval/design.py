@@ -157,6 +157,8 @@ class Design:
         """
         from trialeval.wave_design import assign_within_blocks
 
+        if self.kind == "selection":             # everyone drawn is in the programme group: no lottery
+            return np.full(len(blocks), self.programme, dtype=object)
         self.require_randomised()
         if self.share is None:
             raise DesignError("a lottery needs the share assigned to the programme group")
