@@ -25,7 +25,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 import pandas as pd
 
@@ -34,6 +34,7 @@ from trialeval.registers import ConversionResult, convert_dream, convert_eindkom
 from trialeval.explain import Regression, hc2_regression, site_measure
 from trialeval.match import ComparisonResult, match_comparison
 from trialeval.site_plots import overlap_plot
+from trialeval.sites import sites_tables, subgroup_tables
 from trialeval.manifest import _append_event as append_manifest_event
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
@@ -451,3 +452,56 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     if len(result.unmatched):
         written.append(write_text(result.unmatched.to_csv(index=False, lineterminator="\n"), unmatched_path))
     return Step(result, tuple(written))
+
+
+# --------------------------------------------------------------------------------------------------
+# results by site and subgroup
+
+def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups: Sequence[str] = (),
+            outcomes: Sequence[str] | None = None, weeks: Sequence[int] | None = None,
+            ledger: PathLike | None = None, config: PathLike | None = None, plot: PathLike | None = None,
+            lang: str | None = None, min_cell: int | None = None) -> Step[list[Any]]:
+    """Effects per site (``by``) and per subgroup of ``subgroups`` at the report weeks, written beside
+    ``out``: ``<out>_sites.csv`` and ``<out>_heterogeneity.csv``; ``<out>_subgroups.csv`` and
+    ``<out>_interactions.csv``; a caterpillar and a forest plot per outcome at the last week with ``plot``.
+    Subgroup columns missing from the panel come from ``ledger`` (one row per person)."""
+    cfg = _config(config)
+    settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
+    out = Path(out)
+    chosen_weeks = list(weeks) if weeks else list(settings.report_weeks)
+    targets = {name: out.with_name(f"{out.stem}_{name}.csv") for name in
+               (["sites", "heterogeneity"] if by else []) + (["subgroups", "interactions"] if subgroups else [])}
+    inputs = [("--panel", panel), ("--ledger", ledger), ("--config", config)]
+    check_outputs([("--out", path) for path in targets.values()], inputs)
+    data = read_table(panel, rename=cfg.columns if cfg is not None else None)
+    missing = [c for c in subgroups if c not in data.columns]
+    if missing:
+        if ledger is None:
+            raise InputDataError(f"{panel}: no column(s) {', '.join(missing)}; give --ledger to take them from it")
+        people = read_table(ledger, rename=cfg.columns if cfg is not None else None)
+        require_columns(people, ["person_id", *missing], str(ledger))
+        data = data.merge(people[["person_id", *missing]].drop_duplicates("person_id"), on="person_id", how="left")
+    names = list(outcomes) if outcomes else [o for o in (settings.outcomes or ()) if o in data.columns]
+    if not names:
+        raise OptionError("give --outcomes (or [analysis] outcomes in the config)")
+    written: list[Path] = []
+    results: list[Any] = []
+    if by:
+        rows, het, site_results = sites_tables(data, by, names, chosen_weeks, min_cell=settings.min_cell,
+                                               source=str(panel))
+        written += [write_export(rows, targets["sites"]), write_export(het, targets["heterogeneity"])]
+        results += site_results
+        if plot is not None:
+            for r in site_results[len(chosen_weeks) - 1::len(chosen_weeks)]:
+                written.append(save_figure(r.plot(lang=settings.lang),
+                                           Path(plot).with_name(f"{Path(plot).stem}_sites_{r.outcome}.png")))
+    if subgroups:
+        rows, tests, group_results = subgroup_tables(data, subgroups, names, chosen_weeks,
+                                                     min_cell=settings.min_cell, source=str(panel))
+        written += [write_export(rows, targets["subgroups"]), write_export(tests, targets["interactions"])]
+        results += group_results
+        if plot is not None:
+            for g in group_results[len(chosen_weeks) - 1::len(chosen_weeks)]:
+                written.append(save_figure(g.plot(lang=settings.lang),
+                                           Path(plot).with_name(f"{Path(plot).stem}_subgroups_{g.outcome}.png")))
+    return Step(results, tuple(written))

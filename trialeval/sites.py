@@ -269,3 +269,36 @@ def subgroup_effects(panel: pd.DataFrame, covariates: Sequence[str], outcome: st
     test = pd.DataFrame(tests)
     test["p_holm"] = _holm(test["p_value"].to_numpy(dtype=float))
     return SubgroupResult(outcome, period, pd.concat(tables, ignore_index=True), test)
+
+
+def sites_tables(panel: pd.DataFrame, by: str, outcomes: Sequence[str], periods: Sequence[int], *,
+                 period_column: str = "week", alpha: float = 0.05, min_cell: int = DEFAULT_MIN_CELL,
+                 source: str = "panel") -> tuple[pd.DataFrame, pd.DataFrame, list[SiteResult]]:
+    """:func:`site_effects` for every outcome and period: the site rows (with the pooled and random-effects
+    rows), one heterogeneity row per outcome and period (Q, I², τ², the spread), and the results."""
+    results = [site_effects(panel, by, outcome, int(period), period_column=period_column, alpha=alpha,
+                            min_cell=min_cell, source=source)
+               for outcome in outcomes for period in periods]
+    rows = pd.concat([r.export_frame() for r in results], ignore_index=True).rename(columns={"period": period_column})
+    het = pd.DataFrame([{"outcome": r.outcome, period_column: r.period, "sites": len(r.table),
+                         "sites_not_shown": r.n_hidden, **{k: v for k, v in r.heterogeneity.to_dict().items()
+                                                           if k != "k"},
+                         **{f"spread_{k}": v for k, v in r.spread.items()}} for r in results])
+    return rows, het, results
+
+
+def subgroup_tables(panel: pd.DataFrame, covariates: Sequence[str], outcomes: Sequence[str],
+                    periods: Sequence[int], *, period_column: str = "week", alpha: float = 0.05,
+                    min_cell: int = DEFAULT_MIN_CELL, source: str = "panel"
+                    ) -> tuple[pd.DataFrame, pd.DataFrame, list[SubgroupResult]]:
+    """:func:`subgroup_effects` for every outcome and period: the subgroup rows and the interaction tests."""
+    results = [subgroup_effects(panel, covariates, outcome, int(period), period_column=period_column, alpha=alpha,
+                                min_cell=min_cell, source=source)
+               for outcome in outcomes for period in periods]
+    rows = pd.concat([r.table.assign(outcome=r.outcome, **{period_column: r.period}) for r in results],
+                     ignore_index=True)
+    tests = pd.concat([r.tests.assign(outcome=r.outcome, **{period_column: r.period}) for r in results],
+                      ignore_index=True)
+    first = ["outcome", period_column]
+    return (rows[first + [c for c in rows.columns if c not in first]],
+            tests[first + [c for c in tests.columns if c not in first]], results)
