@@ -428,8 +428,8 @@ def check_design(seed: Any, share: Any) -> None:
         raise ConfigError(f"seed must be a whole number from 0 to {MAX_SEED}; got {seed}")
     if isinstance(share, bool) or not isinstance(share, (int, float, np.integer, np.floating)) or not (
             0 < share <= 1):
-        raise ConfigError(f"treatment_share must be in (0, 1), or 1 for a selection without a control group; "
-                          f"got {share!r}")
+        raise ConfigError(f"treatment_share must be in (0, 1); got {share!r} (or exactly 1: a selection, "
+                          "everyone drawn in the programme group)")
     if share == 1:
         return
     exact = Fraction(float(share)).limit_denominator(SHARE_DENOMINATOR)   # as trialeval.draw.design_fraction

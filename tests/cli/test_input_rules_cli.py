@@ -215,7 +215,7 @@ def test_panel_weeks_limit(trial, weeks):
 @pytest.mark.parametrize("share, words", [
     ("0.0000001", "[trial] treatment_share 1e-07 rounds to 0 at the draw's precision"),
     ("0.9999999", "[trial] treatment_share 0.9999999 rounds to 1 at the draw's precision"),
-    ("1", "[trial] treatment_share must be in (0, 1); got 1.0"),
+    ("1.5", "[trial] treatment_share must be in (0, 1); got 1.5"),     # exactly 1 is a selection design
     ("0.0", "[trial] treatment_share must be in (0, 1); got 0.0"),
 ])
 def test_share_that_rounds_to_an_empty_arm(trial, share, words):
