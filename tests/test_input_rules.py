@@ -352,7 +352,7 @@ def test_share_that_rounds_to_an_empty_arm(share, rounds_to):
         TrialConfig(seed=1, treatment_share=share)
 
 
-@pytest.mark.parametrize("share", [0, 1, -0.5, 1.5])
+@pytest.mark.parametrize("share", [0, 1.000001, -0.5, 1.5])      # exactly 1 is a selection design
 def test_share_outside_zero_one(tmp_path, share):
     path = tmp_path / "trial.toml"
     path.write_text(f"[trial]\nseed = 1\ntreatment_share = {share}\n")
