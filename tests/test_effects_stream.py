@@ -198,3 +198,24 @@ def test_progress_is_reported_per_pass(demo_panel: Path) -> None:
     total = pq.ParquetFile(demo_panel).metadata.num_rows
     assert calls[-1] == (total, total)
     assert sum(1 for d, t in calls if d == t) == 2                      # pass 1 and the band's pass
+
+
+def test_cli_workers_give_the_same_tables(demo_panel: Path, tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from trialeval.cli import app
+
+    tables = []
+    for workers in ("1", "2"):
+        out = tmp_path / f"e{workers}.csv"
+        res = CliRunner().invoke(app, ["effects", "--panel", str(demo_panel.parent / "panel997.parquet"),
+                                       "--out", str(out), "--workers", workers, "--summary-weeks", "13",
+                                       "--band", "--seed", "4"])
+        assert res.exit_code == 0, res.output
+        tables.append((pd.read_csv(out), pd.read_csv(tmp_path / f"e{workers}_summary.csv"),
+                       pd.read_csv(tmp_path / f"e{workers}_band.csv")))
+    for a, b in zip(*tables):
+        pd.testing.assert_frame_equal(a, b)
+    res = CliRunner().invoke(app, ["effects", "--panel", str(demo_panel), "--out", str(tmp_path / "x.csv"),
+                                   "--workers", "0"])
+    assert res.exit_code != 0

@@ -211,7 +211,7 @@ def person_codes(table: pa.Table, source: str, offset: int) -> tuple[np.ndarray,
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             arr = arr.cast(pa.string())
         arr = arr.dictionary_encode()
-    return arr.indices.to_numpy(zero_copy_only=False).astype(np.int64, copy=False), arr.dictionary.cast(pa.string())
+    return arr.indices.to_numpy(zero_copy_only=False), arr.dictionary.cast(pa.string())
 
 
 def split_persons(table: pa.Table, source: str, offset: int
@@ -258,7 +258,8 @@ def _treated(col: pa.ChunkedArray, bad: Callable[[str, str, np.ndarray], InputDa
         arr = arr.cast(pa.string()).dictionary_encode()
     labels = [str(v) for v in arr.dictionary.to_pylist()]
     known = np.array([v in ARMS for v in labels] + [False])
-    codes = arr.indices.fill_null(len(labels)).to_numpy(zero_copy_only=False).astype(np.int64)
+    indices = arr.indices.fill_null(len(labels)) if arr.null_count else arr.indices
+    codes = indices.to_numpy(zero_copy_only=False)
     if not known[codes].all():
         raise bad("arm", "must be 'treatment' or 'control'", ~known[codes])
     is_treat = np.array([v == "treatment" for v in labels] + [False])
