@@ -18,7 +18,6 @@ import argparse
 import os
 import re
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -58,9 +57,12 @@ def generate(n: int, out: Path) -> tuple[Path, Path]:
     return ledger_path, spells_path
 
 
-def run(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS (GB) of one command, run as a separate process."""
-    timer = shutil.which("time") or ("/usr/bin/time" if os.path.exists("/usr/bin/time") else None)
+def run(cmd: list[str]) -> tuple[float, float, float]:
+    """Wall seconds, CPU seconds (user + system) and peak RSS (GB) of one command, as a separate process.
+
+    CPU seconds tell the work done when the machine is shared (wall time then grows with the load).
+    """
+    timer = "/usr/bin/time" if os.path.exists("/usr/bin/time") else None
     if timer:
         t0 = time.perf_counter()
         done = subprocess.run([timer, "-v", *cmd], capture_output=True, text=True)
@@ -68,15 +70,18 @@ def run(cmd: list[str]) -> tuple[float, float]:
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
         kb = re.search(r"Maximum resident set size \(kbytes\): (\d+)", done.stderr)
-        return seconds, (int(kb.group(1)) / 2**20 if kb else float("nan"))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+        cpu = sum(float(x) for x in re.findall(r"(?:User|System) time \(seconds\): ([\d.]+)", done.stderr))
+        return seconds, cpu, (int(kb.group(1)) / 2**20 if kb else float("nan"))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.perf_counter()
     done = subprocess.run(cmd, capture_output=True, text=True)
     seconds = time.perf_counter() - t0
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stdout}\n{done.stderr}")
-    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return seconds, (after if after > before else float("nan")) / 2**20
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    peak = after.ru_maxrss if after.ru_maxrss > before.ru_maxrss else float("nan")   # the largest child so far
+    return seconds, cpu, peak / 2**20
 
 
 def main() -> None:
@@ -93,20 +98,20 @@ def main() -> None:
         rows = []
         if not panel.exists():
             ledger, spells = generate(args.persons, work)
-            seconds, peak = run([*cli, "panel", "--ledger", str(ledger), "--spells", str(spells),
+            seconds, cpu, peak = run([*cli, "panel", "--ledger", str(ledger), "--spells", str(spells),
                                  "--extraction-date", EXTRACTION, "--weeks", str(WEEKS), "--out", str(panel),
                                  "--quiet"])
-            rows.append(("panel (spells → panel.parquet)", seconds, peak))
+            rows.append(("panel (spells → panel.parquet)", seconds, cpu, peak))
         workers = ["--workers", str(args.workers)] if args.workers else []
         for name, extra in (("effects (default)", []), ("effects --summary-weeks 26", ["--summary-weeks", "26"]),
                             ("effects --band", ["--band"])):
-            seconds, peak = run([*cli, "effects", "--panel", str(panel), "--out", str(work / "effects.csv"),
+            seconds, cpu, peak = run([*cli, "effects", "--panel", str(panel), "--out", str(work / "effects.csv"),
                                  *workers, *extra])
-            rows.append((name, seconds, peak))
+            rows.append((name, seconds, cpu, peak))
         print(f"persons {args.persons:,}, {WEEKS} weeks, panel file {panel.stat().st_size / 2**20:,.0f} MiB")
-        print("| step | wall s | peak RSS GB |\n|:--|--:|--:|")
-        for name, seconds, peak in rows:
-            print(f"| {name} | {seconds:.1f} | {peak:.2f} |")
+        print("| step | wall s | cpu s | peak RSS GB |\n|:--|--:|--:|--:|")
+        for name, seconds, cpu, peak in rows:
+            print(f"| {name} | {seconds:.1f} | {cpu:.1f} | {peak:.2f} |")
 
 
 if __name__ == "__main__":

@@ -219,3 +219,10 @@ def test_cli_workers_give_the_same_tables(demo_panel: Path, tmp_path: Path) -> N
     res = CliRunner().invoke(app, ["effects", "--panel", str(demo_panel), "--out", str(tmp_path / "x.csv"),
                                    "--workers", "0"])
     assert res.exit_code != 0
+
+
+def test_boolean_outcome_in_csv(tmp_path: Path) -> None:
+    df = _synthetic(9)
+    df["flag"] = df["flag"].astype(bool)
+    df.to_csv(tmp_path / "p.csv", index=False)
+    _check(tmp_path / "p.csv", outcomes=["flag"])

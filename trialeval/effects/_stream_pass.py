@@ -219,22 +219,49 @@ def _flag_moments(flags: dict[str, np.ndarray], code: np.ndarray, size: int) -> 
 
 
 def _summary_moments(block: Block, keep: np.ndarray | None, opts: PassOptions) -> dict[str, CellMoments]:
-    """Per arm (control, treated): moments of the means over weeks 1–K of persons observed in all of them."""
+    """Per arm (control, treated): moments of the means over weeks 1–K of persons observed in all of them.
+
+    0/1 outcomes are summed per person together, one count per (person, pattern of their values).
+    """
     K = opts.summary_weeks
     assert K is not None
     window = (block.week >= 1) & (block.week <= K)
     if keep is not None:
         window &= keep
-    person = block.person()
+    person = block.person()[window]
+    p = block.n_persons
     t_person = block.t[block.starts[:-1]]
+    values = {o: block.values[o][window] for o in opts.outcomes}
+    flags = [o for o in opts.outcomes if _is_flag(values[o])]
+    complete_all = np.bincount(person, minlength=p) == K
+    sums = _flag_sums({o: values[o] for o in flags}, person, p)
     out = {}
     for o in opts.outcomes:
-        y = block.values[o].astype(np.float64, copy=False)
-        m = window & ~np.isnan(y)
-        complete = np.bincount(person[m], minlength=block.n_persons) == K
-        m &= complete[person]
-        means = CellMoments.from_values(person[m], y[m], block.n_persons).mean[complete]
+        if o in sums:
+            complete, means = complete_all, sums[o][complete_all] / K
+        else:
+            y = values[o].astype(np.float64, copy=False)
+            ok = ~np.isnan(y)
+            complete = np.bincount(person[ok], minlength=p) == K
+            m = ok & complete[person]
+            means = CellMoments.from_values(person[m], y[m], p).mean[complete]
         out[o] = CellMoments.from_values(t_person[complete], means, 2)
+    return out
+
+
+def _flag_sums(flags: dict[str, np.ndarray], person: np.ndarray, p: int) -> dict[str, np.ndarray]:
+    """Per person the sum of each 0/1 outcome, from one count per (person, pattern of the outcomes' values)."""
+    out: dict[str, np.ndarray] = {}
+    names = list(flags)
+    for g in range(0, len(names), _FLAGS_AT_ONCE):
+        group = names[g:g + _FLAGS_AT_ONCE]
+        k = 1 << len(group)
+        key = person * k
+        for j, o in enumerate(group):
+            key += flags[o].astype(np.intp) << j
+        counts = np.bincount(key, minlength=p * k).reshape(p, k)
+        for j, o in enumerate(group):
+            out[o] = counts[:, (np.arange(k) >> j) & 1 == 1].sum(axis=1).astype(np.float64)
     return out
 
 

@@ -36,6 +36,8 @@ CSV_BLOCK_BYTES = 32 << 20
 STREAMED_SUFFIXES = (".parquet", ".pq", ".csv")
 
 T = TypeVar("T")
+_TRUE_WORDS = {"True", "TRUE", "true"}
+_BOOLEAN_WORDS = _TRUE_WORDS | {"False", "FALSE", "false"}
 _KEY1, _KEY2 = "trialevalperson1", "trialevalperson2"    # two 16-byte hash keys: 128 bits per id
 
 
@@ -302,6 +304,9 @@ def _numeric(col: pa.ChunkedArray, name: str, bad: Callable[[str, str, np.ndarra
     if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind):
         return pc.cast(arr, pa.float64()).to_numpy(zero_copy_only=False)
     text = arr.cast(pa.string()) if not pa.types.is_string(kind) else arr
+    words = pc.unique(text.drop_null()).to_pylist()
+    if words and not text.null_count and set(words) <= _BOOLEAN_WORDS:     # a boolean column, as pandas reads it
+        return np.isin(np.asarray(text.fill_null("").to_pylist(), dtype=object), list(_TRUE_WORDS)).astype(np.int8)
     num = _as_float(text)
     wrong = np.isnan(num) & ~text.is_null().to_numpy(zero_copy_only=False)
     if wrong.any():
