@@ -36,6 +36,8 @@ def effects_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the band and RI draws (default: the trial seed)."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", help="Smallest exported cell (default 5)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Figure base name: writes BASE_<outcome>.png and .pdf."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Threads reading the panel file at once (default: every core)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -46,12 +48,12 @@ def effects_command(
     Example: trialeval effects --panel panel.parquet --config trial.toml --band --summary-weeks 26
     --out effects.csv --plot effects.png
     """
-    with user_errors(), progress_bar("Randomisation inference") as progress:
+    with user_errors(), progress_bar("Effects") as progress:
         step = pipeline.effects(
             panel, out, config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
             covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
             summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
-            min_cell=min_cell, plot=plot, progress=progress,
+            min_cell=min_cell, plot=plot, progress=progress, workers=workers,
         )
     say(step.summary())
     say_written(step.written)

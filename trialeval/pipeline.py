@@ -53,7 +53,7 @@ from trialeval.draw import run_draw, run_exclude
 from trialeval.draw import verify as verify_ledger
 from trialeval.effects import EffectsResult
 from trialeval.exceptions import InputDataError
-from trialeval.effects import effects as estimate_effects
+from trialeval.effects.stream import effects_from_file
 from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, read_population, read_table,
                           require_columns, sha256_file, write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
@@ -217,6 +217,7 @@ def effects(
     band: bool = False, ri: int = 0, min_weeks: int | None = None, summary_weeks: int | None = None,
     hours_week: int | None = None, weeks: int | None = None, lang: str | None = None, seed: int | None = None,
     min_cell: int | None = None, plot: PathLike | None = None, progress: Progress = None,
+    workers: int | None = None,
 ) -> Step[EffectsResult]:
     """Estimate the effect curves from a panel file; write the exported tables, settings and figures.
 
@@ -224,7 +225,9 @@ def effects(
     tables beside it (:func:`trialeval.layout.effects_table`) and ``<stem>_settings.json``; ``plot``
     is the base name of the figures, one per outcome (and the hours distribution), PNG and PDF.
     ``covariates`` (the Lin adjustment) comes from the option only: ``[analysis] covariates`` are the
-    balance covariates.
+    balance covariates. A Parquet or CSV panel is read in batches of whole persons
+    (:func:`trialeval.effects.stream.effects_from_file`), ``workers`` threads at once (default: every core);
+    a panel whose persons' rows are not together is read whole.
     """
     if lang is not None:
         check_lang(lang)
@@ -235,13 +238,13 @@ def effects(
     out = Path(out)
     inputs = [("--panel", panel), ("--config", config)]
     check_outputs([("--out", out)], inputs)          # before the estimation, which may take long
-    data = read_table(panel, rename=cfg.columns if cfg is not None else None)
-    result = estimate_effects(
-        data, list(settings.outcomes) if settings.outcomes is not None else None, blocks=settings.blocks,
+    result = effects_from_file(
+        panel, list(settings.outcomes) if settings.outcomes is not None else None, blocks=settings.blocks,
         covariates=list(covariates) if covariates is not None else None, cluster=cluster, min_weeks=settings.min_weeks,
         band=band, ri=ri, summary_weeks=settings.summary_weeks, hours_week=settings.hours_week,
         alpha=settings.alpha, rng=settings.seed, min_cell=settings.min_cell, weeks=settings.weeks,
-        source=str(panel), progress=progress, design=_design(cfg),
+        source=str(panel), rename=cfg.columns if cfg is not None else None, workers=workers, progress=progress,
+        unordered="read whole", design=_design(cfg),
     )
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
     return Step(result, written)

@@ -4,7 +4,9 @@ The step is a package: :mod:`~trialeval.effects.estimators` (the estimator proto
 difference in means, blocked, Lin, CR2), :mod:`~trialeval.effects.inference` (t intervals, Holm, sup-t
 band, randomisation inference), :mod:`~trialeval.effects.summary` (the average over weeks),
 :mod:`~trialeval.effects.hours` (hours distribution), :mod:`~trialeval.effects.results` (result values)
-and :mod:`~trialeval.effects.api` (:func:`effects`, which ties them together). The formulas are in
+and :mod:`~trialeval.effects.api` (:func:`effects`, which ties them together);
+:mod:`~trialeval.effects.stream` (:func:`effects_from_file`) reads a panel file in batches of whole
+persons. The formulas are in
 ``docs/methods.md``, section *Effects*.
 """
 
@@ -22,6 +24,7 @@ from trialeval.effects.estimators import (
 from trialeval.effects.hours import HOURS_EDGES, hours_distribution
 from trialeval.effects.inference import Multiplier, ProgressCallback
 from trialeval.effects.results import TABLE_COLUMNS, EffectsResult, HoursDistributionResult
+from trialeval.effects.stream import effects_from_file
 
 __all__ = [
     "DEFAULT_ESTIMATOR",
@@ -39,6 +42,7 @@ __all__ = [
     "WeekData",
     "WeekEstimate",
     "effects",
+    "effects_from_file",
     "estimator_for",
     "hours_distribution",
 ]

@@ -41,7 +41,7 @@ from trialeval.effects.estimators import (
 )
 from trialeval.effects.hours import hours_distribution
 from trialeval.effects.inference import Multiplier, ProgressCallback, _ri_pvalues, _sup_t_critical
-from trialeval.effects.results import EffectsResult
+from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import _summary
 from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import make_rng, require_columns, row_error
@@ -466,6 +466,12 @@ def _band(est: WeekEstimate, se: np.ndarray, w: np.ndarray, n_units: int, nw: in
     assert est.psi is not None  # estimators return influences when the band asks for them
     crit, ok = _sup_t_critical(est.psi, est.unit, w, n_units, nw, opts.alpha, gen, opts.band_draws,
                                opts.multiplier)
+    return _band_limits(est, se, crit, ok, outcome, opts)
+
+
+def _band_limits(est: WeekEstimate, se: np.ndarray, crit: float, ok: np.ndarray, outcome: str, opts: _Options
+                 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+    """The band's limits per week (NaN outside its weeks ``ok``) and its row of the band table."""
     with np.errstate(invalid="ignore"):
         t_crit = stats.t.ppf(1 - opts.alpha / 2, np.where(est.df > 0, est.df, np.nan))
     tp = float(np.nanmax(np.where(ok, t_crit, np.nan))) if ok.any() else np.nan
@@ -513,6 +519,13 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
     if opts.hours_week is not None:
         hours = hours_distribution(panel, week=opts.hours_week, min_cell=opts.min_cell, source=source,
                                    axis=opts.axis, design=opts.design)
+    return _result(table, design, outcomes, per_outcome, opts, weeks_reported, dropped, summary_table, hours)
+
+
+def _result(table: pd.DataFrame, design: str, outcomes: list[str], per_outcome: list[_OutcomeResult],
+            opts: _Options, weeks_reported: np.ndarray, dropped: pd.DataFrame | None,
+            summary_table: pd.DataFrame | None, hours: HoursDistributionResult | None) -> EffectsResult:
+    """The :class:`EffectsResult` of the estimated outcomes, with the settings that made it."""
     settings = {"blocks": opts.blocks, "covariates": opts.covariates or None, "cluster": opts.cluster,
                 "min_weeks": opts.min_weeks, "band": opts.band, "ri": opts.ri, "summary_weeks": opts.summary_weeks,
                 "hours_week": opts.hours_week, "weeks": [int(x) for x in weeks_reported]}

@@ -141,20 +141,26 @@ def _dim(data: WeekData, need_psi: bool) -> tuple[Any, ...]:
     """Difference in means per week with Welch variance; with ``need_psi`` also the per-row influence."""
     m = data.arm_moments()
     control, treated = m[0::2], m[1::2]
-    n, mean = m.n, m.mean
     n0, n1, m0, m1 = control.n, treated.n, control.mean, treated.mean
     var, df = welch(treated, control)
-    psi = None
-    if need_psi:
-        w, t, y = data.w, data.t, data.y
-        with np.errstate(invalid="ignore", divide="ignore"):
-            scale = np.where(n >= 2, 1.0 / np.sqrt(n * (n - 1)), 0.0)
-        psi = np.empty(len(y))
-        for lo in range(0, len(y), CHUNK_ROWS):                # chunks: no row-sized temporaries
-            code = cell_code([(w, 2), (t, 1)], lo, lo + CHUNK_ROWS)
-            hi = lo + CHUNK_ROWS
-            psi[lo:hi] = (2.0 * t[lo:hi] - 1) * (y[lo:hi] - mean[code]) * scale[code]
+    psi = dim_influence(data.w, data.t, data.y, m) if need_psi else None
     return n1, n0, m1, m0, m1 - m0, var, df, psi
+
+
+def dim_influence(w: np.ndarray, t: np.ndarray, y: np.ndarray, arms: CellMoments) -> np.ndarray:
+    """Each row's influence on its week's difference in means, from the arm moments (cells ``2·w + t``).
+
+    ψ = ±(y − ȳ_cell) / √(n (n − 1)), so Σ ψ² over a week is its Welch variance; 0 in cells of < 2 rows.
+    """
+    n, mean = arms.n, arms.mean
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(n >= 2, 1.0 / np.sqrt(n * (n - 1)), 0.0)
+    psi = np.empty(len(y))
+    for lo in range(0, len(y), CHUNK_ROWS):                # chunks: no row-sized temporaries
+        code = cell_code([(w, 2), (t, 1)], lo, lo + CHUNK_ROWS)
+        hi = lo + CHUNK_ROWS
+        psi[lo:hi] = (2.0 * t[lo:hi] - 1) * (y[lo:hi] - mean[code]) * scale[code]
+    return psi
 
 
 def dim_effect(data: WeekData) -> np.ndarray:

@@ -69,14 +69,7 @@ def _sup_t_critical(psi: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: i
         S = np.zeros((nw, nw))
         for block in _unit_week_blocks(psi, unit, w, n_units, nw, max(1, 8_000_000 // nw)):
             S += block.T @ block
-        sd = np.sqrt(np.diag(S))
-        ok = np.isfinite(sd) & (sd > 0)
-        if not ok.any():
-            return np.nan, ok
-        C = S[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
-        lam, vec = np.linalg.eigh(C)
-        root = vec * np.sqrt(np.clip(lam, 0, None))
-        sup = np.abs(rng.standard_normal((draws, ok.sum())) @ root.T).max(axis=1)
+        return _sup_t_gaussian(S, alpha, rng, draws)
     else:
         T = np.zeros((nw, draws))
         ss = np.zeros(nw)
@@ -89,6 +82,24 @@ def _sup_t_critical(psi: np.ndarray, unit: np.ndarray, w: np.ndarray, n_units: i
         if not ok.any():
             return np.nan, ok
         sup = np.abs(T[ok] / sd[ok][:, None]).max(axis=0)
+    return float(np.quantile(sup, 1 - alpha)), ok
+
+
+def _sup_t_gaussian(S: np.ndarray, alpha: float, rng: np.random.Generator, draws: int
+                    ) -> tuple[float, np.ndarray]:
+    """The sup-t critical value with Gaussian multipliers from S = WᵀW (weeks × weeks), and the band's weeks.
+
+    Given the data the bootstrap statistic is N(0, S) exactly, so ``draws`` standard normal vectors of
+    the band's weeks are drawn and mapped through a root of the correlation matrix.
+    """
+    sd = np.sqrt(np.diag(S))
+    ok = np.isfinite(sd) & (sd > 0)
+    if not ok.any():
+        return np.nan, ok
+    C = S[np.ix_(ok, ok)] / np.outer(sd[ok], sd[ok])
+    lam, vec = np.linalg.eigh(C)
+    root = vec * np.sqrt(np.clip(lam, 0, None))
+    sup = np.abs(rng.standard_normal((draws, ok.sum())) @ root.T).max(axis=1)
     return float(np.quantile(sup, 1 - alpha)), ok
 
 

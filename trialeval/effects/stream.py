@@ -1,0 +1,359 @@
+"""Effect curves from a panel file, read in batches of whole persons: memory bounded by the batch.
+
+:func:`effects_from_file` gives what :func:`~trialeval.effects.effects` gives on the whole file read into
+memory, without reading it whole. Pass 1 reads the keys and outcomes row group by row group (Parquet)
+or block by block (CSV) and adds up, per (week, arm), the moments of every outcome, plus per arm the
+moments of the person means over weeks 1–K for the summary and the rows of the hours week; the
+difference in means, its Welch variance, the summary and the hours distribution come from these sums.
+With ``band`` a second pass adds each outcome's WᵀW (W the influences summed per person), from which
+the sup-t critical value is drawn exactly as in memory (same seed, same draws).
+
+Batches are processed by a pool of threads (``workers``); the partial sums are added in file order, so
+the result does not depend on the number of workers.
+
+The blocked, Lin and clustered estimators, randomisation inference and the Rademacher band are not
+streamed: with those options (and for file types other than Parquet and CSV) the file is read whole
+and :func:`~trialeval.effects.effects` estimates them.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+from threadpoolctl import threadpool_limits
+
+from trialeval.disclosure import DEFAULT_MIN_CELL
+from trialeval.design import Design
+from trialeval.effects._inputs import _as_list, _check_int, _default_outcomes, _require_both_arms, _week_list, _whole
+from trialeval.effects._stream_pass import FirstPass, PassOptions, band_pass, empty_first_pass, first_pass
+from trialeval.effects._stream_read import (
+    STREAMED_SUFFIXES,
+    BatchOrder,
+    Block,
+    PanelFile,
+    check_person_order,
+    compact,
+    find_split_person,
+    fragments_table,
+    person_codes,
+    run_tasks,
+    split_persons,
+    to_block,
+)
+from trialeval.effects._tables import effect_frame
+from trialeval.effects.api import _band_limits, _check_inputs, _Options, _OutcomeResult, _result, effects
+from trialeval.effects.estimators import ESTIMATORS, WeekData, WeekEstimate
+from trialeval.effects.hours import hours_distribution
+from trialeval.effects.inference import Multiplier, ProgressCallback, _sup_t_gaussian
+from trialeval.effects.results import EffectsResult, HoursDistributionResult
+from trialeval.effects.summary import summary_from_person_means
+from trialeval.exceptions import EstimationError, InputDataError
+from trialeval.io import ARMS, make_rng, read_table, require_columns
+from trialeval.stats.moments import CellMoments
+
+R = TypeVar("R")
+_HOURS = "ordinary_hours"
+
+
+def effects_from_file(
+    path: str | os.PathLike[str],
+    outcomes: str | Sequence[str] | None = None,
+    *,
+    blocks: str | None = None,
+    covariates: str | Sequence[str] | None = None,
+    cluster: str | None = None,
+    min_weeks: int | None = None,
+    band: bool = False,
+    ri: int = 0,
+    summary_weeks: int | None = None,
+    hours_week: int | None = None,
+    alpha: float = 0.05,
+    rng: np.random.Generator | int | None = None,
+    min_cell: int = DEFAULT_MIN_CELL,
+    weeks: int | Sequence[int] | None = None,
+    band_draws: int = 5000,
+    multiplier: Multiplier = "gaussian",
+    source: str | None = None,
+    rename: Mapping[str, str] | None = None,
+    workers: int | None = None,
+    progress: ProgressCallback | None = None,
+    unordered: Literal["error", "read whole"] = "error",
+    design: Design | None = None,
+) -> EffectsResult:
+    """Effect curves from a panel file (Parquet or CSV) read in batches of whole persons.
+
+    The result equals ``effects(read_table(path), ...)`` (to rounding) while memory is bounded by a
+    row group (Parquet) or a block of about 32 MB (CSV), not by the file.
+
+    Parameters
+    ----------
+    path
+        A long panel, one row per observed person-week, with the rows of each person together (as
+        ``trialeval panel`` writes it: person-ordered). A Parquet file is read row group by row group;
+        a person may go on from one row group into the next.
+    outcomes, blocks, covariates, cluster, min_weeks, band, ri, summary_weeks, hours_week, alpha, rng, \
+min_cell, weeks, band_draws, multiplier
+        As :func:`~trialeval.effects.effects`. ``blocks``, ``covariates``, ``cluster``, ``ri`` and
+        ``multiplier="rademacher"`` (with ``band``) read the file whole and estimate in memory.
+    source
+        Name of the panel in messages (default: the path).
+    rename
+        ``{contract_name: user_name}`` from the config's ``[columns]`` table.
+    workers
+        Threads that read and reduce batches at once (default: every core of the machine).
+    progress
+        Optional ``callback(done, total)``: rows read in each pass (the band needs a second pass).
+    design
+        The trial's :class:`~trialeval.design.Design`: its groups are the ``arm`` labels (without one,
+        ``treatment`` and ``control``). A panel with a ``weight`` column is read whole (as the in-memory
+        path checks weights).
+    unordered
+        A file whose persons' rows are not together: ``"error"`` raises :class:`InputDataError`
+        naming a person; ``"read whole"`` reads the file into memory and estimates there.
+
+    Returns
+    -------
+    EffectsResult
+
+    Raises
+    ------
+    InputDataError
+        A file that cannot be read, misses columns, has bad keys, or whose persons' rows are not together.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd, tempfile, pathlib
+    >>> rng = np.random.default_rng(1)
+    >>> panel = pd.DataFrame({"person_id": np.repeat([f"p{i:02d}" for i in range(40)], 3),
+    ...                       "arm": np.repeat(np.tile(["treatment", "control"], 20), 3),
+    ...                       "week": np.tile([1, 2, 3], 40)})
+    >>> panel["y"] = rng.normal(size=120) + (panel["arm"] == "treatment") * panel["week"]
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "panel.parquet"
+    >>> panel.to_parquet(path)
+    >>> res = effects_from_file(path, "y")
+    >>> res.to_frame()[["week", "n_treatment", "n_control"]].values.tolist()
+    [[1, 20, 20], [2, 20, 20], [3, 20, 20]]
+    """
+    source = str(path) if source is None else source
+    kwargs: dict[str, Any] = dict(
+        blocks=blocks, covariates=covariates, cluster=cluster, min_weeks=min_weeks, band=band, ri=ri,
+        summary_weeks=summary_weeks, hours_week=hours_week, alpha=alpha, rng=rng, min_cell=min_cell,
+        weeks=weeks, band_draws=band_draws, multiplier=multiplier, source=source, progress=progress,
+        design=design)
+    if ri and design is not None:
+        design.require_randomised()
+    if not streamed(path, kwargs) or "weight" in _column_names(path, rename):
+        # a weight column is checked (weighted estimation is not available yet) by the in-memory path
+        return effects(read_table(path, rename=rename), outcomes, **kwargs)
+        return effects(read_table(path, rename=rename), outcomes, **kwargs)
+    if not (isinstance(alpha, float | int) and 0 < alpha < 1):
+        raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
+    opts = _Options(
+        blocks=None, covariates=[], cluster=None, min_weeks=_check_int("min_weeks", min_weeks, 1), band=band,
+        ri=0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
+        hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
+        min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
+        multiplier=multiplier, source=source, design=design)
+    panel = PanelFile(path, rename, (design or Design()).labels)
+    outcomes_l = _checked_outcomes(panel, outcomes, opts)
+    popts = PassOptions(source, tuple(outcomes_l), opts.min_weeks, opts.summary_weeks, opts.hours_week)
+    n_workers = max(1, int(workers)) if workers else (os.cpu_count() or 1)
+    columns = ["person_id", "arm", opts.axis.column, *outcomes_l]
+    if opts.hours_week is not None and _HOURS not in outcomes_l:
+        columns.append(_HOURS)
+    # numpy's BLAS threads would compete with the workers' threads: one each while several workers run
+    with threadpool_limits(1 if n_workers > 1 else None, user_api="blas"):
+        return _stream(panel, path, outcomes_l, opts, popts, columns, n_workers, weeks, rng, progress,
+                       lambda: effects(read_table(path, rename=rename), outcomes, **kwargs), unordered)
+
+
+def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str], opts: _Options,
+            popts: PassOptions, columns: list[str], n_workers: int, weeks: int | Sequence[int] | None,
+            rng: np.random.Generator | int | None, progress: ProgressCallback | None,
+            read_whole: Callable[[], EffectsResult], unordered: str) -> EffectsResult:
+    """Pass 1, the order check, then the estimates (and the band's pass)."""
+    source = opts.source
+    scan = _Scan(panel, columns, n_workers, progress)
+    first = scan.reduce(lambda b: first_pass(b, popts), empty_first_pass(popts))
+    if not check_person_order(scan.orders):
+        split = find_split_person(panel)
+        if split is not None and unordered == "read whole":
+            return read_whole()
+        if split is not None:
+            raise InputDataError(
+                f"{source}: the rows of person '{split}' are not together; the panel must be person-ordered "
+                "(all rows of a person one after another, as 'trialeval panel' writes it): sort it by person_id")
+    if first.n_rows == 0:
+        raise InputDataError(f"{panel.path}: has a header but no rows")
+    groups = panel.groups
+    _require_both_arms([a for a, n in zip((groups[1], groups[0]), first.arm_rows) if n], source, groups)
+    return _estimate(first, outcomes_l, opts, weeks, scan, popts, make_rng(rng))
+
+
+def _column_names(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> set[str]:
+    """The contract names of a panel file's columns (its header only)."""
+    try:
+        return set(PanelFile(path, rename).empty_frame().columns)
+    except InputDataError:
+        return set()
+
+
+def streamed(path: str | os.PathLike[str], options: Mapping[str, Any]) -> bool:
+    """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole)."""
+    if Path(path).suffix.lower() not in STREAMED_SUFFIXES:
+        return False
+    if any(options.get(k) for k in ("blocks", "covariates", "cluster", "ri")):
+        return False
+    return not (options.get("band") and options.get("multiplier", "gaussian") != "gaussian")
+
+
+def _checked_outcomes(panel: PanelFile, outcomes: str | Sequence[str] | None, opts: _Options) -> list[str]:
+    """The outcomes to estimate, with the checks of names and columns of the in-memory path."""
+    frame = panel.empty_frame()
+    chosen = _as_list(outcomes) or _default_outcomes(frame, set())
+    for o in chosen:                   # values are checked batch by batch, naming the rows
+        if o in frame.columns and frame.columns.tolist().count(o) == 1:
+            frame[o] = frame[o].astype(np.float64) if frame[o].dtype != bool else frame[o]
+    outcomes_l = _check_inputs(frame, chosen or None, opts)
+    if opts.hours_week is not None:
+        require_columns(frame, ["person_id", "arm", opts.axis.column, _HOURS], opts.source)
+    return outcomes_l
+
+
+class _Scan:
+    """One pass over the file: each batch's whole persons at once, the edge persons stitched at the end."""
+
+    def __init__(self, panel: PanelFile, columns: list[str], workers: int,
+                 progress: ProgressCallback | None) -> None:
+        self.panel, self.columns, self.workers, self.progress = panel, columns, workers, progress
+        self.orders: list[BatchOrder] = []
+        self.value_columns = columns[3:]
+
+    def _block(self, table: pa.Table, rows: int | np.ndarray, code: np.ndarray) -> Block:
+        return to_block(table, rows, code, self.value_columns, self.panel.source, groups=self.panel.groups)
+
+    def reduce(self, fn: Callable[[Block], R], start: R) -> R:
+        """``start + fn(block) + …`` over the file's blocks in file order (``R`` supports ``+``)."""
+        source = self.panel.source
+        self.orders = []
+        edges: list[tuple[pa.Table, int]] = []
+        total, done = self.panel.n_rows, 0
+
+        def task(load: Callable[[], tuple[int, pa.Table]]) -> Callable[[], tuple[Any, list[Any], Any, int]]:
+            def run() -> tuple[Any, list[Any], Any, int]:
+                offset, table = load()
+                n = table.num_rows
+                if n == 0:
+                    return None, [], None, 0
+                (lo, hi), code, _, order = split_persons(table, source, offset)
+                part = fn(self._block(table.slice(lo, hi - lo), offset + lo, code[lo:hi])) if hi > lo else None
+                edge = [(compact(table, 0, lo), offset)] + ([(compact(table, hi, n), offset + hi)] if hi < n else [])
+                return part, edge, order, n
+            return run
+
+        acc = start
+        for part, edge, order, n in run_tasks((task(load) for load in self.panel.batches(self.columns)),
+                                              self.workers):
+            if part is not None:
+                acc = acc + part  # type: ignore[operator]
+            if order is not None:
+                self.orders.append(order)
+            edges.extend(e for e in edge if e[0].num_rows)
+            done += n
+            if self.progress is not None:
+                self.progress(done, total if total is not None else done)
+        if edges:
+            table, rows = fragments_table(edges)
+            code, _ = person_codes(table, source, 0)
+            acc = acc + fn(self._block(table, rows, code))  # type: ignore[operator]
+        return acc
+
+
+def _reported_cells(first: FirstPass, outcome: str, week_list: np.ndarray) -> tuple[CellMoments, np.ndarray,
+                                                                                       np.ndarray]:
+    """The (week, arm) cells of the reported weeks: moments, values other than 0/1, non-zero counts."""
+    cells = first.cells
+    idx = week_list - cells.lo
+    inside = (idx >= 0) & (idx < cells.span)
+    cell = np.stack([2 * idx, 2 * idx + 1], axis=1).ravel()
+    ok = np.repeat(inside, 2)
+    safe = np.where(ok, cell, 0)
+    m = cells.moments[outcome]
+    n = np.where(ok, m.n[safe] if len(m.n) else 0.0, 0.0)
+    mean = np.where(ok, m.mean[safe] if len(m.n) else np.nan, np.nan)
+    m2 = np.where(ok, m.m2[safe] if len(m.n) else 0.0, 0.0)
+    non01 = np.where(inside, cells.non01[outcome][np.where(inside, idx, 0)] if cells.span else 0, 0)
+    nonzero = np.where(ok, cells.nonzero[outcome][safe] if cells.span else 0.0, 0.0)
+    return CellMoments.from_sums(n, mean, m2), non01, nonzero
+
+
+def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
+              scan: _Scan, popts: PassOptions, gen: np.random.Generator) -> EffectsResult:
+    """Estimates, band, summary and hours distribution from pass 1 (and the band's pass 2)."""
+    cells = first.cells
+    present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
+    week_list = _week_list(present, weeks, opts.min_weeks, opts.source)
+    estimator = ESTIMATORS["difference_in_means"]
+    empty = np.zeros(0, dtype=np.int64)
+    period = opts.axis.column
+    per_outcome, estimates, arms = [], [], {}
+    for outcome in outcomes:
+        moments, non01, nonzero = _reported_cells(first, outcome, week_list)
+        if moments.n.sum() == 0:
+            raise EstimationError(f"{opts.source}: outcome '{outcome}' has no values in the reported weeks")
+        arms[outcome] = moments
+        est = estimator.estimate(WeekData(empty, empty, np.zeros(0), empty, week_list, outcome, opts.source,
+                                          moments=moments))
+        res = _OutcomeResult(frame=effect_frame(outcome, week_list, est, opts.alpha, period),
+                             indicator=bool(non01.sum() == 0))
+        if not res.indicator:
+            res.nonzero = pd.DataFrame({"outcome": outcome, period: week_list,
+                                        "nonzero_treatment": nonzero[1::2], "nonzero_control": nonzero[0::2]})
+        per_outcome.append(res)
+        estimates.append(est)
+    if opts.band:
+        _add_band(per_outcome, estimates, outcomes, opts, scan, popts, week_list, arms, gen)
+    table = pd.concat([o.frame for o in per_outcome], ignore_index=True)
+    summary = (summary_from_person_means(first.summary, opts.summary_weeks, opts.alpha, opts.source)
+               if opts.summary_weeks is not None else None)
+    hours = _hours(first, opts) if opts.hours_week is not None else None
+    return _result(table, estimator.describe(None), outcomes, per_outcome, opts, week_list, None, summary, hours)
+
+
+def _add_band(per_outcome: list[_OutcomeResult], estimates: list[WeekEstimate], outcomes: list[str],
+              opts: _Options, scan: _Scan, popts: PassOptions, week_list: np.ndarray,
+              arms: dict[str, CellMoments], gen: np.random.Generator) -> None:
+    """Pass 2: WᵀW per outcome, then the sup-t band of each outcome (draws in outcome order, as in memory)."""
+    nw = len(week_list)
+    start = {o: np.zeros((nw, nw)) for o in outcomes}
+    S = scan.reduce(lambda b: _Sums(band_pass(b, popts, week_list, arms)), _Sums(start)).sums
+    for res, est, outcome in zip(per_outcome, estimates, outcomes):
+        crit, ok = _sup_t_gaussian(S[outcome], opts.alpha, gen, opts.band_draws)
+        se = res.frame["se"].to_numpy()
+        res.frame["band_low"], res.frame["band_high"], res.band = _band_limits(est, se, crit, ok, outcome, opts)
+
+
+class _Sums:
+    """Per-outcome matrices that add up with ``+``."""
+
+    def __init__(self, sums: dict[str, np.ndarray]) -> None:
+        self.sums = sums
+
+    def __add__(self, other: _Sums) -> _Sums:
+        return _Sums({k: v + other.sums[k] for k, v in self.sums.items()})
+
+
+def _hours(first: FirstPass, opts: _Options) -> HoursDistributionResult:
+    """The hours distribution from the rows of the hours week (one small column per arm)."""
+    t = np.concatenate([p[0] for p in first.hours]) if first.hours else np.zeros(0, np.int8)
+    h = np.concatenate([p[1] for p in first.hours]) if first.hours else np.zeros(0)
+    frame = pd.DataFrame({"person_id": "", "arm": np.asarray(ARMS)[np.where(t == 1, 0, 1)],
+                          opts.axis.column: opts.hours_week, _HOURS: h})
+    return hours_distribution(frame, week=opts.hours_week or 0, min_cell=opts.min_cell, source=opts.source,
+                              axis=opts.axis)
