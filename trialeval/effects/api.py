@@ -40,6 +40,7 @@ from trialeval.effects.estimators import (
     estimator_for,
 )
 from trialeval.effects.hours import hours_distribution
+from trialeval.progress import tick
 from trialeval.effects.inference import Multiplier, ProgressCallback, _ri_pvalues, _sup_t_critical
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import _summary
@@ -178,7 +179,7 @@ def effects(
         summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
-        multiplier=multiplier, source=source, design=design)
+        multiplier=multiplier, source=source, design=design, progress=progress)
     outcomes_l = _check_inputs(panel, outcomes, opts)
     keys = _encode_keys(panel, opts)
     sel = _select_rows(keys, opts, weeks)
@@ -222,6 +223,7 @@ class _Options:
     source: str
     axis: TimeAxis = WEEKS_SINCE_VISITATION
     design: Design | None = None
+    progress: ProgressCallback | None = None
 
     @property
     def groups(self) -> tuple[str, str]:
@@ -420,7 +422,8 @@ def _estimate_outcomes(panel: pd.DataFrame, outcomes: list[str], estimator: Esti
                                             2 * len(sel.week_list))
             shared = dict(zip(full, moments))
     out = []
-    for outcome in outcomes:
+    for done, outcome in enumerate(outcomes):
+        tick(opts.progress, done, len(outcomes), "Estimating effects", "outcomes")
         y, m = values[outcome]
 
         def sub(a: np.ndarray, m: np.ndarray | None = m) -> np.ndarray:
@@ -514,7 +517,7 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
     summary_table = None
     if opts.summary_weeks is not None:
         summary_table = _summary(panel, outcomes, keys.person, keys.t, keys.week, sel.in_cohort,
-                                 opts.summary_weeks, opts.alpha, source)
+                                 opts.summary_weeks, opts.alpha, source, opts.progress)
     hours = None
     if opts.hours_week is not None:
         hours = hours_distribution(panel, week=opts.hours_week, min_cell=opts.min_cell, source=source,

@@ -12,6 +12,7 @@ from scipy import stats
 from trialeval.effects.estimators import welch
 from trialeval.effects.inference import _holm
 from trialeval.exceptions import TrialevalWarning
+from trialeval.progress import ProgressCallback, tick
 from trialeval.stats.moments import CellMoments
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 
@@ -19,13 +20,15 @@ _PERIOD = WEEKS_SINCE_VISITATION.column      # the time index of the pooled regr
 
 
 def _summary(panel: pd.DataFrame, outcomes: list[str], person: np.ndarray, t: np.ndarray, week: np.ndarray,
-             in_cohort: np.ndarray, K: int, alpha: float, source: str) -> pd.DataFrame:
+             in_cohort: np.ndarray, K: int, alpha: float, source: str,
+             progress: ProgressCallback | None = None) -> pd.DataFrame:
     """Average effect over weeks 1–K: PanelOLS with week effects, person-clustered; Welch on person means."""
     from linearmodels.panel import PanelOLS
 
     rows = []
     window = in_cohort & (week >= 1) & (week <= K)
-    for outcome in outcomes:
+    for done, outcome in enumerate(outcomes):
+        tick(progress, done, len(outcomes), f"Summary regression over weeks 1–{K}", "outcomes")
         y = panel[outcome].to_numpy(dtype=np.float64, na_value=np.nan)
         m = window & ~np.isnan(y)
         complete = np.bincount(person[m], minlength=int(person.max()) + 1) == K   # observed in all K weeks
@@ -54,6 +57,7 @@ def _summary(panel: pd.DataFrame, outcomes: list[str], person: np.ndarray, t: np
                 "p_value": float(fit.pvalues["treatment"]),
                 "effect_person_means": float(mm[1] - mm[0]), "se_person_means": float(np.sqrt(var_pm[0]))}
         rows.append(row)
+    tick(progress, len(outcomes), len(outcomes), f"Summary regression over weeks 1–{K}", "outcomes")
     return _with_holm(rows)
 
 
