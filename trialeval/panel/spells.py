@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -49,6 +50,8 @@ MAX_HOURS = 168.0
 MIN_MATCHED_SHARE = 0.5
 
 _SPELL_TEXT_COLUMNS = ("person_id", "spell_type", "workplace_id")
+
+T = TypeVar("T")
 
 
 def read_spells(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -278,7 +281,7 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
                 frames = (b.rename_columns([inverse.get(c, c) for c in b.schema.names])
                           for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS, columns=wanted))
             empty = True
-            for frame in frames:
+            for frame in _prefetched(frames):
                 if len(frame):
                     empty = False
                     yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
@@ -288,6 +291,20 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
             raise InputDataError(f"{path}: cannot be read as {suffix[1:]}: {exc}") from exc
 
     return batches(), (None if suffix == ".csv" else parquet.metadata.num_rows)
+
+
+def _prefetched(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each read on a thread while the caller works on the one before (one ahead at most):
+    decoding the next batch of a file overlaps checking and matching this one."""
+    end = object()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(next, items, end)
+        while True:
+            item = ahead.result()
+            if item is end:
+                return
+            ahead = pool.submit(next, items, end)
+            yield item  # type: ignore[misc]
 
 
 #: Columns of a spells file that are read: the contract columns and what the rejects table shows.
