@@ -61,6 +61,7 @@ class Run:
     seconds: float
     peak_gb: float
     note: str = ""
+    cpu: float = float("nan")
 
 
 def generate(anchors: Path, n: int, folder: Path) -> None:
@@ -98,28 +99,36 @@ def convert(folder: Path) -> None:
                 "hours_per_week": t["hours_per_week"].cast(pa.float64())}))
 
 
-def timed(command: list[str], cwd: Path) -> tuple[float, float]:
-    """Run ``command`` in a fresh process: wall seconds and peak resident memory in GB."""
+def timed(command: list[str], cwd: Path) -> tuple[float, float, float]:
+    """Run ``command`` in a fresh process: wall seconds, peak resident memory in GB and cpu seconds."""
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    prefix = [TIME, "-f", "%M"] if TIME else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    prefix = [TIME, "-f", "%M %U %S"] if TIME else []
     start = time.perf_counter()
     done = subprocess.run(prefix + command, cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"failed: {' '.join(command)}\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if TIME:
-        kb = int(done.stderr.strip().splitlines()[-1])
-    else:       # the largest child so far: right when this child is the largest, as the runs grow
-        kb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before)
-    return seconds, kb / 2**20
+        kb, user, system = done.stderr.strip().splitlines()[-1].split()
+        return seconds, int(kb) / 2**20, float(user) + float(system)
+    # the largest child so far: right when this child is the largest, as the runs grow
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return seconds, max(after.ru_maxrss, before.ru_maxrss) / 2**20, cpu
 
 
 RUNS = ("duckdb", "polars", "one", "two", "summary", "band")
 
 
+def repeated(command: list[str], cwd: Path, repeat: int) -> tuple[float, float, float]:
+    """:func:`timed` ``repeat`` times: the run with the median wall time (the machine may be shared)."""
+    results = sorted(timed(command, cwd) for _ in range(max(repeat, 1)))
+    return results[len(results) // 2]
+
+
 def trialeval_runs(folder: Path, n: int, ledger: Path, spells: Path, workers: int | None,
-                   only: tuple[str, ...] = RUNS) -> list[Run]:
+                   only: tuple[str, ...] = RUNS, repeat: int = 1) -> list[Run]:
     """The one command, the two commands and the variants (those in ``only``); outputs in ``folder/<name>/``."""
     common = ["--ledger", str(ledger), "--spells", str(spells), "--extraction-date", EXTRACTION,
               "--weeks", str(WEEKS)] + (["--workers", str(workers)] if workers else [])
@@ -130,22 +139,22 @@ def trialeval_runs(folder: Path, n: int, ledger: Path, spells: Path, workers: in
             continue
         out = folder / name
         out.mkdir(exist_ok=True)
-        seconds, gb = timed([*TRIALEVAL, "--quiet", "effects", *common, *fx, *extra, "--out", str(out / "effects.csv")],
-                            folder)
+        seconds, gb, cpu = repeated([*TRIALEVAL, "--quiet", "effects", *common, *fx, *extra, "--out",
+                                     str(out / "effects.csv")], folder, repeat if name == "one" else 1)
         label = {"one": "trialeval effects --ledger --spells (one command)",
                  "summary": "  … with --summary-weeks 26", "band": "  … with --band"}[name]
-        runs.append(Run(label, n, seconds, gb, "6 outcomes"))
+        runs.append(Run(label, n, seconds, gb, "6 outcomes", cpu))
     if "two" not in only:
         return runs
     two = folder / "two"
     two.mkdir(exist_ok=True)
     panel = two / "panel.parquet"
-    s1, g1 = timed([*TRIALEVAL, "--quiet", "panel", *common, "--out", str(panel)], folder)
-    s2, g2 = timed([*TRIALEVAL, "--quiet", "effects", "--panel", str(panel), *fx, "--out", str(two / "effects.csv")],
-                   folder)
+    s1, g1, c1 = timed([*TRIALEVAL, "--quiet", "panel", *common, "--out", str(panel)], folder)
+    s2, g2, c2 = timed([*TRIALEVAL, "--quiet", "effects", "--panel", str(panel), *fx, "--out",
+                        str(two / "effects.csv")], folder)
     rows = pq.ParquetFile(panel).metadata.num_rows
     runs.append(Run("trialeval panel --out + effects --panel", n, s1 + s2, max(g1, g2),
-                    f"{s1:.1f} s + {s2:.1f} s; {rows:,} rows written"))
+                    f"{s1:.1f} s + {s2:.1f} s; {rows:,} rows written", c1 + c2))
     return runs
 
 
@@ -181,20 +190,21 @@ def partitioned(args: argparse.Namespace, anchors: Path, root: Path) -> list[Run
         folder = root / f"partitioned_{n}"
         folder.mkdir(exist_ok=True)
         generate(anchors, n, folder)
-        seconds, gb = timed([*TRIALEVAL, "--quiet", "partition", "--ledger", str(folder / "ledger.parquet"),
+        seconds, gb, cpu = timed([*TRIALEVAL, "--quiet", "partition", "--ledger", str(folder / "ledger.parquet"),
                              "--spells", str(folder / "trialeval_spells.parquet"), "--out",
                              str(folder / "dataset")], folder)
-        runs.append(Run("trialeval partition", n, seconds, gb))
+        runs.append(Run("trialeval partition", n, seconds, gb, "", cpu))
         for p in ("persons.parquet", "spells.parquet", "trialeval_spells.parquet"):
             (folder / p).unlink()
-        runs += [Run(r.engine + " (partitioned)", n, r.seconds, r.peak_gb, r.note) for r in
+        runs += [Run(r.engine + " (partitioned)", n, r.seconds, r.peak_gb, r.note, r.cpu) for r in
                  trialeval_runs(folder, n, folder / "dataset", folder / "dataset", args.workers, ("one",))]
     return runs
 
 
 def table(runs: list[Run]) -> str:
-    lines = ["| engine | persons | seconds | peak GB | note |", "|:--|--:|--:|--:|:--|"]
-    lines += [f"| {r.engine} | {r.persons:,} | {r.seconds:.1f} | {r.peak_gb:.2f} | {r.note} |" for r in runs]
+    lines = ["| engine | persons | seconds | cpu s | peak GB | note |", "|:--|--:|--:|--:|--:|:--|"]
+    lines += [f"| {r.engine} | {r.persons:,} | {r.seconds:.1f} | {r.cpu:.1f} | {r.peak_gb:.2f} | {r.note} |"
+              for r in runs]
     return "\n".join(lines)
 
 
@@ -208,6 +218,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="reuse data already generated in --dir")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder")
     parser.add_argument("--runs", default=",".join(RUNS), help=f"which runs, of {','.join(RUNS)}")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="run the anchors and the one command this many times; report the median")
     parser.add_argument("--partitioned", action="store_true", help="add the partitioned 10 M scenario")
     parser.add_argument("--partitioned-persons", type=int, default=10_000_000)
     args = parser.parse_args()
@@ -225,14 +237,15 @@ def main() -> None:
         for name, engine, script, extra in (("duckdb", "DuckDB anchor (2 threads)", "duckdb_fast.py", ["2"]),
                                             ("polars", "Polars anchor", "polars_curve.py", [])):
             if name in only or not (root / f"anchor_{name}.csv").is_file():
-                seconds, gb = timed([sys.executable, str(anchors / script), str(root), *extra], root)
-                runs.append(Run(engine, n, seconds, gb, "2 outcomes, no 13-week rule"))
+                seconds, gb, cpu = repeated([sys.executable, str(anchors / script), str(root), *extra], root,
+                                            args.repeat)
+                runs.append(Run(engine, n, seconds, gb, "2 outcomes, no 13-week rule", cpu))
         anchor_runs = len(runs)
         if "one" in only:        # the fixed cost of every trialeval command: the interpreter and the imports
-            seconds, gb = timed([*TRIALEVAL, "--version"], root)
-            startup = Run("  (trialeval --version: start-up and imports only)", n, seconds, gb)
+            seconds, gb, cpu = repeated([*TRIALEVAL, "--version"], root, args.repeat)
+            startup = Run("  (trialeval --version: start-up and imports only)", n, seconds, gb, "", cpu)
         runs += trialeval_runs(root, n, root / "ledger.parquet", root / "trialeval_spells.parquet", args.workers,
-                               only)
+                               only, args.repeat)
         if "one" in only:
             runs.insert(anchor_runs + 1, startup)
         worst = check(root, [name for name in ("one", "two", "summary", "band") if name in only])

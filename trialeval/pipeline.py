@@ -49,6 +49,7 @@ from trialeval.effects import effects as estimate_effects
 from trialeval.io import (check_outputs, parse_date, read_ledger, read_population, read_table, write_table,
                           write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
+from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.plots import check_figure_path, check_lang, save_figure
 from trialeval.power import PowerResult
 from trialeval.power import power as power_mde
@@ -209,6 +210,11 @@ def _panel_settings(cfg: TrialConfig | None, extraction_date: str | None, **opti
     return settings
 
 
+#: Persons a chunk when only the sums are gathered: small chunks stay in the processor's caches (some
+#: 10 % faster than the library's default) and keep the threads' working memory small.
+SUMS_CHUNK_PERSONS = 25_000
+
+
 def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, drop_bad_rows: bool,
            out: PathLike | None, workers: int | None, progress: Progress) -> PanelResult:
     """``build_panel`` with the settings; the panel is streamed to ``out`` or, without it, not kept."""
@@ -218,6 +224,7 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         spell_types=list(settings.spell_types) if settings.spell_types is not None else None,
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
+        chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS,
     )
 
 

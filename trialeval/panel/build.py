@@ -60,6 +60,8 @@ from trialeval.timeaxis import WEEKS_SINCE_VISITATION, FixedLengthAxis, TimeAxis
 CHUNK_CELLS = 40_000_000
 
 ProgressCallback = Callable[[int, int], None]
+#: Persons processed together by default (see ``chunk_persons`` of :func:`build_panel`).
+CHUNK_PERSONS = 100_000
 
 
 def build_panel(
@@ -74,7 +76,7 @@ def build_panel(
     spell_types: Sequence[str] | None = None,
     columns: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
-    chunk_persons: int = 100_000,
+    chunk_persons: int = CHUNK_PERSONS,
     out: str | os.PathLike[str] | None = None,
     keep_panel: bool = True,
     min_matched_share: float = MIN_MATCHED_SHARE,
