@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
 
 from trialeval import pipeline
 from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.pipeline import OptionError
 from trialeval.cli._progress import progress_bar
 
 
@@ -18,7 +19,22 @@ def _split(text: Optional[str]) -> Optional[list[str]]:
 
 @app.command("effects")
 def effects_command(
-    panel: Path = typer.Option(..., "--panel", help="Long panel: person_id, arm, week and outcome columns."),
+    panel: Optional[Path] = typer.Option(
+        None, "--panel", help="Long panel: person_id, arm, week and outcome columns (or --ledger and --spells)."),
+    ledger: Optional[Path] = typer.Option(None, "--ledger", help="Assignments ledger: build the panel on the way."),
+    spells: Optional[Path] = typer.Option(None, "--spells", help="Register spells, with --ledger."),
+    extraction_date: Optional[str] = typer.Option(
+        None, "--extraction-date", help="With --spells: last day of the register extract, YYYY-MM-DD."),
+    min_days: Optional[int] = typer.Option(None, "--min-days", help="With --spells: days a spell needs to cover a week [1]."),
+    drop_bad_rows: bool = typer.Option(
+        False, "--drop-bad-rows", help="With --spells: drop bad rows into <out>_rejects.csv instead of stopping."),
+    min_matched_share: Optional[float] = typer.Option(
+        None, "--min-matched-share", min=0.0, max=1.0,
+        help="With --spells: least share of the ledger's persons with a spell [0.5]."),
+    panel_out: Optional[Path] = typer.Option(
+        None, "--panel-out", help="With --spells: also write the long panel here (.parquet or .csv)."),
+    workers: Optional[int] = typer.Option(
+        None, "--workers", min=1, help="Threads that build the panel or read the panel file [every core]."),
     out: Path = typer.Option(..., "--out", help="Effect table (.csv, .parquet or .xlsx); small cells suppressed."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="trial.toml; its analysis section gives defaults (outcomes, weeks, min_cell_size…)."),
@@ -36,8 +52,6 @@ def effects_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the band and RI draws (default: the trial seed)."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", help="Smallest exported cell (default 5)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Figure base name: writes BASE_<outcome>.png and .pdf."),
-    workers: Optional[int] = typer.Option(
-        None, "--workers", min=1, help="Threads reading the panel file at once (default: every core)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -45,15 +59,48 @@ def effects_command(
     OUT_dropped_blocks beside it; with --plot effects.png one figure per outcome,
     effects_<outcome>.png and .pdf (and effects_hours.png/.pdf with --hours-week).
 
+    With --ledger and --spells instead of --panel the panel is built on the way and the curves come
+    from the sums gathered while it is built, without writing it (unless --panel-out); options that
+    need the rows (--blocks, --covariates, --cluster, --band, --ri, --summary-weeks, --hours-week)
+    build it to a temporary file first.
+
     Example: trialeval effects --panel panel.parquet --config trial.toml --band --summary-weeks 26
     --out effects.csv --plot effects.png
+
+    Example: trialeval effects --ledger ledger.csv --spells spells.parquet --extraction-date 2018-12-31
+    --weeks 104 --out effects.csv
     """
-    with user_errors(), progress_bar("Effects") as progress:
-        step = pipeline.effects(
-            panel, out, config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
-            covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
-            summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
-            min_cell=min_cell, plot=plot, progress=progress, workers=workers,
-        )
+    common: dict[str, Any] = dict(config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
+                  covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
+                  summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
+                  min_cell=min_cell, plot=plot)
+    with user_errors():
+        from_spells = _source(panel, ledger, spells, extraction_date, min_days, drop_bad_rows,
+                              min_matched_share, panel_out)
+    title = "Building panel and effects" if from_spells else "Effects"
+    with user_errors(), progress_bar(title) as progress:
+        if from_spells:
+            step = pipeline.effects_from_spells(
+                ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
+                drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,
+                workers=workers, progress=progress, **common)
+        else:
+            step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
     say(step.summary())
     say_written(step.written)
+
+
+def _source(panel: Optional[Path], ledger: Optional[Path], spells: Optional[Path], *spell_options: object) -> bool:
+    """True for the curves from --ledger and --spells, False for --panel; anything else is a usage error."""
+    if panel is not None and (ledger is not None or spells is not None):
+        raise OptionError("give either --panel or --ledger with --spells, not both", option="--panel")
+    if panel is not None:
+        if any(o not in (None, False) for o in spell_options):
+            raise OptionError("--extraction-date, --min-days, --drop-bad-rows, --min-matched-share and "
+                              "--panel-out build a panel: give them with --ledger and --spells, not --panel",
+                              option="--panel")
+        return False
+    if ledger is None or spells is None:
+        raise OptionError("give --panel, or --ledger with --spells to build the panel on the way",
+                          option="--ledger" if ledger is None else "--spells")
+    return True

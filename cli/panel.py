@@ -30,18 +30,24 @@ def panel(
         help="Stop unless at least this share of the ledger's persons have a spell (0 = no check) [0.5]."),
     config: Optional[Path] = typer.Option(
         None, "--config", help="trial.toml: extraction_date, weeks, … and column names."),
+    effects_out: Optional[Path] = typer.Option(
+        None, "--effects-out", help="Also write the effect curves here, from the sums gathered on the way."),
+    workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Threads that build the panel [every core]."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
 ) -> None:
     """Build one row per observed person-week with the panel's outcomes and the number at risk.
 
     Example: trialeval panel --ledger ledger.csv --spells spells.csv --extraction-date 2016-12-31
     --weeks 52 --out panel.parquet
+
+    With --effects-out the effect curves (the config's effects settings) are written as well, as
+    trialeval effects --panel would write them from the panel.
     """
     with user_errors(), progress_bar("Building panel", quiet=quiet) as progress:
         step = pipeline.panel(
             ledger, spells, out, config=config, extraction_date=extraction_date, weeks=weeks,
             pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows,
-            min_matched_share=min_matched_share, progress=progress,
+            min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
         )
     typer.echo(step.summary())
     for path in step.written:

@@ -36,11 +36,10 @@ from trialeval.io import (
     write_table,
 )
 from trialeval.panel._memory import _check_kept_memory, _release_memory
-from trialeval.panel.kernel import _build_chunk, _Context
+from trialeval.panel.kernel import _Context, _run_chunks, default_workers
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
 from trialeval.panel.rules import _flag_outcomes, _rules_for
 from trialeval.panel.spells import (
-    _HOURS,
     MIN_MATCHED_SHARE,
     SPELL_TYPES,
     _arrow_text,
@@ -62,6 +61,8 @@ from trialeval.timeaxis import WEEKS_SINCE_VISITATION, FixedLengthAxis, TimeAxis
 CHUNK_CELLS = 40_000_000
 
 ProgressCallback = Callable[[int, int], None]
+#: Persons processed together by default (see ``chunk_persons`` of :func:`build_panel`).
+CHUNK_PERSONS = 100_000
 
 
 def build_panel(
@@ -76,12 +77,13 @@ def build_panel(
     spell_types: Sequence[str] | None = None,
     columns: Mapping[str, str] | None = None,
     progress: ProgressCallback | None = None,
-    chunk_persons: int = 100_000,
+    chunk_persons: int = CHUNK_PERSONS,
     out: str | os.PathLike[str] | None = None,
     keep_panel: bool = True,
     min_matched_share: float = MIN_MATCHED_SHARE,
     axis: TimeAxis | str = WEEKS_SINCE_VISITATION,
     design: Design | None = None,
+    workers: int | None = None,
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -139,6 +141,9 @@ def build_panel(
         The trial's :class:`~trialeval.design.Design`, whose group labels the ledger's ``arm`` holds
         (the programme group and the reference group); without one they must be ``treatment`` and
         ``control``. The panel's ``arm`` column and tables carry the labels (:attr:`PanelResult.groups`).
+    workers
+        Threads that build chunks of persons at once (default: every core); the result is the same
+        whatever their number.
 
     Returns
     -------
@@ -176,6 +181,7 @@ def build_panel(
     1
     """
     period_axis = _panel_axis(axis)
+    workers = default_workers() if workers is None else _check_int(workers, "workers", 1)
     weeks, pre_weeks, min_days, chunk_persons, extraction, types, out = _check_arguments(
         weeks, pre_weeks, min_days, chunk_persons, extraction_date, spell_types, out, keep_panel,
         min_matched_share, drop_bad_rows, ledger, spells, columns, period_axis.period_days)
@@ -217,12 +223,14 @@ def build_panel(
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
                      flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column,
                      arm_labels=persons.arm_labels, weight=persons.weight)
+    sums = _WeekSums(layout, n_weeks)
+    group, group_weeks = sums.person_groups()
     ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=1 - pre_weeks,
                    n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days,
-                   rules=_rules_for(flag_outcomes, len(extras)))
-    sums = _WeekSums(layout, n_weeks)
+                   rules=_rules_for(flag_outcomes, len(extras)), group=group, group_weeks=group_weeks,
+                   compact=out is not None or keep_panel)
     with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
-        _run_chunks(ctx, sp, store, chunk_persons, progress)
+        _run_chunks(ctx, sp, store, chunk_persons, progress, workers)
 
     settings = {
         "extraction_date": _iso(extraction), "weeks": weeks, "pre_weeks": pre_weeks,
@@ -350,24 +358,6 @@ def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, dr
         arm=np.asarray(arm.indices).astype(np.int8)[order], groups=groups, weight=weight,
         arm_labels=tuple(arm.dictionary.to_pylist()),  # type: ignore[arg-type]
         n_excluded=int(pc.sum(table["excluded"]).as_py() or 0), rejects=ledger_rejects, late_ids=late_ids)
-
-
-def _run_chunks(ctx: _Context, sp: _Spells, store: _PanelStore, chunk_persons: int,
-                progress: ProgressCallback | None) -> None:
-    """Build every chunk of ``chunk_persons`` persons with the kernel and hand it to the store."""
-    n_persons = len(ctx.n_obs)
-    bounds = np.searchsorted(sp.person, np.arange(0, n_persons + chunk_persons, chunk_persons))
-    n_chunks = -(-n_persons // chunk_persons)
-    hours_done = 0
-    for c in range(n_chunks):
-        p0, p1 = c * chunk_persons, min((c + 1) * chunk_persons, n_persons)
-        n_hours = int(np.count_nonzero(sp.kind[bounds[c]:bounds[c + 1]] == _HOURS))
-        chunk = _build_chunk(ctx, p0, p1, sp, slice(bounds[c], bounds[c + 1]),
-                             slice(hours_done, hours_done + n_hours))
-        hours_done += n_hours
-        store.add(chunk)
-        del chunk
-        tick(progress, p1, n_persons, "Building the panel", "persons")
 
 
 def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int, column: str,

@@ -37,9 +37,17 @@ def _expand_weeks(group: np.ndarray, a: np.ndarray, b: np.ndarray, lo: int, n_we
 
 
 def _sum_cells(cells: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Sum ``values`` over equal ``cells``; returns the distinct cells (sorted) and their sums."""
-    unique, inverse = np.unique(cells, return_inverse=True)
-    return unique, np.bincount(inverse.ravel(), weights=values, minlength=len(unique))
+    """Sum ``values`` over equal ``cells``; returns the distinct cells (sorted) and their sums.
+
+    A stable sort keeps the rows of a cell in input order, so each sum adds the same values in the same
+    order as a :func:`numpy.bincount` over the input would; cells made spell by spell, person after
+    person, are nearly sorted already, which a stable sort is fast on.
+    """
+    order = np.argsort(cells, kind="stable")
+    ordered = cells[order]
+    new = np.ones(len(ordered), dtype=bool)
+    np.not_equal(ordered[1:], ordered[:-1], out=new[1:])
+    return ordered[new], np.bincount(np.cumsum(new) - 1, weights=values[order], minlength=int(new.sum()))
 
 
 def _merge_intervals(

@@ -53,7 +53,17 @@ class _WeekSums:
         self.s1 = {name: np.zeros(self.n_cells) for name in layout.flag_outcomes}   # indicators; hours below
         self.hours = CellMoments.empty(self.n_cells)
 
+    def person_groups(self) -> tuple[np.ndarray, np.ndarray]:
+        """Per person its group of cells (arm, number of observed weeks), and per group its observed
+        weeks: cell ``group * n_weeks + j`` holds week index ``j`` of the group's persons (what the
+        kernel needs to compute a chunk's share of the sums itself)."""
+        group = (self._arm.astype(np.int64) * (self.n_weeks + 1) + self._n_obs).astype(np.int32)
+        return group, np.arange(self.n_cells // self.n_weeks) % (self.n_weeks + 1)
+
     def add(self, chunk: _Chunk) -> None:
+        if chunk.sums is not None:
+            self._add(chunk.sums.n, chunk.sums.s1, chunk.sums.hours)
+            return
         n_obs = self._n_obs[chunk.start:chunk.stop]
         total = int(n_obs.sum())
         if total == 0:
@@ -72,11 +82,14 @@ class _WeekSums:
             n = np.bincount(cell, minlength=self.n_cells).astype(np.float64)
             by_bit = np.stack([np.bincount(cell, weights=(chunk.flags >> np.uint64(bit)) & 1, minlength=self.n_cells)
                                for bit in range(n_bits)], axis=1)
-        self.n += n
-        for bit, name in enumerate(self.flag_outcomes):
-            self.s1[name] += by_bit[:, bit]
         hours_cell = cell[chunk.hours_row]
         worked = CellMoments.from_values(hours_cell, np.asarray(chunk.hours, dtype=np.float64), self.n_cells)
+        self._add(n, {name: by_bit[:, bit] for bit, name in enumerate(self.flag_outcomes)}, worked)
+
+    def _add(self, n: np.ndarray, s1: dict[str, np.ndarray], worked: CellMoments) -> None:
+        self.n += n
+        for name in self.flag_outcomes:
+            self.s1[name] += s1[name]
         zeros = n - worked.n                                             # rows without hours: y = 0, exactly
         self.hours = self.hours + worked + CellMoments.from_sums(zeros, np.zeros(self.n_cells),
                                                                  np.zeros(self.n_cells))

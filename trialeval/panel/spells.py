@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,7 @@ from trialeval.io import (
     split_date_format,
 )
 from trialeval.panel._memory import _release_memory
+from trialeval.panel.idtext import _fixed_width, _IdLookup, _plain_text  # noqa: F401  (re-exported)
 
 #: The built-in spell types, in the order of their internal codes.
 SPELL_TYPES = ("internship", "wage_subsidy", "ordinary_hours", "benefit")
@@ -48,6 +50,8 @@ MAX_HOURS = 168.0
 MIN_MATCHED_SHARE = 0.5
 
 _SPELL_TEXT_COLUMNS = ("person_id", "spell_type", "workplace_id")
+
+T = TypeVar("T")
 
 
 def read_spells(path: str | os.PathLike[str], rename: Mapping[str, str] | None = None) -> pd.DataFrame:
@@ -277,7 +281,7 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
                 frames = (b.rename_columns([inverse.get(c, c) for c in b.schema.names])
                           for b in parquet.iter_batches(batch_size=SPELL_BATCH_ROWS, columns=wanted))
             empty = True
-            for frame in frames:
+            for frame in _prefetched(frames):
                 if len(frame):
                     empty = False
                     yield frame.rename(columns=inverse) if isinstance(frame, pd.DataFrame) else frame
@@ -289,26 +293,26 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
     return batches(), (None if suffix == ".csv" else parquet.metadata.num_rows)
 
 
+def _prefetched(items: Iterator[T]) -> Iterator[T]:
+    """``items``, each read on a thread while the caller works on the one before (one ahead at most):
+    decoding the next batch of a file overlaps checking and matching this one."""
+    end = object()
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ahead = pool.submit(next, items, end)
+        while True:
+            item = ahead.result()
+            if item is end:
+                return
+            ahead = pool.submit(next, items, end)
+            yield item  # type: ignore[misc]
+
+
 #: Columns of a spells file that are read: the contract columns and what the rejects table shows.
 _SPELL_FILE_COLUMNS = ("person_id", "spell_type", "start_date", "end_date", "hours_per_week", "workplace_id",
                        "visitation_date")
 #: Text that :meth:`str.strip` leaves as it is and that is not empty: first and last character printable ASCII.
 _PLAIN_TEXT = r"(?s)^[!-~](.*[!-~])?$"
 _DAY_UNITS = {"s": 86_400, "ms": 86_400_000, "us": 86_400_000_000, "ns": 86_400_000_000_000}
-
-
-def _plain_text(col: pa.Array) -> pa.Array | None:
-    """A text column as large_string when every present value is :func:`_ids_as_text` of itself
-    (no surrounding blanks, not empty), else None."""
-    if pa.types.is_dictionary(col.type):
-        col = col.cast(col.type.value_type)
-    if not (pa.types.is_string(col.type) or pa.types.is_large_string(col.type)):
-        return None
-    col = col.cast(pa.large_string())
-    present = col.drop_null()
-    if len(present) and not pc.all(pc.match_substring_regex(present, _PLAIN_TEXT)).as_py():
-        return None
-    return col
 
 
 def _arrow_days(col: pa.Array) -> np.ndarray | None:
@@ -370,52 +374,6 @@ def _fast_check(batch: pa.RecordBatch, types: tuple[str, ...]) -> dict[str, Any]
         if workplace is None:
             return None
     return {"ids": ids, "kind": kind, "start": start, "end": end, "hours": hours, "workplace": workplace}
-
-
-def _fixed_width(text: pa.Array, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Text without nulls as a numpy ``S<width>`` array (zero-padded bytes) made without Python strings,
-    and a mask of the values it holds exactly (at most ``width`` bytes and no NUL byte)."""
-    text = text.cast(pa.large_string())
-    n, width = len(text), max(width, 1)
-    buffers = text.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=np.int64, count=n + 1, offset=8 * text.offset)
-    data = np.frombuffer(buffers[2], dtype=np.uint8) if buffers[2] is not None else np.zeros(0, np.uint8)
-    starts, lengths = offsets[:-1], np.diff(offsets)
-    out = np.zeros((n, width), dtype=np.uint8)
-    for j in range(width):
-        rows = np.flatnonzero(lengths > j)
-        out[rows, j] = data[starts[rows] + j]
-    has_nul = pc.match_substring(text, "\x00").to_numpy(zero_copy_only=False)
-    return out.view(f"S{width}").ravel(), (lengths <= width) & ~has_nul
-
-
-class _IdLookup:
-    """Positions of ids in the sorted ledger ids, by binary search on fixed-width bytes.
-
-    ``pc.index_in`` builds a hash table of the whole ledger on every call (some 70 bytes an id, for each
-    batch of spells); the fixed-width copy costs the longest id's length per person, once. It is used
-    only when it is exact: no NUL bytes in the ledger ids and their byte order is numpy's; else this
-    falls back to ``pc.index_in``.
-    """
-
-    def __init__(self, ids: pa.Array) -> None:
-        self.ids = ids
-        self.keys: np.ndarray | None = None
-        if len(ids) and not ids.null_count:
-            width = int(pc.max(pc.binary_length(ids)).as_py())
-            keys, fits = _fixed_width(ids, width)
-            if bool(fits.all()) and bool(np.all(keys[1:] > keys[:-1])):
-                self.keys, self.width = keys, width
-
-    def index(self, values: pa.Array) -> np.ndarray:
-        """Position of each value (int64), -1 when absent or missing."""
-        if self.keys is None or values.null_count:
-            return _index_in(values, self.ids)
-        keys, fits = _fixed_width(values, self.width)
-        pos = np.searchsorted(self.keys, keys)
-        found = fits & (pos < len(self.keys))
-        found[found] = self.keys[pos[found]] == keys[found]
-        return np.where(found, pos, -1).astype(np.int64)
 
 
 class _SpellBuffer:
