@@ -6,20 +6,11 @@ The public functions are verbs (``draw_wave``, ``check_balance``, ``build_panel`
 ``trialeval.power``), so ``import trialeval.effects`` always gives the module.
 """
 
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Any
+
 from trialeval._version import __version__
-from trialeval.balance import BalanceResult
-from trialeval.balance import balance as check_balance
-from trialeval.config import AnalysisSettings, EligibilityRule, TrialConfig, load_config
-from trialeval.costs import CostsResult, Scenarios, load_scenarios
-from trialeval.costs import costs as estimate_costs
-from trialeval.demo import DemoResult, run_demo
-from trialeval.design import Design
-from trialeval.draw import DrawResult, VerifyResult, run_draw, run_exclude
-from trialeval.draw import draw as draw_wave
-from trialeval.draw import exclude as exclude_person
-from trialeval.draw import verify as verify_ledger
-from trialeval.effects import EffectsResult, HoursDistributionResult, hours_distribution
-from trialeval.effects import effects as estimate_effects
 from trialeval.exceptions import (
     ConfigError,
     DesignError,
@@ -29,10 +20,68 @@ from trialeval.exceptions import (
     TrialevalError,
     TrialevalWarning,
 )
-from trialeval.panel import PanelResult, build_panel, read_spells, write_panel
-from trialeval.power import PowerResult
-from trialeval.power import power as minimum_detectable_effect
-from trialeval.timeaxis import TimeAxis
+
+#: Public names and where they live: imported on first use, so ``import trialeval`` (and the command
+#: line's start-up) does not load pandas' plotting, matplotlib and scipy until a step needs them.
+_LAZY = {
+    "BalanceResult": ("trialeval.balance", "BalanceResult"), "check_balance": ("trialeval.balance", "balance"),
+    "AnalysisSettings": ("trialeval.config", "AnalysisSettings"),
+    "EligibilityRule": ("trialeval.config", "EligibilityRule"), "TrialConfig": ("trialeval.config", "TrialConfig"),
+    "load_config": ("trialeval.config", "load_config"),
+    "CostsResult": ("trialeval.costs", "CostsResult"), "Scenarios": ("trialeval.costs", "Scenarios"),
+    "load_scenarios": ("trialeval.costs", "load_scenarios"), "estimate_costs": ("trialeval.costs", "costs"),
+    "DemoResult": ("trialeval.demo", "DemoResult"), "run_demo": ("trialeval.demo", "run_demo"),
+    "Design": ("trialeval.design", "Design"),
+    "DrawResult": ("trialeval.draw", "DrawResult"), "VerifyResult": ("trialeval.draw", "VerifyResult"),
+    "run_draw": ("trialeval.draw", "run_draw"), "run_exclude": ("trialeval.draw", "run_exclude"),
+    "draw_wave": ("trialeval.draw", "draw"), "exclude_person": ("trialeval.draw", "exclude"),
+    "verify_ledger": ("trialeval.draw", "verify"),
+    "EffectsResult": ("trialeval.effects", "EffectsResult"),
+    "HoursDistributionResult": ("trialeval.effects", "HoursDistributionResult"),
+    "hours_distribution": ("trialeval.effects", "hours_distribution"),
+    "estimate_effects": ("trialeval.effects", "effects"),
+    "PanelResult": ("trialeval.panel", "PanelResult"), "build_panel": ("trialeval.panel", "build_panel"),
+    "read_spells": ("trialeval.panel", "read_spells"), "write_panel": ("trialeval.panel", "write_panel"),
+    "PowerResult": ("trialeval.power", "PowerResult"), "minimum_detectable_effect": ("trialeval.power", "power"),
+    "TimeAxis": ("trialeval.timeaxis", "TimeAxis"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """A public name on first use; a step module (``trialeval.effects``) when asked for by attribute."""
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
+        globals()[name] = value
+        return value
+    if not name.startswith("_") and importlib.util.find_spec(f"trialeval.{name}") is not None:
+        return importlib.import_module(f"trialeval.{name}")
+    raise AttributeError(f"module 'trialeval' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(__all__) | set(globals()))
+
+
+if TYPE_CHECKING:
+    from trialeval.balance import BalanceResult
+    from trialeval.balance import balance as check_balance
+    from trialeval.config import AnalysisSettings, EligibilityRule, TrialConfig, load_config
+    from trialeval.costs import CostsResult, Scenarios, load_scenarios
+    from trialeval.costs import costs as estimate_costs
+    from trialeval.demo import DemoResult, run_demo
+    from trialeval.design import Design
+    from trialeval.draw import DrawResult, VerifyResult, run_draw, run_exclude
+    from trialeval.draw import draw as draw_wave
+    from trialeval.draw import exclude as exclude_person
+    from trialeval.draw import verify as verify_ledger
+    from trialeval.effects import EffectsResult, HoursDistributionResult, hours_distribution
+    from trialeval.effects import effects as estimate_effects
+    from trialeval.panel import PanelResult, build_panel, read_spells, write_panel
+    from trialeval.power import PowerResult
+    from trialeval.power import power as minimum_detectable_effect
+    from trialeval.timeaxis import TimeAxis
+
 
 __all__ = [
     "__version__",

@@ -46,7 +46,8 @@ import pandas as pd
 from scipy import stats
 
 from trialeval import layout
-from trialeval.balance_formats import (
+from trialeval.balance_formats import (  # noqa: F401  (FORMATS is also importable from here)
+    FORMATS,
     _display,
     _latex,
     _markdown,
@@ -93,7 +94,6 @@ BALANCE_COLUMNS = (
 REPRESENTATIVENESS_COLUMNS = tuple(
     c.replace("treatment", "drawn").replace("control", "not_drawn") for c in BALANCE_COLUMNS
 )
-FORMATS: tuple[str, ...] = ("csv", "xlsx", "latex", "markdown")
 _SUFFIX = {"csv": ".csv", "xlsx": ".xlsx", "latex": ".tex", "markdown": ".md"}
 _FORMAT_OF = {".csv": "csv", ".xlsx": "xlsx", ".tex": "latex", ".md": "markdown"}
 _THRESHOLDS = (0.1, 0.25)

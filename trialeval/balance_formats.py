@@ -8,6 +8,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+#: The file formats balance tables are written in.
+FORMATS: tuple[str, ...] = ("csv", "xlsx", "latex", "markdown")
+
 
 def _records(df: pd.DataFrame) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []

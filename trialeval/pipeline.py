@@ -24,30 +24,20 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
 from trialeval import layout
-from trialeval.registers import ConversionResult, convert_dream, convert_eindkomst, dream_codes
-from trialeval.explain import Regression, hc2_regression, site_measure
-from trialeval.match import ComparisonResult, match_comparison
-from trialeval.site_plots import overlap_plot
-from trialeval.sites import sites_tables, subgroup_tables
 from trialeval.manifest import _append_event as append_manifest_event
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
 from trialeval.exceptions import ConfigError
-from trialeval.balance import FORMATS as BALANCE_FORMATS
-from trialeval.balance import BalanceResult, output_format
-from trialeval.balance import balance as balance_table
+from trialeval.balance_formats import FORMATS as BALANCE_FORMATS
 from trialeval.config import MAX_WEEKS, AnalysisSettings, TrialConfig, load_config
-from trialeval.costs import CostsResult, load_scenarios
-from trialeval.costs import costs as value_costs
-from trialeval.demo import DemoResult, run_demo
 from trialeval.design import Design
 from trialeval.disclosure import write_export
 from trialeval.draw import DEFAULT_LOCK_TIMEOUT, DrawResult, VerifyResult, check_ledger_manifest, manifest_path
@@ -61,10 +51,17 @@ from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, 
                           require_columns, sha256_file, write_table, write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
 from trialeval.panel.build import CHUNK_PERSONS
-from trialeval.plots import check_figure_path, check_lang, save_figure
-from trialeval.power import PowerResult
-from trialeval.power import power as power_mde
-from trialeval.report import ReportResult, build_report, write_workbook
+
+if TYPE_CHECKING:
+    from trialeval.balance import BalanceResult
+    from trialeval.match import ComparisonResult
+    from trialeval.registers import ConversionResult
+    from trialeval.costs import CostsResult
+    from trialeval.demo import DemoResult
+    from trialeval.power import PowerResult
+    from trialeval.explain import Regression
+    from trialeval.report import ReportResult
+
 
 __all__ = [
     "BALANCE_FORMATS", "DEFAULT_LOCK_TIMEOUT", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step", "balance", "costs", "demo", "draw", "effects",
@@ -130,6 +127,7 @@ def exclude(ledger: PathLike, person: str, reason: str, date: str | None = None,
 def power(n: int, *, share: float = 0.5, sd: float | None = None, proportion: float | None = None,
           alpha: float = 0.05, power: float = 0.8) -> Step[PowerResult]:
     """Minimum detectable effect for a planned trial (writes nothing)."""
+    from trialeval.power import power as power_mde
     return Step(power_mde(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power))
 
 
@@ -149,6 +147,8 @@ def balance(
     0, so a run is always reproducible), ``min_cell``, ``drop_exclusions``, ``alpha``, eligibility rules
     and column names. Nothing is written when the computation fails.
     """
+    from trialeval.balance import balance as balance_table, output_format
+    from trialeval.plots import check_figure_path, save_figure
     fmt = output_format(out, format)
     cfg = _config(config)
     rename = cfg.columns if cfg is not None else None
@@ -267,6 +267,7 @@ def effects(
     (:func:`trialeval.effects.stream.effects_from_file`), ``workers`` threads at once (default: every core);
     a panel whose persons' rows are not together is read whole.
     """
+    from trialeval.plots import check_lang
     if lang is not None:
         check_lang(lang)
     cfg = _config(config)
@@ -291,6 +292,7 @@ def effects(
 def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, lang: str, *,
                   inputs: Sequence[tuple[str, PathLike | None]] = ()) -> tuple[Path, ...]:
     """Write an effects result's exported tables, its settings and (with ``plot``) its figures."""
+    from trialeval.plots import save_figure
     out = Path(out)
     tables = {layout.effects_table(out, part): table for part, table in result.export_tables().items()}
     settings = layout.effects_settings(out)
@@ -329,6 +331,7 @@ def effects_from_spells(
     the default), which are also the weeks reported. With ``drop_bad_rows`` and no ``panel_out`` the
     dropped rows go to ``<out>_rejects.csv``.
     """
+    from trialeval.plots import check_figure_path, check_lang
     if lang is not None:
         check_lang(lang)
     cfg = _config(config)
@@ -409,6 +412,8 @@ def costs(
     lang: str | None = None, progress: Progress = None,
 ) -> Step[CostsResult]:
     """Value an effects table under every scenario; write the table, the flows and the three figures."""
+    from trialeval.costs import costs as value_costs, load_scenarios
+    from trialeval.plots import check_figure_path, check_lang, save_figure
     settings = AnalysisSettings.from_config(None, lang=lang, seed=seed)
     check_lang(settings.lang)
     figures = layout.cost_figures(plot) if plot is not None else {}
@@ -461,6 +466,8 @@ def report(config: PathLike, out_dir: PathLike, *, lang: str = "en", weeks: Sequ
     The page's language is ``lang``, whatever ``[analysis] lang`` says; ``min_cell`` and the weeks of the
     effect table default to the config's.
     """
+    from trialeval.plots import check_lang
+    from trialeval.report import build_report, write_workbook
     check_lang(lang)
     out_dir = Path(out_dir)
     check_outputs([("--dir", out_dir / layout.REPORT), ("--xlsx", out_dir / layout.WORKBOOK if xlsx else None)],
@@ -476,6 +483,7 @@ def report(config: PathLike, out_dir: PathLike, *, lang: str = "en", weeks: Sequ
 def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, lang: str = "en",
          min_cell: int | None = None, progress: Progress = None) -> Step[DemoResult]:
     """Run the whole pipeline on the sample trial into ``out_dir`` (see :func:`trialeval.demo.run_demo`)."""
+    from trialeval.demo import run_demo
     settings = AnalysisSettings.from_config(None, lang=lang, min_cell=min_cell)
     result = run_demo(Path(out_dir), Path(data) if data is not None else None, lang=settings.lang, min_cell=settings.min_cell, progress=progress)
     return Step(result, result.files)
@@ -495,6 +503,7 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
     DREAM's code map is the ``[registers.dream]`` table of ``codes`` (a TOML file holding only the map)
     or else of ``config``.
     """
+    from trialeval.registers import convert_dream, convert_eindkomst, dream_codes
     if register not in REGISTERS:
         raise OptionError(f"register must be one of {', '.join(REGISTERS)}; got {register!r}")
     cfg = _config(config)
@@ -526,6 +535,8 @@ def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: 
     ``factors`` defaults to every numeric column of ``site_factors`` but ``by``; ``weights`` is ``n``
     (the site's number of persons) or a column of the factors file.
     """
+    from trialeval.explain import hc2_regression, site_measure
+    from trialeval.plots import save_figure
     cfg = _config(config)
     settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
     check_outputs([("--out", out), ("--plot", plot)],
@@ -557,6 +568,9 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     """Build a matched comparison group for the ledger's programme group and write it as a new ledger
     (``out``), with a manifest line recording the inputs' hashes and the settings, and the programme
     persons left unmatched beside it (``<out>_unmatched.csv``)."""
+    from trialeval.match import match_comparison
+    from trialeval.plots import save_figure
+    from trialeval.site_plots import overlap_plot
     cfg = load_config(Path(config))
     out = Path(out)
     unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
@@ -601,6 +615,8 @@ def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups:
     ``out``: ``<out>_sites.csv`` and ``<out>_heterogeneity.csv``; ``<out>_subgroups.csv`` and
     ``<out>_interactions.csv``; a caterpillar and a forest plot per outcome at the last week with ``plot``.
     Subgroup columns missing from the panel come from ``ledger`` (one row per person)."""
+    from trialeval.plots import save_figure
+    from trialeval.sites import sites_tables, subgroup_tables
     cfg = _config(config)
     settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
     out = Path(out)

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from trialeval.design import Design, require_unweighted
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id
@@ -476,7 +476,7 @@ def _band_limits(est: WeekEstimate, se: np.ndarray, crit: float, ok: np.ndarray,
                  ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The band's limits per week (NaN outside its weeks ``ok``) and its row of the band table."""
     with np.errstate(invalid="ignore"):
-        t_crit = stats.t.ppf(1 - opts.alpha / 2, np.where(est.df > 0, est.df, np.nan))
+        t_crit = special.stdtrit(np.where(est.df > 0, est.df, np.nan), 1 - opts.alpha / 2)   # t quantile
     tp = float(np.nanmax(np.where(ok, t_crit, np.nan))) if ok.any() else np.nan
     row = {"outcome": outcome, "critical_value": crit, "t_pointwise": tp, "weeks": int(ok.sum()),
            "draws": opts.band_draws, "multiplier": opts.multiplier}

@@ -6,8 +6,7 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 import numpy as np
-import scipy.sparse as sp
-from scipy import stats
+from scipy import special
 
 from trialeval.design import Design
 from trialeval.progress import tick
@@ -21,8 +20,8 @@ def _t_inference(effect: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: floa
     """CI and two-sided p from the t distribution, as ``estimatr``'s ``add_cis_pvals``."""
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(df > 0, df, np.nan)
-        crit = stats.t.ppf(1 - alpha / 2, df)
-        p = 2 * stats.t.sf(np.abs(effect / se), df)
+        crit = special.stdtrit(df, 1 - alpha / 2)          # the t quantile (scipy.stats.t.ppf computes this)
+        p = 2 * special.stdtr(df, -np.abs(effect / se))    # the t upper tail (scipy.stats.t.sf)
     return effect - crit * se, effect + crit * se, p
 
 
@@ -112,6 +111,8 @@ def _ri_pvalues(ys: list[np.ndarray], rows: list[np.ndarray], w_rows: list[np.nd
     the units within their stratum (the numbers treated per stratum stay as observed); the same draws
     serve every outcome. p = (1 + #{|τ*| ≥ |τ|}) / (1 + draws).
     """
+    import scipy.sparse as sp      # only randomisation inference needs it: not loaded at start-up
+
     n_units = len(unit_treated)
     S = [sp.csr_matrix((y.astype(np.float64), (u, w)), shape=(n_units, nw)).T.tocsr()
          for y, u, w in zip(ys, rows, w_rows)]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special
 
 from trialeval.effects.estimators import welch
 from trialeval.effects.inference import _holm
@@ -95,10 +95,10 @@ def summary_from_person_means(arms: dict[str, CellMoments], K: int, alpha: float
         df = nobs - K - 1
         effect = float(m.mean[1] - m.mean[0])
         se = float(np.sqrt(nobs / df * (m.m2[1] / n1 ** 2 + m.m2[0] / n0 ** 2)))
-        crit = float(stats.t.ppf(1 - alpha / 2, df))
+        crit = float(special.stdtrit(df, 1 - alpha / 2))
         var_pm, _ = welch(m[1:2], m[0:1])
         with np.errstate(invalid="ignore", divide="ignore"):
-            p = float(2 * stats.t.sf(np.abs(np.float64(effect) / se), df))
+            p = float(2 * special.stdtr(df, -np.abs(np.float64(effect) / se)))
         row |= {"effect": effect, "se": se, "ci_low": effect - crit * se, "ci_high": effect + crit * se,
                 "p_value": p,
                 "effect_person_means": effect, "se_person_means": float(np.sqrt(var_pm[0]))}
