@@ -7,6 +7,7 @@ from trialeval.cli import demo as _demo  # noqa: F401
 from trialeval.cli import draw as _draw  # noqa: F401  (draw, verify, exclude, power)
 from trialeval.cli import effects as _effects  # noqa: F401
 from trialeval.cli import panel as _panel  # noqa: F401
+from trialeval.cli import partition as _partition  # noqa: F401
 from trialeval.cli import report as _report  # noqa: F401
 
 __all__ = ["app", "main"]

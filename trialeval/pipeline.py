@@ -45,7 +45,9 @@ from trialeval.effects import EffectsResult
 from trialeval.exceptions import InputDataError
 from trialeval.effects import effects as estimate_effects
 from trialeval.io import check_outputs, parse_date, read_ledger, read_population, read_table, write_text
-from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
+from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
+from trialeval.panel.partitioned import ENGINES, build_panel_engine
+from trialeval.partition import PartitionResult, partition_extract
 from trialeval.plots import check_figure_path, check_lang, save_figure
 from trialeval.power import PowerResult
 from trialeval.power import power as power_mde
@@ -53,7 +55,7 @@ from trialeval.report import ReportResult, build_report, write_workbook
 
 __all__ = [
     "BALANCE_FORMATS", "DEFAULT_LOCK_TIMEOUT", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step", "balance", "costs", "demo", "draw", "effects",
-    "exclude", "layout", "panel", "power", "report", "report_weeks", "verify", "write_effects",
+    "ENGINES", "exclude", "layout", "panel", "partition", "power", "report", "report_weeks", "verify", "write_effects",
 ]
 
 R = TypeVar("R")
@@ -168,11 +170,12 @@ def panel(
     ledger: PathLike, spells: PathLike, out: PathLike, *, config: PathLike | None = None,
     extraction_date: str | None = None, weeks: int | None = None, pre_weeks: int | None = None,
     min_days: int | None = None, drop_bad_rows: bool = False, min_matched_share: float | None = None,
-    progress: Progress = None,
+    progress: Progress = None, engine: str = "local", scheduler: str | None = None,
 ) -> Step[PanelResult]:
     """Build the weekly panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
-    Each chunk of persons is written as soon as it is built and then let go.
+    Each chunk of persons is written as soon as it is built and then let go. ``ledger`` and ``spells``
+    may be a partitioned dataset's folder (:func:`partition`), built part by part by ``engine``.
     """
     cfg = _config(config)
     date = parse_date(extraction_date, "--extraction-date") if extraction_date is not None else None
@@ -180,8 +183,9 @@ def panel(
                                             min_days=min_days, min_matched_share=min_matched_share)
     if settings.extraction_date is None:
         raise OptionError("give --extraction-date or a --config with [analysis] extraction_date")
-    result = build_panel(
-        ledger, spells, settings.extraction_date, weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
+    result = build_panel_engine(
+        ledger, spells, settings.extraction_date, engine=engine, scheduler=scheduler,
+        weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
         min_days=settings.min_days, drop_bad_rows=drop_bad_rows,
         spell_types=list(settings.spell_types) if settings.spell_types is not None else None,
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
@@ -189,6 +193,21 @@ def panel(
     )
     return Step(result, _written([out, layout.panel_at_risk(out),
                                   layout.panel_rejects(out) if drop_bad_rows else None]))
+
+
+# --------------------------------------------------------------------------------------------------
+# partition
+
+def partition(
+    ledger: PathLike, spells: PathLike, out: PathLike, *, parts: int | None = None,
+    config: PathLike | None = None, drop_bad_rows: bool = False, force: bool = False, progress: Progress = None,
+) -> Step[PartitionResult]:
+    """Split a ledger and a spells file by person into the partitioned dataset ``out`` (a folder)."""
+    settings = AnalysisSettings.from_config(_config(config))
+    result = partition_extract(
+        ledger, spells, out, parts=parts, columns=settings.columns, drop_bad_rows=drop_bad_rows, force=force,
+        spell_types=list(settings.spell_types) if settings.spell_types is not None else None, progress=progress)
+    return Step(result, (result.out,))
 
 
 # --------------------------------------------------------------------------------------------------
