@@ -117,7 +117,7 @@ def test_many_parts_some_empty_and_streamed_panel_file(tmp_path):
         key = ["person_id", "week"]
         pd.testing.assert_frame_equal(a.sort_values(key).reset_index(drop=True),
                                       b.sort_values(key).reset_index(drop=True), check_categorical=False)
-        assert (tmp_path / f"joined_at_risk.csv").read_text() == (tmp_path / f"flat_at_risk.csv").read_text()
+        assert (tmp_path / "joined_at_risk.csv").read_text() == (tmp_path / "flat_at_risk.csv").read_text()
         with pytest.raises(InputDataError, match="written to"):
             part.to_frame()
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]    # no temporary folder left

@@ -224,13 +224,7 @@ def partition_extract(
     """
     ledger, spells, out = Path(ledger), Path(spells), Path(out)
     types = _spell_types(spell_types)
-    _check_out(out, [("--ledger", ledger), ("--spells", spells)], force)
-    for label, path in (("--ledger", ledger), ("--spells", spells)):
-        if not path.is_file():
-            raise InputDataError(f"{label} {path}: no such file")
-    if drop_bad_rows not in (True, False):
-        raise InputDataError(f"drop_bad_rows must be True or False; got {drop_bad_rows!r}")
-    check_ledger_manifest(ledger)
+    _check_inputs(ledger, spells, out, force, drop_bad_rows)
     n_spells = _count_rows(spells)
     n_parts = _check_parts(parts, n_spells)
     report = _Progress(progress, _count_rows(ledger) + n_spells)
@@ -241,15 +235,10 @@ def partition_extract(
         check = None if drop_bad_rows else _SpellCheck(str(spells), types, date_format)
         spells_rows = _split(_spell_batches(spells, rename), tmp / "spells", n_parts, check, report)
         _check_unique_ids(tmp / "ledger", n_parts, ledger, columns)
-        manifest = {
-            "format": DATASET_FORMAT, "version": 1, "parts": n_parts,
-            "part_of": "fnv1a64(utf8(trim(person_id))) mod parts",
-            "ledger": {"file": str(ledger), "sha256": sha256_file(ledger), "rows": int(ledger_rows.sum()),
-                       "rows_per_part": ledger_rows.tolist()},
-            "spells": {"file": str(spells), "sha256": sha256_file(spells), "rows": int(spells_rows.sum()),
-                       "rows_per_part": spells_rows.tolist()},
-            "date_format": date_format,
-        }
+        manifest = {"format": DATASET_FORMAT, "version": 1, "parts": n_parts,
+                    "part_of": "fnv1a64(utf8(trim(person_id))) mod parts",
+                    "ledger": _described(ledger, ledger_rows), "spells": _described(spells, spells_rows),
+                    "date_format": date_format}
         (tmp / MANIFEST_NAME).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         if out.exists():
             shutil.rmtree(out)          # _check_out allowed it: empty, or a dataset with force
@@ -261,9 +250,26 @@ def partition_extract(
                            manifest=manifest)
 
 
+def _described(path: Path, rows: np.ndarray) -> dict[str, Any]:
+    """An input as the dataset's description records it."""
+    return {"file": str(path), "sha256": sha256_file(path), "rows": int(rows.sum()), "rows_per_part": rows.tolist()}
+
+
 # --------------------------------------------------------------------------------------------------
 # Arguments and the output folder
 # --------------------------------------------------------------------------------------------------
+
+def _check_inputs(ledger: Path, spells: Path, out: Path, force: bool, drop_bad_rows: Any) -> None:
+    """The inputs exist (a ledger written by ``draw`` is in step with its manifest); ``out`` may be
+    written (:func:`_check_out`)."""
+    _check_out(out, [("--ledger", ledger), ("--spells", spells)], force)
+    for label, path in (("--ledger", ledger), ("--spells", spells)):
+        if not path.is_file():
+            raise InputDataError(f"{label} {path}: no such file")
+    if drop_bad_rows not in (True, False):
+        raise InputDataError(f"drop_bad_rows must be True or False; got {drop_bad_rows!r}")
+    check_ledger_manifest(ledger)
+
 
 def _check_out(out: Path, inputs: Sequence[tuple[str, Path]], force: bool) -> None:
     """``out`` may be new or empty; with ``force`` also a dataset this module wrote. Never an input, never

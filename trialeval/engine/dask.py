@@ -3,8 +3,8 @@ cluster, their sums reduced on the client.
 
 Each task is :func:`trialeval.panel.partitioned.build_part` on one part: a worker reads that part's
 ledger and spells files (so the dataset must be on storage every worker sees under the same path),
-builds its panel and returns its :class:`~trialeval.panel.partitioned.PanelSums` (a few hundred kB
-plus three bytes a person). The client adds them up in part order, as the local engine does, so both
+builds its panel and returns its :class:`~trialeval.panel.partitioned.PanelSums` (a few hundred kB,
+whatever the number of persons). The client adds them up in part order, as the local engine does, so both
 engines give the same numbers.
 """
 

@@ -35,6 +35,7 @@ from trialeval.dates import split_date_format
 from trialeval.exceptions import InputDataError
 from trialeval.io import ARMS, check_outputs
 from trialeval.panel.build import CHUNK_CELLS, _iso, _panel_axis, _write_side_files, build_panel, side_paths
+from trialeval.panel._memory import _release_memory
 from trialeval.panel.joined import join_panels
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
 from trialeval.panel.rules import _flag_outcomes
@@ -143,8 +144,9 @@ class PanelSums:
         First week and number of weeks of the window.
     n, s1, hours
         Per cell (arm, observed weeks, week): person-weeks, indicator sums, hours moments.
-    arm, n_obs
-        Per person: arm code and observed weeks.
+    persons
+        ``(arms, weeks + 1)``: persons by arm and number of observed weeks (what the result's counts
+        need; no per-person array travels or grows with the number of parts).
     at_risk
         ``(arms, weeks)`` persons observed.
     counts
@@ -163,8 +165,7 @@ class PanelSums:
     n: np.ndarray
     s1: dict[str, np.ndarray]
     hours: CellMoments
-    arm: np.ndarray
-    n_obs: np.ndarray
+    persons: np.ndarray
     at_risk: np.ndarray
     counts: dict[str, int]
     groups: tuple[str, ...] = ()
@@ -176,7 +177,7 @@ class PanelSums:
         n_cells = len(ARMS) * (n_weeks + 1) * n_weeks
         flags = _flag_outcomes(False, False, tuple(extras))
         return cls(flags, tuple(extras), k_min, n_weeks, np.zeros(n_cells), {f: np.zeros(n_cells) for f in flags},
-                   CellMoments.empty(n_cells), np.zeros(0, np.int8), np.zeros(0, np.int16),
+                   CellMoments.empty(n_cells), np.zeros((len(ARMS), n_weeks + 1), np.int64),
                    np.zeros((len(ARMS), n_weeks), np.int64), dict.fromkeys(_COUNTS, 0))
 
     @property
@@ -203,8 +204,8 @@ class PanelSums:
         return PanelSums(
             flag_outcomes=flags, extras=self.extras, k_min=self.k_min, n_weeks=self.n_weeks,
             n=self.n + other.n, s1={f: self._s1(f) + other._s1(f) for f in flags},
-            hours=self.hours + other.hours, arm=np.concatenate([self.arm, other.arm]),
-            n_obs=np.concatenate([self.n_obs, other.n_obs]), at_risk=self.at_risk + other.at_risk,
+            hours=self.hours + other.hours, persons=self.persons + other.persons,
+            at_risk=self.at_risk + other.at_risk,
             counts={k: self.counts[k] + other.counts[k] for k in _COUNTS},
             groups=tuple(dict.fromkeys(self.groups + other.groups)),
             rejects=pd.concat(rejects, ignore_index=True) if len(rejects) > 1 else (
@@ -274,6 +275,12 @@ def build_part(part: DatasetPart, options: PartOptions) -> PanelSums:
 
     Runs where the part's files are (a worker of a cluster reads them from shared storage).
     """
+    sums = _build_part(part, options)
+    _release_memory()     # else each part's freed pages stay mapped and the peak creeps up part by part
+    return sums
+
+
+def _build_part(part: DatasetPart, options: PartOptions) -> PanelSums:
     k_min, n_weeks = 1 - options.pre_weeks, options.weeks + options.pre_weeks
     types = _spell_types(list(options.spell_types))
     extras = types[len(SPELL_TYPES):]
@@ -296,9 +303,15 @@ def build_part(part: DatasetPart, options: PartOptions) -> PanelSums:
               "n_persons_matched": _matched(res._layout.ids, part.spells) if n_spells else 0}
     return PanelSums(
         flag_outcomes=res._layout.flag_outcomes, extras=extras, k_min=k_min, n_weeks=n_weeks, n=sums.n,
-        s1=dict(sums.s1), hours=sums.hours, arm=res._layout.arm.astype(np.int8),
-        n_obs=res._layout.n_obs.astype(np.int16), at_risk=at_risk, counts=counts,
+        s1=dict(sums.s1), hours=sums.hours, persons=_persons(res._layout.arm, res._layout.n_obs, n_weeks),
+        at_risk=at_risk, counts=counts,
         groups=tuple(res._layout.groups), rejects=res.rejects)
+
+
+def _persons(arm: np.ndarray, n_obs: np.ndarray, n_weeks: int) -> np.ndarray:
+    """``(arms, weeks + 1)`` counts of persons by arm and observed weeks."""
+    cells = arm.astype(np.int64) * (n_weeks + 1) + n_obs
+    return np.bincount(cells, minlength=len(ARMS) * (n_weeks + 1)).reshape(len(ARMS), n_weeks + 1)
 
 
 def _matched(ids: pa.Array, spells: str | None) -> int:
@@ -432,12 +445,7 @@ def build_partitioned(
         tmp = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.", suffix=".parts", dir=out_path.parent))
         options = replace(options, out_dir=str(tmp), out_suffix=out_path.suffix.lower())
     try:
-        if engine == "dask":
-            from trialeval.engine.dask import run_dask
-
-            total = run_dask(parts, options, scheduler=scheduler, progress=progress)
-        else:
-            total = run_local(parts, options, progress)
+        total = _run(parts, options, engine, scheduler, progress)
         _check_matched_share(total, min_matched_share, str(ledger), str(spells))
         result = panel_result(total, replace(options, out_dir=None), ledger=str(ledger), spells=str(spells),
                               parts=len(parts), engine=engine, out=None if out_path is None else str(out_path))
@@ -449,6 +457,16 @@ def build_partitioned(
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
     return result
+
+
+def _run(parts: Sequence[DatasetPart], options: PartOptions, engine: str, scheduler: Any,
+         progress: ProgressCallback | None) -> PanelSums:
+    """The sums of all parts, built by ``engine``."""
+    if engine == "dask":
+        from trialeval.engine.dask import run_dask
+
+        return run_dask(parts, options, scheduler=scheduler, progress=progress)
+    return run_local(parts, options, progress)
 
 
 def _check_out(out: str | os.PathLike[str] | None, drop_bad_rows: bool) -> Path | None:
@@ -484,7 +502,7 @@ def _options(extraction_date: Any, weeks: Any, pre_weeks: Any, min_days: Any, dr
 
 def _check_matched_share(total: PanelSums, share: float, ledger: str, spells: str) -> None:
     """Stop when fewer than ``share`` of the dataset's ledger persons have a spell (as the panel does)."""
-    n_persons, matched = len(total.arm), total.counts["n_persons_matched"]
+    n_persons, matched = int(total.persons.sum()), total.counts["n_persons_matched"]
     if n_persons == 0 or share <= 0 or matched >= share * n_persons:
         return
     head = (f"{spells}: no spell matches any of the {n_persons} persons in {ledger}" if matched == 0 else
@@ -502,7 +520,10 @@ def panel_result(total: PanelSums, options: PartOptions, **settings: Any) -> Pan
     """A :class:`PanelResult` (without the long table) from the sums of all persons."""
     period_axis = _panel_axis(options.axis)
     groups = {g: (np.zeros(0, np.int32), pa.array([], type=pa.string())) for g in total.groups}
-    layout = _Layout(ids=pa.array([], type=pa.string()), arm=total.arm, groups=groups, n_obs=total.n_obs,
+    # Persons in arm order, each arm by observed weeks: what the result's counts and summary read.
+    arm = np.repeat(np.arange(len(ARMS), dtype=np.int8), total.persons.sum(axis=1))
+    n_obs = np.concatenate([np.repeat(np.arange(total.n_weeks + 1, dtype=np.int16), row) for row in total.persons])
+    layout = _Layout(ids=pa.array([], type=pa.string()), arm=arm, groups=groups, n_obs=n_obs,
                      outcomes=total.outcomes, flag_outcomes=total.flag_outcomes, k_min=total.k_min,
                      period_column=period_axis.column)
     sums = _WeekSums(layout, total.n_weeks)
