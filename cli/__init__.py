@@ -10,6 +10,7 @@ from trialeval.cli import effects as _effects  # noqa: F401
 from trialeval.cli import explain as _explain  # noqa: F401
 from trialeval.cli import match as _match  # noqa: F401
 from trialeval.cli import panel as _panel  # noqa: F401
+from trialeval.cli import partition as _partition  # noqa: F401
 from trialeval.cli import report as _report  # noqa: F401
 
 __all__ = ["app", "main"]

@@ -14,8 +14,10 @@ from trialeval.cli._progress import progress_bar
 
 @app.command("panel")
 def panel(
-    ledger: Path = typer.Option(..., "--ledger", help="Assignments ledger (CSV, Parquet, …)."),
-    spells: Path = typer.Option(..., "--spells", help="Register spells (CSV, Parquet, …)."),
+    ledger: Path = typer.Option(
+        ..., "--ledger", help="Assignments ledger (CSV, Parquet, …), or a dataset folder from trialeval partition."),
+    spells: Path = typer.Option(
+        ..., "--spells", help="Register spells (CSV, Parquet, …), or the dataset folder."),
     out: Path = typer.Option(..., "--out", help="Panel to write: .parquet or .csv."),
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="Last day of the register extract, YYYY-MM-DD (or from --config)."),
@@ -34,6 +36,10 @@ def panel(
         None, "--effects-out", help="Also write the effect curves here, from the sums gathered on the way."),
     workers: Optional[int] = typer.Option(None, "--workers", min=1, help="Threads that build the panel [every core]."),
     quiet: bool = typer.Option(False, "--quiet", help="No progress bar."),
+    engine: str = typer.Option(
+        "local", "--engine", help="local, or dask: the parts of a partitioned dataset on a Dask cluster."),
+    scheduler: Optional[str] = typer.Option(
+        None, "--scheduler", help="With --engine dask: scheduler address, e.g. tcp://host:8786 [a local cluster]."),
 ) -> None:
     """Build one row per observed person-week with the panel's outcomes and the number at risk.
 
@@ -48,6 +54,7 @@ def panel(
             ledger, spells, out, config=config, extraction_date=extraction_date, weeks=weeks,
             pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows,
             min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
+            engine=engine, scheduler=scheduler,
         )
     typer.echo(step.summary())
     for path in step.written:

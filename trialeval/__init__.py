@@ -14,6 +14,7 @@ from trialeval._version import __version__
 from trialeval.exceptions import (
     ConfigError,
     DesignError,
+    EngineError,
     EstimationError,
     InputDataError,
     LedgerMismatchError,
@@ -44,6 +45,8 @@ _LAZY = {
     "read_spells": ("trialeval.panel", "read_spells"), "write_panel": ("trialeval.panel", "write_panel"),
     "PowerResult": ("trialeval.power", "PowerResult"), "minimum_detectable_effect": ("trialeval.power", "power"),
     "TimeAxis": ("trialeval.timeaxis", "TimeAxis"),
+    "PartitionResult": ("trialeval.partition", "PartitionResult"),
+    "partition_extract": ("trialeval.partition", "partition_extract"),
 }
 
 
@@ -78,6 +81,7 @@ if TYPE_CHECKING:
     from trialeval.effects import EffectsResult, HoursDistributionResult, hours_distribution
     from trialeval.effects import effects as estimate_effects
     from trialeval.panel import PanelResult, build_panel, read_spells, write_panel
+    from trialeval.partition import PartitionResult, partition_extract
     from trialeval.power import PowerResult
     from trialeval.power import power as minimum_detectable_effect
     from trialeval.timeaxis import TimeAxis
@@ -86,11 +90,11 @@ if TYPE_CHECKING:
 __all__ = [
     "__version__",
     "AnalysisSettings", "BalanceResult", "CostsResult", "DemoResult", "Design", "DrawResult", "EffectsResult",
-    "EligibilityRule", "HoursDistributionResult", "PanelResult", "PowerResult", "Scenarios", "TimeAxis",
+    "EligibilityRule", "HoursDistributionResult", "PanelResult", "PartitionResult", "PowerResult", "Scenarios", "TimeAxis",
     "TrialConfig", "VerifyResult",
     "build_panel", "check_balance", "draw_wave", "estimate_costs", "estimate_effects", "exclude_person",
-    "hours_distribution", "load_config", "load_scenarios", "minimum_detectable_effect", "read_spells",
+    "hours_distribution", "load_config", "load_scenarios", "minimum_detectable_effect", "partition_extract", "read_spells",
     "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel",
-    "ConfigError", "DesignError", "EstimationError", "InputDataError", "LedgerMismatchError", "TrialevalError",
+    "ConfigError", "DesignError", "EngineError", "EstimationError", "InputDataError", "LedgerMismatchError", "TrialevalError",
     "TrialevalWarning",
 ]

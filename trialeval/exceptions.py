@@ -37,3 +37,7 @@ class LedgerMismatchError(TrialevalError):
 
 class TrialevalWarning(UserWarning):
     """Something the user should know about, which does not stop the computation."""
+
+
+class EngineError(TrialevalError, RuntimeError):
+    """An engine cannot run: e.g. no Dask scheduler answers at the address given."""

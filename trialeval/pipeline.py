@@ -49,10 +49,12 @@ from trialeval.effects import effects as estimate_effects
 from trialeval.effects.stream import effects_from_file
 from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, read_population, read_table,
                           require_columns, sha256_file, write_table, write_text)
-from trialeval.panel import MIN_MATCHED_SHARE, PanelResult, build_panel
+from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
 from trialeval.panel.build import CHUNK_PERSONS
+from trialeval.panel.partitioned import ENGINES, build_panel_engine
 
 if TYPE_CHECKING:
+    from trialeval.partition import PartitionResult
     from trialeval.balance import BalanceResult
     from trialeval.match import ComparisonResult
     from trialeval.registers import ConversionResult
@@ -64,9 +66,9 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "BALANCE_FORMATS", "DEFAULT_LOCK_TIMEOUT", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step", "balance", "costs", "demo", "draw", "effects",
-    "effects_from_spells",
-    "exclude", "layout", "panel", "power", "report", "report_weeks", "verify", "write_effects",
+    "BALANCE_FORMATS", "DEFAULT_LOCK_TIMEOUT", "ENGINES", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step",
+    "balance", "convert", "costs", "demo", "draw", "effects", "effects_from_spells", "exclude", "explain", "layout",
+    "match", "panel", "partition", "power", "report", "report_weeks", "verify", "write_effects",
 ]
 
 R = TypeVar("R")
@@ -191,6 +193,7 @@ def panel(
     extraction_date: str | None = None, weeks: int | None = None, pre_weeks: int | None = None,
     min_days: int | None = None, drop_bad_rows: bool = False, min_matched_share: float | None = None,
     effects_out: PathLike | None = None, workers: int | None = None, progress: Progress = None,
+    engine: str = "local", scheduler: str | None = None,
 ) -> Step[PanelResult]:
     """Build the weekly panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
@@ -198,7 +201,8 @@ def panel(
     effect curves are written there too, as ``effects --panel out --config config`` writes them: the
     default estimator from the sums gathered while the panel is built, options that need the rows
     (from the config) from the file just written. ``workers`` threads build the panel (default: every
-    core).
+    core). ``ledger`` and ``spells`` may be a partitioned dataset's folder (:func:`partition`), built
+    part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``).
     """
     cfg = _config(config)
     settings = _panel_settings(cfg, extraction_date, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
@@ -206,7 +210,7 @@ def panel(
     if effects_out is not None:
         check_outputs([("--effects-out", effects_out)], [("--config", config), ("--out", out)])
     result = _build(ledger, spells, settings, drop_bad_rows=drop_bad_rows, out=out, workers=workers,
-                    progress=progress, design=_design(cfg))
+                    progress=progress, design=_design(cfg), engine=engine, scheduler=scheduler)
     written = _written([out, layout.panel_at_risk(out), layout.panel_rejects(out) if drop_bad_rows else None])
     if effects_out is not None:
         fx = AnalysisSettings.from_config(cfg)
@@ -233,17 +237,36 @@ SUMS_CHUNK_PERSONS = 25_000
 
 
 def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, drop_bad_rows: bool,
-           out: PathLike | None, workers: int | None, progress: Progress, design: Design | None = None
-           ) -> PanelResult:
-    """``build_panel`` with the settings; the panel is streamed to ``out`` or, without it, not kept."""
-    return build_panel(
-        ledger, spells, settings.extraction_date, weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
+           out: PathLike | None, workers: int | None, progress: Progress, design: Design | None = None,
+           engine: str = "local", scheduler: str | None = None) -> PanelResult:
+    """The panel with the settings (flat files or a partitioned dataset, on ``engine``); streamed to
+    ``out`` or, without it, not kept."""
+    return build_panel_engine(
+        ledger, spells, settings.extraction_date, engine=engine, scheduler=scheduler,
+        weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
         min_days=settings.min_days, drop_bad_rows=drop_bad_rows,
         spell_types=list(settings.spell_types) if settings.spell_types is not None else None,
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
         chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS, design=design,
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# partition
+
+def partition(
+    ledger: PathLike, spells: PathLike, out: PathLike, *, parts: int | None = None,
+    config: PathLike | None = None, drop_bad_rows: bool = False, force: bool = False, progress: Progress = None,
+) -> Step[PartitionResult]:
+    """Split a ledger and a spells file by person into the partitioned dataset ``out`` (a folder)."""
+    from trialeval.partition import partition_extract
+
+    settings = AnalysisSettings.from_config(_config(config))
+    result = partition_extract(
+        ledger, spells, out, parts=parts, columns=settings.columns, drop_bad_rows=drop_bad_rows, force=force,
+        spell_types=list(settings.spell_types) if settings.spell_types is not None else None, progress=progress)
+    return Step(result, (result.out,))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -91,9 +91,11 @@ def build_panel(
     ----------
     ledger
         The assignments ledger as a DataFrame or a file. Every row stays in the panel,
-        excluded persons included (intention-to-treat).
+        excluded persons included (intention-to-treat). A folder is a person-partitioned dataset
+        (made by :func:`trialeval.partition_extract`): its parts are built one at a time and the panel
+        is not kept (:func:`trialeval.panel.partitioned.build_partitioned`).
     spells
-        Spells as a DataFrame or a file (see :func:`read_spells`).
+        Spells as a DataFrame or a file (see :func:`read_spells`), or the dataset's folder.
     extraction_date
         Last day covered by the register extract, ``YYYY-MM-DD`` or a date; weeks ending after it are absent.
     weeks
@@ -180,6 +182,13 @@ def build_panel(
     >>> res.n_spells_not_in_ledger
     1
     """
+    if any(isinstance(x, (str, os.PathLike)) and os.path.isdir(x) for x in (ledger, spells)):
+        from trialeval.panel.partitioned import build_partitioned   # a partitioned dataset: part by part
+
+        return build_partitioned(ledger, spells, extraction_date, weeks, pre_weeks=pre_weeks,  # type: ignore[arg-type]
+                                 min_days=min_days, drop_bad_rows=drop_bad_rows, spell_types=spell_types,
+                                 columns=columns, progress=progress, chunk_persons=chunk_persons, out=out,
+                                 min_matched_share=min_matched_share, axis=axis, design=design)
     period_axis = _panel_axis(axis)
     workers = default_workers() if workers is None else _check_int(workers, "workers", 1)
     weeks, pre_weeks, min_days, chunk_persons, extraction, types, out = _check_arguments(
