@@ -23,6 +23,7 @@ import pandas as pd
 from trialeval._validation import check_int, check_open_interval, check_option
 from trialeval.exceptions import ConfigError, InputDataError
 from trialeval.timeaxis import DAYS_PER_WEEK, WEEKS_SINCE_VISITATION
+from trialeval.outcomes import DeclaredOutcome, parse_outcomes
 from trialeval.io import (
     DATE_FORMAT_KEY,
     DECIMAL_COMMA_RULE,
@@ -267,6 +268,7 @@ class TrialConfig:
     columns: dict[str, str] = field(default_factory=dict)
     registers: dict[str, Any] = field(default_factory=dict)
     matching: dict[str, Any] = field(default_factory=dict)
+    declared_outcomes: tuple[DeclaredOutcome, ...] = ()
     source: str = "trial.toml"
     sha256: str = ""
     design: str = "randomised"
@@ -279,10 +281,13 @@ class TrialConfig:
     @classmethod
     def from_dict(cls, data: dict[str, Any], source: str = "trial.toml", sha256: str = "") -> TrialConfig:
         for section, body in data.items():
-            if section not in _SCHEMA:
-                raise ConfigError(f"{source}: unknown section [{section}]; allowed: {', '.join(_SCHEMA)}")
+            if section not in _SCHEMA and section != "outcomes":
+                raise ConfigError(f"{source}: unknown section [{section}]; allowed: "
+                                  f"{', '.join([*_SCHEMA, 'outcomes'])}")
             if not isinstance(body, dict):
                 raise ConfigError(f"{source}: '{section}' must be a table [{section}]")
+            if section == "outcomes":           # one sub-table per declared outcome, read below
+                continue
             for key, value in body.items():
                 if key not in _SCHEMA[section]:
                     raise ConfigError(
@@ -358,6 +363,7 @@ class TrialConfig:
             columns=dict(data.get("columns", {})),
             registers=_registers(data.get("registers", {}), source),
             matching=dict(data.get("matching", {})),
+            declared_outcomes=parse_outcomes(data.get("outcomes", {}), source),
             source=source,
             sha256=sha256,
             design=kind,
@@ -510,6 +516,7 @@ class AnalysisSettings:
     lang: str = "en"
     seed: int | None = None
     columns: dict[str, str] = field(default_factory=dict)
+    declared_outcomes: tuple[DeclaredOutcome, ...] = ()
 
     @classmethod
     def from_config(cls, config: TrialConfig | None, **overrides: Any) -> AnalysisSettings:
@@ -533,6 +540,7 @@ class AnalysisSettings:
         if config is not None:
             values["seed"] = config.seed
             values["columns"] = dict(config.columns)
+            values["declared_outcomes"] = config.declared_outcomes
             for key, value in config.analysis.items():
                 values[_SETTING_NAMES.get(key, key)] = value
         values.update({key: value for key, value in overrides.items() if value is not None})

@@ -24,7 +24,7 @@ import json
 import os
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
@@ -47,6 +47,8 @@ from trialeval.effects import EffectsResult
 from trialeval.exceptions import InputDataError
 from trialeval.effects import effects as estimate_effects
 from trialeval.effects.stream import effects_from_file
+from trialeval.effects._inputs import KNOWN_OUTCOMES
+from trialeval.io import _header
 from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, read_population, read_table,
                           require_columns, sha256_file, write_table, write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
@@ -249,6 +251,7 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
         chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS, design=design,
+        declared_outcomes=settings.declared_outcomes,
     )
 
 
@@ -301,7 +304,7 @@ def effects(
     inputs = [("--panel", panel), ("--config", config)]
     check_outputs([("--out", out)], inputs)          # before the estimation, which may take long
     result = effects_from_file(
-        panel, list(settings.outcomes) if settings.outcomes is not None else None, blocks=settings.blocks,
+        panel, _outcome_list(settings, lambda: _header(Path(panel))), blocks=settings.blocks,
         covariates=list(covariates) if covariates is not None else None, cluster=cluster, min_weeks=settings.min_weeks,
         band=band, ri=ri, summary_weeks=settings.summary_weeks, hours_week=settings.hours_week,
         alpha=settings.alpha, rng=settings.seed, min_cell=settings.min_cell, weeks=settings.weeks,
@@ -386,6 +389,17 @@ def effects_from_spells(
                                           lang=lang, seed=seed, min_cell=min_cell, plot=plot))
 
 
+def _outcome_list(settings: AnalysisSettings, columns: Callable[[], Sequence[str]]) -> list[str] | None:
+    """The outcomes asked for; by default (None) the built-in ones, and the declared ones when the trial
+    declares outcomes (``columns()`` gives the panel's columns)."""
+    if settings.outcomes is not None:
+        return list(settings.outcomes)
+    if not settings.declared_outcomes:
+        return None
+    present = set(columns())
+    return [c for c in (*KNOWN_OUTCOMES, *(o.name for o in settings.declared_outcomes)) if c in present]
+
+
 def _needs_rows(settings: AnalysisSettings, covariates: Sequence[str] | None, cluster: str | None,
                 band: bool, ri: int) -> bool:
     """Whether the effects asked for need the long panel (anything but the default estimator)."""
@@ -398,7 +412,7 @@ def _curves_from_sums(panel_result: PanelResult, out: PathLike, settings: Analys
                       ) -> tuple[EffectsResult, tuple[Path, ...]]:
     """The default estimator on a built panel's sums, written to ``out`` (and ``plot``); the files written."""
     result = estimate_effects(
-        panel_result, list(settings.outcomes) if settings.outcomes is not None else None,
+        panel_result, _outcome_list(settings, lambda: panel_result.outcomes),
         min_weeks=settings.min_weeks, alpha=settings.alpha, min_cell=settings.min_cell, weeks=settings.weeks,
         source=str(panel_result.settings["spells"]))
     return result, write_effects(result, out, plot, settings.lang, inputs=inputs)

@@ -38,6 +38,7 @@ from trialeval.io import (
 from trialeval.panel._memory import _check_kept_memory, _release_memory
 from trialeval.panel.kernel import _Context, _run_chunks, default_workers
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
+from trialeval.outcomes import DeclaredOutcome, check_declared
 from trialeval.panel.rules import _flag_outcomes, _rules_for
 from trialeval.panel.spells import (
     MIN_MATCHED_SHARE,
@@ -84,6 +85,7 @@ def build_panel(
     axis: TimeAxis | str = WEEKS_SINCE_VISITATION,
     design: Design | None = None,
     workers: int | None = None,
+    declared_outcomes: Sequence[DeclaredOutcome] = (),
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -143,6 +145,10 @@ def build_panel(
         The trial's :class:`~trialeval.design.Design`, whose group labels the ledger's ``arm`` holds
         (the programme group and the reference group); without one they must be ``treatment`` and
         ``control``. The panel's ``arm`` column and tables carry the labels (:attr:`PanelResult.groups`).
+    declared_outcomes
+        Outcomes the trial declares (``[outcomes]`` of its config, :func:`trialeval.outcomes.parse_outcomes`):
+        indicators computed from the built-in outcomes and the spells, added as panel columns in the order
+        given.
     workers
         Threads that build chunks of persons at once (default: every core); the result is the same
         whatever their number.
@@ -188,7 +194,8 @@ def build_panel(
         return build_partitioned(ledger, spells, extraction_date, weeks, pre_weeks=pre_weeks,  # type: ignore[arg-type]
                                  min_days=min_days, drop_bad_rows=drop_bad_rows, spell_types=spell_types,
                                  columns=columns, progress=progress, chunk_persons=chunk_persons, out=out,
-                                 min_matched_share=min_matched_share, axis=axis, design=design)
+                                 min_matched_share=min_matched_share, axis=axis, design=design,
+                                 declared_outcomes=declared_outcomes)
     period_axis = _panel_axis(axis)
     workers = default_workers() if workers is None else _check_int(workers, "workers", 1)
     weeks, pre_weeks, min_days, chunk_persons, extraction, types, out = _check_arguments(
@@ -227,8 +234,9 @@ def build_panel(
     _release_memory()
 
     extras = types[len(SPELL_TYPES):]
-    flag_outcomes = _flag_outcomes(counts["has_benefit"], counts["has_workplace"], extras)
+    flag_outcomes = _flag_outcomes(counts["has_benefit"], counts["has_workplace"], extras, declared_outcomes)
     outcomes = ("in_internship", "in_wage_subsidy", "ordinary_hours", *flag_outcomes[2:])
+    check_declared(declared_outcomes, outcomes[:len(outcomes) - len(declared_outcomes)], types)
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
                      flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column,
                      arm_labels=persons.arm_labels, weight=persons.weight)
@@ -236,8 +244,9 @@ def build_panel(
     group, group_weeks = sums.person_groups()
     ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=1 - pre_weeks,
                    n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days,
-                   rules=_rules_for(flag_outcomes, len(extras)), group=group, group_weeks=group_weeks,
-                   compact=out is not None or keep_panel)
+                   rules=_rules_for(flag_outcomes, len(extras), declared_outcomes, types), group=group,
+                   group_weeks=group_weeks, compact=out is not None or keep_panel,
+                   lookback=max((o.lookback for o in declared_outcomes), default=0))
     with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
         _run_chunks(ctx, sp, store, chunk_persons, progress, workers)
 

@@ -70,6 +70,7 @@ class _Context:
     group: np.ndarray | None = None         # per person: the sums' group (None: no sums in the kernel)
     group_weeks: np.ndarray | None = None   # per group: its persons' observed weeks
     compact: bool = True                    # keep the observed cells (to write or keep the panel)
+    lookback: int = 0                       # weeks before the window that rules read (rolling sums)
 
 
 class _Store(Protocol):
@@ -133,6 +134,12 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
     for name, rule in ctx.rules:
         flags[name] = rule(spells, flags)
     hours_cells, hours = spells.hours
+    if ctx.lookback:            # the weeks only the rules read are not part of the panel
+        flags = {name: np.ascontiguousarray(dense[:, ctx.lookback:]) for name, dense in flags.items()}
+        week = hours_cells % spells.n_weeks
+        kept = week >= ctx.lookback
+        hours_cells = hours_cells[kept] // spells.n_weeks * ctx.n_weeks + week[kept] - ctx.lookback
+        hours = hours[kept]
     sums = _chunk_sums(ctx, p0, p1, flags, hours_cells, hours) if ctx.group is not None else None
     if not ctx.compact:
         return _Chunk(p0, p1, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0), sums)
@@ -141,8 +148,9 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
 
 def _clip_spells(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hours_rows: slice
                  ) -> _ChunkSpells:
-    """The chunk's spells relative to visitation, clipped to each person's window [lo, last observed day]."""
-    lo = ctx.period_days * (ctx.k_min - 1)
+    """The chunk's spells relative to visitation, clipped to each person's window [lo, last observed day]
+    (the window starting ``ctx.lookback`` weeks early when rules read weeks before it)."""
+    lo = ctx.period_days * (ctx.k_min - 1 - ctx.lookback)
     person = sp.person[rows]
     local = person.astype(np.int64) - p0      # int64: codes such as local * n_workplaces
     v = ctx.v[person]
@@ -155,7 +163,7 @@ def _clip_spells(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
     return _ChunkSpells(
         local=local[keep], a=a[keep], b=b[keep], kind=kind[keep], hours_per_week=hours_pw[keep],
         workplace=sp.workplace[rows][keep], n_workplaces=sp.n_workplaces, n_persons=p1 - p0,
-        n_weeks=ctx.n_weeks, lo=lo, week_one=-ctx.k_min + 1, min_days=ctx.min_days,
+        n_weeks=ctx.n_weeks + ctx.lookback, lo=lo, week_one=-ctx.k_min + 1 + ctx.lookback, min_days=ctx.min_days,
         period_days=ctx.period_days)
 
 

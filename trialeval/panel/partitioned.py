@@ -38,6 +38,7 @@ from trialeval.panel.build import CHUNK_CELLS, _iso, _panel_axis, _write_side_fi
 from trialeval.panel._memory import _release_memory
 from trialeval.panel.joined import join_panels
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
+from trialeval.outcomes import DeclaredOutcome
 from trialeval.panel.rules import _flag_outcomes
 from trialeval.panel.spells import (
     MIN_MATCHED_SHARE,
@@ -170,15 +171,17 @@ class PanelSums:
     counts: dict[str, int]
     groups: tuple[str, ...] = ()
     rejects: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    declared: tuple[DeclaredOutcome, ...] = ()
 
     @classmethod
-    def empty(cls, k_min: int, n_weeks: int, extras: Sequence[str] = ()) -> PanelSums:
+    def empty(cls, k_min: int, n_weeks: int, extras: Sequence[str] = (),
+              declared: Sequence[DeclaredOutcome] = ()) -> PanelSums:
         """The sums of no persons: the identity of ``+``."""
         n_cells = len(ARMS) * (n_weeks + 1) * n_weeks
-        flags = _flag_outcomes(False, False, tuple(extras))
+        flags = _flag_outcomes(False, False, tuple(extras), declared)
         return cls(flags, tuple(extras), k_min, n_weeks, np.zeros(n_cells), {f: np.zeros(n_cells) for f in flags},
                    CellMoments.empty(n_cells), np.zeros((len(ARMS), n_weeks + 1), np.int64),
-                   np.zeros((len(ARMS), n_weeks), np.int64), dict.fromkeys(_COUNTS, 0))
+                   np.zeros((len(ARMS), n_weeks), np.int64), dict.fromkeys(_COUNTS, 0), declared=tuple(declared))
 
     @property
     def outcomes(self) -> tuple[str, ...]:
@@ -195,11 +198,12 @@ class PanelSums:
         return np.zeros_like(self.n)
 
     def __add__(self, other: PanelSums) -> PanelSums:
-        if (self.k_min, self.n_weeks, self.extras) != (other.k_min, other.n_weeks, other.extras):
+        if (self.k_min, self.n_weeks, self.extras, self.declared) != (other.k_min, other.n_weeks, other.extras,
+                                                                       other.declared):
             raise InputDataError("panel sums of different windows or spell types cannot be added")
         has_benefit, has_workplace = (any(f in s.flag_outcomes for s in (self, other))
                                       for f in ("self_supporting", "reached_13_weeks_same_workplace"))
-        flags = _flag_outcomes(has_benefit, has_workplace, self.extras)
+        flags = _flag_outcomes(has_benefit, has_workplace, self.extras, self.declared)
         rejects = [r for r in (self.rejects, other.rejects) if len(r)]
         return PanelSums(
             flag_outcomes=flags, extras=self.extras, k_min=self.k_min, n_weeks=self.n_weeks,
@@ -207,7 +211,7 @@ class PanelSums:
             hours=self.hours + other.hours, persons=self.persons + other.persons,
             at_risk=self.at_risk + other.at_risk,
             counts={k: self.counts[k] + other.counts[k] for k in _COUNTS},
-            groups=tuple(dict.fromkeys(self.groups + other.groups)),
+            groups=tuple(dict.fromkeys(self.groups + other.groups)), declared=self.declared,
             rejects=pd.concat(rejects, ignore_index=True) if len(rejects) > 1 else (
                 rejects[0] if rejects else self.rejects))
 
@@ -255,6 +259,7 @@ class PartOptions:
     axis: str = WEEKS_SINCE_VISITATION.name
     out_dir: str | None = None      # each part's panel is written here (``part=K.parquet``) when given
     out_suffix: str = ".parquet"
+    declared_outcomes: tuple[DeclaredOutcome, ...] = ()
 
     def part_out(self, part: DatasetPart) -> Path | None:
         """Where the panel of ``part`` is written, or None."""
@@ -288,14 +293,15 @@ def _build_part(part: DatasetPart, options: PartOptions) -> PanelSums:
     n_spells = _rows(part.spells)
     if _rows(part.ledger) == 0:
         return _spells_only(part, types, extras, k_min, n_weeks, options, columns) if n_spells else \
-            PanelSums.empty(k_min, n_weeks, extras)
+            PanelSums.empty(k_min, n_weeks, extras, options.declared_outcomes)
     spells: Any = part.spells if n_spells else pd.DataFrame(
         {c: pd.Series([], dtype=object) for c in ("person_id", "spell_type", "start_date", "end_date")})
     res = build_panel(part.ledger, spells, options.extraction_date, options.weeks,  # type: ignore[arg-type]
                       pre_weeks=options.pre_weeks, min_days=options.min_days,
                       drop_bad_rows=options.drop_bad_rows, spell_types=list(options.spell_types) or None,
                       columns=columns, chunk_persons=options.chunk_persons, keep_panel=False,
-                      min_matched_share=0, axis=options.axis, out=options.part_out(part))
+                      min_matched_share=0, axis=options.axis, out=options.part_out(part),
+                      declared_outcomes=options.declared_outcomes)
     sums = res._sums
     at_risk = res.number_at_risk["n_at_risk"].to_numpy(dtype=np.int64).reshape(len(ARMS), n_weeks)
     counts = {"n_excluded": int(res.settings["n_excluded"]), "n_spells_not_in_ledger": res.n_spells_not_in_ledger,
@@ -305,7 +311,7 @@ def _build_part(part: DatasetPart, options: PartOptions) -> PanelSums:
         flag_outcomes=res._layout.flag_outcomes, extras=extras, k_min=k_min, n_weeks=n_weeks, n=sums.n,
         s1=dict(sums.s1), hours=sums.hours, persons=_persons(res._layout.arm, res._layout.n_obs, n_weeks),
         at_risk=at_risk, counts=counts,
-        groups=tuple(res._layout.groups), rejects=res.rejects)
+        groups=tuple(res._layout.groups), rejects=res.rejects, declared=options.declared_outcomes)
 
 
 def _persons(arm: np.ndarray, n_obs: np.ndarray, n_weeks: int) -> np.ndarray:
@@ -330,8 +336,8 @@ def _spells_only(part: DatasetPart, types: tuple[str, ...], extras: tuple[str, .
     none = pa.array([], type=pa.large_string())
     _, rejects, counts = _read_compact_spells(batches, str(part.spells), types, options.drop_bad_rows, none,
                                               none, n_rows, options.date_format)
-    empty = PanelSums.empty(k_min, n_weeks, extras)
-    flags = _flag_outcomes(counts["has_benefit"], counts["has_workplace"], extras)
+    empty = PanelSums.empty(k_min, n_weeks, extras, options.declared_outcomes)
+    flags = _flag_outcomes(counts["has_benefit"], counts["has_workplace"], extras, options.declared_outcomes)
     return replace(empty, flag_outcomes=flags, s1={f: empty._s1(f) for f in flags}, rejects=rejects,
                    counts={**empty.counts, "n_spells_not_in_ledger": counts["n_absent"],
                            "n_persons_not_in_ledger": counts["n_absent_persons"]})
@@ -379,6 +385,7 @@ def build_partitioned(
     scheduler: Any = None,
     workers: int | None = None,
     design: Any = None,
+    declared_outcomes: Sequence[DeclaredOutcome] = (),
 ) -> PanelResult:
     """The panel of a person-partitioned dataset, one part at a time: its number at risk and sums.
 
@@ -396,7 +403,8 @@ def build_partitioned(
     ledger, spells
         The dataset folder (made by :func:`trialeval.partition_extract`) or its ``ledger`` and
         ``spells`` folders of parts.
-    extraction_date, weeks, pre_weeks, min_days, drop_bad_rows, spell_types, chunk_persons, axis
+    extraction_date, weeks, pre_weeks, min_days, drop_bad_rows, spell_types, chunk_persons, axis,
+    declared_outcomes
         As for :func:`~trialeval.panel.build_panel`. Rejected rows name the part's file and its rows.
     columns
         Only its ``date_format`` is used: the dataset's columns have the contract's names.
@@ -438,6 +446,7 @@ def build_partitioned(
     """
     options = _options(extraction_date, weeks, pre_weeks, min_days, drop_bad_rows, spell_types, columns,
                        chunk_persons, axis)
+    options = replace(options, declared_outcomes=tuple(declared_outcomes))
     if engine not in ENGINES:
         raise InputDataError(f"engine must be one of {', '.join(ENGINES)}; got {engine!r}")
     if design is not None and tuple(design.labels) != ("treatment", "control"):

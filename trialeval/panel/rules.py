@@ -18,6 +18,7 @@ from functools import cached_property
 
 import numpy as np
 
+from trialeval.outcomes import HOURS, SPELL_INDICATORS, DeclaredOutcome, combine, ever, rolling_at_least
 from trialeval.panel.intervals import _coverage, _prorata_hours
 from trialeval.panel.spells import _BENEFIT, _HOURS, _INTERNSHIP, _WAGE_SUBSIDY, SPELL_TYPES
 
@@ -124,12 +125,13 @@ _RULES: dict[str, Rule] = {
 }
 
 
-def _flag_outcomes(has_benefit: bool, has_workplace: bool, extras: Sequence[str]) -> tuple[str, ...]:
+def _flag_outcomes(has_benefit: bool, has_workplace: bool, extras: Sequence[str],
+                   declared: Sequence[DeclaredOutcome] = ()) -> tuple[str, ...]:
     """The indicator outcomes of a panel, in panel order (the order their rules run in).
 
     Benefit only when the input holds benefit spells (before matching, so that the columns do not depend
     on which persons happen to be drawn); same-workplace only when ``workplace_id`` has values; then one
-    ``in_<type>`` per declared spell type.
+    ``in_<type>`` per declared spell type; then the declared outcomes, in the order declared.
     """
     flags = ["in_internship", "in_wage_subsidy", "has_ordinary_hours", "company_directed"]
     if has_benefit:
@@ -138,15 +140,42 @@ def _flag_outcomes(has_benefit: bool, has_workplace: bool, extras: Sequence[str]
     if has_workplace:
         flags.append("reached_13_weeks_same_workplace")
     flags += [f"in_{t}" for t in extras]
+    flags += [o.name for o in declared]
     return tuple(flags)
 
 
-def _rules_for(flag_outcomes: Sequence[str], n_extras: int) -> tuple[tuple[str, Rule], ...]:
-    """``(outcome, rule)`` in panel order; the last ``n_extras`` outcomes are the declared spell types."""
-    n_builtin = len(flag_outcomes) - n_extras
+def _rules_for(flag_outcomes: Sequence[str], n_extras: int, declared: Sequence[DeclaredOutcome] = (),
+               types: Sequence[str] = SPELL_TYPES) -> tuple[tuple[str, Rule], ...]:
+    """``(outcome, rule)`` in panel order: the built-in outcomes, the ``n_extras`` declared spell types'
+    indicators, then the ``declared`` outcomes (read from the spell ``types``)."""
+    n_builtin = len(flag_outcomes) - n_extras - len(declared)
     rules = [(name, _RULES[name]) for name in flag_outcomes[:n_builtin]]
-    rules += [(name, _indicator(len(SPELL_TYPES) + e)) for e, name in enumerate(flag_outcomes[n_builtin:])]
+    rules += [(name, _indicator(len(SPELL_TYPES) + e))
+              for e, name in enumerate(flag_outcomes[n_builtin:n_builtin + n_extras])]
+    rules += [(o.name, _declared_rule(o, types)) for o in declared]
     return tuple(rules)
+
+
+def _declared_rule(outcome: DeclaredOutcome, types: Sequence[str]) -> Rule:
+    """The rule of a declared outcome: its operands are outcomes computed before it or spell types."""
+    codes = {t: code for code, t in enumerate(types)}
+
+    def rule(s: _ChunkSpells, done: dict[str, np.ndarray]) -> np.ndarray:
+        def fetch(name: str) -> np.ndarray:
+            if name in done:
+                return done[name]
+            return done[SPELL_INDICATORS[name]] if name in SPELL_INDICATORS else s.covered(codes[name])
+
+        if outcome.kind == "combine":
+            return combine(outcome, fetch)
+        if outcome.kind == "ever":
+            return ever(fetch(outcome.source), s.week_one)
+        if outcome.source == HOURS:
+            cells, hours = s.hours
+            values = np.bincount(cells, weights=hours, minlength=s.n_persons * s.n_weeks)
+            return rolling_at_least(values.reshape(s.n_persons, s.n_weeks), outcome.window, outcome.at_least)
+        return rolling_at_least(fetch(outcome.source), outcome.window, outcome.at_least)
+    return rule
 
 
 def _first_reach(active: np.ndarray, week_one: int, need: int = CHAIN_WEEKS,
