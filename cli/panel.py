@@ -16,8 +16,13 @@ from trialeval.cli._progress import progress_bar
 def panel(
     ledger: Path = typer.Option(
         ..., "--ledger", help="Assignments ledger (CSV, Parquet, …), or a dataset folder from trialeval partition."),
-    spells: Path = typer.Option(
-        ..., "--spells", help="Register spells (CSV, Parquet, …), or the dataset folder."),
+    spells: Optional[Path] = typer.Option(
+        None, "--spells", help="Register spells (CSV, Parquet, …), or the dataset folder (or --dream/--eindkomst)."),
+    dream: Optional[Path] = typer.Option(
+        None, "--dream", help="A DREAM extract instead of --spells: one column per ISO week (code map in the config)."),
+    eindkomst: Optional[Path] = typer.Option(
+        None, "--eindkomst", help="eIndkomst hours per person and month instead of --spells (with --dream or alone)."),
+    codes: Optional[Path] = typer.Option(None, "--codes", help="With --dream: a TOML file holding its code map."),
     out: Path = typer.Option(..., "--out", help="Panel to write: .parquet or .csv."),
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="Last day of the register extract, YYYY-MM-DD (or from --config)."),
@@ -54,7 +59,7 @@ def panel(
             ledger, spells, out, config=config, extraction_date=extraction_date, weeks=weeks,
             pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows,
             min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
-            engine=engine, scheduler=scheduler,
+            engine=engine, scheduler=scheduler, dream=dream, eindkomst=eindkomst, codes=codes,
         )
     typer.echo(step.summary())
     for path in step.written:

@@ -191,11 +191,12 @@ def balance(
 # panel
 
 def panel(
-    ledger: PathLike, spells: PathLike, out: PathLike, *, config: PathLike | None = None,
+    ledger: PathLike, spells: PathLike | None, out: PathLike, *, config: PathLike | None = None,
     extraction_date: str | None = None, weeks: int | None = None, pre_weeks: int | None = None,
     min_days: int | None = None, drop_bad_rows: bool = False, min_matched_share: float | None = None,
     effects_out: PathLike | None = None, workers: int | None = None, progress: Progress = None,
-    engine: str = "local", scheduler: str | None = None,
+    engine: str = "local", scheduler: str | None = None, dream: PathLike | None = None,
+    eindkomst: PathLike | None = None, codes: PathLike | None = None,
 ) -> Step[PanelResult]:
     """Build the weekly panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
@@ -204,15 +205,21 @@ def panel(
     default estimator from the sums gathered while the panel is built, options that need the rows
     (from the config) from the file just written. ``workers`` threads build the panel (default: every
     core). ``ledger`` and ``spells`` may be a partitioned dataset's folder (:func:`partition`), built
-    part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``).
+    part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``). Instead of ``spells``, a DREAM
+    extract (``dream``, with its code map in ``codes`` or the config) and/or eIndkomst hours (``eindkomst``)
+    are read directly (:func:`trialeval._pipeline_registers.register_spells`).
     """
+    from trialeval._pipeline_registers import register_spells
     cfg = _config(config)
     settings = _panel_settings(cfg, extraction_date, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
                                min_matched_share=min_matched_share)
     if effects_out is not None:
         check_outputs([("--effects-out", effects_out)], [("--config", config), ("--out", out)])
-    result = _build(ledger, spells, settings, drop_bad_rows=drop_bad_rows, out=out, workers=workers,
-                    progress=progress, design=_design(cfg), engine=engine, scheduler=scheduler)
+    check_outputs([("--out", out)], [("--ledger", ledger), ("--spells", spells), ("--dream", dream),
+                                     ("--eindkomst", eindkomst), ("--codes", codes), ("--config", config)])
+    with register_spells(spells, dream, eindkomst, cfg=cfg, codes=codes, beside=out) as spell_file:
+        result = _build(ledger, spell_file, settings, drop_bad_rows=drop_bad_rows, out=out, workers=workers,
+                        progress=progress, design=_design(cfg), engine=engine, scheduler=scheduler)
     written = _written([out, layout.panel_at_risk(out), layout.panel_rejects(out) if drop_bad_rows else None])
     if effects_out is not None:
         fx = AnalysisSettings.from_config(cfg)
