@@ -67,7 +67,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "alpha": float,
         "lang": str,
     },
-    "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
+    "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str, "arm_values": dict},
     "registers": {"dream": dict},
     "matching": {"covariates": list, "exact": list, "history": dict, "method": str, "ratio": int, "replace": bool,
                  "caliper": (float, int), "same_municipalities": bool},
@@ -307,6 +307,9 @@ class TrialConfig:
         except ConfigError as exc:
             raise ConfigError(f"{source}: [trial] {exc}") from None
         kind, groups, reference = _trial_design(trial, source, share)
+        columns_table = dict(data.get("columns", {}))
+        if "arm_values" in columns_table:
+            groups, reference = _arm_values(columns_table.pop("arm_values"), groups, source)
         strata = data.get("strata", {})
         columns = tuple(strata.get("columns", ()))
         if not all(isinstance(c, str) for c in columns):
@@ -360,7 +363,7 @@ class TrialConfig:
             strata_columns=columns,
             bands=bands,
             analysis=analysis,
-            columns=dict(data.get("columns", {})),
+            columns=columns_table,
             registers=_registers(data.get("registers", {}), source),
             matching=dict(data.get("matching", {})),
             declared_outcomes=parse_outcomes(data.get("outcomes", {}), source),
@@ -413,6 +416,21 @@ def _trial_design(trial: dict[str, Any], source: str, share: float = 0.5) -> tup
         raise ConfigError(f"{source}: [trial] reference must be the last of [trial] groups ({groups[-1]!r}; "
                           f"the programme group comes first); got {reference!r}")
     return str(kind), tuple(groups), str(reference)
+
+
+def _arm_values(values: dict[str, Any], groups: tuple[str, ...], source: str) -> tuple[tuple[str, ...], str]:
+    """``[columns] arm_values = {indsats = "treatment", kontrol = "control"}``: the labels the files hold for
+    the design's groups. The design then uses the files' labels, in the design's order (programme group
+    first), so ledgers with them are read as they are and outputs show them."""
+    where = f"{source}: [columns] arm_values"
+    if (len(values) != 2 or not all(isinstance(k, str) and k.strip() == k and k for k in values)
+            or sorted(map(str, values.values())) != sorted(groups)):
+        raise ConfigError(f"{where} must map the two labels your files hold to the groups "
+                          f"{' and '.join(map(repr, groups))}, e.g. {{ indsats = {groups[0]!r}, kontrol = "
+                          f"{groups[1]!r} }}; got {values!r}".replace("'", '"'))
+    by_group = {group: label for label, group in values.items()}
+    labels = tuple(by_group[g] for g in groups)
+    return labels, labels[-1]
 
 
 def check_design(seed: Any, share: Any) -> None:
