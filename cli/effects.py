@@ -21,7 +21,9 @@ def _split(text: Optional[str]) -> Optional[list[str]]:
 def effects_command(
     panel: Optional[Path] = typer.Option(
         None, "--panel", help="Long panel: person_id, arm, week and outcome columns (or --ledger and --spells)."),
-    ledger: Optional[Path] = typer.Option(None, "--ledger", help="Assignments ledger: build the panel on the way."),
+    ledger: Optional[Path] = typer.Option(
+        None, "--ledger", help="Assignments ledger: build the panel on the way (with --spells), or, beside "
+        "--panel, the source of --by/--subgroups columns the panel lacks."),
     spells: Optional[Path] = typer.Option(None, "--spells", help="Register spells, with --ledger."),
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="With --spells: last day of the register extract, YYYY-MM-DD."),
@@ -52,6 +54,12 @@ def effects_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the band and RI draws (default: the trial seed)."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", help="Smallest exported cell (default 5)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Figure base name: writes BASE_<outcome>.png and .pdf."),
+    by: Optional[str] = typer.Option(
+        None, "--by", help="Site column (e.g. municipality): effect per site at the report weeks, OUT_sites and "
+        "OUT_heterogeneity (Q, I², random-effects mean); small sites pooled into 'other'."),
+    subgroups: Optional[str] = typer.Option(
+        None, "--subgroups", help="Comma-separated covariates: effect per subgroup, OUT_subgroups and "
+        "OUT_interactions (interaction tests, Holm-adjusted)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -67,6 +75,10 @@ def effects_command(
     Example: trialeval effects --panel panel.parquet --config trial.toml --band --summary-weeks 26
     --out effects.csv --plot effects.png
 
+    With --by and/or --subgroups the effects per site and subgroup at the report weeks are written
+    beside OUT too, with a caterpillar and a forest plot (BASE_sites_<outcome>.png,
+    BASE_subgroups_<outcome>.png) with --plot.
+
     Example: trialeval effects --ledger ledger.csv --spells spells.parquet --extraction-date 2018-12-31
     --weeks 104 --out effects.csv
     """
@@ -74,12 +86,21 @@ def effects_command(
                   covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
                   summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
                   min_cell=min_cell, plot=plot)
+    sites: dict[str, Any] = dict(by=by, subgroups=_split(subgroups) or [])
+    beside = ledger if panel is not None and spells is None and (by or subgroups) else None
     with user_errors():
-        from_spells = _source(panel, ledger, spells, extraction_date, min_days, drop_bad_rows,
+        from_spells = _source(panel, None if beside else ledger, spells, extraction_date, min_days, drop_bad_rows,
                               min_matched_share, panel_out)
     title = "Building panel and effects" if from_spells else "Effects"
     with user_errors(), progress_bar(title) as progress:
-        if from_spells:
+        if by or subgroups:
+            step = (pipeline.effects_from_spells_by_site(
+                ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
+                drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,
+                workers=workers, progress=progress, **sites, **common) if from_spells else
+                pipeline.effects_by_site(panel, out, ledger=beside, progress=progress, workers=workers, **sites,
+                                         **common))
+        elif from_spells:
             step = pipeline.effects_from_spells(
                 ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
                 drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,

@@ -58,6 +58,11 @@ class Regression:
         head = f"{self.response} on {', '.join(t for t in self.table['term'] if t != '(Intercept)')} (n = {self.n}, HC2)"
         return "\n".join(filter(None, [head, rows, f"  R² = {self.r2:.3f}", self.caveat]))
 
+    def export_frame(self) -> pd.DataFrame:
+        """The coefficient table with the fit's n and R² (and the caveat, when there is one) in every row."""
+        out = self.table.assign(n=self.n, r2=self.r2)
+        return out.assign(note=self.caveat) if self.caveat else out
+
     def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
         """Scatter of the response on the one factor, with the fitted line and its equation."""
         from trialeval.site_plots import regression_scatter
@@ -160,21 +165,38 @@ def site_measure(panel: pd.DataFrame, by: str, outcome: str, period: int, *, mea
 
 
 def person_regression(panel: pd.DataFrame, outcome: str, period: int, covariates: Sequence[str], *,
-                      ever: bool = False, period_column: str = "week", source: str = "panel") -> Regression:
-    """``outcome`` at ``period`` (or, with ``ever``, 1 if it was positive in any period up to it) on
+                      ever: bool = False, period_column: str = "week", min_cell: int = DEFAULT_MIN_CELL,
+                      source: str = "panel") -> Regression:
+    """``outcome`` at ``period`` (or, with ``ever``, 1 if it was positive in any period from 1 up to it) on
     background covariates, HC2; the caveat that these are associations comes with it.
 
-    With ``ever``, persons observed in every period up to ``period`` only.
+    The persons are those with an observed ``outcome`` at ``period`` (followed to it). Covariates are taken
+    from each person's row at ``period``. A 0/1 term (a 0/1 covariate or a level of a categorical one) that
+    fewer than ``min_cell`` persons have, or lack, is suppressed: its numbers are blank and ``suppressed``
+    is true. ``persons`` is the number with the term.
     """
     require_columns(panel, ["person_id", period_column, outcome, *covariates], source)
+    at = panel.loc[(panel[period_column] == period) & panel[outcome].notna(), ["person_id", outcome, *covariates]]
     if ever:
-        window = panel.loc[(panel[period_column] >= 1) & (panel[period_column] <= period)]
-        per = window.groupby("person_id").agg(n=(period_column, "size"), y=(outcome, lambda s: float((s > 0).any())))
-        keep = per.index[per["n"] == period]
-        people = window.drop_duplicates("person_id").set_index("person_id").loc[keep, list(covariates)]
-        data = people.assign(**{outcome: per.loc[keep, "y"]}).reset_index()
-    else:
-        data = panel.loc[panel[period_column] == period, ["person_id", outcome, *covariates]]
-    fit = hc2_regression(data, outcome, covariates, source=source)
-    return Regression(fit.response, fit.table, fit.r2, fit.n, fit.data, None, ASSOCIATION_CAVEAT,
-                      {"period": period, "ever": ever})
+        window = panel.loc[(panel[period_column] >= 1) & (panel[period_column] <= period)
+                           & panel["person_id"].isin(at["person_id"])]
+        reached = (window[outcome] > 0).groupby(window["person_id"]).any().astype(float)
+        at = at.assign(**{outcome: at["person_id"].map(reached).to_numpy()})
+    fit = hc2_regression(at, outcome, covariates, source=source)
+    table = _suppress_terms(fit.table, fit.data, covariates, min_cell)
+    return Regression(fit.response, table, fit.r2, fit.n, fit.data, None, ASSOCIATION_CAVEAT,
+                      {"period": period, "ever": ever, "min_cell": min_cell})
+
+
+def _suppress_terms(table: pd.DataFrame, data: pd.DataFrame, covariates: Sequence[str], min_cell: int
+                    ) -> pd.DataFrame:
+    """Blank the 0/1 terms that fewer than ``min_cell`` persons have or lack; add ``persons`` per term."""
+    design = _design(data, covariates, "data")
+    binary = design.isin([0.0, 1.0]).all() & (design.columns != "(Intercept)")
+    persons = design.sum().where(binary)
+    small = binary & (few_persons(persons, min_cell) | few_persons(len(design) - persons, min_cell))
+    out = table.assign(persons=table["term"].map(persons).to_numpy(),
+                       suppressed=table["term"].map(small).fillna(False).to_numpy(dtype=bool))
+    numbers = ["estimate", "se", "t", "p_value", "ci_low", "ci_high", "persons"]
+    out.loc[out["suppressed"], numbers] = np.nan
+    return out

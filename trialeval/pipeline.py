@@ -54,6 +54,7 @@ from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, 
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
 from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
+from trialeval._pipeline_sites import by_site, effects_by_site, effects_from_spells_by_site, explain, explain_person
 
 if TYPE_CHECKING:
     from trialeval.partition import PartitionResult
@@ -63,14 +64,14 @@ if TYPE_CHECKING:
     from trialeval.costs import CostsResult
     from trialeval.demo import DemoResult
     from trialeval.power import PowerResult
-    from trialeval.explain import Regression
     from trialeval.report import ReportResult
 
 
 __all__ = [
     "BALANCE_FORMATS", "DEFAULT_LOCK_TIMEOUT", "ENGINES", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step",
-    "balance", "convert", "costs", "demo", "draw", "effects", "effects_from_spells", "exclude", "explain", "layout",
-    "match", "panel", "partition", "power", "report", "report_weeks", "verify", "write_effects",
+    "balance", "by_site", "convert", "costs", "demo", "draw", "effects", "effects_by_site", "effects_from_spells",
+    "effects_from_spells_by_site", "exclude", "explain", "explain_person", "layout", "match", "panel", "partition",
+    "power", "report", "report_weeks", "verify", "write_effects",
 ]
 
 R = TypeVar("R")
@@ -568,43 +569,6 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
 
 
 # --------------------------------------------------------------------------------------------------
-# explain
-
-def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: str, week: int,
-            by: str = "municipality", measure: str = "share", from_week: int | None = None,
-            factors: Sequence[str] | None = None, weights: str | None = None, config: PathLike | None = None,
-            plot: PathLike | None = None, lang: str | None = None, min_cell: int | None = None) -> Step[Regression]:
-    """Regress a result per site (share, change or effect at ``week``) on the site factors of a file.
-
-    ``factors`` defaults to every numeric column of ``site_factors`` but ``by``; ``weights`` is ``n``
-    (the site's number of persons) or a column of the factors file.
-    """
-    from trialeval.explain import hc2_regression, site_measure
-    from trialeval.plots import save_figure
-    cfg = _config(config)
-    settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
-    check_outputs([("--out", out), ("--plot", plot)],
-                  [("--panel", panel), ("--site-factors", site_factors), ("--config", config)])
-    data = read_table(panel, rename=cfg.columns if cfg is not None else None)
-    table = read_table(site_factors, text_columns=(by,))
-    require_columns(table, [by], str(site_factors))
-    per_site = site_measure(data, by, outcome, week, measure=measure, from_period=from_week,  # type: ignore[arg-type]
-                            min_cell=settings.min_cell, source=str(panel))
-    merged = per_site.merge(table.assign(**{by: table[by].astype(str)}), on=by, how="inner")
-    unmatched = sorted(set(per_site[by].astype(str)) - set(merged[by]))
-    if unmatched:
-        raise InputDataError(f"{site_factors}: no row for the site(s) {', '.join(unmatched[:10])} of the panel's "
-                             f"column '{by}'")
-    chosen = list(factors) if factors else [c for c in table.columns if c != by
-                                           and pd.api.types.is_numeric_dtype(table[c])]
-    fit = hc2_regression(merged, measure, chosen, weights=weights, source=str(site_factors))
-    written = [write_export(fit.table, out)]
-    if plot is not None and len(chosen) == 1:
-        written.append(save_figure(fit.plot(lang=settings.lang), plot))
-    return Step(fit, tuple(written))
-
-
-# --------------------------------------------------------------------------------------------------
 # match
 
 def match(ledger: PathLike, population: PathLike, spells: PathLike, config: PathLike, out: PathLike, *,
@@ -646,58 +610,3 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     if len(result.unmatched):
         written.append(write_text(result.unmatched.to_csv(index=False, lineterminator="\n"), unmatched_path))
     return Step(result, tuple(written))
-
-
-# --------------------------------------------------------------------------------------------------
-# results by site and subgroup
-
-def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups: Sequence[str] = (),
-            outcomes: Sequence[str] | None = None, weeks: Sequence[int] | None = None,
-            ledger: PathLike | None = None, config: PathLike | None = None, plot: PathLike | None = None,
-            lang: str | None = None, min_cell: int | None = None) -> Step[list[Any]]:
-    """Effects per site (``by``) and per subgroup of ``subgroups`` at the report weeks, written beside
-    ``out``: ``<out>_sites.csv`` and ``<out>_heterogeneity.csv``; ``<out>_subgroups.csv`` and
-    ``<out>_interactions.csv``; a caterpillar and a forest plot per outcome at the last week with ``plot``.
-    Subgroup columns missing from the panel come from ``ledger`` (one row per person)."""
-    from trialeval.plots import save_figure
-    from trialeval.sites import sites_tables, subgroup_tables
-    cfg = _config(config)
-    settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
-    out = Path(out)
-    chosen_weeks = list(weeks) if weeks else list(settings.report_weeks)
-    targets = {name: out.with_name(f"{out.stem}_{name}.csv") for name in
-               (["sites", "heterogeneity"] if by else []) + (["subgroups", "interactions"] if subgroups else [])}
-    inputs = [("--panel", panel), ("--ledger", ledger), ("--config", config)]
-    check_outputs([("--out", path) for path in targets.values()], inputs)
-    data = read_table(panel, rename=cfg.columns if cfg is not None else None)
-    missing = [c for c in subgroups if c not in data.columns]
-    if missing:
-        if ledger is None:
-            raise InputDataError(f"{panel}: no column(s) {', '.join(missing)}; give --ledger to take them from it")
-        people = read_table(ledger, rename=cfg.columns if cfg is not None else None)
-        require_columns(people, ["person_id", *missing], str(ledger))
-        data = data.merge(people[["person_id", *missing]].drop_duplicates("person_id"), on="person_id", how="left")
-    names = list(outcomes) if outcomes else [o for o in (settings.outcomes or ()) if o in data.columns]
-    if not names:
-        raise OptionError("give --outcomes (or [analysis] outcomes in the config)")
-    written: list[Path] = []
-    results: list[Any] = []
-    if by:
-        rows, het, site_results = sites_tables(data, by, names, chosen_weeks, min_cell=settings.min_cell,
-                                               source=str(panel))
-        written += [write_export(rows, targets["sites"]), write_export(het, targets["heterogeneity"])]
-        results += site_results
-        if plot is not None:
-            for r in site_results[len(chosen_weeks) - 1::len(chosen_weeks)]:
-                written.append(save_figure(r.plot(lang=settings.lang),
-                                           Path(plot).with_name(f"{Path(plot).stem}_sites_{r.outcome}.png")))
-    if subgroups:
-        rows, tests, group_results = subgroup_tables(data, subgroups, names, chosen_weeks,
-                                                     min_cell=settings.min_cell, source=str(panel))
-        written += [write_export(rows, targets["subgroups"]), write_export(tests, targets["interactions"])]
-        results += group_results
-        if plot is not None:
-            for g in group_results[len(chosen_weeks) - 1::len(chosen_weeks)]:
-                written.append(save_figure(g.plot(lang=settings.lang),
-                                           Path(plot).with_name(f"{Path(plot).stem}_subgroups_{g.outcome}.png")))
-    return Step(results, tuple(written))

@@ -369,6 +369,11 @@ def build_report(
     sections += effect_sections
     figures += n_figures
 
+    # --- by site and subgroup, what explains it, who gets there (when their files are in the folder)
+    from trialeval.report_sites import site_sections
+    parts, more, n_figures = site_sections(out_dir, lang, k, lambda df: _table(df, lang), HOURS_OUTCOMES)
+    body, sections, figures = body + parts, sections + more, figures + n_figures
+
     # --- costs
     costs = _read(out_dir / layout.COSTS)
     body.append(f"<h2>{t['costs']}</h2>")
@@ -445,7 +450,9 @@ def _effects_sections(out_dir: Path, t: dict[str, str], k: int, weeks: tuple[int
     if effects is not None:
         sections.append("effects")
         prefix = layout.table_name(layout.EFFECTS_PLOT) + "_"
-        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png") if p.name != layout.EFFECTS_HOURS_PLOT):
+        from trialeval.report_sites import is_site_figure
+        for png in sorted(p for p in out_dir.glob(f"{prefix}*.png")
+                          if p.name != layout.EFFECTS_HOURS_PLOT and not is_site_figure(p)):
             body.append(_img(png, png.stem.removeprefix(prefix).replace("_", " ")))
             figures += 1
         at = effects.loc[effects[axis.column].isin(weeks)].sort_values(["outcome", axis.column])

@@ -227,6 +227,9 @@ class SubgroupResult:
     def summary(self) -> str:
         lines = [f"{self.outcome}, period {self.period}: effects by subgroup"]
         for r in self.tests.itertuples(index=False):
+            if r.df < 1:
+                lines.append(f"  {r.covariate}: fewer than two subgroups large enough to show; no test")
+                continue
             lines.append(f"  {r.covariate}: interaction χ² = {r.chi2:.2f} on {r.df} df, p = {r.p_value:.3g} "
                          f"(Holm {r.p_holm:.3g})")
         return "\n".join(lines)

@@ -9,6 +9,7 @@
 #   sites_reference_subgroups.csv   subgroup effects and the HC2 Wald test of the interaction terms
 #   sites_reference_explain.csv     lm_robust(HC2) of the site share on fidelity (and weighted by n), R2 from lm
 #   sites_reference_person.csv      lm_robust(HC2) of the outcome at week 13 on background covariates
+#   sites_reference_person_ever.csv lm_robust(HC2) of "ever by week 13" (some persons not observed at 13)
 suppressPackageStartupMessages({library(estimatr); library(metafor)})
 dir <- "tests/reference"
 fmt <- function(df) {
@@ -96,3 +97,18 @@ person <- lm_robust(in_company ~ gender + age_band + prior_hours, data = wk, se_
 write_full(data.frame(term = names(coef(person)), estimate = unname(coef(person)), se = unname(person$std.error),
                       p_value = unname(person$p.value), r2 = person$r.squared, n = nrow(wk)),
            "sites_reference_person.csv")
+
+# ---- person-level regression of "ever by week 13" (persons whose id ends in 7 are not observed at week 13:
+# they are left out; "ever" is any positive value in the weeks observed from 1 to 13) -----------------
+cens <- panel
+cens$in_company[cens$week == 13 & grepl("7$", cens$person_id)] <- NA
+at <- cens[cens$week == 13 & !is.na(cens$in_company), ]
+window <- cens[cens$week >= 1 & cens$week <= 13 & !is.na(cens$in_company), ]
+reached <- tapply(window$in_company > 0, window$person_id, any)
+at$ever <- as.numeric(reached[at$person_id])
+ever_fit <- lm_robust(ever ~ gender + age_band + prior_hours, data = at, se_type = "HC2")
+write_full(data.frame(term = names(coef(ever_fit)), estimate = unname(coef(ever_fit)),
+                      se = unname(ever_fit$std.error), df = unname(ever_fit$df), p_value = unname(ever_fit$p.value),
+                      ci_low = unname(ever_fit$conf.low), ci_high = unname(ever_fit$conf.high),
+                      r2 = ever_fit$r.squared, n = nrow(at), mean_ever = mean(at$ever)),
+           "sites_reference_person_ever.csv")

@@ -70,3 +70,15 @@ def test_person_regression_equals_lm_robust_hc2_with_treatment_contrasts():
         assert_allclose(fit.table[col], ref[col], **TOL, err_msg=col)
     assert_allclose(fit.r2, ref["r2"].iloc[0], **TOL)
     assert "associations" in fit.caveat and fit.n == ref["n"].iloc[0]
+
+
+def test_person_regression_ever_by_a_period_equals_lm_robust_hc2():
+    ref = pd.read_csv(HERE / "sites_reference_person_ever.csv")
+    panel = PANEL.copy()
+    panel.loc[(panel["week"] == 13) & panel["person_id"].str.endswith("7"), "in_company"] = float("nan")
+    fit = person_regression(panel, "in_company", 13, ["gender", "age_band", "prior_hours"], ever=True)
+    assert list(fit.table["term"]) == list(ref["term"]) and fit.n == ref["n"].iloc[0]
+    assert_allclose(fit.data["in_company"].mean(), ref["mean_ever"].iloc[0], **TOL)
+    for col in ("estimate", "se", "df", "p_value", "ci_low", "ci_high"):
+        assert_allclose(fit.table[col], ref[col], **TOL, err_msg=col)
+    assert_allclose(fit.r2, ref["r2"].iloc[0], **TOL)
