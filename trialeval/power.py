@@ -46,9 +46,10 @@ class PowerResult:
                    f"(SD {fmt(self.sd, '.4f', lang)})"
                    if self.proportion is not None else f"outcome SD {fmt(self.sd, 'g', lang)}")
         n_t = self.n * self.share
+        whole = "count" if float(n_t).is_integer() else None
         text = (f"Minimum detectable effect: {fmt(self.mde, '.4f', lang)}\n"
-                f"  N = {fmt(self.n, '', lang, 'count')} ({fmt(n_t, 'g', lang)} treatment, "
-                f"{fmt(self.n - n_t, 'g', lang)} control), {outcome}\n"
+                f"  N = {fmt(self.n, '', lang, 'count')} ({fmt(n_t, 'g', lang, whole)} treatment, "
+                f"{fmt(self.n - n_t, 'g', lang, whole)} control), {outcome}\n"
                 f"  two-sided alpha = {fmt(self.alpha, 'g', lang)}, power = {fmt(self.power, 'g', lang)}, "
                 f"SE = {fmt(self.standard_error, '.4f', lang)}")
         if self.proportion is not None:

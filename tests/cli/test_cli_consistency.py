@@ -53,7 +53,7 @@ def test_global_options_are_accepted_before_and_after_the_command(where):
     assert quiet.exit_code == 0 and quiet.output == ""
     args = (["--lang", "da", *power] if where == "before" else [*power, "--lang", "da"])
     danish = runner.invoke(app, args)
-    assert danish.exit_code == 0 and "N = 4.800 (2400 treatment" in danish.output
+    assert danish.exit_code == 0 and "N = 4.800 (2.400 treatment" in danish.output
     assert runner.invoke(app, [*power, "--verbose"]).exit_code == 0
     bad = runner.invoke(app, [*power, "--lang", "de"])
     assert bad.exit_code == 2 and "must be en or da" in bad.output

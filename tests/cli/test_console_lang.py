@@ -39,7 +39,7 @@ def test_power_in_danish_matches_the_formula():
     mde = (stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) * se
     text = result.output
     assert f"Minimum detectable effect: {da(mde, 4)}" in text
-    assert "N = 4.800 (2400 treatment, 2400 control)" in text
+    assert "N = 4.800 (2.400 treatment, 2.400 control)" in text
     assert f"SE = {da(se, 4)}" in text and f"(SD {da(sd, 4)})" in text
     assert f"= {da(100 * mde, 2)} percentage points" in text
     assert "alpha = 0,05, power = 0,8" in text
