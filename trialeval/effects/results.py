@@ -221,7 +221,7 @@ class EffectsResult:
                              f"{_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}, "
                              f"Holm p = {console.p(r['p_holm'], lang)}")
         if self.dropped_blocks is not None and len(self.dropped_blocks):
-            lines.append(f"{console.count(len(self.dropped_blocks), lang)} block-{unit} cell(s) dropped "
+            lines.append(f"{console.fmt(len(self.dropped_blocks), '', lang, 'count')} block-{unit} cell(s) dropped "
                          "(an arm with < 2 persons)")
         if self.hours is not None:
             lines.append(self.hours.summary(lang))
