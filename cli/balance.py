@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, say, say_written, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -58,5 +58,5 @@ def balance_command(
             ri_draws=ri_draws, seed=seed, format=format, plot=plot, min_cell=min_cell,
             drop_excluded=drop_exclusions, progress=progress,
         )
-    say(step.summary())
+    say(step.summary(console_lang()))
     say_written(step.written)

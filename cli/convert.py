@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, say, say_written, user_errors
 
 
 @app.command("convert")
@@ -33,5 +33,5 @@ def convert(
     """
     with user_errors():
         step = pipeline.convert(register, source, out, config=config, codes=codes)
-    say(step.summary())
+    say(step.summary(console_lang()))
     say_written(step.written)

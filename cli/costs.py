@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, say, say_written, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -20,7 +20,9 @@ def costs_command(
     plot: Optional[Path] = typer.Option(
         None, "--plot", help="J-curve figure (.png/.pdf); the bars and tornado go to <stem>_bars and <stem>_tornado."),
     flows: Optional[Path] = typer.Option(None, "--flows", help="Also write the weekly discounted flows here."),
-    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the draws behind P(net > 0)."),
+    seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the draws behind P(net > 0) "
+                                       f"(default: the --config trial's seed, else {pipeline.COSTS_SEED})."),
+    config: Optional[Path] = typer.Option(None, "--config", help="trial.toml: the seed and the language."),
     draws: int = typer.Option(2000, "--draws", min=0, help="Draws of the effect curves (0 = skip P(net > 0))."),
     tornado: Optional[str] = typer.Option(None, "--tornado", help="Scenario shown in the tornado (default C)."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Figure labels: en or da [en]."),
@@ -31,6 +33,7 @@ def costs_command(
     """
     with user_errors(), progress_bar("costs") as progress:
         step = pipeline.costs(effects, scenarios, out, plot=plot, flows=flows, seed=seed, draws=draws,
-                              tornado=tornado, lang=lang, progress=progress)
-    say(step.summary())
+                              tornado=tornado, lang=lang, progress=progress,
+                              config=config)
+    say(step.summary(console_lang()))
     say_written(step.written)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, user_errors
+from trialeval.cli._app import app, console_lang, say, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -27,4 +27,4 @@ def demo_command(
     """
     with user_errors(), progress_bar("Running the sample trial") as progress:
         step = pipeline.demo(out_dir, data, lang=lang, min_cell=min_cell, progress=progress)
-    say(step.summary())   # the demo's summary lists the files it wrote
+    say(step.summary(console_lang()))   # the demo's summary lists the files it wrote

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, user_errors
+from trialeval.cli._app import app, console_lang, say, user_errors
 
 
 @app.command("draw")
@@ -34,7 +34,7 @@ def draw_command(
     with user_errors():
         step = pipeline.draw(population, config, ledger, request, date, design_change=design_change,
                              lock_timeout=lock_timeout)
-    say(step.summary())
+    say(step.summary(console_lang()))
 
 
 @app.command("verify")
@@ -54,9 +54,9 @@ def verify_command(
     with user_errors():
         step = pipeline.verify(population, config, ledger)
     if not step.result.ok:
-        typer.echo(step.summary(), err=True)
+        typer.echo(step.summary(console_lang()), err=True)
         raise typer.Exit(1)
-    say(step.summary())
+    say(step.summary(console_lang()))
 
 
 @app.command("exclude")
@@ -93,4 +93,4 @@ def power_command(
     """
     with user_errors():
         step = pipeline.power(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power)
-    say(step.summary())
+    say(step.summary(console_lang()))

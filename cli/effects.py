@@ -8,7 +8,7 @@ from typing import Any, Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, renamed, say, say_written, user_errors
 from trialeval.pipeline import OptionError
 from trialeval.cli._progress import progress_bar
 
@@ -49,7 +49,9 @@ def effects_command(
     min_weeks: Optional[int] = typer.Option(None, "--min-weeks", help="Fixed cohort: persons followed >= K weeks."),
     summary_weeks: Optional[int] = typer.Option(None, "--summary-weeks", help="Average effect over weeks 1-K."),
     hours_week: Optional[int] = typer.Option(None, "--hours-week", help="Hours distribution at this week."),
-    weeks: Optional[int] = typer.Option(None, "--weeks", help="Report weeks 1-N (default: every week >= 1)."),
+    weeks: Optional[int] = typer.Option(None, "--last-week", help="Report weeks 1-N (default: every week >= 1); "
+                                        "with --spells also the weeks built."),
+    old_weeks: Optional[int] = typer.Option(None, "--weeks", hidden=True, help="Old name of --last-week."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Figure language: en or da."),
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the band and RI draws (default: the trial seed)."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", help="Smallest exported cell (default 5)."),
@@ -80,15 +82,16 @@ def effects_command(
     BASE_subgroups_<outcome>.png) with --plot.
 
     Example: trialeval effects --ledger ledger.csv --spells spells.parquet --extraction-date 2018-12-31
-    --weeks 104 --out effects.csv
+    --last-week 104 --out effects.csv
     """
     common: dict[str, Any] = dict(config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
                   covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
-                  summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
+                  summary_weeks=summary_weeks, hours_week=hours_week, lang=lang, seed=seed,
                   min_cell=min_cell, plot=plot)
     sites: dict[str, Any] = dict(by=by, subgroups=_split(subgroups) or [])
     beside = ledger if panel is not None and spells is None and (by or subgroups) else None
     with user_errors():
+        common["weeks"] = renamed(weeks, old_weeks, "--last-week", "--weeks")
         from_spells = _source(panel, None if beside else ledger, spells, extraction_date, min_days, drop_bad_rows,
                               min_matched_share, panel_out)
     title = "Building panel and effects" if from_spells else "Effects"
@@ -107,7 +110,7 @@ def effects_command(
                 workers=workers, progress=progress, **common)
         else:
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
-    say(step.summary())
+    say(step.summary(console_lang()))
     say_written(step.written)
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, say, say_written, user_errors
 from trialeval.pipeline import OptionError
 
 
@@ -68,5 +68,5 @@ def explain(
             step = pipeline.explain(panel, site_factors, out, outcome=outcome, week=week, by=by, measure=measure,
                                     from_week=from_week, factors=_split(factors), weights=weights, config=config,
                                     plot=plot, lang=lang)
-    say(step.summary())
+    say(step.summary(console_lang()))
     say_written(step.written)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, say, say_written, user_errors
 
 
 @app.command("match")
@@ -35,5 +35,5 @@ def match(
     """
     with user_errors():
         step = pipeline.match(ledger, population, spells, config, out, keep_excluded=keep_excluded, date=date)
-    say(step.summary())
+    say(step.summary(console_lang()))
     say_written(step.written)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, user_errors
+from trialeval.cli._app import app, console_lang, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -61,6 +61,6 @@ def panel(
             min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
             engine=engine, scheduler=scheduler, dream=dream, eindkomst=eindkomst, codes=codes,
         )
-    typer.echo(step.summary())
+    typer.echo(step.summary(console_lang()))
     for path in step.written:
         typer.echo(f"wrote {path}")

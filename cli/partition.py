@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, say, say_written, user_errors
+from trialeval.cli._app import app, console_lang, say, say_written, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -37,5 +37,5 @@ def partition(
     with user_errors(), progress_bar("Partitioning (rows)", quiet=quiet) as progress:
         step = pipeline.partition(ledger, spells, out, parts=parts, config=config, drop_bad_rows=drop_bad_rows,
                                   force=force, progress=progress)
-    say(step.summary())
+    say(step.summary(console_lang()))
     say_written(step.written)

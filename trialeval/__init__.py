@@ -1,13 +1,17 @@
 """trialeval: evaluate employment programmes from a register extract to effect curves and costs.
 
 The public functions are verbs (``draw_wave``, ``check_balance``, ``build_panel``, ``estimate_effects``,
-``estimate_costs``, ``minimum_detectable_effect``); the modules keep the names of the steps
-(``trialeval.draw``, ``trialeval.balance``, ``trialeval.panel``, ``trialeval.effects``, ``trialeval.costs``,
-``trialeval.power``), so ``import trialeval.effects`` always gives the module.
+``estimate_costs``, ``minimum_detectable_effect``, ``write_report``); the modules keep the names of the
+steps (``trialeval.draw``, ``trialeval.balance``, ``trialeval.panel``, ``trialeval.effects``,
+``trialeval.costs``, ``trialeval.power``, ``trialeval.report``), so ``import trialeval.effects`` always gives
+the module. ``trialeval.report`` can also be called: ``trialeval.report("trial.toml", "output", lang="da")``
+is ``write_report``, the ``trialeval report`` command.
 """
 
 import importlib
 import importlib.util
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 from trialeval._version import __version__
@@ -47,6 +51,7 @@ _LAZY = {
     "TimeAxis": ("trialeval.timeaxis", "TimeAxis"),
     "PartitionResult": ("trialeval.partition", "PartitionResult"),
     "partition_extract": ("trialeval.partition", "partition_extract"),
+    "write_report": ("trialeval._report_api", "report"),
 }
 
 
@@ -60,6 +65,28 @@ def __getattr__(name: str) -> Any:
     if not name.startswith("_") and importlib.util.find_spec(f"trialeval.{name}") is not None:
         return importlib.import_module(f"trialeval.{name}")
     raise AttributeError(f"module 'trialeval' has no attribute {name!r}")
+
+
+class _ReportModule(types.ModuleType):
+    """:mod:`trialeval.report`, which called builds the report: ``trialeval.report(config, out_dir, lang="da")``
+    (:func:`trialeval._report_api.report`)."""
+
+    def __call__(self, *args: Any, **options: Any) -> Any:
+        from trialeval._report_api import report
+
+        return report(*args, **options)
+
+
+class _Package(types.ModuleType):
+    """The package: its ``report`` attribute, the module, is also the report function."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name == "report" and type(value) is types.ModuleType:
+            value.__class__ = _ReportModule
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __dir__() -> list[str]:
@@ -85,6 +112,7 @@ if TYPE_CHECKING:
     from trialeval.power import PowerResult
     from trialeval.power import power as minimum_detectable_effect
     from trialeval.timeaxis import TimeAxis
+    from trialeval._report_api import report as write_report
 
 
 __all__ = [
@@ -94,7 +122,7 @@ __all__ = [
     "TrialConfig", "VerifyResult",
     "build_panel", "check_balance", "draw_wave", "estimate_costs", "estimate_effects", "exclude_person",
     "hours_distribution", "load_config", "load_scenarios", "minimum_detectable_effect", "partition_extract", "read_spells",
-    "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel",
+    "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel", "write_report",
     "ConfigError", "DesignError", "EngineError", "EstimationError", "InputDataError", "LedgerMismatchError", "TrialevalError",
     "TrialevalWarning",
 ]

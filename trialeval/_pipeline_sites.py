@@ -59,11 +59,13 @@ class SiteResults:
     subgroups: list[Any] = field(default_factory=list)
     effects: EffectsResult | None = None
 
-    def summary(self) -> str:
-        parts = [self.effects.summary()] if self.effects is not None else []
+    def summary(self, lang: str = "en") -> str:
+        from trialeval._console import summary
+
+        parts = [summary(self.effects, lang)] if self.effects is not None else []
         weeks = sorted({r.period for r in self.sites + self.subgroups})
         last = weeks[-1] if weeks else None
-        parts += [r.summary() for r in self.sites + self.subgroups if r.period == last]
+        parts += [summary(r, lang) for r in self.sites + self.subgroups if r.period == last]
         return "\n".join(parts)
 
 
@@ -154,7 +156,7 @@ def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups:
                                                  weeks=weeks, ledger=ledger, config=config, plot=plot, lang=lang,
                                                  min_cell=min_cell, inputs=inputs)
     results = [r for kind in ("sites", "subgroups") if kind in computed for r in computed[kind][2]]
-    return Step(results, tuple(_write(computed, targets, lang_, n_weeks)))
+    return Step(results, tuple(_write(computed, targets, lang_, n_weeks)), lang_)
 
 
 def effects_by_site(panel: PathLike, out: PathLike, *, by: str | None, subgroups: Sequence[str],
@@ -174,7 +176,7 @@ def effects_by_site(panel: PathLike, out: PathLike, *, by: str | None, subgroups
     step = effects(panel, out, **options)
     written = _write(computed, targets, lang, n_weeks)
     return Step(SiteResults(computed.get("sites", (0, 0, []))[2], computed.get("subgroups", (0, 0, []))[2],
-                            step.result), step.written + tuple(written))
+                            step.result), step.written + tuple(written), lang)
 
 
 def effects_from_spells_by_site(ledger: PathLike, spells: PathLike, out: PathLike, *, by: str | None,
@@ -212,7 +214,7 @@ def effects_from_spells_by_site(ledger: PathLike, spells: PathLike, out: PathLik
     from trialeval.sites import SiteResult
     return Step(SiteResults([r for r in sites.result if isinstance(r, SiteResult)],
                             [r for r in sites.result if not isinstance(r, SiteResult)], step.result),
-                kept + sites.written)
+                kept + sites.written, sites.lang)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -250,7 +252,7 @@ def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: 
     written = [write_export(fit.export_frame(), out)]
     if plot is not None and len(chosen) == 1:
         written.append(save_figure(fit.plot(lang=settings.lang), plot))
-    return Step(fit, tuple(written))
+    return Step(fit, tuple(written), settings.lang)
 
 
 def explain_person(panel: PathLike, out: PathLike, *, outcome: str, week: int, covariates: Sequence[str],

@@ -136,6 +136,15 @@ class BalanceResult:
         """The balance table (``balance.csv``): one row per covariate or level of a categorical."""
         return self.balance_table.copy()
 
+    def tidy(self, table: Literal["balance", "representativeness"] = "balance") -> pd.DataFrame:
+        """One row per covariate (or level of a categorical) in the broom sense: ``term``
+        (``covariate`` or ``covariate=level``), ``estimate`` (difference of the group means or shares),
+        ``smd``, ``variance_ratio``, ``p_value``, ``test``, the two means and ``flag`` (rows resting on
+        small cells are blank, as exported)."""
+        from trialeval._balance_text import tidy
+
+        return tidy(self._table(table))
+
     def omnibus(self) -> pd.DataFrame:
         """The omnibus tests (``balance_omnibus.csv``): the F-test and its randomisation p-value.
 
@@ -161,28 +170,12 @@ class BalanceResult:
         t = self.balance_table
         return t.loc[t["flag"].str.startswith("|smd|")].copy()
 
-    def summary(self) -> str:
-        """A readable report: the balance table with flags, the omnibus tests, representativeness."""
-        t = self.balance_table
-        lines = [
-            f"Balance: {self.groups[0]} (n={self.n_treatment}) vs {self.groups[1]} (n={self.n_control}), "
-            f"{len(self.kinds)} covariates, {len(t)} rows",
-            _text_table(t, ("treatment", "control")),
-        ]
-        n_01 = int((t["flag"] == "|smd|>0.1").sum())
-        n_25 = int((t["flag"] == "|smd|>0.25").sum())
-        p = pd.to_numeric(t.drop_duplicates("covariate")["p_value"], errors="coerce")
-        lines.append(
-            f"Flags: {n_01} row(s) with 0.1 < |SMD| <= 0.25, {n_25} with |SMD| > 0.25; "
-            f"{int((p < self.alpha).sum())} of {int(p.notna().sum())} covariate tests with p < {self.alpha:g}"
-        )
-        lines.append(_omnibus_text(self.omnibus_table))
-        if self.representativeness_table is not None:
-            who = "drawn (both arms)" if self.representativeness_mode == "both" else "drawn (treatment arm)"
-            lines += ["", f"Representativeness: {who} (n={self.n_drawn}) vs eligible not drawn "
-                          f"(n={self.n_not_drawn})",
-                      _text_table(self.representativeness_table, ("drawn", "not_drawn"))]
-        return "\n".join(lines)
+    def summary(self, lang: str = "en") -> str:
+        """A readable report: the balance table with flags, the omnibus tests, representativeness; numbers
+        in ``lang`` (en or da)."""
+        from trialeval._balance_text import summary_text
+
+        return summary_text(self, lang)
 
     def plot(self, ax: Any = None) -> Any:
         """Love plot of the SMDs (with the representativeness SMDs as open circles when present)."""

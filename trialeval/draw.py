@@ -115,19 +115,27 @@ class DrawResult:
         return (self.wave_rows.groupby(["municipality", "arm"]).size().unstack("arm", fill_value=0)
                 .reindex(columns=list(self.groups), fill_value=0))
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        """The wave: persons drawn, eligibility funnel and persons per municipality; numbers in ``lang``."""
+        from trialeval._console import check, fmt
+
+        check(lang)
+
+        def n(v: Any) -> str:
+            return fmt(v, "", lang, "count")
+
         e = self.manifest_entry
         first, second = self.groups
         lines = [
-            f"Wave {e['wave']} on {e['date']}: {e['n_drawn']} drawn "
-            f"({e['counts'][first]} {first}, {e['counts'][second]} {second}) "
+            f"Wave {e['wave']} on {e['date']}: {n(e['n_drawn'])} drawn "
+            f"({n(e['counts'][first])} {first}, {n(e['counts'][second])} {second}) "
             f"in {len(e['strata'])} blocks; seed {e['seed']}.",
             "Eligibility (candidates removed by each rule, in order):",
         ]
-        lines += [f"  {r.rule:<45} {r.removed:>8} removed, {r.remaining:>8} remain"
+        lines += [f"  {r.rule:<45} {n(r.removed):>8} removed, {n(r.remaining):>8} remain"
                   for r in self.eligibility.itertuples()]
         lines.append("Drawn per municipality:")
-        lines += [f"  {muni:<25} {row[first]:>5} {first} {row[second]:>5} {second}"
+        lines += [f"  {muni:<25} {n(row[first]):>5} {first} {n(row[second]):>5} {second}"
                   for muni, row in self.counts().iterrows()]
         return "\n".join(lines)
 
@@ -370,11 +378,20 @@ class VerifyResult:
     n_persons: int
     problems: tuple[str, ...] = field(default_factory=tuple)
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        """Confirmed, or every difference found; numbers in ``lang``."""
+        from trialeval._console import fmt
+
         if self.ok:
             return (f"Ledger confirmed: {self.waves_checked} wave(s) replayed, "
-                    f"{self.n_persons} persons assigned exactly as recorded.")
+                    f"{fmt(self.n_persons, '', lang, 'count')} persons assigned exactly as recorded.")
         return "Ledger does NOT match its replay:\n" + "\n".join(f"  - {p}" for p in self.problems)
+
+    def _repr_html_(self) -> str:
+        """The verdict, and the differences found (counts of waves and persons only)."""
+        import html
+
+        return "<pre>" + html.escape(self.summary()) + "</pre>"
 
     def to_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "waves_checked": self.waves_checked, "n_persons": self.n_persons,

@@ -52,11 +52,33 @@ class Regression:
         body = " + ".join(f"{est[t]:.{digits}f}{'x' if len(slopes) == 1 else '·' + t}" for t in slopes)
         return f"y = {body} + {est['(Intercept)']:.{digits}f}, R² = {self.r2:.3f}".replace("+ -", "− ")
 
-    def summary(self) -> str:
-        rows = "\n".join(f"  {r.term:<24} {r.estimate:>10.4f}  SE {r.se:.4f}  p {r.p_value:.3g}"
+    def summary(self, lang: str = "en") -> str:
+        """The coefficients with HC2 standard errors and p-values, and R²; numbers in ``lang``."""
+        from trialeval._console import check, fmt, p
+
+        check(lang)
+        rows = "\n".join(f"  {r.term:<24} {fmt(r.estimate, '.4f', lang):>10}  SE {fmt(r.se, '.4f', lang)}  "
+                         f"p {p(r.p_value, lang)}"
                          for r in self.table.itertuples(index=False))
-        head = f"{self.response} on {', '.join(t for t in self.table['term'] if t != '(Intercept)')} (n = {self.n}, HC2)"
-        return "\n".join(filter(None, [head, rows, f"  R² = {self.r2:.3f}", self.caveat]))
+        head = (f"{self.response} on {', '.join(t for t in self.table['term'] if t != '(Intercept)')} "
+                f"(n = {fmt(self.n, '', lang, 'count')}, HC2)")
+        return "\n".join(filter(None, [head, rows, f"  R² = {fmt(self.r2, '.3f', lang)}", self.caveat]))
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per term in the broom / pyfixest sense: ``term, estimate, std_error, statistic, df,
+        p_value, conf_low, conf_high, n``."""
+        t = self.table
+        return pd.DataFrame({"term": t["term"], "estimate": t["estimate"], "std_error": t["se"],
+                             "statistic": t["t"], "df": t["df"], "p_value": t["p_value"],
+                             "conf_low": t["ci_low"], "conf_high": t["ci_high"], "n": self.n}).reset_index(drop=True)
+
+    def _repr_html_(self) -> str:
+        """The coefficient table (sites or persons with fewer than the minimum cell size are already left
+        out of the fit)."""
+        import html
+
+        return (f"<p>{html.escape(self.response)} (n = {self.n:,}, HC2), R² = {self.r2:.3f}</p>"
+                + self.tidy().to_html(index=False, float_format=lambda v: f"{v:.4f}"))
 
     def export_frame(self) -> pd.DataFrame:
         """The coefficient table with the fit's n and R² (and the caveat, when there is one) in every row."""

@@ -68,7 +68,7 @@ if TYPE_CHECKING:
 
 
 __all__ = [
-    "BALANCE_FORMATS", "DEFAULT_LOCK_TIMEOUT", "ENGINES", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step",
+    "BALANCE_FORMATS", "COSTS_SEED", "DEFAULT_LOCK_TIMEOUT", "ENGINES", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step",
     "balance", "by_site", "convert", "costs", "demo", "draw", "effects", "effects_by_site", "effects_from_spells",
     "effects_from_spells_by_site", "exclude", "explain", "explain_person", "layout", "match", "panel", "partition",
     "power", "report", "report_weeks", "verify", "write_effects",
@@ -85,10 +85,15 @@ class Step(Generic[R]):
 
     result: R
     written: tuple[Path, ...] = ()
+    lang: str = "en"
 
-    def summary(self) -> str:
-        """The result's summary."""
-        return str(self.result.summary())  # type: ignore[attr-defined]
+    def summary(self, lang: str | None = None) -> str:
+        """The result's summary, its numbers in ``lang`` (default: the step's language, the option's or the
+        config's)."""
+        return _summary(self.result, lang or self.lang)
+
+
+from trialeval._console import summary as _summary  # noqa: E402
 
 
 def _config(path: PathLike | None) -> TrialConfig | None:
@@ -185,7 +190,7 @@ def balance(
     written = result.write(out, fmt)  # type: ignore[arg-type]
     if figure is not None:
         written.append(save_figure(figure, plot))  # type: ignore[arg-type]
-    return Step(result, tuple(written))
+    return Step(result, tuple(written), settings.lang)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -228,7 +233,7 @@ def panel(
             written += effects(out, effects_out, config=config).written
         else:
             written += _curves_from_sums(result, effects_out, fx, None, [("--config", config), ("--out", out)])[1]
-    return Step(result, written)
+    return Step(result, written, settings.lang)
 
 
 def _panel_settings(cfg: TrialConfig | None, extraction_date: str | None, **options: int | float | None
@@ -320,7 +325,7 @@ def effects(
         unordered="read whole", design=_design(cfg),
     )
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
-    return Step(result, written)
+    return Step(result, written, settings.lang)
 
 
 def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, lang: str, *,
@@ -388,7 +393,7 @@ def effects_from_spells(
         if rejects is not None:
             written += (write_table(result.rejects, rejects),)
         curves, files = _curves_from_sums(result, out, fx, plot, inputs)
-        return Step(curves, written + files)
+        return Step(curves, written + files, fx.lang)
     return _effects_via_file(ledger, spells, out, panel_out, panel_settings, config=config, rejects=rejects,
                              drop_bad_rows=drop_bad_rows, workers=workers, progress=progress,
                              options=dict(outcomes=outcomes, blocks=blocks, covariates=covariates,
@@ -442,7 +447,7 @@ def _effects_via_file(ledger: PathLike, spells: PathLike, out: Path, panel_out: 
         if rejects is not None:
             kept += (write_table(built.rejects, rejects),)
         step = effects(path, out, config=config, **options)
-        return Step(step.result, kept + step.written)
+        return Step(step.result, kept + step.written, step.lang)
     finally:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
@@ -451,38 +456,47 @@ def _effects_via_file(ledger: PathLike, spells: PathLike, out: Path, panel_out: 
 # --------------------------------------------------------------------------------------------------
 # costs
 
+#: Seed of the cost draws when neither ``--seed`` nor a trial config gives one.
+COSTS_SEED = 20160301
+
+
 def costs(
     effects: PathLike, scenarios: PathLike, out: PathLike, *, plot: PathLike | None = None,
     flows: PathLike | None = None, seed: int | None = None, draws: int = 2000, tornado: str | None = None,
-    lang: str | None = None, progress: Progress = None,
+    lang: str | None = None, progress: Progress = None, config: PathLike | None = None,
 ) -> Step[CostsResult]:
-    """Value an effects table under every scenario; write the table, the flows and the three figures."""
+    """Value an effects table under every scenario; write the table, the flows and the three figures.
+
+    The draws behind P(net > 0) are seeded by ``seed``, else the trial's seed (``config``), else
+    :data:`COSTS_SEED`, so the same call gives the same P.
+    """
     from trialeval.costs import costs as value_costs, load_scenarios
     from trialeval.plots import check_figure_path, check_lang, save_figure
-    settings = AnalysisSettings.from_config(None, lang=lang, seed=seed)
+    settings = AnalysisSettings.from_config(_config(config), lang=lang, seed=seed)
     check_lang(settings.lang)
     figures = layout.cost_figures(plot) if plot is not None else {}
     check_outputs([("--out", out), ("--flows", flows)] + [("--plot", path) for path in figures.values()],
-                  [("--effects", effects), ("--scenarios", scenarios)])
+                  [("--effects", effects), ("--scenarios", scenarios), ("--config", config)])
     if plot is not None:
         check_figure_path(plot)
     table = read_table(effects, text_columns=("outcome",))
     spec = load_scenarios(Path(scenarios))
     if tornado is not None and tornado not in {s.name for s in spec.scenarios}:
         raise OptionError(f"no scenario named {tornado!r} in {Path(scenarios).name}", option="--tornado")
-    result = value_costs(table, spec, draws=draws, rng=settings.seed, source=str(effects), progress=progress)
+    result = value_costs(table, spec, draws=draws, rng=COSTS_SEED if settings.seed is None else settings.seed,
+                         source=str(effects), progress=progress)
     written = [write_export(result.to_frame(), out)]
     if flows is not None:
         written.append(write_export(result.flows, flows))
     for kind, path in figures.items():
         written.append(save_figure(result.plot(kind, scenario=tornado, lang=settings.lang), path))  # type: ignore[arg-type]
-    return Step(result, tuple(written))
+    return Step(result, tuple(written), settings.lang)
 
 
 # --------------------------------------------------------------------------------------------------
 # report, demo
 
-def report_weeks(text: str | None) -> tuple[int, ...] | None:
+def report_weeks(text: str | None, option: str = "--weeks") -> tuple[int, ...] | None:
     """``"13,26,52"`` as whole weeks from 1 to ``MAX_WEEKS``; anything else is an :class:`OptionError`.
 
     Examples
@@ -496,11 +510,11 @@ def report_weeks(text: str | None) -> tuple[int, ...] | None:
         chosen = tuple(int(w) for w in text.split(","))
     except ValueError:
         raise OptionError(f"weeks must be a comma-separated list of whole weeks, e.g. 13,26,52; got {text!r}",
-                          option="--weeks") from None
+                          option=option) from None
     try:
         check_option("weeks", text, all(1 <= w <= MAX_WEEKS for w in chosen), f"from 1 to {MAX_WEEKS}")
     except OptionError as exc:
-        raise OptionError(exc.message, option="--weeks") from None
+        raise OptionError(exc.message, option=option) from None
     return chosen
 
 
@@ -522,7 +536,7 @@ def report(config: PathLike, out_dir: PathLike, *, lang: str = "en", weeks: Sequ
     result = build_report(cfg, out_dir, lang=lang, weeks=settings.report_weeks,  # type: ignore[arg-type]
                           min_cell=settings.min_cell)
     workbook = write_workbook(out_dir, min_cell=result.min_cell) if xlsx else None
-    return Step(result, _written([result.path, workbook]))
+    return Step(result, _written([result.path, workbook]), lang)
 
 
 def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, lang: str = "en",
@@ -531,7 +545,7 @@ def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, 
     from trialeval.demo import run_demo
     settings = AnalysisSettings.from_config(None, lang=lang, min_cell=min_cell)
     result = run_demo(Path(out_dir), Path(data) if data is not None else None, lang=settings.lang, min_cell=settings.min_cell, progress=progress)
-    return Step(result, result.files)
+    return Step(result, result.files, settings.lang)
 
 
 
@@ -579,6 +593,7 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     from trialeval.match import match_comparison
     from trialeval.plots import save_figure
     from trialeval.site_plots import overlap_plot
+    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
     cfg = load_config(Path(config))
     out = Path(out)
     unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
@@ -594,7 +609,6 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     led = read_ledger(ledger, rename=cfg.columns, design=Design.from_config(cfg))
     people = read_population(population, rename=cfg.columns)
     result = match_comparison(led, people, spells, cfg, keep_excluded=keep_excluded, source=str(population))
-    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
     entry = {"event": "match", "date": when.isoformat(), "settings": result.settings.to_dict(),
              "counts": result.counts, "keep_excluded": keep_excluded,
              "inputs": {name.lstrip("-"): sha256_file(path) for name, path in inputs}}

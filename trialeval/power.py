@@ -37,16 +37,39 @@ class PowerResult:
     def standard_error(self) -> float:
         return self.sd * math.sqrt(1.0 / (self.n * self.share * (1.0 - self.share)))
 
-    def summary(self) -> str:
-        outcome = (f"binary outcome, baseline proportion {self.proportion:g} (SD {self.sd:.4f})"
-                   if self.proportion is not None else f"outcome SD {self.sd:g}")
+    def summary(self, lang: str = "en") -> str:
+        """The minimum detectable effect and its inputs; numbers in ``lang`` (en or da)."""
+        from trialeval._console import check, fmt
+
+        check(lang)
+        outcome = (f"binary outcome, baseline proportion {fmt(self.proportion, 'g', lang)} "
+                   f"(SD {fmt(self.sd, '.4f', lang)})"
+                   if self.proportion is not None else f"outcome SD {fmt(self.sd, 'g', lang)}")
         n_t = self.n * self.share
-        text = (f"Minimum detectable effect: {self.mde:.4f}\n"
-                f"  N = {self.n} ({n_t:g} treatment, {self.n - n_t:g} control), {outcome}\n"
-                f"  two-sided alpha = {self.alpha:g}, power = {self.power:g}, SE = {self.standard_error:.4f}")
+        whole = "count" if float(n_t).is_integer() else None
+        text = (f"Minimum detectable effect: {fmt(self.mde, '.4f', lang)}\n"
+                f"  N = {fmt(self.n, '', lang, 'count')} ({fmt(n_t, 'g', lang, whole)} treatment, "
+                f"{fmt(self.n - n_t, 'g', lang, whole)} control), {outcome}\n"
+                f"  two-sided alpha = {fmt(self.alpha, 'g', lang)}, power = {fmt(self.power, 'g', lang)}, "
+                f"SE = {fmt(self.standard_error, '.4f', lang)}")
         if self.proportion is not None:
-            text += f"\n  = {100 * self.mde:.2f} percentage points"
+            text += f"\n  = {fmt(100 * self.mde, '.2f', lang)} percentage points"
         return text
+
+    def _repr_html_(self) -> str:
+        """A compact table of the minimum detectable effect and its inputs (no persons' data: nothing to
+        suppress)."""
+        import html
+
+        rows = [("Minimum detectable effect", f"{self.mde:.4f}"), ("Standard error", f"{self.standard_error:.4f}"),
+                ("N (both groups)", f"{self.n:,}"), ("Share treated", f"{self.share:g}"),
+                ("Outcome SD", f"{self.sd:.4f}"), ("Two-sided alpha", f"{self.alpha:g}"), ("Power", f"{self.power:g}")]
+        if self.proportion is not None:
+            rows.insert(1, ("In percentage points", f"{100 * self.mde:.2f}"))
+            rows.append(("Baseline proportion", f"{self.proportion:g}"))
+        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+                       for k, v in rows)
+        return f"<table class='trialeval-power'>{body}</table>"
 
     def to_dict(self) -> dict[str, Any]:
         return {"n": self.n, "share": self.share, "sd": self.sd, "proportion": self.proportion,

@@ -149,14 +149,34 @@ class SiteResult:
         q = np.quantile(e, [0, 0.25, 0.5, 0.75, 1])
         return dict(zip(("min", "q1", "median", "q3", "max"), map(float, q)))
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        """Spread of the site effects, the pooled effect and the heterogeneity; numbers in ``lang``."""
+        from trialeval._console import check, fmt, p
+
+        check(lang)
         h, s = self.heterogeneity, self.spread
+
+        def e(v: Any) -> str:
+            return fmt(v, ".3f", lang, "estimate")
+
         hidden = f"; {self.n_hidden} small site(s) could not be shown even pooled" if self.n_hidden else ""
         return (f"{self.outcome}, period {self.period}: {len(self.table)} sites by {self.by}{hidden}. "
-                f"Effects from {s['min']:.3f} to {s['max']:.3f} (quartiles {s['q1']:.3f}, {s['median']:.3f}, "
-                f"{s['q3']:.3f}); pooled {self.pooled['effect']:.3f}. Q = {h.q:.2f} on {h.df} df "
-                f"(p = {h.p_value:.3g}), I² = {100 * h.i2:.0f} %, random-effects {h.estimate:.3f} "
-                f"[{h.ci_low:.3f}; {h.ci_high:.3f}]")
+                f"Effects from {e(s['min'])} to {e(s['max'])} (quartiles {e(s['q1'])}, {e(s['median'])}, "
+                f"{e(s['q3'])}); pooled {e(self.pooled['effect'])}. Q = {fmt(h.q, '.2f', lang)} on {h.df} df "
+                f"(p = {p(h.p_value, lang)}), I² = {fmt(100 * h.i2, '.0f', lang)} %, random-effects "
+                f"{e(h.estimate)} [{e(h.ci_low)}; {e(h.ci_high)}]")
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per site (then the pooled and random-effects rows) in the broom sense: ``term`` (the
+        site), ``period``, ``estimate``, ``std_error``, ``statistic``, ``conf_low``, ``conf_high`` and the
+        other columns of :meth:`export_frame` (small sites as exported)."""
+        return _tidy(self.export_frame().rename(columns={"site": "term"}), self.period)
+
+    def _repr_html_(self) -> str:
+        """The exported site table (small sites pooled or hidden) under the summary."""
+        import html
+
+        return f"<p>{html.escape(self.summary())}</p>" + self.export_frame().to_html(index=False, na_rep="·")
 
     def export_frame(self) -> pd.DataFrame:
         """The site table with the pooled and the random-effects rows under it."""
@@ -224,15 +244,34 @@ class SubgroupResult:
     table: pd.DataFrame
     tests: pd.DataFrame
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        """The interaction test of each covariate (Holm-adjusted); numbers in ``lang``."""
+        from trialeval._console import check, fmt, p
+
+        check(lang)
         lines = [f"{self.outcome}, period {self.period}: effects by subgroup"]
         for r in self.tests.itertuples(index=False):
             if r.df < 1:
                 lines.append(f"  {r.covariate}: fewer than two subgroups large enough to show; no test")
                 continue
-            lines.append(f"  {r.covariate}: interaction χ² = {r.chi2:.2f} on {r.df} df, p = {r.p_value:.3g} "
-                         f"(Holm {r.p_holm:.3g})")
+            lines.append(f"  {r.covariate}: interaction χ² = {fmt(r.chi2, '.2f', lang)} on {r.df} df, "
+                         f"p = {p(r.p_value, lang)} (Holm {p(r.p_holm, lang)})")
         return "\n".join(lines)
+
+    def tidy(self) -> pd.DataFrame:
+        """One row per subgroup in the broom sense: ``term`` (covariate=level), ``period``, ``estimate``,
+        ``std_error``, ``statistic``, ``conf_low``, ``conf_high`` and the table's other columns (subgroups
+        too small to show are not in the table)."""
+        t = self.table.copy()
+        t.insert(0, "term", t["covariate"].astype(str) + "=" + t["subgroup"].astype(str))
+        return _tidy(t, self.period)
+
+    def _repr_html_(self) -> str:
+        """The subgroup table and the interaction tests."""
+        import html
+
+        return (f"<p>{html.escape(self.outcome)}, period {self.period}: effects by subgroup</p>"
+                + self.table.to_html(index=False, na_rep="·") + self.tests.to_html(index=False, na_rep="·"))
 
     def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
         """Forest plot of the subgroup effects."""
@@ -305,3 +344,15 @@ def subgroup_tables(panel: pd.DataFrame, covariates: Sequence[str], outcomes: Se
     first = ["outcome", period_column]
     return (rows[first + [c for c in rows.columns if c not in first]],
             tests[first + [c for c in tests.columns if c not in first]], results)
+
+
+def _tidy(t: pd.DataFrame, period: int) -> pd.DataFrame:
+    """``t`` with broom's column names: effect → estimate, se → std_error, ci_* → conf_*, a statistic."""
+    out = t.rename(columns={"effect": "estimate", "se": "std_error", "ci_low": "conf_low", "ci_high": "conf_high"})
+    out = out.drop(columns=[c for c in ("outcome",) if c in out])
+    if "period" not in out:
+        out.insert(1, "period", period)
+    out = out[["term", "period"] + [c for c in out.columns if c not in ("term", "period")]]
+    if {"estimate", "std_error"} <= set(out.columns):
+        out.insert(list(out.columns).index("std_error") + 1, "statistic", out["estimate"] / out["std_error"])
+    return out.reset_index(drop=True)

@@ -59,10 +59,18 @@ class CostsResult:
         """The ``costs.csv`` table (a copy)."""
         return self.table.copy()
 
-    def summary(self) -> str:
-        """A plain-text table of the net result per participant by scenario and payer."""
+    def summary(self, lang: str = "en") -> str:
+        """A plain-text table of the net result per participant by scenario and payer; numbers in ``lang``
+        (Danish: whole kroner ``1.504``, P(net > 0) and the break-even scale with two decimals ``0,46``)."""
+        from trialeval import _console as console
+
+        console.check(lang)
         t, words = self.table, self.axis.text("en")
         payback_header = f"payback {words.abbreviation}"
+
+        def kr(v: Any) -> str:
+            return console.fmt(v, ",.0f", lang, "kroner" if lang != "en" else None).removesuffix(" kr.")
+
         lines = [
             f"Cost scenarios ({self.scenarios.source}); observed window: {words.plural} 1–{self.observed_weeks}; "
             f"kr. per participant, present value",
@@ -72,14 +80,16 @@ class CostsResult:
         for row in t.itertuples():
             payback = "never" if pd.isna(row.payback_week) else f"{int(row.payback_week)}"
             lines.append(
-                f"{row.scenario:<10}{row.payer:<14}{row.benefit_savings:>11,.0f}{row.tax_revenue:>11,.0f}"
-                f"{row.costs:>11,.0f}{row.net_result:>11,.0f}{row.prob_net_positive:>10.2f}"
-                f"{payback:>12}{row.break_even_scale:>11.2f}")
-        labels = {s.name: f"{s.label} [{s.persistence}, {s.horizon_years:g} y, r = {s.discount_rate:.1%}, "
+                f"{row.scenario:<10}{row.payer:<14}{kr(row.benefit_savings):>11}{kr(row.tax_revenue):>11}"
+                f"{kr(row.costs):>11}{kr(row.net_result):>11}{console.fmt(row.prob_net_positive, '.2f', lang):>10}"
+                f"{payback:>12}{console.fmt(row.break_even_scale, '.2f', lang):>11}")
+        labels = {s.name: f"{s.label} [{s.persistence}, {console.fmt(s.horizon_years, 'g', lang)} y, "
+                          f"r = {console.fmt(s.discount_rate, '.1%', lang, 'share' if lang != 'en' else None)}, "
                           f"{s.cohorts} cohort(s){'' if s.include_startup else ', running costs only'}]"
                   for s in self.scenarios.scenarios}
         lines += ["", *(f"{k}: {v}" for k, v in labels.items())]
-        lines.append(f"P(net>0) from {self.draws} draws of the effect curves (correlation: {self.correlation}).")
+        lines.append(f"P(net>0) from {console.fmt(self.draws, '', lang, 'count')} draws of the effect curves "
+                     f"(correlation: {self.correlation}).")
         lines += list(self.notes)
         return "\n".join(lines)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from trialeval import _console as console
 from trialeval.disclosure import (
     DEFAULT_MIN_CELL,
     INDICATOR_OUTCOMES,
@@ -60,14 +62,15 @@ class HoursDistributionResult:
         return protect_distribution(self.table, [self.axis.column, "arm"], "count", "n_observed",
                                     ["share", "share_positive"], self.min_cell)
 
-    def summary(self) -> str:
+    def summary(self, lang: str = "en") -> str:
+        """The shares by bin and arm; numbers in ``lang`` (en or da)."""
         t = self.export_frame()
         wide = t.pivot(index="bin", columns="arm", values="share").reindex(t["bin"].drop_duplicates())
         lines = [f"Positive {self.column} at {self.axis.unit()} {self.week} (share of persons observed; "
                  f"· = suppressed, fewer than {self.min_cell} persons):"]
         for b, row in wide.iterrows():
             lines.append(f"  {b:>8}  " + "  ".join(
-                f"{a} {_pct(row.get(a, np.nan))}" for a in self.groups))
+                f"{a} {_pct(row.get(a, np.nan), lang)}" for a in self.groups))
         return "\n".join(lines)
 
     def plot(self, ax: Any = None, *, lang: str = "en") -> Any:
@@ -84,8 +87,15 @@ class HoursDistributionResult:
                 "table": self.export_frame().to_dict(orient="records")}
 
 
-def _pct(v: Any) -> str:
-    return "    · " if v is None or (isinstance(v, float) and np.isnan(v)) else f"{100 * v:5.1f} %"
+def _est(v: Any, lang: str) -> str:
+    """An effect or a confidence limit: `` 0.4604`` (``.4g``, sign-padded) / ``0,460``."""
+    return console.fmt(v, " .4g", lang, "estimate")
+
+
+def _pct(v: Any, lang: str = "en") -> str:
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return "    · "
+    return f"{100 * v:5.1f} %" if lang == "en" else f"{console.fmt(v, '', lang, 'share'):>7}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -167,13 +177,24 @@ class EffectsResult:
             out["dropped_blocks"] = self.dropped_blocks[["outcome", self.axis.column, "block", "reason"]].copy()
         return out
 
-    def summary(self) -> str:
-        """A short text report: design, weeks, and the effect at a few weeks per outcome (as exported)."""
+    def summary(self, periods: Sequence[int] | None = None, lang: str = "en") -> str:
+        """A short text report: design, weeks, and the effect at a few weeks per outcome (as exported).
+
+        Parameters
+        ----------
+        periods
+            The periods (weeks or months since visitation) to show, e.g. ``[13, 26, 35]``; a period not in
+            the curves reads "not estimated". Default: five periods spread over the curve.
+        lang
+            Language of the numbers: ``"en"`` (``0.4604``, ``p = 0.0123``) or ``"da"`` (``0,460``,
+            ``p = 0,012``, ``< 0,001``).
+        """
+        console.check(lang)
         t = self.export_frame()
         exported = self.export_tables()
         period, unit, units = self.axis.column, self.axis.unit(), self.axis.unit(plural=True)
-        lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), "
-                 f"{100 * (1 - self.alpha):g} % confidence intervals"]
+        conf = console.fmt(100 * (1 - self.alpha), "g", lang)
+        lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), {conf} % confidence intervals"]
         if self.groups != ARMS:
             lines.append(f"Programme group {self.groups[0]!r} vs reference group {self.groups[1]!r} "
                          "(columns *_treatment and *_control by role)")
@@ -183,31 +204,67 @@ class EffectsResult:
                 continue
             weeks = rows[period].to_numpy()
             lines.append(f"{outcome}: {units} {weeks.min()}–{weeks.max()}")
-            show = rows.iloc[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
-            for _, r in show.iterrows():
-                if r["suppressed"]:
-                    lines.append(f"  {unit} {int(r[period]):>3}: · (suppressed: fewer than {self.min_cell} persons)")
-                    continue
-                lines.append(f"  {unit} {int(r[period]):>3}: effect {r['effect']: .4g} "
-                             f"[{r['ci_low']: .4g}, {r['ci_high']: .4g}], p = {r['p_value']:.3g}")
+            lines += self._period_lines(rows, periods, lang)
             if self.bands is not None:
                 b = self.bands[self.bands["outcome"] == outcome]
                 if len(b):
-                    lines.append(f"  simultaneous band: critical value {b['critical_value'].iloc[0]:.3f} "
-                                 f"(pointwise t ≈ {b['t_pointwise'].iloc[0]:.3f})")
+                    lines.append(f"  simultaneous band: critical value "
+                                 f"{console.fmt(b['critical_value'].iloc[0], '.3f', lang)} "
+                                 f"(pointwise t ≈ {console.fmt(b['t_pointwise'].iloc[0], '.3f', lang)})")
         if self.summary_table is not None:
             lines.append(f"Average effect over {units} 1–{self.settings.get('summary_weeks')} (Holm-adjusted p):")
             for _, r in exported["summary"].iterrows():
                 if r["suppressed"]:
                     lines.append(f"  {r['outcome']}: · (suppressed: fewer than {self.min_cell} persons)")
                     continue
-                lines.append(f"  {r['outcome']}: {r['effect']: .4g} [{r['ci_low']: .4g}, {r['ci_high']: .4g}], "
-                             f"p = {r['p_value']:.3g}, Holm p = {r['p_holm']:.3g}")
+                lines.append(f"  {r['outcome']}: {_est(r['effect'], lang)} [{_est(r['ci_low'], lang)}, "
+                             f"{_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}, "
+                             f"Holm p = {console.p(r['p_holm'], lang)}")
         if self.dropped_blocks is not None and len(self.dropped_blocks):
-            lines.append(f"{len(self.dropped_blocks)} block-{unit} cell(s) dropped (an arm with < 2 persons)")
+            lines.append(f"{console.fmt(len(self.dropped_blocks), '', lang, 'count')} block-{unit} cell(s) dropped "
+                         "(an arm with < 2 persons)")
         if self.hours is not None:
-            lines.append(self.hours.summary())
+            lines.append(self.hours.summary(lang))
         return "\n".join(lines)
+
+    def _period_lines(self, rows: pd.DataFrame, periods: Sequence[int] | None, lang: str) -> list[str]:
+        period, unit = self.axis.column, self.axis.unit()
+        if periods is None:
+            show = rows.iloc[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
+            wanted = [int(w) for w in show[period]]
+        else:
+            wanted = [int(w) for w in periods]
+        by_period = rows.set_index(period)
+        lines = []
+        for w in wanted:
+            if w not in by_period.index:
+                lines.append(f"  {unit} {w:>3}: not estimated")
+                continue
+            r = by_period.loc[w]
+            if r["suppressed"]:
+                lines.append(f"  {unit} {w:>3}: · (suppressed: fewer than {self.min_cell} persons)")
+                continue
+            lines.append(f"  {unit} {w:>3}: effect {_est(r['effect'], lang)} "
+                         f"[{_est(r['ci_low'], lang)}, {_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}")
+        return lines
+
+    def tidy(self, *, suppress: bool = True) -> pd.DataFrame:
+        """One row per outcome and period in the broom / pyfixest sense.
+
+        Columns: ``term`` (the outcome), ``period``, ``estimate`` (difference of the group means),
+        ``std_error``, ``statistic`` (estimate / std_error), ``df``, ``p_value``, ``conf_low``, ``conf_high``,
+        ``n`` (persons of both groups), ``n_treatment``, ``n_control`` and ``suppressed``. With ``suppress``
+        (the default) small cells are blanked as in :meth:`export_frame`.
+        """
+        t = self.export_frame() if suppress else self.table.assign(suppressed=False)
+        out = pd.DataFrame({
+            "term": t["outcome"].astype(str), "period": t[self.axis.column].astype(int),
+            "estimate": t["effect"], "std_error": t["se"], "statistic": t["effect"] / t["se"], "df": t["df"],
+            "p_value": t["p_value"], "conf_low": t["ci_low"], "conf_high": t["ci_high"],
+            "n": t["n_treatment"] + t["n_control"], "n_treatment": t["n_treatment"], "n_control": t["n_control"],
+            "suppressed": t["suppressed"].astype(bool),
+        })
+        return out.reset_index(drop=True)
 
     def plot(self, outcome: str | None = None, ax: Any = None, *, lang: str = "en",
              grey_below: int | None = None) -> Figure:

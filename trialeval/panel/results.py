@@ -370,8 +370,17 @@ class PanelResult:
         return (self.rejects.groupby(["source", "reason"], sort=True).size()
                 .rename("rows").reset_index())
 
-    def summary(self) -> str:
-        """A plain-text account of the panel: persons, weeks, rows, spells used, dropped and ignored."""
+    def summary(self, lang: str = "en") -> str:
+        """A plain-text account of the panel: persons, weeks, rows, spells used, dropped and ignored;
+        numbers (and the extraction date) in ``lang``."""
+        from trialeval import _console as console
+        from trialeval.formatting import date as long_date
+
+        console.check(lang)
+
+        def c(v: int) -> str:
+            return console.fmt(v, ",", lang, "count")
+
         s = self.settings
         arms = np.bincount(self._arm, minlength=len(ARMS)) if self.n_persons else np.zeros(2, int)
         first, second = self.groups
@@ -381,23 +390,24 @@ class PanelResult:
 
         def persons(v: int) -> str:
             # a console summary is an export: 1-4 persons read "<5", as in the report
-            return f"<{DEFAULT_MIN_CELL}" if small_count([v], DEFAULT_MIN_CELL)[0] else f"{v:,}"
+            return f"<{DEFAULT_MIN_CELL}" if small_count([v], DEFAULT_MIN_CELL)[0] else c(v)
 
         lines = [
             "Weekly panel",
             f"  persons: {persons(self.n_persons)} ({persons(arms[0])} {first}, {persons(arms[1])} {second}; "
             f"{persons(s['n_excluded'])} excluded kept, intention-to-treat)",
-            f"  weeks: {k_min} to {s['weeks']}; extraction date {s['extraction_date']}; "
+            f"  weeks: {console.fmt(k_min, '', lang)} to {c(s['weeks'])}; extraction date "
+            f"{s['extraction_date'] if lang == 'en' else long_date(str(s['extraction_date']), lang)}; "
             f"min_days {s['min_days']}",
-            f"  rows (observed person-weeks): {self.n_rows:,}; persons with no observed week: {persons(no_weeks)}",
-            f"  spells used: {self.n_spells_used:,}",
-            f"  spells of persons not in the ledger (ignored): {self.n_spells_not_in_ledger:,} "
-            f"({self.n_persons_not_in_ledger:,} persons)",
+            f"  rows (observed person-weeks): {c(self.n_rows)}; persons with no observed week: {persons(no_weeks)}",
+            f"  spells used: {c(self.n_spells_used)}",
+            f"  spells of persons not in the ledger (ignored): {c(self.n_spells_not_in_ledger)} "
+            f"({c(self.n_persons_not_in_ledger)} persons)",
         ]
         if s["drop_bad_rows"]:
-            lines.append(f"  rows dropped as bad input: {len(self.rejects):,}")
+            lines.append(f"  rows dropped as bad input: {c(len(self.rejects))}")
             for row in self.rejects_by_reason().itertuples(index=False):
-                lines.append(f"    {row.source}: {row.reason}: {row.rows:,}")
+                lines.append(f"    {row.source}: {row.reason}: {c(row.rows)}")
         lines.append(f"  outcomes: {', '.join(self.outcomes)}")
         return "\n".join(lines)
 
