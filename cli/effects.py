@@ -45,6 +45,10 @@ def effects_command(
     covariates: Optional[str] = typer.Option(None, "--covariates", help="Comma-separated covariates (Lin 2013)."),
     cluster: Optional[str] = typer.Option(None, "--cluster", help="Cluster column: CR2, Bell–McCaffrey df."),
     band: bool = typer.Option(False, "--band", help="Add a sup-t simultaneous 95 % band."),
+    ratio: bool = typer.Option(
+        False, "--ratio", help="Also the ratio of the groups' means with a delta-method CI (OUT_ratio)."),
+    among_positive: bool = typer.Option(
+        False, "--among-positive", help="Also the mean among those with the outcome above zero (OUT_positive)."),
     ri: int = typer.Option(0, "--ri", help="Randomisation-inference draws (0 = none)."),
     min_weeks: Optional[int] = typer.Option(None, "--min-weeks", help="Fixed cohort: persons followed >= K weeks."),
     summary_weeks: Optional[int] = typer.Option(None, "--summary-weeks", help="Average effect over weeks 1-K."),
@@ -87,7 +91,7 @@ def effects_command(
     common: dict[str, Any] = dict(config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
                   covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
                   summary_weeks=summary_weeks, hours_week=hours_week, lang=lang, seed=seed,
-                  min_cell=min_cell, plot=plot)
+                  min_cell=min_cell, plot=plot, ratio=ratio, among_positive=among_positive)
     sites: dict[str, Any] = dict(by=by, subgroups=_split(subgroups) or [])
     beside = ledger if panel is not None and spells is None and (by or subgroups) else None
     with user_errors():

@@ -294,7 +294,7 @@ def effects(
     band: bool = False, ri: int = 0, min_weeks: int | None = None, summary_weeks: int | None = None,
     hours_week: int | None = None, weeks: int | None = None, lang: str | None = None, seed: int | None = None,
     min_cell: int | None = None, plot: PathLike | None = None, progress: Progress = None,
-    workers: int | None = None,
+    workers: int | None = None, ratio: bool = False, among_positive: bool = False,
 ) -> Step[EffectsResult]:
     """Estimate the effect curves from a panel file; write the exported tables, settings and figures.
 
@@ -304,18 +304,25 @@ def effects(
     ``covariates`` (the Lin adjustment) comes from the option only: ``[analysis] covariates`` are the
     balance covariates. A Parquet or CSV panel is read in batches of whole persons
     (:func:`trialeval.effects.stream.effects_from_file`), ``workers`` threads at once (default: every core);
-    a panel whose persons' rows are not together is read whole.
+    a panel whose persons' rows are not together is read whole. ``ratio`` and ``among_positive`` add
+    ``<stem>_ratio`` (ratio of the arms' means, delta-method CI) and ``<stem>_positive`` (the mean among
+    those with the outcome above zero) beside ``out`` (:mod:`trialeval.effects.ratio`).
     """
     from trialeval.plots import check_lang
     if lang is not None:
         check_lang(lang)
+    if (ratio or among_positive) and (blocks or covariates or cluster or min_weeks):
+        raise OptionError("--ratio and --among-positive compare the persons observed each week as two groups: "
+                          "give them without --blocks, --covariates, --cluster and --min-weeks", option="--ratio")
     cfg = _config(config)
     settings = AnalysisSettings.from_config(
         cfg, outcomes=outcomes, blocks=blocks, min_weeks=min_weeks, summary_weeks=summary_weeks,
         hours_week=hours_week, weeks=weeks, lang=lang, seed=seed, min_cell=min_cell)
     out = Path(out)
     inputs = [("--panel", panel), ("--config", config)]
-    check_outputs([("--out", out)], inputs)          # before the estimation, which may take long
+    extra = {name: out.with_name(f"{out.stem}_{name}{out.suffix}")
+             for name, asked in (("ratio", ratio), ("positive", among_positive)) if asked}
+    check_outputs([("--out", out), *[("--out", p) for p in extra.values()]], inputs)   # before the estimation
     result = effects_from_file(
         panel, _outcome_list(settings, lambda: _header(Path(panel))), blocks=settings.blocks,
         covariates=list(covariates) if covariates is not None else None, cluster=cluster, min_weeks=settings.min_weeks,
@@ -325,6 +332,13 @@ def effects(
         unordered="read whole", design=_design(cfg),
     )
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
+    if extra:
+        from trialeval.effects.ratio import ratio_and_positive
+        tables = dict(zip(("ratio", "positive"), ratio_and_positive(
+            panel, list(dict.fromkeys(result.table["outcome"])), groups=(_design(cfg) or Design()).labels, alpha=settings.alpha, min_cell=settings.min_cell)))
+        weeks_shown = result.table[["outcome", "week"]]
+        written += tuple(write_export(tables[name].merge(weeks_shown, on=["outcome", "week"]), path)
+                         for name, path in extra.items())
     return Step(result, written, settings.lang)
 
 
@@ -357,7 +371,7 @@ def effects_from_spells(
     weeks: int | None = None, lang: str | None = None, seed: int | None = None, min_cell: int | None = None,
     plot: PathLike | None = None, min_days: int | None = None, drop_bad_rows: bool = False,
     min_matched_share: float | None = None, panel_out: PathLike | None = None, workers: int | None = None,
-    progress: Progress = None,
+    progress: Progress = None, ratio: bool = False, among_positive: bool = False,
 ) -> Step[EffectsResult]:
     """Effect curves straight from the ledger and the spells, as ``panel`` then ``effects --panel`` give them.
 
@@ -386,7 +400,7 @@ def effects_from_spells(
                   inputs, columns=cfg.columns if cfg is not None else None)
     if plot is not None:
         check_figure_path(plot)
-    if not _needs_rows(fx, covariates, cluster, band, ri):
+    if not (_needs_rows(fx, covariates, cluster, band, ri) or ratio or among_positive):
         result = _build(ledger, spells, panel_settings, drop_bad_rows=drop_bad_rows, out=panel_out,
                         workers=workers, progress=progress, design=_design(cfg))
         written = _written([panel_out, layout.panel_at_risk(panel_out) if panel_out is not None else None])
@@ -399,7 +413,8 @@ def effects_from_spells(
                              options=dict(outcomes=outcomes, blocks=blocks, covariates=covariates,
                                           cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
                                           summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks,
-                                          lang=lang, seed=seed, min_cell=min_cell, plot=plot))
+                                          lang=lang, seed=seed, min_cell=min_cell, plot=plot, ratio=ratio,
+                                          among_positive=among_positive))
 
 
 def _outcome_list(settings: AnalysisSettings, columns: Callable[[], Sequence[str]]) -> list[str] | None:
