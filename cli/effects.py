@@ -52,6 +52,9 @@ def effects_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the band and RI draws (default: the trial seed)."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", help="Smallest exported cell (default 5)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Figure base name: writes BASE_<outcome>.png and .pdf."),
+    drop_exclusions: bool = typer.Option(
+        False, "--drop-exclusions", help="With --spells: leave out persons excluded after the draw (with a "
+        "warning: the comparison then no longer rests on the lottery alone)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -76,14 +79,14 @@ def effects_command(
                   min_cell=min_cell, plot=plot)
     with user_errors():
         from_spells = _source(panel, ledger, spells, extraction_date, min_days, drop_bad_rows,
-                              min_matched_share, panel_out)
+                              min_matched_share, panel_out, drop_exclusions)
     title = "Building panel and effects" if from_spells else "Effects"
     with user_errors(), progress_bar(title) as progress:
         if from_spells:
             step = pipeline.effects_from_spells(
                 ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
                 drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,
-                workers=workers, progress=progress, **common)
+                workers=workers, progress=progress, drop_exclusions=drop_exclusions, **common)
         else:
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
     say(step.summary())
@@ -96,8 +99,10 @@ def _source(panel: Optional[Path], ledger: Optional[Path], spells: Optional[Path
         raise OptionError("give either --panel or --ledger with --spells, not both", option="--panel")
     if panel is not None:
         if any(o not in (None, False) for o in spell_options):
-            raise OptionError("--extraction-date, --min-days, --drop-bad-rows, --min-matched-share and "
-                              "--panel-out build a panel: give them with --ledger and --spells, not --panel",
+            raise OptionError("--extraction-date, --min-days, --drop-bad-rows, --min-matched-share, "
+                              "--panel-out and --drop-exclusions build a panel: give them with --ledger and "
+                              "--spells, not --panel (a panel built by trialeval panel --drop-exclusions "
+                              "carries its warning into the effects)",
                               option="--panel")
         return False
     if ledger is None or spells is None:

@@ -82,10 +82,12 @@ class Step(Generic[R]):
 
     result: R
     written: tuple[Path, ...] = ()
+    note: str = ""
 
     def summary(self) -> str:
-        """The result's summary."""
-        return str(self.result.summary())  # type: ignore[attr-defined]
+        """The result's summary (and the step's warning, if any)."""
+        text = str(self.result.summary())  # type: ignore[attr-defined]
+        return f"{text}\nWarning: {self.note}" if self.note else text
 
 
 def _config(path: PathLike | None) -> TrialConfig | None:
@@ -153,6 +155,9 @@ def balance(
     from trialeval.plots import check_figure_path, save_figure
     fmt = output_format(out, format)
     cfg = _config(config)
+    if cfg is not None and cfg.design == "selection":        # no control group: drawn vs the population
+        return balance_population(ledger, out, population, config=config, covariates=covariates,  # type: ignore[return-value]
+                                  categorical=categorical, min_cell=min_cell, drop_excluded=drop_excluded, plot=plot)
     rename = cfg.columns if cfg is not None else None
     out = Path(out)
     side = [layout.balance_omnibus(out), layout.balance_representativeness(out) if population is not None else None]
@@ -193,7 +198,7 @@ def panel(
     extraction_date: str | None = None, weeks: int | None = None, pre_weeks: int | None = None,
     min_days: int | None = None, drop_bad_rows: bool = False, min_matched_share: float | None = None,
     effects_out: PathLike | None = None, workers: int | None = None, progress: Progress = None,
-    engine: str = "local", scheduler: str | None = None,
+    engine: str = "local", scheduler: str | None = None, drop_exclusions: bool = False,
 ) -> Step[PanelResult]:
     """Build the weekly panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
@@ -202,8 +207,15 @@ def panel(
     default estimator from the sums gathered while the panel is built, options that need the rows
     (from the config) from the file just written. ``workers`` threads build the panel (default: every
     core). ``ledger`` and ``spells`` may be a partitioned dataset's folder (:func:`partition`), built
-    part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``).
+    part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``). ``drop_exclusions`` leaves out the
+    persons excluded after the draw, with a warning (:func:`panel_without_exclusions`).
     """
+    if drop_exclusions:
+        return panel_without_exclusions(panel, ledger, spells, out, config=config, extraction_date=extraction_date,
+                                        weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
+                                        drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share,
+                                        effects_out=effects_out, workers=workers, progress=progress,
+                                        engine=engine, scheduler=scheduler)
     cfg = _config(config)
     settings = _panel_settings(cfg, extraction_date, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
                                min_matched_share=min_matched_share)
@@ -309,6 +321,7 @@ def effects(
         unordered="read whole", design=_design(cfg),
     )
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
+    carry_exclusions_note(panel, out)
     return Step(result, written)
 
 
@@ -341,7 +354,7 @@ def effects_from_spells(
     weeks: int | None = None, lang: str | None = None, seed: int | None = None, min_cell: int | None = None,
     plot: PathLike | None = None, min_days: int | None = None, drop_bad_rows: bool = False,
     min_matched_share: float | None = None, panel_out: PathLike | None = None, workers: int | None = None,
-    progress: Progress = None,
+    progress: Progress = None, drop_exclusions: bool = False,
 ) -> Step[EffectsResult]:
     """Effect curves straight from the ledger and the spells, as ``panel`` then ``effects --panel`` give them.
 
@@ -352,8 +365,16 @@ def effects_from_spells(
     ``panel_out`` or else to a temporary Parquet file beside ``out``, deleted afterwards (also on an
     error), and run :func:`effects` on it. The panel has ``weeks`` weeks (else the config's, else
     the default), which are also the weeks reported. With ``drop_bad_rows`` and no ``panel_out`` the
-    dropped rows go to ``<out>_rejects.csv``.
+    dropped rows go to ``<out>_rejects.csv``. ``drop_exclusions`` leaves out the persons excluded after
+    the draw, with a warning (:func:`effects_without_exclusions`).
     """
+    if drop_exclusions:
+        return effects_without_exclusions(
+            effects_from_spells, ledger, spells, out, extraction_date=extraction_date, config=config,
+            outcomes=outcomes, blocks=blocks, covariates=covariates, cluster=cluster, band=band, ri=ri,
+            min_weeks=min_weeks, summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang,
+            seed=seed, min_cell=min_cell, plot=plot, min_days=min_days, drop_bad_rows=drop_bad_rows,
+            min_matched_share=min_matched_share, panel_out=panel_out, workers=workers, progress=progress)
     from trialeval.plots import check_figure_path, check_lang
     if lang is not None:
         check_lang(lang)
@@ -584,50 +605,6 @@ def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: 
 
 
 # --------------------------------------------------------------------------------------------------
-# match
-
-def match(ledger: PathLike, population: PathLike, spells: PathLike, config: PathLike, out: PathLike, *,
-          keep_excluded: bool = False, date: str | None = None) -> Step[ComparisonResult]:
-    """Build a matched comparison group for the ledger's programme group and write it as a new ledger
-    (``out``), with a manifest line recording the inputs' hashes and the settings, and the programme
-    persons left unmatched beside it (``<out>_unmatched.csv``)."""
-    from trialeval.match import match_comparison
-    from trialeval.plots import save_figure
-    from trialeval.site_plots import overlap_plot
-    cfg = load_config(Path(config))
-    out = Path(out)
-    unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
-    beside = [out.with_name(f"{out.stem}_{part}") for part in ("balance.csv", "love.png", "overlap.png")]
-    inputs = [("--ledger", ledger), ("--population", population), ("--spells", spells), ("--config", config)]
-    check_outputs([("--out", out), ("--out (manifest beside it)", manifest_path(out)),
-                   ("--out (unmatched beside it)", unmatched_path)]
-                  + [("--out (balance beside it)", path) for path in beside], inputs)
-    if manifest_path(out).exists() or out.exists():
-        raise InputDataError(f"--out {out}: a ledger (or its manifest) is already there; a matched comparison "
-                             "group is written to a new ledger, never over one")
-    check_ledger_manifest(ledger)
-    led = read_ledger(ledger, rename=cfg.columns, design=Design.from_config(cfg))
-    people = read_population(population, rename=cfg.columns)
-    result = match_comparison(led, people, spells, cfg, keep_excluded=keep_excluded, source=str(population))
-    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
-    entry = {"event": "match", "date": when.isoformat(), "settings": result.settings.to_dict(),
-             "counts": result.counts, "keep_excluded": keep_excluded,
-             "inputs": {name.lstrip("-"): sha256_file(path) for name, path in inputs}}
-    with atomic_write(out) as tmp:
-        result.ledger.to_csv(tmp, index=False, lineterminator="\n")
-        append_manifest_event(manifest_path(out), [], entry, tmp)
-    written = [out, manifest_path(out)]
-    balance = result.balance()
-    written.append(write_export(balance.table, out.with_name(f"{out.stem}_balance.csv")))
-    written.append(save_figure(balance.plot(), out.with_name(f"{out.stem}_love.png")))
-    written.append(save_figure(overlap_plot(result.risk_sets["score"], result.risk_sets["programme"]),
-                               out.with_name(f"{out.stem}_overlap.png")))
-    if len(result.unmatched):
-        written.append(write_text(result.unmatched.to_csv(index=False, lineterminator="\n"), unmatched_path))
-    return Step(result, tuple(written))
-
-
-# --------------------------------------------------------------------------------------------------
 # results by site and subgroup
 
 def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups: Sequence[str] = (),
@@ -680,3 +657,7 @@ def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups:
                 written.append(save_figure(g.plot(lang=settings.lang),
                                            Path(plot).with_name(f"{Path(plot).stem}_subgroups_{g.outcome}.png")))
     return Step(results, tuple(written))
+
+
+from trialeval._pipeline_compare import (balance_population, carry_exclusions_note,  # noqa: E402,F401
+                                       effects_without_exclusions, match, panel_without_exclusions)
