@@ -216,5 +216,26 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     return Step(result, tuple(written))
 
 
+# --------------------------------------------------------------------------------------------------
+# verify a match
+
+def is_matched(ledger: PathLike) -> bool:
+    """Whether the ledger was written by ``match`` (its manifest records a match)."""
+    from trialeval.match_verify import match_event
+    return Path(ledger).is_file() and match_event(ledger) is not None
+
+
+def verify_matched(populations: Sequence[PathLike], config: PathLike, ledger: PathLike, *,
+                   spells: PathLike | None, programme_ledger: PathLike | None) -> Step[Any]:
+    """Replay a match from the files it was made from and compare with its ledger (writes nothing); of
+    several ``populations`` the one with the recorded SHA-256 is used."""
+    from trialeval.match_verify import match_event, verify_match
+    from trialeval.pipeline import Step
+    recorded = (match_event(ledger) or {}).get("inputs", {}).get("population")
+    chosen = next((p for p in populations if sha256_file(p) == recorded), populations[0] if populations else None)
+    return Step(verify_match(ledger, programme_ledger=programme_ledger, population=chosen, spells=spells,
+                             config=config))
+
+
 __all__ = ["EXCLUSIONS_WARNING", "balance_population", "carry_exclusions_note", "effects_without_exclusions",
-           "exclusions_note", "match", "panel_without_exclusions"]
+           "exclusions_note", "is_matched", "match", "panel_without_exclusions", "verify_matched"]

@@ -114,8 +114,12 @@ def draw(population: PathLike, config: PathLike, ledger: PathLike, requests: lis
     return Step(result, _written([ledger, manifest_path(ledger)]))
 
 
-def verify(populations: Sequence[PathLike], config: PathLike, ledger: PathLike) -> Step[VerifyResult]:
-    """Replay every wave from the manifest and compare with the ledger (writes nothing)."""
+def verify(populations: Sequence[PathLike], config: PathLike, ledger: PathLike, *, spells: PathLike | None = None,
+           programme_ledger: PathLike | None = None) -> Step[VerifyResult]:
+    """Replay every wave from the manifest and compare with the ledger (writes nothing); a ledger written
+    by ``match`` is replayed from ``programme_ledger``, the population and ``spells`` (:func:`verify_matched`)."""
+    if is_matched(ledger):
+        return verify_matched(populations, config, ledger, spells=spells, programme_ledger=programme_ledger)  # type: ignore[return-value]
     return Step(verify_ledger([Path(p) for p in populations], Path(config), Path(ledger)))
 
 
@@ -660,4 +664,5 @@ def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups:
 
 
 from trialeval._pipeline_compare import (balance_population, carry_exclusions_note,  # noqa: E402,F401
-                                       effects_without_exclusions, match, panel_without_exclusions)
+                                       effects_without_exclusions, is_matched, match, panel_without_exclusions,
+                                       verify_matched)
