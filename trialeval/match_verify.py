@@ -11,6 +11,7 @@ replay's, and the ledger's hash the manifest's.
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,8 @@ from trialeval.design import Design
 from trialeval.exceptions import InputDataError, TrialevalError
 from trialeval.io import read_ledger, read_population, sha256_file
 from trialeval.manifest import _manifest_lines, _settled_problems, manifest_path
+
+PathLike = str | os.PathLike[str]
 
 
 @dataclass(frozen=True, eq=False)
@@ -41,7 +44,7 @@ class MatchVerifyResult:
         return {"ok": self.ok, "n_rows": self.n_rows, "problems": list(self.problems)}
 
 
-def match_event(ledger_path: str | Path) -> dict[str, Any] | None:
+def match_event(ledger_path: PathLike) -> dict[str, Any] | None:
     """The ``match`` line of a ledger's manifest, or None when the ledger was not written by ``match``."""
     lines = _manifest_lines(manifest_path(ledger_path))
     events = [entry for _, entry in lines if entry.get("event") == "match"]
@@ -71,8 +74,8 @@ def _first_row_difference(recorded: list[str], replayed: list[str]) -> list[str]
     return problems
 
 
-def verify_match(ledger_path: str | Path, *, programme_ledger: str | Path | None, population: str | Path | None,
-                 spells: str | Path | None, config: str | Path) -> MatchVerifyResult:
+def verify_match(ledger_path: PathLike, *, programme_ledger: PathLike | None, population: PathLike | None,
+                 spells: PathLike | None, config: PathLike) -> MatchVerifyResult:
     """Replay the match recorded beside ``ledger_path`` from the given inputs and compare (see the module)."""
     from trialeval.match import match_comparison
 
