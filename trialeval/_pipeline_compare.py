@@ -172,6 +172,64 @@ def _set_ledger(result: Any, ledger: PathLike) -> None:
 
 
 # --------------------------------------------------------------------------------------------------
+# a matched ledger with a person in several rows (matching with replacement, weighting)
+
+def has_units(ledger: PathLike) -> bool:
+    """Whether a ledger file has a ``unit_id`` column (written by ``match`` when a person has several rows)."""
+    path = Path(ledger)
+    try:
+        if path.suffix.lower() == ".csv":
+            return "unit_id" in pd.read_csv(path, nrows=0).columns
+        if path.suffix.lower() in (".parquet", ".pq"):
+            import pyarrow.parquet as pq
+            return "unit_id" in pq.read_schema(path).names
+    except (OSError, ValueError):
+        return False        # the reader that follows reports an unreadable file with its own message
+    return False
+
+
+@contextlib.contextmanager
+def _by_unit(ledger: PathLike, spells: PathLike, out: PathLike, config: PathLike | None
+             ) -> Iterator[tuple[Path, Path, int]]:
+    """The ledger keyed by ``unit_id`` and the spells with a copy of a person's spells for each of the
+    person's units, as temporary Parquet files beside ``out`` (deleted afterwards)."""
+    from trialeval.io import read_table
+    cfg = load_config(Path(config)) if config is not None else None
+    rename = cfg.columns if cfg is not None else None
+    check_ledger_manifest(ledger)
+    table = read_table(ledger, text_columns=("person_id", "unit_id"), rename=rename)
+    units = table[["person_id", "unit_id"]].astype(str)
+    if units["unit_id"].duplicated().any():
+        raise InputDataError(f"{ledger}: column 'unit_id' is not unique")
+    spell_rows = read_table(spells, rename=rename)
+    spell_rows["person_id"] = spell_rows["person_id"].astype(str)
+    several = units.loc[units["unit_id"] != units["person_id"]]
+    copies = spell_rows.merge(several, on="person_id", how="inner")
+    copies["person_id"] = copies.pop("unit_id")
+    single = spell_rows.loc[~spell_rows["person_id"].isin(several["person_id"])]
+    folder = Path(tempfile.mkdtemp(prefix=".trialeval-units-", dir=Path(out).parent))
+    try:
+        write_table(table.assign(person_id=units["unit_id"]).drop(columns="unit_id"), folder / "ledger.parquet")
+        write_table(pd.concat([single, copies], ignore_index=True), folder / "spells.parquet")
+        yield folder / "ledger.parquet", folder / "spells.parquet", int(several["person_id"].nunique())
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def by_unit(step: Callable[..., Step[Any]], ledger: PathLike, spells: PathLike, out: PathLike,
+            **options: Any) -> Step[Any]:
+    """``panel`` or ``effects --ledger --spells`` on a matched ledger whose persons may have several rows:
+    the panel's person key is ``unit_id`` (``<person_id>~<k>`` for the k-th row of a person with several),
+    and each unit has the person's spells, measured from its own (pseudo) visitation date."""
+    from trialeval.pipeline import Step
+    check_outputs([("--out", out)], [("--ledger", ledger), ("--spells", spells), ("--config", options.get("config"))])
+    with _by_unit(ledger, spells, out, options.get("config")) as (led, spl, n):
+        done = step(led, spl, out, **options)
+    _set_ledger(done.result, ledger)
+    return Step(done.result, done.written, note=done.note)
+
+
+# --------------------------------------------------------------------------------------------------
 # match
 
 def match(ledger: PathLike, population: PathLike, spells: PathLike, config: PathLike, out: PathLike, *,
@@ -237,5 +295,5 @@ def verify_matched(populations: Sequence[PathLike], config: PathLike, ledger: Pa
                              config=config))
 
 
-__all__ = ["EXCLUSIONS_WARNING", "balance_population", "carry_exclusions_note", "effects_without_exclusions",
+__all__ = ["EXCLUSIONS_WARNING", "balance_population", "by_unit", "has_units", "carry_exclusions_note", "effects_without_exclusions",
            "exclusions_note", "is_matched", "match", "panel_without_exclusions", "verify_matched"]

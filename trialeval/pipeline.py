@@ -214,12 +214,11 @@ def panel(
     part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``). ``drop_exclusions`` leaves out the
     persons excluded after the draw, with a warning (:func:`panel_without_exclusions`).
     """
-    if drop_exclusions:
-        return panel_without_exclusions(panel, ledger, spells, out, config=config, extraction_date=extraction_date,
-                                        weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
-                                        drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share,
-                                        effects_out=effects_out, workers=workers, progress=progress,
-                                        engine=engine, scheduler=scheduler)
+    if has_units(ledger) or drop_exclusions:
+        return (by_unit if has_units(ledger) else panel_without_exclusions)(
+            panel, ledger, spells, out, config=config, extraction_date=extraction_date, weeks=weeks,
+            pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share,
+            effects_out=effects_out, workers=workers, progress=progress, engine=engine, scheduler=scheduler)
     cfg = _config(config)
     settings = _panel_settings(cfg, extraction_date, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
                                min_matched_share=min_matched_share)
@@ -372,8 +371,8 @@ def effects_from_spells(
     dropped rows go to ``<out>_rejects.csv``. ``drop_exclusions`` leaves out the persons excluded after
     the draw, with a warning (:func:`effects_without_exclusions`).
     """
-    if drop_exclusions:
-        return effects_without_exclusions(
+    if has_units(ledger) or drop_exclusions:
+        return (by_unit if has_units(ledger) else effects_without_exclusions)(
             effects_from_spells, ledger, spells, out, extraction_date=extraction_date, config=config,
             outcomes=outcomes, blocks=blocks, covariates=covariates, cluster=cluster, band=band, ri=ri,
             min_weeks=min_weeks, summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang,
@@ -663,6 +662,6 @@ def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups:
     return Step(results, tuple(written))
 
 
-from trialeval._pipeline_compare import (balance_population, carry_exclusions_note,  # noqa: E402,F401
-                                       effects_without_exclusions, is_matched, match, panel_without_exclusions,
-                                       verify_matched)
+from trialeval._pipeline_compare import (balance_population, by_unit, carry_exclusions_note,  # noqa: E402,F401
+                                       effects_without_exclusions, has_units, is_matched, match,
+                                       panel_without_exclusions, verify_matched)

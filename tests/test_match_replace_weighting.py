@@ -1,0 +1,91 @@
+"""Risk-set matching with replacement and ATT weighting, by hand on a small case; a person in several rows
+gets one panel unit per row."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import statsmodels.api as sm
+
+from trialeval.config import TrialConfig
+from trialeval.match import match_comparison
+
+# A (March) and B (April) have x = 5; candidates c1..c4 are eligible in both months. With one covariate the
+# logit is a + b·x, so the nearest logit is the nearest x: c1 (5.1), then c2 (3), c3 (8), c4 (0).
+LEDGER = pd.DataFrame({"person_id": ["A", "B"], "arm": "treatment",
+                       "visitation_date": pd.to_datetime(["2016-03-10", "2016-04-05"])})
+POPULATION = pd.DataFrame({"person_id": ["A", "B", "c1", "c2", "c3", "c4"], "x": [5.0, 5.0, 5.1, 3.0, 8.0, 0.0]})
+
+
+def _config(**matching):
+    return TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 1},
+                                  "matching": {"covariates": ["x"], "caliper": 100.0, **matching}})
+
+
+def _match(**matching):
+    cfg = _config(**matching)
+    return match_comparison(LEDGER, POPULATION, None, cfg)
+
+
+def test_with_replacement_one_person_is_matched_in_two_months_with_two_dates_and_split_weight():
+    result = _match(replace=True)
+    comp = result.ledger.loc[result.ledger["arm"] == "comparison"]
+    assert comp["person_id"].tolist() == ["c1", "c1"]
+    assert comp["visitation_date"].tolist() == ["2016-03-10", "2016-04-05"]     # each match's own date
+    assert comp["unit_id"].tolist() == ["c1~1", "c1~2"] and comp["match_id"].tolist() == [1, 2]
+    # MatchIt: c1's weight = (1/1 + 1/1) rescaled to the 1 comparison unit = 1, split over its two matches
+    assert comp["weight"].tolist() == [0.5, 0.5]
+    assert result.counts["comparison_persons"] == 1
+    without = _match()
+    assert without.ledger.loc[without.ledger["arm"] == "comparison", "person_id"].tolist() == ["c1", "c2"]
+
+
+def test_one_to_two_with_replacement_weights_add_up_as_matchit_s():
+    result = _match(replace=True, ratio=2)
+    comp = result.ledger.loc[result.ledger["arm"] == "comparison"]
+    assert sorted(comp["person_id"]) == ["c1", "c1", "c2", "c2"]
+    by_person = comp.groupby("person_id")["weight"].sum()
+    # MatchIt: each unit 1/2 + 1/2 = 1, two units, rescaled to sum 2: 1 each
+    assert by_person.to_dict() == pytest.approx({"c1": 1.0, "c2": 1.0})
+    assert comp["weight"].sum() == pytest.approx(2.0)
+
+
+def test_att_weighting_gives_every_candidate_month_its_odds_weight():
+    result = _match(method="weighting")
+    out = result.ledger
+    prog, comp = out.loc[out["arm"] == "programme"], out.loc[out["arm"] == "comparison"]
+    assert (prog["weight"] == 1).all() and len(comp) == 8
+    # independent fit: statsmodels' logistic regression on the 10 risk-set rows
+    rows = pd.concat([pd.DataFrame({"x": [5.0, 5.0], "y": 1}),
+                      pd.DataFrame({"x": np.tile([5.1, 3.0, 8.0, 0.0], 2), "y": 0})], ignore_index=True)
+    fit = sm.GLM(rows["y"], sm.add_constant(rows[["x"]]), family=sm.families.Binomial()).fit(tol=1e-12)
+    x = POPULATION.set_index("person_id")["x"]
+    expected = np.exp(fit.params["const"] + fit.params["x"] * x.loc[comp["person_id"]].to_numpy())
+    np.testing.assert_allclose(comp["weight"].to_numpy(), expected, rtol=1e-7)
+    assert set(comp["visitation_date"]) == {"2016-03-01", "2016-04-01"}        # the month's first day
+    assert comp.groupby("person_id")["match_id"].nunique().eq(1).all()           # one cluster per person
+    assert comp["unit_id"].is_unique and prog["unit_id"].tolist() == ["A", "B"]
+
+
+def test_each_unit_of_a_person_gets_its_own_panel_rows(tmp_path):
+    from trialeval import pipeline
+
+    result = _match(replace=True)
+    ledger = result.ledger.drop(columns=["propensity_logit"])
+    ledger.to_csv(tmp_path / "comparison.csv", index=False)
+    spells = pd.DataFrame({"person_id": ["A", "B", "c1"], "spell_type": "ordinary_hours",
+                           "start_date": "2016-03-21", "end_date": "2016-12-31", "hours_per_week": 10.0})
+    spells.to_csv(tmp_path / "spells.csv", index=False)
+    (tmp_path / "trial.toml").write_text('[trial]\nseed = 1\ntreatment_share = 0.5\ndesign = "comparison"\n'
+                                         'groups = ["programme", "comparison"]\nreference = "comparison"\n')
+    step = pipeline.panel(tmp_path / "comparison.csv", tmp_path / "spells.csv", tmp_path / "panel.csv",
+                          config=tmp_path / "trial.toml", extraction_date="2016-12-31", weeks=8,
+                          min_matched_share=0)
+    panel = pd.read_csv(tmp_path / "panel.csv")
+    assert sorted(panel["person_id"].unique()) == ["A", "B", "c1~1", "c1~2"]
+    hours = panel.pivot(index="week", columns="person_id", values="ordinary_hours")
+    # c1's hours start on 21 March: 11 days after its March date (week 2 on), before its April date
+    assert hours["c1~1"].tolist() == hours["A"].tolist() and hours["c1~2"].tolist() == hours["B"].tolist()
+    assert hours.loc[1, "c1~1"] == 0 and hours.loc[2, "c1~1"] > 0 and (hours["c1~2"] == 10).all()
+    assert not list(tmp_path.glob(".trialeval-units-*")) and step.written[0] == tmp_path / "panel.csv"
