@@ -89,3 +89,37 @@ def test_each_unit_of_a_person_gets_its_own_panel_rows(tmp_path):
     assert hours["c1~1"].tolist() == hours["A"].tolist() and hours["c1~2"].tolist() == hours["B"].tolist()
     assert hours.loc[1, "c1~1"] == 0 and hours.loc[2, "c1~1"] > 0 and (hours["c1~2"] == 10).all()
     assert not list(tmp_path.glob(".trialeval-units-*")) and step.written[0] == tmp_path / "panel.csv"
+
+
+# --------------------------------------------------------------------------------------------------
+# against MatchIt 4.7.2 (tests/reference/make_reference_matching.R) on lalonde, as one risk set
+
+REFERENCE = __import__("pathlib").Path(__file__).parent / "reference"
+
+
+@pytest.mark.parametrize("case, options", [("replace_1", {"replace": True}),
+                                           ("replace_3_caliper_0.1", {"replace": True, "ratio": 3, "caliper": 0.1})])
+def test_a_single_risk_set_with_replacement_gives_matchit_s_weights_per_person(case, options, monkeypatch):
+    """Given R's scores, as the reference test of the matcher does (our glm fit equals R's to 1e-10, but
+    lalonde has near-ties 4e-16 apart that such differences would decide)."""
+    lalonde = pd.read_csv(REFERENCE / "lalonde.csv")
+    lalonde.insert(0, "person_id", [f"r{i}" for i in range(1, len(lalonde) + 1)])
+    treated = lalonde["treat"] == 1
+    ledger = pd.DataFrame({"person_id": lalonde.loc[treated, "person_id"], "arm": "treatment",
+                           "visitation_date": pd.Timestamp("1976-01-15")})
+    cfg = TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 1}, "matching": {
+        "covariates": ["age", "educ", "race", "married", "nodegree", "re74", "re75"], "caliper": 1e6, **options}})
+    r_score = pd.read_csv(REFERENCE / "matching_reference_distance.csv")["distance"].to_numpy()
+    # the risk set holds the programme persons first, then the candidates, each in the data's order
+    monkeypatch.setattr("trialeval.match.logit_propensity",
+                        lambda *a, **k: np.r_[r_score[treated.to_numpy()], r_score[~treated.to_numpy()]])
+    result = match_comparison(ledger, lalonde, None, cfg)
+    out = result.ledger
+    got = out.groupby("person_id")["weight"].sum()
+    ref = pd.read_csv(REFERENCE / "matching_reference_weights.csv").query("case == @case")
+    want = pd.Series(ref["weight"].to_numpy(dtype=float), index=[f"r{r}" for r in ref["row"]])
+    want = want[want > 0]
+    assert set(got.index) == set(want.index) and len(want) > 250
+    np.testing.assert_allclose(got.loc[want.index].to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-12)
+    assert (out.loc[out["arm"] == "comparison", "weight"].sum()
+            == pytest.approx(out.loc[out["arm"] == "comparison", "person_id"].nunique()))
