@@ -14,15 +14,24 @@ at that person's visitation date.
    programme person's visitation date and, for a candidate, at the first day of the month (once per
    candidate and month, so the cost grows with candidates × months).
 5. **Matching**: the logit propensity score (glm's fit) and greedy nearest neighbour on it, programme persons
-   in descending score order, 1:``ratio``, caliper in SDs of the logit
-   (:mod:`trialeval.matching`, equal to R's MatchIt); a candidate is used once across all months, so
-   matching is without replacement (a person matched in two months would need two pseudo visitation
-   dates in one ledger).
+   in descending score order, 1:``ratio``, caliper in SDs of the logit (:mod:`trialeval.matching`, equal
+   to R's MatchIt). Without replacement a candidate is used once across all months. With ``replace`` a
+   candidate can be matched again — in another month, or in the same one — and each match is a ledger row
+   of its own with the match's ``match_id`` and pseudo visitation date; its weight is 1/k (k the programme
+   person's number of matches), scaled so that the comparison weights add up to the number of distinct
+   comparison persons, so that a person's weights add up to MatchIt's weight for that person.
+6. **ATT weighting** (``method = "weighting"``) instead of matching: every candidate row of a month and
+   exact cell with a programme person is kept with the odds weight p/(1 − p) = exp(logit) (WeightIt's and
+   MatchIt's ATT weights, not normalised), programme persons weight 1; its pseudo visitation date is the
+   first day of the month (the date its history was measured at), and ``match_id`` numbers the persons, so
+   that a candidate's months form one cluster.
 
-The output is a ledger: the programme rows (``arm`` = ``programme``) and the matched comparison rows
-(``arm`` = ``comparison``) with ``weight``, ``match_id`` (the programme person's number; a comparison row
-takes its first match's) and ``visitation_date`` (a comparison person's pseudo visitation date: the matched
-programme person's). Programme persons without a match are listed with the reason and left out.
+The output is a ledger: the programme rows (``arm`` = ``programme``) and the comparison rows
+(``arm`` = ``comparison``) with ``weight``, ``match_id`` (the programme person's number; without
+replacement a comparison row takes its first match's) and ``visitation_date`` (a comparison person's
+pseudo visitation date). When a person has several rows, ``unit_id`` — ``<person_id>~<k>`` for the k-th
+of them, the person_id otherwise — is the key the panel uses for each. Programme persons without a match
+are listed with the reason and left out.
 """
 
 from __future__ import annotations
