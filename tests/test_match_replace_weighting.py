@@ -123,3 +123,44 @@ def test_a_single_risk_set_with_replacement_gives_matchit_s_weights_per_person(c
     np.testing.assert_allclose(got.loc[want.index].to_numpy(), want.to_numpy(), rtol=1e-12, atol=1e-12)
     assert (out.loc[out["arm"] == "comparison", "weight"].sum()
             == pytest.approx(out.loc[out["arm"] == "comparison", "person_id"].nunique()))
+
+
+def test_att_weights_on_lalonde_are_the_odds_of_r_s_glm_score():
+    lalonde = pd.read_csv(REFERENCE / "lalonde.csv")
+    lalonde.insert(0, "person_id", [f"r{i}" for i in range(1, len(lalonde) + 1)])
+    treated = lalonde["treat"] == 1
+    ledger = pd.DataFrame({"person_id": lalonde.loc[treated, "person_id"], "arm": "treatment",
+                           "visitation_date": pd.Timestamp("1976-01-15")})
+    cfg = TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 1}, "matching": {
+        "covariates": ["age", "educ", "race", "married", "nodegree", "re74", "re75"], "method": "weighting"}})
+    out = match_comparison(ledger, lalonde, None, cfg).ledger.set_index("person_id")
+    r_score = pd.Series(pd.read_csv(REFERENCE / "matching_reference_distance.csv")["distance"].to_numpy(),
+                        index=lalonde["person_id"])
+    controls = lalonde.loc[~treated, "person_id"]
+    assert len(out) == len(lalonde)                                   # one month: everyone once
+    np.testing.assert_allclose(out.loc[controls, "weight"].to_numpy(), np.exp(r_score[controls].to_numpy()),
+                               rtol=1e-9)
+    assert (out.loc[lalonde.loc[treated, "person_id"], "weight"] == 1).all()
+
+
+def test_verify_replays_a_match_with_replacement(tmp_path):
+    from trialeval import pipeline
+
+    LEDGER.assign(visitation_date=LEDGER["visitation_date"].dt.strftime("%Y-%m-%d"), municipality="Aarhus").to_csv(
+        tmp_path / "ledger.csv", index=False)
+    POPULATION.assign(municipality=["Aarhus", "Aarhus", "Vejle", "Vejle", "Vejle", "Vejle"]).to_csv(
+        tmp_path / "population.csv", index=False)
+    pd.DataFrame({"person_id": ["A"], "spell_type": "benefit", "start_date": "2016-01-01",
+                  "end_date": "2016-12-31"}).to_csv(tmp_path / "spells.csv", index=False)
+    (tmp_path / "trial.toml").write_text('[trial]\nseed = 1\ntreatment_share = 1\n'
+                                         '[matching]\ncovariates = ["x"]\ncaliper = 100.0\nreplace = true\n')
+    files = [tmp_path / name for name in ("population.csv", "trial.toml", "comparison.csv")]
+    pipeline.match(tmp_path / "ledger.csv", files[0], tmp_path / "spells.csv", files[1], files[2], date="2016-06-01")
+    ok = pipeline.verify([files[0]], files[1], files[2], spells=tmp_path / "spells.csv",
+                         programme_ledger=tmp_path / "ledger.csv").result
+    assert ok.ok and ok.n_rows == 4, ok.problems
+    text = files[2].read_text()
+    files[2].write_text(text.replace(",0.5,", ",0.75,", 1))             # the first of c1's two weights
+    bad = pipeline.verify([files[0]], files[1], files[2], spells=tmp_path / "spells.csv",
+                          programme_ledger=tmp_path / "ledger.csv").result
+    assert not bad.ok and bad.problems[0].startswith("row 2 (person c1) differs in weight")
