@@ -97,16 +97,22 @@ def test_each_unit_of_a_person_gets_its_own_panel_rows(tmp_path):
 REFERENCE = __import__("pathlib").Path(__file__).parent / "reference"
 
 
-@pytest.mark.parametrize("case, options", [("replace_1", {"replace": True}),
-                                           ("replace_3_caliper_0.1", {"replace": True, "ratio": 3, "caliper": 0.1})])
-def test_a_single_risk_set_with_replacement_gives_matchit_s_weights_per_person(case, options, monkeypatch):
-    """Given R's scores, as the reference test of the matcher does (our glm fit equals R's to 1e-10, but
-    lalonde has near-ties 4e-16 apart that such differences would decide)."""
+def _lalonde():
+    """lalonde as a population, its treated as the programme group of one visitation month."""
     lalonde = pd.read_csv(REFERENCE / "lalonde.csv")
     lalonde.insert(0, "person_id", [f"r{i}" for i in range(1, len(lalonde) + 1)])
     treated = lalonde["treat"] == 1
     ledger = pd.DataFrame({"person_id": lalonde.loc[treated, "person_id"], "arm": "treatment",
                            "visitation_date": pd.Timestamp("1976-01-15")})
+    return lalonde, treated, ledger
+
+
+@pytest.mark.parametrize("case, options", [("replace_1", {"replace": True}),
+                                           ("replace_3_caliper_0.1", {"replace": True, "ratio": 3, "caliper": 0.1})])
+def test_a_single_risk_set_with_replacement_gives_matchit_s_weights_per_person(case, options, monkeypatch):
+    """Given R's scores, as the reference test of the matcher does (our glm fit equals R's to 1e-10, but
+    lalonde has near-ties 4e-16 apart that such differences would decide)."""
+    lalonde, treated, ledger = _lalonde()
     cfg = TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 1}, "matching": {
         "covariates": ["age", "educ", "race", "married", "nodegree", "re74", "re75"], "caliper": 1e6, **options}})
     r_score = pd.read_csv(REFERENCE / "matching_reference_distance.csv")["distance"].to_numpy()
@@ -126,11 +132,7 @@ def test_a_single_risk_set_with_replacement_gives_matchit_s_weights_per_person(c
 
 
 def test_att_weights_on_lalonde_are_the_odds_of_r_s_glm_score():
-    lalonde = pd.read_csv(REFERENCE / "lalonde.csv")
-    lalonde.insert(0, "person_id", [f"r{i}" for i in range(1, len(lalonde) + 1)])
-    treated = lalonde["treat"] == 1
-    ledger = pd.DataFrame({"person_id": lalonde.loc[treated, "person_id"], "arm": "treatment",
-                           "visitation_date": pd.Timestamp("1976-01-15")})
+    lalonde, treated, ledger = _lalonde()
     cfg = TrialConfig.from_dict({"trial": {"seed": 1, "treatment_share": 1}, "matching": {
         "covariates": ["age", "educ", "race", "married", "nodegree", "re74", "re75"], "method": "weighting"}})
     out = match_comparison(ledger, lalonde, None, cfg).ledger.set_index("person_id")
