@@ -45,14 +45,23 @@ def verify_command(
              "(each wave is matched to its file by SHA-256)."),
     config: Path = typer.Option(..., "--config", help="The trial config, trial.toml."),
     ledger: Path = typer.Option(..., "--ledger", help="The ledger to check (its manifest sits beside it)."),
+    spells: Optional[Path] = typer.Option(
+        None, "--spells", help="For a ledger written by trialeval match: the spells it was matched with."),
+    programme_ledger: Optional[Path] = typer.Option(
+        None, "--programme-ledger",
+        help="For a ledger written by trialeval match: the ledger whose programme group was matched."),
 ) -> None:
     """Replay every wave from the manifest and confirm the ledger, or report every difference (exit 1).
+
+    A ledger written by trialeval match is replayed instead: the matching is run again from the files it
+    was made from (--programme-ledger, --population, --spells, --config; their SHA-256 must be the
+    recorded ones) and the ledger is compared with the replay row by row.
 
     Example: trialeval verify --population pop_march.csv --population pop_april.csv --config trial.toml
     --ledger ledger.csv
     """
     with user_errors():
-        step = pipeline.verify(population, config, ledger)
+        step = pipeline.verify(population, config, ledger, spells=spells, programme_ledger=programme_ledger)
     if not step.result.ok:
         typer.echo(step.summary(console_lang()), err=True)
         raise typer.Exit(1)

@@ -66,6 +66,9 @@ def effects_command(
     subgroups: Optional[str] = typer.Option(
         None, "--subgroups", help="Comma-separated covariates: effect per subgroup, OUT_subgroups and "
         "OUT_interactions (interaction tests, Holm-adjusted)."),
+    drop_exclusions: bool = typer.Option(
+        False, "--drop-exclusions", help="With --spells: leave out persons excluded after the draw (with a "
+        "warning: the comparison then no longer rests on the lottery alone)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -97,7 +100,7 @@ def effects_command(
     with user_errors():
         common["weeks"] = renamed(weeks, old_weeks, "--last-week", "--weeks")
         from_spells = _source(panel, None if beside else ledger, spells, extraction_date, min_days, drop_bad_rows,
-                              min_matched_share, panel_out)
+                              min_matched_share, panel_out, drop_exclusions)
     title = "Building panel and effects" if from_spells else "Effects"
     with user_errors(), progress_bar(title) as progress:
         if by or subgroups:
@@ -111,7 +114,7 @@ def effects_command(
             step = pipeline.effects_from_spells(
                 ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
                 drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,
-                workers=workers, progress=progress, **common)
+                workers=workers, progress=progress, drop_exclusions=drop_exclusions, **common)
         else:
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
     say(step.summary(console_lang()))
@@ -124,8 +127,10 @@ def _source(panel: Optional[Path], ledger: Optional[Path], spells: Optional[Path
         raise OptionError("give either --panel or --ledger with --spells, not both", option="--panel")
     if panel is not None:
         if any(o not in (None, False) for o in spell_options):
-            raise OptionError("--extraction-date, --min-days, --drop-bad-rows, --min-matched-share and "
-                              "--panel-out build a panel: give them with --ledger and --spells, not --panel",
+            raise OptionError("--extraction-date, --min-days, --drop-bad-rows, --min-matched-share, "
+                              "--panel-out and --drop-exclusions build a panel: give them with --ledger and "
+                              "--spells, not --panel (a panel built by trialeval panel --drop-exclusions "
+                              "carries its warning into the effects)",
                               option="--panel")
         return False
     if ledger is None or spells is None:

@@ -27,8 +27,10 @@ def match(
     same_municipalities = true) live outside the programme's municipalities. Matching is exact on the
     visitation month and the [matching] exact columns, then greedy nearest neighbour on the logit
     propensity score of the [matching] covariates and spell history, highest score first, 1:ratio,
-    caliper in standard deviations of the logit (default 0.2). The result is a new ledger (arm programme
-    or comparison, weight, match_id, pseudo visitation dates) with a manifest line.
+    caliper in standard deviations of the logit (default 0.2), with or without replacement ([matching]
+    replace); or ATT odds weighting ([matching] method = "weighting"). The result is a new ledger (arm
+    programme or comparison, weight, match_id, pseudo visitation dates, and unit_id when a person has
+    several rows) with a manifest line; trialeval verify replays it.
 
     Example: trialeval match --ledger ledger.csv --population population.csv --spells spells.csv
     --config trial.toml --out comparison.csv

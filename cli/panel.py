@@ -45,6 +45,9 @@ def panel(
         "local", "--engine", help="local, or dask: the parts of a partitioned dataset on a Dask cluster."),
     scheduler: Optional[str] = typer.Option(
         None, "--scheduler", help="With --engine dask: scheduler address, e.g. tcp://host:8786 [a local cluster]."),
+    drop_exclusions: bool = typer.Option(
+        False, "--drop-exclusions", help="Leave out persons excluded after the draw (with a warning: the "
+        "comparison then no longer rests on the lottery alone)."),
 ) -> None:
     """Build one row per observed person-week with the panel's outcomes and the number at risk.
 
@@ -60,6 +63,7 @@ def panel(
             pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows,
             min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
             engine=engine, scheduler=scheduler, dream=dream, eindkomst=eindkomst, codes=codes,
+            drop_exclusions=drop_exclusions,
         )
     typer.echo(step.summary(console_lang()))
     for path in step.written:

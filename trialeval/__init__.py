@@ -52,6 +52,10 @@ _LAZY = {
     "PartitionResult": ("trialeval.partition", "PartitionResult"),
     "partition_extract": ("trialeval.partition", "partition_extract"),
     "write_report": ("trialeval._report_api", "report"),
+    "PopulationBalance": ("trialeval.balance_population", "PopulationBalance"),
+    "population_balance": ("trialeval.balance_population", "population_balance"),
+    "MatchVerifyResult": ("trialeval.match_verify", "MatchVerifyResult"),
+    "verify_match": ("trialeval.match_verify", "verify_match"),
 }
 
 
@@ -95,6 +99,8 @@ def __dir__() -> list[str]:
 
 if TYPE_CHECKING:
     from trialeval.balance import BalanceResult
+    from trialeval.balance_population import PopulationBalance, population_balance
+    from trialeval.match_verify import MatchVerifyResult, verify_match
     from trialeval.balance import balance as check_balance
     from trialeval.config import AnalysisSettings, EligibilityRule, TrialConfig, load_config
     from trialeval.costs import CostsResult, Scenarios, load_scenarios
@@ -119,10 +125,11 @@ __all__ = [
     "__version__",
     "AnalysisSettings", "BalanceResult", "CostsResult", "DemoResult", "Design", "DrawResult", "EffectsResult",
     "EligibilityRule", "HoursDistributionResult", "PanelResult", "PartitionResult", "PowerResult", "Scenarios", "TimeAxis",
-    "TrialConfig", "VerifyResult",
+    "TrialConfig", "VerifyResult", "MatchVerifyResult", "PopulationBalance",
     "build_panel", "check_balance", "draw_wave", "estimate_costs", "estimate_effects", "exclude_person",
     "hours_distribution", "load_config", "load_scenarios", "minimum_detectable_effect", "partition_extract", "read_spells",
-    "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel", "write_report",
+    "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel", "write_report", "population_balance",
+    "verify_match",
     "ConfigError", "DesignError", "EngineError", "EstimationError", "InputDataError", "LedgerMismatchError", "TrialevalError",
     "TrialevalWarning",
 ]

@@ -46,7 +46,8 @@ def weighted_variance(x: np.ndarray, w: np.ndarray) -> float:
     """
     sw = np.sum(w)
     m = np.sum(w * x) / sw
-    return float(np.sum(w * (x - m) ** 2) * sw / (sw * sw - np.sum(w * w)))
+    denominator = float(sw * sw - np.sum(w * w))
+    return float(np.sum(w * (x - m) ** 2) * sw / denominator) if denominator > 0 else float("nan")
 
 
 def _columns(data: pd.DataFrame, covariates: Sequence[str]) -> dict[str, np.ndarray]:
@@ -117,8 +118,9 @@ def balance_before_after(before: pd.DataFrame, after: pd.DataFrame, covariates: 
             m1, m0 = weighted_mean(data[t], w[t]), weighted_mean(data[~t], w[~t])
             row[f"mean_programme_{when}"], row[f"mean_comparison_{when}"] = m1, m0
             row[f"smd_{when}"] = (m1 - m0) / sd if sd > 0 else np.nan
-            row[f"variance_ratio_{when}"] = (np.nan if binary else
-                                             weighted_variance(data[t], w[t]) / weighted_variance(data[~t], w[~t]))
+            v1, v0 = (np.nan, np.nan) if binary else (weighted_variance(data[t], w[t]),
+                                                       weighted_variance(data[~t], w[~t]))
+            row[f"variance_ratio_{when}"] = v1 / v0 if v0 > 0 else np.nan   # NaN also when v0 is NaN
         row["flag"] = "|SMD| > 0.1" if abs(row["smd_after"]) > SMD_FLAG else ""
         rows.append(row)
     return WeightedBalance(pd.DataFrame(rows, columns=COLUMNS))

@@ -14,15 +14,24 @@ at that person's visitation date.
    programme person's visitation date and, for a candidate, at the first day of the month (once per
    candidate and month, so the cost grows with candidates × months).
 5. **Matching**: the logit propensity score (glm's fit) and greedy nearest neighbour on it, programme persons
-   in descending score order, 1:``ratio``, caliper in SDs of the logit
-   (:mod:`trialeval.matching`, equal to R's MatchIt); a candidate is used once across all months, so
-   matching is without replacement (a person matched in two months would need two pseudo visitation
-   dates in one ledger).
+   in descending score order, 1:``ratio``, caliper in SDs of the logit (:mod:`trialeval.matching`, equal
+   to R's MatchIt). Without replacement a candidate is used once across all months. With ``replace`` a
+   candidate can be matched again — in another month, or in the same one — and each match is a ledger row
+   of its own with the match's ``match_id`` and pseudo visitation date; its weight is 1/k (k the programme
+   person's number of matches), scaled so that the comparison weights add up to the number of distinct
+   comparison persons, so that a person's weights add up to MatchIt's weight for that person.
+6. **ATT weighting** (``method = "weighting"``) instead of matching: every candidate row of a month and
+   exact cell with a programme person is kept with the odds weight p/(1 − p) = exp(logit) (WeightIt's and
+   MatchIt's ATT weights, not normalised), programme persons weight 1; its pseudo visitation date is the
+   first day of the month (the date its history was measured at), and ``match_id`` numbers the persons, so
+   that a candidate's months form one cluster.
 
-The output is a ledger: the programme rows (``arm`` = ``programme``) and the matched comparison rows
-(``arm`` = ``comparison``) with ``weight``, ``match_id`` (the programme person's number; a comparison row
-takes its first match's) and ``visitation_date`` (a comparison person's pseudo visitation date: the matched
-programme person's). Programme persons without a match are listed with the reason and left out.
+The output is a ledger: the programme rows (``arm`` = ``programme``) and the comparison rows
+(``arm`` = ``comparison``) with ``weight``, ``match_id`` (the programme person's number; without
+replacement a comparison row takes its first match's) and ``visitation_date`` (a comparison person's
+pseudo visitation date). When a person has several rows, ``unit_id`` — ``<person_id>~<k>`` for the k-th
+of them, the person_id otherwise — is the key the panel uses for each. Programme persons without a match
+are listed with the reason and left out.
 """
 
 from __future__ import annotations
@@ -41,7 +50,7 @@ from trialeval.history import DEFAULT_WINDOWS, history_columns, history_covariat
 from trialeval.matching import design_matrix, logit_propensity, nearest_neighbour
 
 PROGRAMME, COMPARISON = "programme", "comparison"
-METHODS = ("nearest",)
+METHODS = ("nearest", "weighting")
 DEFAULT_CALIPER = 0.2
 
 
@@ -74,12 +83,9 @@ class MatchSettings:
             raise ConfigError(f"{where} history.weeks must be whole numbers of weeks from 1 to 520")
         method = table.get("method", "nearest")
         if method not in METHODS:
-            raise ConfigError(f"{where} method must be \"nearest\"; got {method!r} (weighting is not available "
-                              "for risk-set matching yet: a candidate weighted in several months would need "
-                              "several pseudo visitation dates in one ledger)")
-        if table.get("replace", False):
-            raise ConfigError(f"{where} replace = true is not available for risk-set matching yet: a comparison "
-                              "person matched in two months would need two pseudo visitation dates")
+            raise ConfigError(f"{where} method must be \"nearest\" or \"weighting\"; got {method!r}")
+        if not isinstance(table.get("replace", False), bool):
+            raise ConfigError(f"{where} replace must be true or false")
         ratio = table.get("ratio", 1)
         if not isinstance(ratio, int) or ratio < 1:
             raise ConfigError(f"{where} ratio must be a whole number ≥ 1")
@@ -109,18 +115,24 @@ class ComparisonResult:
     def balance(self) -> WeightedBalance:
         """Balance of the covariates and history in the risk sets before matching and in the matched ledger."""
         risk = self.risk_sets
-        after = risk.iloc[self.risk_rows]
+        # a risk-set row matched several times (with replacement) counts once, with its weights added
+        weights = pd.Series(self.ledger["weight"].to_numpy()).groupby(self.risk_rows, sort=False).sum()
+        after = risk.iloc[weights.index.to_numpy()]
         return balance_before_after(risk, after, balance_columns(self.settings),
                                     programme=risk["programme"].to_numpy(),
                                     programme_after=after["programme"].to_numpy(),
-                                    weights_after=self.ledger["weight"].to_numpy())
+                                    weights_after=weights.to_numpy())
 
     def summary(self) -> str:
-        c = self.counts
-        text = (f"{c['programme']:,} programme persons, {c['candidates']:,} eligible candidates in "
-                f"{c['months']} visitation month(s): {c['matched']:,} matched with {c['comparison']:,} "
-                f"comparison persons (nearest neighbour on the logit score, 1:{self.settings.ratio}, caliper "
-                f"{self.settings.caliper} SD)")
+        c, s = self.counts, self.settings
+        text = f"{c['programme']:,} programme persons, {c['candidates']:,} eligible candidates in {c['months']} visitation month(s): "
+        if s.method == "weighting":
+            text += (f"{c['matched']:,} weighted against {c['comparison']:,} candidate-months of "
+                     f"{c.get('comparison_persons', c['comparison']):,} persons (ATT odds weights)")
+        else:
+            text += (f"{c['matched']:,} matched with {c.get('comparison_persons', c['comparison']):,} comparison "
+                     f"persons (nearest neighbour on the logit score, 1:{s.ratio}, caliper {s.caliper} SD"
+                     + (f", with replacement: {c['comparison']:,} matches)" if s.replace else ")"))
         if len(self.unmatched):
             text += f"; {len(self.unmatched):,} programme persons unmatched (listed with the reason)"
         return text
@@ -180,10 +192,16 @@ def match_comparison(ledger: pd.DataFrame, population: pd.DataFrame, spells: Any
     terms = [*settings.covariates, *history]
     score = logit_propensity(risk, treated, terms, source)
     risk["score"] = score
-    out, unmatched = _nearest(risk, exact.to_numpy(), settings, programme)
+    if settings.method == "weighting":
+        out, unmatched = _weighting(risk, exact.to_numpy())
+    else:
+        out, unmatched = _nearest(risk, exact.to_numpy(), settings, programme)
+    out = _with_units(out)
     risk_rows = out.pop("_risk_row").to_numpy()
     counts = {"programme": len(programme), "candidates": len(candidates), "months": int(months.nunique()),
               "matched": int((out["arm"] == PROGRAMME).sum()), "comparison": int((out["arm"] == COMPARISON).sum())}
+    if settings.replace or settings.method == "weighting":
+        counts["comparison_persons"] = int(out.loc[out["arm"] == COMPARISON, "person_id"].nunique())
     return ComparisonResult(out, unmatched, risk, settings, counts, risk_rows)
 
 
@@ -197,7 +215,7 @@ def _history(risk: pd.DataFrame, spells: Any, settings: MatchSettings) -> pd.Dat
 
 
 def _ledger_rows(risk: pd.DataFrame, rows: np.ndarray, arm: str, weight: np.ndarray, match_id: np.ndarray,
-                 dates: np.ndarray, programme: pd.DataFrame) -> pd.DataFrame:
+                 dates: np.ndarray, programme: pd.DataFrame | None) -> pd.DataFrame:
     base = risk.iloc[rows]
     out = pd.DataFrame({"_risk_row": rows, "person_id": base["person_id"].to_numpy(), "arm": arm,
                         "visitation_date": pd.to_datetime(dates).strftime("%Y-%m-%d"),
@@ -219,9 +237,14 @@ def _nearest(risk: pd.DataFrame, exact: np.ndarray, settings: MatchSettings, pro
                         risk["date"].to_numpy()[t_rows[matched]], programme)
     slots_t, slots_k = np.nonzero(result.matches >= 0)
     control_rows = result.matches[slots_t, slots_k]
-    first = pd.Series(slots_t).groupby(control_rows).min()          # a reused unit keeps its first match
-    comp = _ledger_rows(risk, first.index.to_numpy(), COMPARISON, result.weights[first.index.to_numpy()],
-                        ids[first.to_numpy()], risk["date"].to_numpy()[t_rows[first.to_numpy()]], programme)
+    if settings.replace:
+        comp = _ledger_rows(risk, control_rows, COMPARISON, _replace_weights(risk, control_rows, result.matches,
+                                                                             slots_t), ids[slots_t],
+                            risk["date"].to_numpy()[t_rows[slots_t]], programme)
+    else:
+        first = pd.Series(slots_t).groupby(control_rows).min()          # each unit is matched once
+        comp = _ledger_rows(risk, first.index.to_numpy(), COMPARISON, result.weights[first.index.to_numpy()],
+                            ids[first.to_numpy()], risk["date"].to_numpy()[t_rows[first.to_numpy()]], programme)
     out = pd.concat([prog, comp], ignore_index=True).sort_values(["match_id", "arm"], ascending=[True, False],
                                                                  ignore_index=True)
     in_cell = pd.Series(exact[~treated]).value_counts()
@@ -231,6 +254,50 @@ def _nearest(risk: pd.DataFrame, exact: np.ndarray, settings: MatchSettings, pro
     unmatched = pd.DataFrame({"person_id": risk["person_id"].to_numpy()[t_rows[~matched]],
                               "reason": reasons[~matched]})
     return out, unmatched
+
+
+def _replace_weights(risk: pd.DataFrame, control_rows: np.ndarray, matches: np.ndarray,
+                     slots_t: np.ndarray) -> np.ndarray:
+    """One weight per match of a comparison person (matching with replacement): 1/k for a match of a
+    programme person with k matches, scaled so that the weights add up to the number of distinct comparison
+    persons; a person's weights then add up to MatchIt's weight of that person."""
+    k = (matches >= 0).sum(axis=1)[slots_t]
+    w = 1.0 / k
+    persons = pd.unique(risk["person_id"].to_numpy()[control_rows])
+    return np.asarray(w * (len(persons) / w.sum()), dtype=np.float64)
+
+
+def _weighting(risk: pd.DataFrame, exact: np.ndarray) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """ATT weighting: every candidate row of a month and exact cell with a programme person, weighted by
+    the odds of its propensity score p / (1 − p) = exp(logit); programme persons weight 1. A candidate's
+    rows (one per month) form one cluster: ``match_id`` numbers the persons."""
+    treated = risk["programme"].to_numpy()
+    cells = pd.Series(exact)
+    has_t = cells.map(cells[treated].value_counts()).fillna(0).to_numpy() > 0
+    has_c = cells.map(cells[~treated].value_counts()).fillna(0).to_numpy() > 0
+    keep = has_t & has_c
+    rows = np.flatnonzero(keep)
+    score = risk["score"].to_numpy()
+    weight = np.where(treated[rows], 1.0, np.exp(score[rows]))
+    codes = pd.factorize(risk["person_id"].to_numpy()[rows])[0] + 1
+    out = _ledger_rows(risk, rows, PROGRAMME, weight, codes, risk["date"].to_numpy()[rows], None)
+    out["arm"] = np.where(treated[rows], PROGRAMME, COMPARISON)
+    out = out.sort_values(["arm", "match_id", "visitation_date"], ascending=[False, True, True], ignore_index=True)
+    lost = np.flatnonzero(treated & ~keep)
+    unmatched = pd.DataFrame({"person_id": risk["person_id"].to_numpy()[lost],
+                              "reason": "no eligible candidate in the same visitation month and exact cell"})
+    return out, unmatched
+
+
+def _with_units(out: pd.DataFrame) -> pd.DataFrame:
+    """Add ``unit_id``, the panel's person key, when a person has several rows (matched in several months,
+    or several times): ``<person_id>~<k>`` for the k-th of a person's rows, the person_id otherwise."""
+    ids = out["person_id"].astype(str)
+    several = ids.duplicated(keep=False)
+    if several.any():
+        k = out.groupby(ids).cumcount() + 1
+        out["unit_id"] = np.where(several, ids + "~" + k.astype(str), ids)
+    return out
 
 
 def balance_columns(settings: MatchSettings) -> list[str]:

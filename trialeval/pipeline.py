@@ -86,11 +86,13 @@ class Step(Generic[R]):
     result: R
     written: tuple[Path, ...] = ()
     lang: str = "en"
+    note: str = ""
 
     def summary(self, lang: str | None = None) -> str:
         """The result's summary, its numbers in ``lang`` (default: the step's language, the option's or the
-        config's)."""
-        return _summary(self.result, lang or self.lang)
+        config's), and the step's warning, if any."""
+        text = _summary(self.result, lang or self.lang)
+        return f"{text}\nWarning: {self.note}" if self.note else text
 
 
 from trialeval._console import summary as _summary  # noqa: E402
@@ -120,8 +122,12 @@ def draw(population: PathLike, config: PathLike, ledger: PathLike, requests: lis
     return Step(result, _written([ledger, manifest_path(ledger)]))
 
 
-def verify(populations: Sequence[PathLike], config: PathLike, ledger: PathLike) -> Step[VerifyResult]:
-    """Replay every wave from the manifest and compare with the ledger (writes nothing)."""
+def verify(populations: Sequence[PathLike], config: PathLike, ledger: PathLike, *, spells: PathLike | None = None,
+           programme_ledger: PathLike | None = None) -> Step[VerifyResult]:
+    """Replay every wave from the manifest and compare with the ledger (writes nothing); a ledger written
+    by ``match`` is replayed from ``programme_ledger``, the population and ``spells`` (:func:`verify_matched`)."""
+    if is_matched(ledger):
+        return verify_matched(populations, config, ledger, spells=spells, programme_ledger=programme_ledger)  # type: ignore[return-value]
     return Step(verify_ledger([Path(p) for p in populations], Path(config), Path(ledger)))
 
 
@@ -161,6 +167,9 @@ def balance(
     from trialeval.plots import check_figure_path, save_figure
     fmt = output_format(out, format)
     cfg = _config(config)
+    if cfg is not None and cfg.design == "selection":        # no control group: drawn vs the population
+        return balance_population(ledger, out, population, config=config, covariates=covariates,  # type: ignore[return-value]
+                                  categorical=categorical, min_cell=min_cell, drop_excluded=drop_excluded, plot=plot)
     rename = cfg.columns if cfg is not None else None
     out = Path(out)
     side = [layout.balance_omnibus(out), layout.balance_representativeness(out) if population is not None else None]
@@ -202,7 +211,7 @@ def panel(
     min_days: int | None = None, drop_bad_rows: bool = False, min_matched_share: float | None = None,
     effects_out: PathLike | None = None, workers: int | None = None, progress: Progress = None,
     engine: str = "local", scheduler: str | None = None, dream: PathLike | None = None,
-    eindkomst: PathLike | None = None, codes: PathLike | None = None,
+    eindkomst: PathLike | None = None, codes: PathLike | None = None, drop_exclusions: bool = False,
 ) -> Step[PanelResult]:
     """Build the weekly panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
@@ -213,9 +222,18 @@ def panel(
     core). ``ledger`` and ``spells`` may be a partitioned dataset's folder (:func:`partition`), built
     part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``). Instead of ``spells``, a DREAM
     extract (``dream``, with its code map in ``codes`` or the config) and/or eIndkomst hours (``eindkomst``)
-    are read directly (:func:`trialeval._pipeline_registers.register_spells`).
+    are read directly (:func:`trialeval._pipeline_registers.register_spells`). ``drop_exclusions`` leaves
+    out the persons excluded after the draw, with a warning (:func:`panel_without_exclusions`).
     """
     from trialeval._pipeline_registers import register_spells
+    if has_units(ledger) or drop_exclusions:
+        if dream is not None or eindkomst is not None or spells is None:
+            raise OptionError("--drop-exclusions and a matched ledger with units read --spells: convert the "
+                              "registers with trialeval convert first", option="--dream")
+        return (by_unit if has_units(ledger) else panel_without_exclusions)(
+            panel, ledger, spells, out, config=config, extraction_date=extraction_date, weeks=weeks,
+            pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share,
+            effects_out=effects_out, workers=workers, progress=progress, engine=engine, scheduler=scheduler)
     cfg = _config(config)
     settings = _panel_settings(cfg, extraction_date, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
                                min_matched_share=min_matched_share)
@@ -339,6 +357,7 @@ def effects(
         weeks_shown = result.table[["outcome", "week"]]
         written += tuple(write_export(tables[name].merge(weeks_shown, on=["outcome", "week"]), path)
                          for name, path in extra.items())
+    carry_exclusions_note(panel, out)
     return Step(result, written, settings.lang)
 
 
@@ -371,7 +390,7 @@ def effects_from_spells(
     weeks: int | None = None, lang: str | None = None, seed: int | None = None, min_cell: int | None = None,
     plot: PathLike | None = None, min_days: int | None = None, drop_bad_rows: bool = False,
     min_matched_share: float | None = None, panel_out: PathLike | None = None, workers: int | None = None,
-    progress: Progress = None, ratio: bool = False, among_positive: bool = False,
+    progress: Progress = None, ratio: bool = False, among_positive: bool = False, drop_exclusions: bool = False,
 ) -> Step[EffectsResult]:
     """Effect curves straight from the ledger and the spells, as ``panel`` then ``effects --panel`` give them.
 
@@ -382,8 +401,17 @@ def effects_from_spells(
     ``panel_out`` or else to a temporary Parquet file beside ``out``, deleted afterwards (also on an
     error), and run :func:`effects` on it. The panel has ``weeks`` weeks (else the config's, else
     the default), which are also the weeks reported. With ``drop_bad_rows`` and no ``panel_out`` the
-    dropped rows go to ``<out>_rejects.csv``.
+    dropped rows go to ``<out>_rejects.csv``. ``drop_exclusions`` leaves out the persons excluded after
+    the draw, with a warning (:func:`effects_without_exclusions`).
     """
+    if has_units(ledger) or drop_exclusions:
+        return (by_unit if has_units(ledger) else effects_without_exclusions)(
+            effects_from_spells, ledger, spells, out, extraction_date=extraction_date, config=config,
+            outcomes=outcomes, blocks=blocks, covariates=covariates, cluster=cluster, band=band, ri=ri,
+            min_weeks=min_weeks, summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang,
+            seed=seed, min_cell=min_cell, plot=plot, min_days=min_days, drop_bad_rows=drop_bad_rows,
+            min_matched_share=min_matched_share, panel_out=panel_out, workers=workers, progress=progress,
+            ratio=ratio, among_positive=among_positive)
     from trialeval.plots import check_figure_path, check_lang
     if lang is not None:
         check_lang(lang)
@@ -597,45 +625,6 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
     return Step(result, (Path(out),))
 
 
-# --------------------------------------------------------------------------------------------------
-# match
-
-def match(ledger: PathLike, population: PathLike, spells: PathLike, config: PathLike, out: PathLike, *,
-          keep_excluded: bool = False, date: str | None = None) -> Step[ComparisonResult]:
-    """Build a matched comparison group for the ledger's programme group and write it as a new ledger
-    (``out``), with a manifest line recording the inputs' hashes and the settings, and the programme
-    persons left unmatched beside it (``<out>_unmatched.csv``)."""
-    from trialeval.match import match_comparison
-    from trialeval.plots import save_figure
-    from trialeval.site_plots import overlap_plot
-    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
-    cfg = load_config(Path(config))
-    out = Path(out)
-    unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
-    beside = [out.with_name(f"{out.stem}_{part}") for part in ("balance.csv", "love.png", "overlap.png")]
-    inputs = [("--ledger", ledger), ("--population", population), ("--spells", spells), ("--config", config)]
-    check_outputs([("--out", out), ("--out (manifest beside it)", manifest_path(out)),
-                   ("--out (unmatched beside it)", unmatched_path)]
-                  + [("--out (balance beside it)", path) for path in beside], inputs)
-    if manifest_path(out).exists() or out.exists():
-        raise InputDataError(f"--out {out}: a ledger (or its manifest) is already there; a matched comparison "
-                             "group is written to a new ledger, never over one")
-    check_ledger_manifest(ledger)
-    led = read_ledger(ledger, rename=cfg.columns, design=Design.from_config(cfg))
-    people = read_population(population, rename=cfg.columns)
-    result = match_comparison(led, people, spells, cfg, keep_excluded=keep_excluded, source=str(population))
-    entry = {"event": "match", "date": when.isoformat(), "settings": result.settings.to_dict(),
-             "counts": result.counts, "keep_excluded": keep_excluded,
-             "inputs": {name.lstrip("-"): sha256_file(path) for name, path in inputs}}
-    with atomic_write(out) as tmp:
-        result.ledger.to_csv(tmp, index=False, lineterminator="\n")
-        append_manifest_event(manifest_path(out), [], entry, tmp)
-    written = [out, manifest_path(out)]
-    balance = result.balance()
-    written.append(write_export(balance.table, out.with_name(f"{out.stem}_balance.csv")))
-    written.append(save_figure(balance.plot(), out.with_name(f"{out.stem}_love.png")))
-    written.append(save_figure(overlap_plot(result.risk_sets["score"], result.risk_sets["programme"]),
-                               out.with_name(f"{out.stem}_overlap.png")))
-    if len(result.unmatched):
-        written.append(write_text(result.unmatched.to_csv(index=False, lineterminator="\n"), unmatched_path))
-    return Step(result, tuple(written))
+from trialeval._pipeline_compare import (balance_population, by_unit, carry_exclusions_note,  # noqa: E402,F401
+                                       effects_without_exclusions, has_units, is_matched, match,
+                                       panel_without_exclusions, verify_matched)

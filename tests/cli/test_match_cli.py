@@ -96,11 +96,11 @@ def test_match_errors_exit_1_and_write_nothing(matched, sample_dir, tmp_path):
                                 str(sample_dir / "population.csv"), "--spells", str(sample_dir / "spells.csv"),
                                 "--config", str(d / "trial.toml"), "--out", str(d / "comparison.csv")])
     assert again.exit_code == 1 and "never replaces a trial's ledger" in again.output
-    (tmp_path / "trial.toml").write_text((sample_dir / "trial.toml").read_text() + MATCHING + "replace = true\n")
+    (tmp_path / "trial.toml").write_text((sample_dir / "trial.toml").read_text() + MATCHING + 'method = "optimal"\n')
     replace = runner.invoke(app, ["match", "--ledger", str(d / "programme.csv"), "--population",
                                   str(sample_dir / "population.csv"), "--spells", str(sample_dir / "spells.csv"),
                                   "--config", str(tmp_path / "trial.toml"), "--out", str(tmp_path / "c.csv")])
-    assert replace.exit_code == 1 and "replace = true is not available" in replace.output
+    assert replace.exit_code == 1 and 'method must be "nearest" or "weighting"' in replace.output
     assert not (tmp_path / "c.csv").exists() and "Traceback" not in again.output + replace.output
 
 
