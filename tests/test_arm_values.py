@@ -10,7 +10,7 @@ import pytest
 from trialeval.config import TrialConfig, load_config
 from trialeval.design import Design
 from trialeval.exceptions import ConfigError
-from trialeval.pipeline import effects, panel
+from trialeval.pipeline import by_site, effects, panel
 
 BASE = {"trial": {"seed": 1, "treatment_share": 0.5}}
 
@@ -44,7 +44,13 @@ def test_a_ledger_with_danish_group_labels_gives_the_curves_of_the_recoded_one(s
         (tmp_path / folder).mkdir()
         panel(led, sample_dir / "spells.csv", tmp_path / folder / "panel.parquet", config=cfg, weeks=40)
         effects(tmp_path / folder / "panel.parquet", tmp_path / folder / "effects.csv", config=cfg)
+        by_site(tmp_path / folder / "panel.parquet", tmp_path / folder / "effects.csv", by="municipality",
+                outcomes=["company_directed"], weeks=[26], config=cfg)
     dk, en = (pd.read_csv(tmp_path / f / "effects.csv") for f in ("dk", "en"))
     pd.testing.assert_frame_equal(dk, en)
+    # the site results take the programme group from the design's labels, too
+    dk_sites, en_sites = (pd.read_csv(tmp_path / f / "effects_sites.csv") for f in ("dk", "en"))
+    pd.testing.assert_frame_equal(dk_sites, en_sites)
+    assert dk_sites["effect"].notna().sum() >= 3
     arms = pd.read_parquet(tmp_path / "dk" / "panel.parquet", columns=["arm"])["arm"]
     assert sorted(arms.astype(str).unique()) == ["indsats", "kontrol"]

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
 import pandas as pd
 
 from trialeval import layout
@@ -87,7 +88,23 @@ def _site_data(panel: PathLike, columns: Sequence[str], ledger: PathLike | None,
         people = people[["person_id", *missing]].drop_duplicates("person_id")
         data = data.merge(people.assign(person_id=people["person_id"].astype(data["person_id"].dtype)),
                           on="person_id", how="left")
-    return data
+    return _standard_arms(data, cfg, str(panel))
+
+
+def _standard_arms(data: pd.DataFrame, cfg: TrialConfig | None, source: str) -> pd.DataFrame:
+    """The panel with its groups as ``treatment`` (the programme group) and ``control`` (the reference
+    group), whatever labels the design gives them (``[trial] groups``, ``[columns] arm_values``)."""
+    from trialeval.design import Design
+
+    labels = Design.from_config(cfg).labels if cfg is not None else ("treatment", "control")
+    if "arm" not in data.columns or labels == ("treatment", "control"):
+        return data
+    arm = data["arm"].astype(str)
+    unknown = sorted(set(arm.unique()) - set(labels))
+    if unknown:
+        raise InputDataError(f"{source}: column 'arm' holds {', '.join(map(repr, unknown[:5]))}, not the design's "
+                             f"groups {labels[0]!r} and {labels[1]!r}")
+    return data.assign(arm=np.where(arm == labels[0], "treatment", "control"))
 
 
 def _compute(data: pd.DataFrame, by: str | None, subgroups: Sequence[str], names: Sequence[str],
@@ -236,7 +253,7 @@ def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: 
     settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
     check_outputs([("--out", out), ("--plot", plot)],
                   [("--panel", panel), ("--site-factors", site_factors), ("--config", config)])
-    data = read_table(panel, rename=cfg.columns if cfg is not None else None)
+    data = _standard_arms(read_table(panel, rename=cfg.columns if cfg is not None else None), cfg, str(panel))
     table = read_table(site_factors, text_columns=(by,))
     require_columns(table, [by], str(site_factors))
     per_site = site_measure(data, by, outcome, week, measure=measure, from_period=from_week,  # type: ignore[arg-type]
