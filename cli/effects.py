@@ -95,15 +95,17 @@ def effects_command(
                   covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
                   summary_weeks=summary_weeks, hours_week=hours_week, lang=lang, seed=seed,
                   min_cell=min_cell, plot=plot, ratio=ratio, among_positive=among_positive)
-    sites: dict[str, Any] = dict(by=by, subgroups=_split(subgroups) or [])
-    beside = ledger if panel is not None and spells is None and (by or subgroups) else None
+    with user_errors():
+        sites: dict[str, Any] = pipeline.site_options(config, by, _split(subgroups))
+    by_sites = bool(sites["by"] or sites["subgroups"])
+    beside = ledger if panel is not None and spells is None and by_sites else None
     with user_errors():
         common["weeks"] = renamed(weeks, old_weeks, "--last-week", "--weeks")
         from_spells = _source(panel, None if beside else ledger, spells, extraction_date, min_days, drop_bad_rows,
                               min_matched_share, panel_out, drop_exclusions)
     title = "Building panel and effects" if from_spells else "Effects"
     with user_errors(), progress_bar(title) as progress:
-        if by or subgroups:
+        if by_sites:
             step = (pipeline.effects_from_spells_by_site(
                 ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
                 drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,

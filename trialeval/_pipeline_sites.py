@@ -70,6 +70,14 @@ class SiteResults:
         return "\n".join(parts)
 
 
+def site_options(config: PathLike | None, by: str | None, subgroups: Sequence[str] | None) -> dict[str, Any]:
+    """``by`` and ``subgroups`` as given, else ``[analysis] by`` and ``subgroups`` of the config."""
+    from trialeval.config import AnalysisSettings
+
+    settings = AnalysisSettings.from_config(_cfg(config), by=by, subgroups=list(subgroups) if subgroups else None)
+    return {"by": settings.by, "subgroups": list(settings.subgroups or [])}
+
+
 def _cfg(config: PathLike | None) -> TrialConfig | None:
     return load_config(Path(config)) if config is not None else None
 

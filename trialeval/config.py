@@ -64,6 +64,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "min_matched_share": (float, int),
         "min_cell_size": int,
         "drop_exclusions": bool,
+        "by": str,
+        "subgroups": list,
         "alpha": float,
         "lang": str,
     },
@@ -535,6 +537,8 @@ class AnalysisSettings:
     seed: int | None = None
     columns: dict[str, str] = field(default_factory=dict)
     declared_outcomes: tuple[DeclaredOutcome, ...] = ()
+    by: str | None = None
+    subgroups: tuple[str, ...] | None = None
 
     @classmethod
     def from_config(cls, config: TrialConfig | None, **overrides: Any) -> AnalysisSettings:
@@ -562,7 +566,7 @@ class AnalysisSettings:
             for key, value in config.analysis.items():
                 values[_SETTING_NAMES.get(key, key)] = value
         values.update({key: value for key, value in overrides.items() if value is not None})
-        for key in ("outcomes", "covariates", "spell_types", "report_weeks"):
+        for key in ("outcomes", "covariates", "spell_types", "report_weeks", "subgroups"):
             if values.get(key) is not None:
                 values[key] = (values[key],) if isinstance(values[key], str) else tuple(values[key])
         return cls(**values)

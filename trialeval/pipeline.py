@@ -54,7 +54,8 @@ from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, 
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
 from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
-from trialeval._pipeline_sites import by_site, effects_by_site, effects_from_spells_by_site, explain, explain_person
+from trialeval._pipeline_sites import (by_site, effects_by_site, effects_from_spells_by_site, explain,  # noqa: F401
+                                      explain_person, site_options)
 
 if TYPE_CHECKING:
     from trialeval.partition import PartitionResult
@@ -70,7 +71,7 @@ if TYPE_CHECKING:
 __all__ = [
     "BALANCE_FORMATS", "COSTS_SEED", "DEFAULT_LOCK_TIMEOUT", "ENGINES", "MAX_WEEKS", "MIN_MATCHED_SHARE", "OptionError", "Step",
     "balance", "by_site", "convert", "costs", "demo", "draw", "effects", "effects_by_site", "effects_from_spells",
-    "effects_from_spells_by_site", "exclude", "explain", "explain_person", "layout", "match", "panel", "partition",
+    "effects_from_spells_by_site", "site_options", "exclude", "explain", "explain_person", "layout", "match", "panel", "partition",
     "power", "report", "report_weeks", "verify", "write_effects",
 ]
 

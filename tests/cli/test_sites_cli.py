@@ -161,3 +161,16 @@ def test_explain_person_refuses_site_options_and_the_site_regression_needs_facto
     out = run("explain", "--panel", str(REF / "sites_panel.csv"), "--outcome", "in_company", "--week", "13",
               "--out", str(tmp_path / "who.csv"), code=2)
     assert not (tmp_path / "who.csv").exists()
+
+
+def test_the_config_can_ask_for_sites_and_subgroups(tmp_path, sample_dir):
+    config = tmp_path / "trial.toml"
+    config.write_text((sample_dir / "trial.toml").read_text(encoding="utf-8").replace(
+        "[analysis]\n", '[analysis]\nby = "municipality"\nsubgroups = ["gender"]\n'), encoding="utf-8")
+    args = ["--ledger", str(sample_dir / "ledger.csv"), "--spells", str(sample_dir / "spells.csv"),
+            "--extraction-date", "2016-12-31", "--weeks", "43", "--outcomes", "company_directed"]
+    run("effects", *args, "--config", str(config), "--out", str(tmp_path / "c" / "fx.csv"))
+    run("effects", *args, "--config", str(sample_dir / "trial.toml"), "--by", "municipality", "--subgroups", "gender",
+        "--out", str(tmp_path / "o" / "fx.csv"))
+    for name in ("fx_sites.csv", "fx_subgroups.csv"):
+        pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "c" / name), pd.read_csv(tmp_path / "o" / name))
