@@ -52,6 +52,12 @@ def effects_command(
     seed: Optional[int] = typer.Option(None, "--seed", help="Seed of the band and RI draws (default: the trial seed)."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", help="Smallest exported cell (default 5)."),
     plot: Optional[Path] = typer.Option(None, "--plot", help="Figure base name: writes BASE_<outcome>.png and .pdf."),
+    did: bool = typer.Option(False, "--did", help="Comparison design: difference in differences (with --baseline)."),
+    baseline: Optional[int] = typer.Option(None, "--baseline", min=1, help="With --did: baseline = mean of periods -P..-1."),
+    twfe: bool = typer.Option(False, "--twfe", help="Two-way fixed-effects event study of --unit over periods."),
+    unit: Optional[str] = typer.Option(None, "--unit", help="With --twfe: the unit column (e.g. site)."),
+    window: Optional[str] = typer.Option(None, "--window", help="With --twfe: event times FIRST:LAST, outside binned."),
+    matches: Optional[Path] = typer.Option(None, "--matches", help="Matched ledger: match_id per person (comparison)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -69,12 +75,26 @@ def effects_command(
 
     Example: trialeval effects --ledger ledger.csv --spells spells.parquet --extraction-date 2018-12-31
     --weeks 104 --out effects.csv
+
+    A comparison design ([trial] design = "comparison", or --did, --twfe, --matches) gives the weighted
+    difference with CR2 standard errors by match_id, or with --did --baseline P the difference in
+    differences, and writes OUT_event_study and OUT_pretrend (the pre-trend test) beside OUT.
+
+    Example: trialeval effects --panel panel.parquet --config trial.toml --did --baseline 26 --out effects.csv
     """
     common: dict[str, Any] = dict(config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
                   covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
                   summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
                   min_cell=min_cell, plot=plot)
     with user_errors():
+        if pipeline.comparison_requested(config, did=did, twfe=twfe, matches=matches):
+            step = pipeline.effects_comparison(
+                _one_panel(panel), out, config=config, outcomes=_split(outcomes), did=did, baseline=baseline,
+                twfe=twfe, unit=unit, window=_window(window), matches=matches, weeks=weeks, lang=lang,
+                min_cell=min_cell, plot=plot, ri=ri)
+            say(step.summary())
+            say_written(step.written)
+            return
         from_spells = _source(panel, ledger, spells, extraction_date, min_days, drop_bad_rows,
                               min_matched_share, panel_out)
     title = "Building panel and effects" if from_spells else "Effects"
@@ -88,6 +108,22 @@ def effects_command(
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
     say(step.summary())
     say_written(step.written)
+
+
+def _one_panel(panel: Optional[Path]) -> Path:
+    if panel is None:
+        raise OptionError("a comparison design is estimated from a panel file: give --panel", option="--panel")
+    return panel
+
+
+def _window(text: Optional[str]) -> Optional[tuple[int, int]]:
+    if text is None:
+        return None
+    try:
+        first, last = (int(p) for p in text.split(":"))
+    except ValueError:
+        raise OptionError(f"--window must be FIRST:LAST, e.g. -4:4; got {text!r}", option="--window") from None
+    return first, last
 
 
 def _source(panel: Optional[Path], ledger: Optional[Path], spells: Optional[Path], *spell_options: object) -> bool:
