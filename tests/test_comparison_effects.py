@@ -63,12 +63,12 @@ def test_difference_in_differences_through_effects_equals_lm_robust_on_the_chang
     assert_allclose(res.event_study["estimate"], ref["estimate"], **TOL)
     assert_allclose(res.event_study["se"], ref["se"], **TOL)
     assert_allclose(res.pretrend[["chi2", "df", "p_value"]].iloc[0], ref[["chi2", "chi2_df", "chi2_p"]].iloc[0], **TOL)
-    # the means are the weighted means of the change: hand computation
+    # the means are the groups' weighted means of the outcome (levels): hand computation
     p = _lalonde_panel()
-    base = p.loc[p["week"] < 0].groupby("person_id")["earnings"].mean()
-    post_rows = p.loc[p["week"] == 1].assign(change=lambda d: d["earnings"] - d["person_id"].map(base))
-    comp = post_rows.loc[post_rows["arm"] == "comparison"]
-    assert_allclose(row["mean_control"], np.average(comp["change"], weights=comp["weight"]), rtol=1e-12)
+    post_rows = p.loc[p["week"] == 1]
+    comp, prog = post_rows.loc[post_rows["arm"] == "comparison"], post_rows.loc[post_rows["arm"] == "programme"]
+    assert_allclose(row["mean_control"], np.average(comp["earnings"], weights=comp["weight"]), rtol=1e-12)
+    assert_allclose(row["mean_treatment"], prog["earnings"].mean(), rtol=1e-12)
 
 
 def test_twfe_event_study_through_effects_equals_lm_robust_stata():

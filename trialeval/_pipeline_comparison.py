@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from trialeval._validation import OptionError
 
 if TYPE_CHECKING:  # pragma: no cover
+    from trialeval.demo import DemoResult
     from trialeval.effects import EffectsResult
     from trialeval.pipeline import Step
 
@@ -82,3 +83,16 @@ def effects_comparison(
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
     return Step(result, written)
 
+
+
+def demo_comparison(out_dir: PathLike = "trialeval-demo-comparison", data: PathLike | None = None, *,
+                    lang: str = "en", min_cell: int | None = None, progress: object = None) -> Step[DemoResult]:
+    """Run the comparison-design sample trial into ``out_dir`` (:func:`trialeval.demo.run_comparison_demo`)."""
+    from trialeval.config import AnalysisSettings
+    from trialeval.demo import run_comparison_demo
+    from trialeval.pipeline import Step
+
+    settings = AnalysisSettings.from_config(None, lang=lang, min_cell=min_cell)
+    result = run_comparison_demo(Path(out_dir), Path(data) if data is not None else None, lang=settings.lang,
+                                 min_cell=settings.min_cell, progress=progress)  # type: ignore[arg-type]
+    return Step(result, result.files)

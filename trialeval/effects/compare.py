@@ -136,6 +136,7 @@ class DifferenceInDifferences:
         assert opts.baseline is not None
         changed = baseline_change(panel, outcome, opts.baseline, opts.period)
         est = weighted_curve(changed, f"{outcome}_change", weeks, opts)
+        est.m1, est.m0 = _weighted_means(changed, outcome, weeks, opts)   # the groups' levels, not changes
         frame = effect_frame(outcome, weeks, est, opts.alpha, opts.period)
         rows = panel.loc[(panel[opts.period] < 0) | panel[opts.period].isin(weeks)]
         table, test = event_study(rows, outcome, programme=opts.programme, match_id=opts.cluster,
@@ -274,8 +275,11 @@ def comparison_effects(
     week_list = (periods if twfe and weeks is None else
                  _week_list(periods[periods >= 1], weeks, None, source))
     frames, studies, tests = [], [], []
+    work, back = (panel, None) if twfe else _pre_periods(panel)
     for outcome in outcomes_l:
-        frame, study, test = estimator.estimate(panel, outcome, week_list, opts)
+        frame, study, test = estimator.estimate(work, outcome, week_list, opts)
+        if study is not None and back is not None:
+            study = study.assign(week=study["week"].map(lambda k: back.get(k, k)))
         if frame["effect"].isna().all():
             raise EstimationError(f"{source}: '{outcome}': no period has both groups to compare")
         frames.append(frame)
@@ -298,6 +302,34 @@ def comparison_effects(
         nonzero=nonzero, groups=dsg.labels,
         event_study=pd.concat(studies, ignore_index=True) if studies else None,
         pretrend=pd.DataFrame(tests) if tests else None, assumption=wording)
+
+
+def _weighted_means(panel: pd.DataFrame, outcome: str, weeks: np.ndarray, opts: ComparisonOptions
+                    ) -> tuple[np.ndarray, np.ndarray]:
+    """Per period of ``weeks`` the weighted mean of ``outcome`` in the programme and the reference group."""
+    rows = panel.loc[panel[outcome].notna() & panel[opts.period].isin(weeks)]
+    w = rows[opts.weight].to_numpy(dtype=np.float64) if opts.weight in rows else np.ones(len(rows))
+    frame = pd.DataFrame({"week": rows[opts.period].to_numpy(), "t": (rows["arm"] == opts.programme).to_numpy(),
+                          "w": w, "wy": w * rows[outcome].to_numpy(dtype=np.float64)})
+    sums = frame.groupby(["t", "week"])[["w", "wy"]].sum()
+    means = sums["wy"] / sums["w"]
+    return tuple(means.get(t, pd.Series(dtype=float)).reindex(weeks).to_numpy() for t in (True, False))  # type: ignore[return-value]
+
+
+def _pre_periods(panel: pd.DataFrame) -> tuple[pd.DataFrame, dict[int, int] | None]:
+    """The panel with its periods before week 1 numbered −1 (the last), −2, … and the map back.
+
+    A panel built with pre-weeks has weeks 0, −1, … before the visitation date: its P last pre-periods
+    (weeks −P + 1 … 0) are the baseline "periods −P … −1". A panel whose pre-periods already end at −1
+    is unchanged.
+    """
+    weeks = panel["week"].to_numpy()
+    pre = np.unique(weeks[weeks < 1])
+    if len(pre) == 0 or pre[-1] == -1 and np.array_equal(pre, np.arange(-len(pre), 0)):
+        return panel, None
+    index = {int(w): -(len(pre) - i) for i, w in enumerate(pre)}
+    new = panel.assign(week=pd.Series(weeks).map(lambda w: index.get(int(w), int(w))).to_numpy())
+    return new, {v: k for k, v in index.items()}
 
 
 def _nonzero(panel: pd.DataFrame, outcome: str, weeks: np.ndarray, opts: ComparisonOptions) -> pd.DataFrame:
