@@ -125,12 +125,7 @@ def run_demo(
     steps = _draw_steps(data_dir, population, config, ledger, tick)
     steps.update(_analysis_steps(data_dir, out_dir, config, ledger, lang, min_cell, tick))
 
-    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
-    write_text(json.dumps({"written_by": "trialeval demo",
-                           "files": {name: sha256_file(out_dir / name) for name in written}},
-                          indent=2) + "\n", out_dir / MARKER)
-    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
-    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+    return DemoResult(out_dir=out_dir, files=_mark(out_dir, before, "trialeval demo"), steps=steps)
 
 
 def _draw_steps(data_dir: Path, population: Path, config: Path, ledger: Path,
@@ -273,12 +268,18 @@ def run_comparison_demo(
     report = build_report(load_config(analysis), out_dir, lang=lang, min_cell=min_cell)  # type: ignore[arg-type]
     steps["report"] = report.summary()
     report_progress(progress, 5, 5, "Running the comparison sample trial", "steps")
+    return DemoResult(out_dir=out_dir, files=_mark(out_dir, before, "trialeval demo --design comparison"),
+                      steps=steps)
+
+
+def _mark(out_dir: Path, before: dict[str, tuple[int, int, int]], written_by: str) -> tuple[Path, ...]:
+    """List the files the run wrote (changed since ``before``), with their SHA-256, in the demo's marker;
+    every file written, the marker included."""
     written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
-    write_text(json.dumps({"written_by": "trialeval demo --design comparison",
+    write_text(json.dumps({"written_by": written_by,
                            "files": {name: sha256_file(out_dir / name) for name in written}},
                           indent=2) + "\n", out_dir / MARKER)
-    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
-    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+    return tuple(out_dir / name for name in sorted([*written, MARKER]))
 
 
 def check_demo_folder(out_dir: str | Path, data_dir: str | Path | None = None) -> dict[str, str]:
