@@ -131,3 +131,26 @@ def test_cli_writes_the_did_curves_event_study_and_pretrend_beside_out(tmp_path)
     bad = CliRunner().invoke(app, ["effects", "--panel", str(tmp_path / "panel.csv"), "--did", "--out",
                                    str(tmp_path / "e2.csv")])
     assert bad.exit_code == 2 and "--baseline" in bad.output          # a usage error, as other options
+    refused = CliRunner().invoke(app, ["effects", "--panel", str(tmp_path / "panel.csv"), "--matches",
+                                       str(tmp_path / "matched.csv"), "--ri", "100", "--out", str(tmp_path / "e3.csv")])
+    assert refused.exit_code == 1 and "lottery" in refused.output and not (tmp_path / "e3.csv").exists()
+    unmatched = CliRunner().invoke(app, ["effects", "--panel", str(tmp_path / "panel.csv"), "--did", "--baseline",
+                                         "2", "--out", str(tmp_path / "e4.csv")])
+    assert unmatched.exit_code == 1 and "--matches" in unmatched.output
+
+
+def test_cli_twfe_event_study_of_sites(tmp_path):
+    from typer.testing import CliRunner
+
+    from trialeval.cli import app
+
+    ref = pd.read_csv(REF / "twfe_reference.csv")
+    pd.read_csv(REF / "grunfeld.csv").rename(columns={"year": "week"}).to_csv(tmp_path / "sites.csv", index=False)
+    res = CliRunner().invoke(app, ["effects", "--panel", str(tmp_path / "sites.csv"), "--twfe", "--unit", "firm",
+                                   "--window=-4:4", "--outcomes", "inv", "--min-cell", "0", "--out",
+                                   str(tmp_path / "twfe.csv")])
+    assert res.exit_code == 0, res.output
+    assert "rests on parallel pre-trends" in res.output
+    got = pd.read_csv(tmp_path / "twfe.csv")
+    assert_allclose(got["effect"], ref["estimate"], **TOL)
+    assert_allclose(got["se"], ref["se"], **TOL)

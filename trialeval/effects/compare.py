@@ -128,7 +128,7 @@ class DifferenceInDifferences:
     name = "did"
 
     def describe(self, opts: ComparisonOptions) -> str:
-        return (f"difference in differences (change from the mean of periods -{opts.baseline}..-1), "
+        return (f"difference in differences (change from the mean of the {opts.baseline} periods before period 1), "
                 f"weighted, CR2 clustered by {opts.cluster}")
 
     def estimate(self, panel: pd.DataFrame, outcome: str, weeks: np.ndarray, opts: ComparisonOptions
@@ -224,8 +224,10 @@ def comparison_effects(
     outcomes
         Outcome columns (list or comma-separated); default every numeric column that is not a design column.
     did
-        P: difference in differences on the change from the mean of periods −P … −1 (persons observed in
-        all of them); the event study and pre-trend test then cover periods −P … −2.
+        P: difference in differences on the change from the mean of the P periods before period 1 (periods
+        −P … −1, or −P + 1 … 0 in a panel built with pre-weeks, whose week 0 is the week before the
+        visitation date), among persons observed in all of them; the event study and the pre-trend test
+        then cover those periods but the last (its difference follows from the others).
     twfe, unit, start, window
         The two-way fixed-effects event study of ``unit`` s, event times outside ``window`` binned into its ends.
     cluster
@@ -260,8 +262,11 @@ def comparison_effects(
     estimator = comparison_estimator_for({"twfe": twfe, "did": did})
     opts = ComparisonOptions(baseline=did, unit=unit, start=start, window=window, cluster=cluster,
                              alpha=float(alpha), programme=dsg.labels[0])
-    needed = [unit, "week", start] if twfe else ["person_id", "arm", "week", cluster]
+    needed = [unit, "week", start] if twfe else ["person_id", "arm", "week"]
     require_columns(panel, [c for c in needed if c], source)
+    if not twfe and cluster not in panel.columns:
+        raise InputDataError(f"{source}: a comparison design needs the matched sets, column '{cluster}'; give the "
+                             "matched ledger (trialeval match) with --matches, or a panel that has the column")
     outcomes_l = _as_list(outcomes) or [c for c in panel.columns if c not in _DESIGN_COLUMNS | {unit}
                                         and pd.api.types.is_numeric_dtype(panel[c])]
     if not outcomes_l:
