@@ -76,9 +76,9 @@ def effects_command(
     Example: trialeval effects --ledger ledger.csv --spells spells.parquet --extraction-date 2018-12-31
     --weeks 104 --out effects.csv
 
-    A comparison design ([trial] design = "comparison", or --did, --twfe, --matches) gives the weighted
-    difference with CR2 standard errors by match_id, or with --did --baseline P the difference in
-    differences, and writes OUT_event_study and OUT_pretrend (the pre-trend test) beside OUT.
+    A comparison design (--matches with the matched ledger, --did, --twfe) gives the weighted difference
+    with CR2 standard errors by match_id, or with --did --baseline P the difference in differences, and
+    writes OUT_event_study and OUT_pretrend (the pre-trend test) beside OUT.
 
     Example: trialeval effects --panel panel.parquet --config trial.toml --did --baseline 26 --out effects.csv
     """
@@ -87,7 +87,7 @@ def effects_command(
                   summary_weeks=summary_weeks, hours_week=hours_week, weeks=weeks, lang=lang, seed=seed,
                   min_cell=min_cell, plot=plot)
     with user_errors():
-        if pipeline.comparison_requested(config, did=did, twfe=twfe, matches=matches):
+        if pipeline.comparison_requested(did=did, twfe=twfe, matches=matches):
             step = pipeline.effects_comparison(
                 _one_panel(panel), out, config=config, outcomes=_split(outcomes), did=did, baseline=baseline,
                 twfe=twfe, unit=unit, window=_window(window), matches=matches, weeks=weeks, lang=lang,

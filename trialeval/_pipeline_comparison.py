@@ -1,5 +1,5 @@
-"""The effects step of a comparison design (``trialeval effects`` with ``--did``, ``--twfe``, ``--matches``
-or a config that declares ``[trial] design = "comparison"``): read the panel whole, take the matched sets
+"""The effects step of a comparison design (``trialeval effects`` with ``--did``, ``--twfe`` or ``--matches``):
+read the panel whole, take the matched sets
 from the matched ledger when the panel does not carry them, estimate and write as the effects step does."""
 
 from __future__ import annotations
@@ -19,16 +19,10 @@ if TYPE_CHECKING:  # pragma: no cover
 PathLike = str | os.PathLike[str]
 
 
-def comparison_requested(config: PathLike | None, *, did: bool = False, twfe: bool = False,
-                         matches: PathLike | None = None) -> bool:
-    """Whether the effects step is a comparison design's: asked for by an option or declared in the config."""
-    if did or twfe or matches is not None:
-        return True
-    if config is None:
-        return False
-    from trialeval.config import load_config
-
-    return load_config(Path(config)).design == "comparison"
+def comparison_requested(*, did: bool = False, twfe: bool = False, matches: PathLike | None = None) -> bool:
+    """Whether the effects step is a comparison design's estimators: ``--did``, ``--twfe`` or ``--matches``
+    (a panel file that has a ``match_id`` column is recognised by :func:`trialeval.effects.effects` itself)."""
+    return did or twfe or matches is not None
 
 
 def effects_comparison(

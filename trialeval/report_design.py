@@ -26,6 +26,7 @@ if TYPE_CHECKING:  # pragma: no cover
 WORDING: dict[str, dict[str, str]] = {
     "en": {
         "matched": "compared with a matched comparison group; rests on selection on observables",
+        "unmatched": "compared with a comparison group not formed by lot; rests on selection on observables",
         "did": "compared with a matched comparison group; rests on parallel pre-trends (difference in differences)",
         "twfe": "compared with units not (yet) in the programme; rests on parallel pre-trends "
                 "(two-way fixed effects)",
@@ -40,6 +41,8 @@ WORDING: dict[str, dict[str, str]] = {
     "da": {
         "matched": "sammenlignet med en matchet sammenligningsgruppe; hviler på selektion på observerbare "
                    "kendetegn",
+        "unmatched": "sammenlignet med en sammenligningsgruppe, der ikke er dannet ved lodtrækning; hviler på "
+                     "selektion på observerbare kendetegn",
         "did": "sammenlignet med en matchet sammenligningsgruppe; hviler på parallelle tendenser før start "
                "(forskel i forskelle)",
         "twfe": "sammenlignet med enheder, der (endnu) ikke er i indsatsen; hviler på parallelle tendenser "
@@ -68,7 +71,9 @@ def design_wording(kind: str, method: str = "matched", lang: str = "en") -> str:
     words = WORDING.get(lang, WORDING["en"])
     if kind == "randomised":
         return "tilfældig fordeling (lodtrækning)" if lang == "da" else "random assignment"
-    return words[method] if method in ("did", "twfe") or kind == "comparison" else words["selection"]
+    if method in ("did", "twfe", "unmatched") or kind == "comparison":
+        return words[method]
+    return words["selection"]
 
 
 def pretrend_text(result: EffectsResult, outcome: str, lang: str = "en") -> str | None:
@@ -86,7 +91,7 @@ def comparison_figures(result: EffectsResult, figures: dict[str, Figure], lang: 
     """The curves of a comparison design labelled with what they rest on (subtitle, "difference" for
     "effect", the pre-trend test), plus one event-study figure per outcome (``event_<outcome>``)."""
     words = WORDING.get(lang, WORDING["en"])
-    wording = design_wording("comparison", str(result.settings.get("method", "matched")), lang)
+    wording = design_wording("comparison", str(result.settings.get("method", "unmatched")), lang)
     out = dict(figures)
     for outcome in result.outcomes:
         fig = out.get(outcome)

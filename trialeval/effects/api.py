@@ -144,8 +144,8 @@ def effects(
         reference group (the table's ``*_treatment`` and ``*_control`` columns, by role), and a design
         that is not randomised refuses ``ri`` (:class:`~trialeval.exceptions.DesignError`). Without one
         the groups are ``treatment`` and ``control``. A panel ``weight`` column that is not all 1 is an
-        error: weighted estimation is not available yet. A ``comparison`` design (or a panel with a
-        ``match_id`` column and no design) is estimated by
+        error: weighted estimation is not available yet. A panel with a ``match_id`` column (the matched
+        sets of ``trialeval match``) is estimated by
         :func:`~trialeval.effects.compare.comparison_effects`: the weighted difference with CR2 standard
         errors by ``match_id``, labelled with what it rests on.
     did
@@ -223,11 +223,9 @@ def effects(
 
 
 def _comparison(panel: Any, design: Design | None, did: int | None, twfe: bool) -> bool:
-    """Whether the curves are a comparison design's: asked for, declared, or a matched panel without a design."""
+    """Whether the curves are a comparison design's: asked for, or a panel with matched sets (``match_id``)."""
     if did is not None or twfe:
         return True
-    if design is not None:
-        return design.kind == "comparison"
     return isinstance(panel, pd.DataFrame) and "match_id" in panel.columns
 
 
@@ -586,4 +584,14 @@ def _result(table: pd.DataFrame, design: str, outcomes: list[str], per_outcome: 
         alpha=opts.alpha, min_cell=opts.min_cell, settings=settings, summary_table=summary_table,
         bands=pd.DataFrame(bands) if opts.band else None, dropped_blocks=dropped, hours=hours,
         nonzero=pd.concat(nonzero, ignore_index=True) if nonzero else None, axis=opts.axis, groups=opts.groups,
+        assumption=_assumption(opts.design),
     )
+
+
+def _assumption(design: Design | None) -> str | None:
+    """What a comparison of groups not formed by lot rests on (None for a lottery)."""
+    if design is None or design.randomised:
+        return None
+    from trialeval.report_design import design_wording
+
+    return design_wording(design.kind, "unmatched")
