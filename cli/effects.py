@@ -69,6 +69,12 @@ def effects_command(
     drop_exclusions: bool = typer.Option(
         False, "--drop-exclusions", help="With --spells: leave out persons excluded after the draw (with a "
         "warning: the comparison then no longer rests on the lottery alone)."),
+    did: bool = typer.Option(False, "--did", help="Comparison design: difference in differences (with --baseline)."),
+    baseline: Optional[int] = typer.Option(None, "--baseline", min=1, help="With --did: baseline = mean of periods -P..-1."),
+    twfe: bool = typer.Option(False, "--twfe", help="Two-way fixed-effects event study of --unit over periods."),
+    unit: Optional[str] = typer.Option(None, "--unit", help="With --twfe: the unit column (e.g. site)."),
+    window: Optional[str] = typer.Option(None, "--window", help="With --twfe: event times FIRST:LAST, outside binned."),
+    matches: Optional[Path] = typer.Option(None, "--matches", help="Matched ledger: match_id per person (comparison)."),
 ) -> None:
     """Per week since visitation: arm means, the effect and its 95 % CI, per outcome.
 
@@ -90,12 +96,27 @@ def effects_command(
 
     Example: trialeval effects --ledger ledger.csv --spells spells.parquet --extraction-date 2018-12-31
     --last-week 104 --out effects.csv
+
+    A comparison design (--matches with the matched ledger, --did, --twfe) gives the weighted difference
+    with CR2 standard errors by match_id, or with --did --baseline P the difference in differences, and
+    writes OUT_event_study and OUT_pretrend (the pre-trend test) beside OUT.
+
+    Example: trialeval effects --panel panel.parquet --config trial.toml --did --baseline 26 --out effects.csv
     """
     common: dict[str, Any] = dict(config=config, outcomes=_split(outcomes) or None, blocks=blocks or None,
                   covariates=_split(covariates), cluster=cluster, band=band, ri=ri, min_weeks=min_weeks,
                   summary_weeks=summary_weeks, hours_week=hours_week, lang=lang, seed=seed,
                   min_cell=min_cell, plot=plot, ratio=ratio, among_positive=among_positive)
     with user_errors():
+        if pipeline.comparison_requested(did=did, twfe=twfe, matches=matches):
+            step = pipeline.effects_comparison(
+                _one_panel(panel), out, config=config, outcomes=_split(outcomes), did=did, baseline=baseline,
+                twfe=twfe, unit=unit, window=_window(window), matches=matches,
+                weeks=renamed(weeks, old_weeks, "--last-week", "--weeks"), lang=lang, min_cell=min_cell, plot=plot,
+                ri=ri)
+            say(step.summary(console_lang()))
+            say_written(step.written)
+            return
         sites: dict[str, Any] = pipeline.site_options(config, by, _split(subgroups))
     by_sites = bool(sites["by"] or sites["subgroups"])
     beside = ledger if panel is not None and spells is None and by_sites else None
@@ -121,6 +142,22 @@ def effects_command(
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
     say(step.summary(console_lang()))
     say_written(step.written)
+
+
+def _one_panel(panel: Optional[Path]) -> Path:
+    if panel is None:
+        raise OptionError("a comparison design is estimated from a panel file: give --panel", option="--panel")
+    return panel
+
+
+def _window(text: Optional[str]) -> Optional[tuple[int, int]]:
+    if text is None:
+        return None
+    try:
+        first, last = (int(p) for p in text.split(":"))
+    except ValueError:
+        raise OptionError(f"--window must be FIRST:LAST, e.g. -4:4; got {text!r}", option="--window") from None
+    return first, last
 
 
 def _source(panel: Optional[Path], ledger: Optional[Path], spells: Optional[Path], *spell_options: object) -> bool:

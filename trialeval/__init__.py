@@ -45,6 +45,7 @@ _LAZY = {
     "HoursDistributionResult": ("trialeval.effects", "HoursDistributionResult"),
     "hours_distribution": ("trialeval.effects", "hours_distribution"),
     "estimate_effects": ("trialeval.effects", "effects"),
+    "comparison_effects": ("trialeval.effects.compare", "comparison_effects"),
     "PanelResult": ("trialeval.panel", "PanelResult"), "build_panel": ("trialeval.panel", "build_panel"),
     "read_spells": ("trialeval.panel", "read_spells"), "write_panel": ("trialeval.panel", "write_panel"),
     "PowerResult": ("trialeval.power", "PowerResult"), "minimum_detectable_effect": ("trialeval.power", "power"),
@@ -113,6 +114,7 @@ if TYPE_CHECKING:
     from trialeval.draw import verify as verify_ledger
     from trialeval.effects import EffectsResult, HoursDistributionResult, hours_distribution
     from trialeval.effects import effects as estimate_effects
+    from trialeval.effects.compare import comparison_effects
     from trialeval.panel import PanelResult, build_panel, read_spells, write_panel
     from trialeval.partition import PartitionResult, partition_extract
     from trialeval.power import PowerResult
@@ -126,7 +128,7 @@ __all__ = [
     "AnalysisSettings", "BalanceResult", "CostsResult", "DemoResult", "Design", "DrawResult", "EffectsResult",
     "EligibilityRule", "HoursDistributionResult", "PanelResult", "PartitionResult", "PowerResult", "Scenarios", "TimeAxis",
     "TrialConfig", "VerifyResult", "MatchVerifyResult", "PopulationBalance",
-    "build_panel", "check_balance", "draw_wave", "estimate_costs", "estimate_effects", "exclude_person",
+    "build_panel", "check_balance", "comparison_effects", "draw_wave", "estimate_costs", "estimate_effects", "exclude_person",
     "hours_distribution", "load_config", "load_scenarios", "minimum_detectable_effect", "partition_extract", "read_spells",
     "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel", "write_report", "population_balance",
     "verify_match",

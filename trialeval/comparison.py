@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import stats
+from threadpoolctl import threadpool_limits
 
 from trialeval.exceptions import InputDataError
 
@@ -68,8 +69,13 @@ def cr2_regression(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, weights: n
     >>> fit.beta.round(4).tolist(), round(float(fit.vcov[1, 1]), 6)
     ([1.6667, 2.3333], 0.111111)
     """
-    X = np.asarray(X, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
+    with threadpool_limits(limits=1, user_api="blas"):     # many small products: threads only contend
+        return _cr2(np.asarray(X, dtype=np.float64), np.asarray(y, dtype=np.float64), cluster, weights, names)
+
+
+def _cr2(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, weights: np.ndarray | None,
+         names: Sequence[str] | None) -> CR2Fit:
+    """:func:`cr2_regression`'s computation."""
     n, r = X.shape
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=np.float64)
     if (w < 0).any() or not np.isfinite(w).all():
@@ -96,19 +102,22 @@ def cr2_regression(X: np.ndarray, y: np.ndarray, cluster: np.ndarray, weights: n
     H2 = np.zeros((J, r, r))
     H3 = np.zeros((J, r, r))
     P = np.zeros((J, r))
-    for g in range(J):                                      # clusters are small (matched sets)
-        s = slice(starts[g], starts[g + 1])
-        Xg, WXg = X[s], WX[s]
-        H = Xg @ M @ WXg.T
-        A = np.eye(len(Xg)) - H - H.T + Xg @ MUWTWUM @ Xg.T
+    sizes = np.diff(starts)
+    M_scaled = M / weight_mean if weight_mean != 1 else M
+    for size in np.unique(sizes):                           # clusters of one size at once (batched)
+        gs = np.flatnonzero(sizes == size)
+        idx = starts[gs][:, None] + np.arange(size)[None, :]
+        Xg, WXg = X[idx], WX[idx]                           # (G, size, r)
+        H = Xg @ M @ WXg.transpose(0, 2, 1)
+        A = np.eye(size) - H - H.transpose(0, 2, 1) + Xg @ MUWTWUM @ Xg.transpose(0, 2, 1)
         vals, vecs = np.linalg.eigh(A)
         inv_sqrt = np.where(vals > 1e-12, 1 / np.sqrt(np.where(vals > 1e-12, vals, 1)), 0.0)
-        at_wx_inv = (vecs * inv_sqrt) @ vecs.T @ WXg
-        half[g] = e[s] @ at_wx_inv
-        ME = (M / weight_mean if weight_mean != 1 else M) @ at_wx_inv.T
-        P[g] = (ME ** 2).sum(axis=1)
+        at_wx_inv = (vecs * inv_sqrt[:, None, :]) @ vecs.transpose(0, 2, 1) @ WXg
+        half[gs] = np.einsum("gs,gsr->gr", e[idx], at_wx_inv)
+        ME = M_scaled @ at_wx_inv.transpose(0, 2, 1)        # (G, r, size)
+        P[gs] = (ME ** 2).sum(axis=2)
         MEU = ME @ Xg
-        H1[g], H2[g], H3[g] = MEU @ M_U_ct, ME @ WXg @ M_U_ct, MEU @ omega_ct
+        H1[gs], H2[gs], H3[gs] = MEU @ M_U_ct, ME @ WXg @ M_U_ct, MEU @ omega_ct
     vcov = M @ (half.T @ half) @ M
     df = np.empty(r)
     for j in range(r):

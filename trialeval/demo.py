@@ -125,12 +125,7 @@ def run_demo(
     steps = _draw_steps(data_dir, population, config, ledger, tick)
     steps.update(_analysis_steps(data_dir, out_dir, config, ledger, lang, min_cell, tick))
 
-    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
-    write_text(json.dumps({"written_by": "trialeval demo",
-                           "files": {name: sha256_file(out_dir / name) for name in written}},
-                          indent=2) + "\n", out_dir / MARKER)
-    files = tuple(out_dir / name for name in sorted([*written, MARKER]))
-    return DemoResult(out_dir=out_dir, files=files, steps=steps)
+    return DemoResult(out_dir=out_dir, files=_mark(out_dir, before, "trialeval demo"), steps=steps)
 
 
 def _draw_steps(data_dir: Path, population: Path, config: Path, ledger: Path,
@@ -202,6 +197,89 @@ def _analysis_steps(data_dir: Path, out_dir: Path, config: Path, ledger: Path, l
     steps["report"] = f"{report.summary()}\nTables gathered in {workbook.name}."
     tick(7)
     return steps
+
+
+#: The comparison-design sample trial: a folder of the sample data, and the files it holds.
+COMPARISON_DIR = "comparison"
+COMPARISON_FILES = (POPULATION, layout.TRIAL_CONFIG, "analysis.toml", layout.LEDGER, SPELLS, "truth.csv")
+#: The ledger the selection is drawn into (the matched ledger is the demo's ``ledger.csv``).
+SELECTION_LEDGER = "selection.csv"
+COMPARISON_BASELINE = 26
+
+
+def run_comparison_demo(
+    out_dir: str | Path = "trialeval-demo-comparison",
+    data_dir: str | Path | None = None,
+    *,
+    lang: str = "en",
+    min_cell: int = DEFAULT_MIN_CELL,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoResult:
+    """The comparison-design sample trial end to end into ``out_dir``: the selection draw (everyone drawn
+    in the programme) replayed from its manifest and verified, a matched comparison group from the other
+    municipalities (``match``), the panel with 26 pre-weeks, the difference in differences with its event
+    study and pre-trend test, and the report. ``truth.csv`` holds the effect the data were made with.
+    """
+    from trialeval.pipeline import effects_comparison, match, panel
+
+    check_lang(lang)
+    data_dir = Path(data_dir) if data_dir is not None else sample_data_dir() / COMPARISON_DIR
+    out_dir = Path(out_dir)
+    missing = [name for name in COMPARISON_FILES if not (data_dir / name).is_file()]
+    if missing:
+        raise InputDataError(f"{data_dir}: the comparison sample trial is incomplete; missing {', '.join(missing)}")
+    own = check_demo_folder(out_dir, data_dir)
+    before = _stats(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    selection, ledger = out_dir / SELECTION_LEDGER, out_dir / layout.LEDGER
+    for stale in (selection, manifest_path(selection), ledger, manifest_path(ledger)):
+        if stale.name in own:
+            stale.unlink(missing_ok=True)   # the demo's own earlier run, checked by its SHA-256
+    for name in (layout.TRIAL_CONFIG, "analysis.toml"):
+        with atomic_write(out_dir / name) as tmp:
+            tmp.write_bytes((data_dir / name).read_bytes())
+    config, analysis, population, spells = (out_dir / layout.TRIAL_CONFIG, out_dir / "analysis.toml",
+                                            data_dir / POPULATION, data_dir / SPELLS)
+    steps: dict[str, str] = {}
+    waves = [e for e in read_manifest(manifest_path(data_dir / layout.LEDGER)) if is_draw_event(e)]
+    for entry in waves:
+        run_draw(population, config, selection, entry["requests"], entry["date"])
+    Path(f"{selection}.lock").unlink(missing_ok=True)
+    checked = verify(population, config, selection)
+    if not checked.ok:
+        raise InputDataError(f"{selection}: the demo's own draw does not verify:\n{checked.summary()}")
+    steps["draw"] = f"{len(waves)} weekly waves of a selection (everyone drawn in the programme) into {selection.name}."
+    report_progress(progress, 1, 5, "Running the comparison sample trial", "steps")
+    matched = match(selection, population, spells, config, ledger, date=str(waves[-1]["date"]))
+    steps["match"] = matched.summary()
+    # the balance before and after matching (no tests of randomisation) and its love plot, for the report
+    for part, name in (("balance.csv", layout.BALANCE), ("love.png", layout.BALANCE_PLOT)):
+        with atomic_write(out_dir / name) as tmp:
+            tmp.write_bytes((out_dir / f"{ledger.stem}_{part}").read_bytes())
+    report_progress(progress, 2, 5, "Running the comparison sample trial", "steps")
+    built = panel(ledger, spells, out_dir / layout.PANEL, config=analysis)
+    steps["panel"] = built.summary()
+    report_progress(progress, 3, 5, "Running the comparison sample trial", "steps")
+    estimated = effects_comparison(out_dir / layout.PANEL, out_dir / layout.EFFECTS, config=analysis, matches=ledger,
+                                   did=True, baseline=COMPARISON_BASELINE, lang=lang, min_cell=min_cell,
+                                   plot=out_dir / layout.EFFECTS_PLOT)
+    steps["effects"] = estimated.summary()
+    report_progress(progress, 4, 5, "Running the comparison sample trial", "steps")
+    report = build_report(load_config(analysis), out_dir, lang=lang, min_cell=min_cell)  # type: ignore[arg-type]
+    steps["report"] = report.summary()
+    report_progress(progress, 5, 5, "Running the comparison sample trial", "steps")
+    return DemoResult(out_dir=out_dir, files=_mark(out_dir, before, "trialeval demo --design comparison"),
+                      steps=steps)
+
+
+def _mark(out_dir: Path, before: dict[str, tuple[int, int, int]], written_by: str) -> tuple[Path, ...]:
+    """List the files the run wrote (changed since ``before``), with their SHA-256, in the demo's marker;
+    every file written, the marker included."""
+    written = sorted(name for name, stat in _stats(out_dir).items() if before.get(name) != stat and name != MARKER)
+    write_text(json.dumps({"written_by": written_by,
+                           "files": {name: sha256_file(out_dir / name) for name in written}},
+                          indent=2) + "\n", out_dir / MARKER)
+    return tuple(out_dir / name for name in sorted([*written, MARKER]))
 
 
 def check_demo_folder(out_dir: str | Path, data_dir: str | Path | None = None) -> dict[str, str]:

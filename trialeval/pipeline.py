@@ -49,6 +49,7 @@ from trialeval.effects import effects as estimate_effects
 from trialeval.effects.stream import effects_from_file
 from trialeval.effects._inputs import KNOWN_OUTCOMES
 from trialeval.io import _header
+from trialeval._pipeline_comparison import comparison_requested as comparison_requested, demo_comparison as demo_comparison, effects_comparison as effects_comparison  # noqa: E501
 from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, read_population, read_table,
                           require_columns, sha256_file, write_table, write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult

@@ -24,6 +24,7 @@ from trialeval import __version__, layout
 from trialeval import formatting as fmt
 from trialeval.config import TrialConfig
 from trialeval.design import DEFAULT_GROUPS, Design
+from trialeval.report_design import design_section
 from trialeval.disclosure import (
     DEFAULT_MIN_CELL,
     neutralise_text,
@@ -363,7 +364,8 @@ def build_report(
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
-    # --- effects and the hours distribution
+    # --- effects and the hours distribution (a design without a lottery: what it rests on first)
+    body += design_section(design, out_dir, lang)
     parts, effect_sections, n_figures = _effects_sections(out_dir, t, k, weeks, axis)
     body += parts
     sections += effect_sections

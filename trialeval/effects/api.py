@@ -44,7 +44,7 @@ from trialeval.progress import tick
 from trialeval.effects.inference import Multiplier, ProgressCallback, _ri_pvalues, _sup_t_critical
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import _summary
-from trialeval.exceptions import EstimationError, InputDataError, TrialevalWarning
+from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import make_rng, require_columns, row_error
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 from trialeval.panel import PanelResult
@@ -79,6 +79,10 @@ def effects(
     source: str = "panel",
     progress: ProgressCallback | None = None,
     design: Design | None = None,
+    did: int | None = None,
+    twfe: bool = False,
+    unit: str | None = None,
+    window: tuple[int, int] | None = None,
 ) -> EffectsResult:
     """Effect curves: per outcome and week, arm means and the effect with its confidence interval.
 
@@ -140,7 +144,16 @@ def effects(
         reference group (the table's ``*_treatment`` and ``*_control`` columns, by role), and a design
         that is not randomised refuses ``ri`` (:class:`~trialeval.exceptions.DesignError`). Without one
         the groups are ``treatment`` and ``control``. A panel ``weight`` column that is not all 1 is an
-        error: weighted estimation is not available yet.
+        error: weighted estimation is not available yet. A panel with a ``match_id`` column (the matched
+        sets of ``trialeval match``) is estimated by
+        :func:`~trialeval.effects.compare.comparison_effects`: the weighted difference with CR2 standard
+        errors by ``match_id``, labelled with what it rests on.
+    did
+        P: difference in differences on the change from the mean of periods −P … −1, with the event study
+        over the pre-periods and the pre-trend test (:func:`~trialeval.effects.compare.comparison_effects`).
+    twfe, unit, window
+        The two-way fixed-effects event study of ``unit`` s over periods (``start``: each unit's first
+        programme period), event times outside ``window`` (first, last) binned into its ends.
 
     Returns
     -------
@@ -164,6 +177,11 @@ def effects(
         raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
     if ri and design is not None:
         design.require_randomised()
+    if _comparison(panel, design, did, twfe):
+        return _comparison_path(panel, outcomes, design, did=did, twfe=twfe, unit=unit, window=window, weeks=weeks, alpha=alpha,
+                                min_cell=min_cell, source=source, refused={"blocks": blocks, "covariates": covariates,
+                                "cluster": cluster, "band": band, "ri": ri, "summary_weeks": summary_weeks,
+                                "hours_week": hours_week, "min_weeks": min_weeks})
     if isinstance(panel, PanelResult):
         _check_panel_design(panel, design, source)
         return effects_from_sums(
@@ -202,6 +220,32 @@ def effects(
                                                      gen, progress)
         described += f"; randomisation inference ({opts.ri} draws, within {strat_col or 'the whole trial'})"
     return _assemble(panel, table, described, outcomes_l, per_outcome, keys, sel, opts, weeks_reported=sel.week_list)
+
+
+def _comparison(panel: Any, design: Design | None, did: int | None, twfe: bool) -> bool:
+    """Whether the curves are a comparison design's: asked for, or a panel with matched sets (``match_id``)."""
+    if did is not None or twfe:
+        return True
+    return isinstance(panel, pd.DataFrame) and "match_id" in panel.columns
+
+
+def _comparison_path(panel: Any, outcomes: Any, design: Design | None, *, refused: dict[str, Any],
+                     **options: Any) -> EffectsResult:
+    """The comparison-design curves; the options of a randomised trial are refused by name."""
+    from trialeval.effects.compare import comparison_effects
+
+    if design is not None and not design.randomised and refused.get("ri"):
+        design.require_randomised()
+    if refused.get("ri"):
+        raise DesignError("randomisation inference re-runs a lottery; a comparison group was not drawn by lot "
+                          "(drop --ri)")
+    used = [name for name, value in refused.items() if value not in (None, False, 0, [], ())]
+    if used:
+        raise InputDataError(f"effects: {', '.join(used)} belong to a randomised trial's estimators; a comparison "
+                             "design is estimated by the weighted difference with CR2 by match (or --did, --twfe)")
+    if isinstance(panel, PanelResult):
+        panel = panel.to_frame()
+    return comparison_effects(panel, outcomes, design=design, **options)
 
 
 @dataclass(frozen=True)
@@ -540,4 +584,14 @@ def _result(table: pd.DataFrame, design: str, outcomes: list[str], per_outcome: 
         alpha=opts.alpha, min_cell=opts.min_cell, settings=settings, summary_table=summary_table,
         bands=pd.DataFrame(bands) if opts.band else None, dropped_blocks=dropped, hours=hours,
         nonzero=pd.concat(nonzero, ignore_index=True) if nonzero else None, axis=opts.axis, groups=opts.groups,
+        assumption=_assumption(opts.design),
     )
+
+
+def _assumption(design: Design | None) -> str | None:
+    """What a comparison of groups not formed by lot rests on (None for a lottery)."""
+    if design is None or design.randomised:
+        return None
+    from trialeval.report_design import design_wording
+
+    return design_wording(design.kind, "unmatched")

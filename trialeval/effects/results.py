@@ -126,6 +126,16 @@ class EffectsResult:
         The labels of the groups compared: the programme group, then the reference group. The table's
         columns keep role names whatever the labels (``mean_treatment`` is the programme group's mean,
         ``mean_control`` the reference group's); summaries, figures and the report show the labels.
+    event_study
+        Comparison designs with pre-periods: per outcome and period (pre-periods included) the difference
+        between the groups from one stacked regression (``estimate, se, df, ci_low, ci_high, p_value``).
+    pretrend
+        Comparison designs with pre-periods: per outcome the Wald test that every pre-period difference
+        is 0 (``chi2, df, p_value``).
+    assumption
+        Comparison designs: what the comparison rests on, in words (e.g. "compared with a matched
+        comparison group; rests on selection on observables"); summaries and figures show it, and say
+        "difference" rather than "effect" without it.
     """
 
     table: pd.DataFrame
@@ -142,6 +152,9 @@ class EffectsResult:
     nonzero: pd.DataFrame | None = field(default=None, repr=False)
     axis: TimeAxis = WEEKS_SINCE_VISITATION
     groups: tuple[str, str] = ARMS
+    event_study: pd.DataFrame | None = None
+    pretrend: pd.DataFrame | None = None
+    assumption: str | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The raw effect table (a copy, no small-cell suppression): for computing, never for export."""
@@ -175,6 +188,10 @@ class EffectsResult:
         if self.dropped_blocks is not None and len(self.dropped_blocks):
             # Which blocks were dropped is not disclosive, their sizes are: export names only.
             out["dropped_blocks"] = self.dropped_blocks[["outcome", self.axis.column, "block", "reason"]].copy()
+        if self.event_study is not None:
+            out["event_study"] = self.event_study.copy()
+        if self.pretrend is not None:
+            out["pretrend"] = self.pretrend.copy()
         return out
 
     def summary(self, periods: Sequence[int] | None = None, lang: str = "en") -> str:
@@ -193,8 +210,10 @@ class EffectsResult:
         t = self.export_frame()
         exported = self.export_tables()
         period, unit, units = self.axis.column, self.axis.unit(), self.axis.unit(plural=True)
+        noun = "effect" if self.assumption is None else "difference"
         conf = console.fmt(100 * (1 - self.alpha), "g", lang)
-        lines = [f"Effect curves ({self.design}), {len(self.outcomes)} outcome(s), {conf} % confidence intervals"]
+        lines = [f"{noun.capitalize()} curves ({self.design}), {len(self.outcomes)} outcome(s), {conf} % confidence "
+                 "intervals"]
         if self.groups != ARMS:
             lines.append(f"Programme group {self.groups[0]!r} vs reference group {self.groups[1]!r} "
                          "(columns *_treatment and *_control by role)")
@@ -225,6 +244,9 @@ class EffectsResult:
                          "(an arm with < 2 persons)")
         if self.hours is not None:
             lines.append(self.hours.summary(lang))
+        if self.pretrend is not None:
+            lines += [f"Pre-trend test, {r['outcome']}: chi2 = {console.fmt(r['chi2'], '.4g', lang)} on "
+                      f"{int(r['df'])} df, p = {console.p(r['p_value'], lang)}" for _, r in self.pretrend.iterrows()]
         return "\n".join(lines)
 
     def _period_lines(self, rows: pd.DataFrame, periods: Sequence[int] | None, lang: str) -> list[str]:
@@ -244,7 +266,8 @@ class EffectsResult:
             if r["suppressed"]:
                 lines.append(f"  {unit} {w:>3}: · (suppressed: fewer than {self.min_cell} persons)")
                 continue
-            lines.append(f"  {unit} {w:>3}: effect {_est(r['effect'], lang)} "
+            noun = "effect" if self.assumption is None else "difference"
+            lines.append(f"  {unit} {w:>3}: {noun} {_est(r['effect'], lang)} "
                          f"[{_est(r['ci_low'], lang)}, {_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}")
         return lines
 
@@ -282,6 +305,10 @@ class EffectsResult:
                 for o in self.outcomes}
         if self.hours is not None:
             figs["hours"] = plot_hours_distribution(self.hours, lang=lang, axis=self.axis)
+        if self.assumption is not None:
+            from trialeval.report_design import comparison_figures
+
+            figs = comparison_figures(self, figs, lang)
         return figs
 
     def _repr_html_(self) -> str:
@@ -290,6 +317,8 @@ class EffectsResult:
     def provenance(self) -> dict[str, Any]:
         """The estimator and options that produced these curves (JSON-ready), for reports and audits."""
         groups = {} if self.groups == ARMS else {"groups": list(self.groups)}
+        if self.assumption is not None:
+            groups["assumption"] = self.assumption  # type: ignore[assignment]
         return {"design": self.design, "outcomes": list(self.outcomes), "alpha": self.alpha,
                 "min_cell": self.min_cell, **groups,
                 "settings": {k: (v if isinstance(v, (bool, int, float, str, type(None))) else str(v))
