@@ -59,9 +59,19 @@ def effects_comparison(
     check_outputs([("--out", Path(out))], inputs)
     frame = read_table(panel, rename=cfg.columns if cfg is not None else None)
     if matches is not None and "match_id" not in frame.columns:
-        ledger = read_table(matches, text_columns=("person_id", "match_id"))
+        ledger = read_table(matches, text_columns=("person_id", "match_id", "unit_id"))
+        if "unit_id" in ledger.columns:     # matched with replacement: the panel's persons are the ledger's units
+            ledger = ledger.drop(columns="person_id").rename(columns={"unit_id": "person_id"})
+        twice = ledger["person_id"].duplicated(keep=False).to_numpy()
+        if twice.any():
+            from trialeval.io import row_error
+
+            raise row_error(str(matches), "person_id", "appears in more than one matched set (a ledger matched with "
+                            "replacement names each match in unit_id)", twice)
         keep = ["person_id", "match_id"] + (["weight"] if "weight" not in frame.columns else [])
-        frame = frame.merge(ledger[keep], on="person_id", how="left", validate="many_to_one")
+        frame = frame.merge(ledger[keep].assign(person_id=ledger["person_id"].astype(str)),
+                            left_on=frame["person_id"].astype(str), right_on="person_id", how="left",
+                            suffixes=("", "_matched")).drop(columns=["key_0", "person_id_matched"], errors="ignore")
         missing = frame["match_id"].isna()
         if missing.any():
             from trialeval.io import row_error
