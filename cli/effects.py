@@ -114,6 +114,12 @@ def effects_command(
                 twfe=twfe, unit=unit, window=_window(window), matches=matches,
                 weeks=renamed(weeks, old_weeks, "--last-week", "--weeks"), lang=lang, min_cell=min_cell, plot=plot,
                 ri=ri)
+            sites = pipeline.site_options(config, by, _split(subgroups))
+            if sites["by"] or sites["subgroups"]:
+                step_sites = pipeline.by_site(_one_panel(panel), out, **sites, outcomes=_split(outcomes),
+                                              ledger=ledger, config=config, plot=plot, lang=lang, min_cell=min_cell,
+                                              matches=matches)
+                step = pipeline.Step(step.result, step.written + step_sites.written, step.lang)
             say(step.summary(console_lang()))
             say_written(step.written)
             return

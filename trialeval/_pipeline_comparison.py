@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 from trialeval._validation import OptionError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
     from trialeval.demo import DemoResult
     from trialeval.effects import EffectsResult
     from trialeval.pipeline import Step
@@ -59,24 +61,7 @@ def effects_comparison(
     check_outputs([("--out", Path(out))], inputs)
     frame = read_table(panel, rename=cfg.columns if cfg is not None else None)
     if matches is not None and "match_id" not in frame.columns:
-        ledger = read_table(matches, text_columns=("person_id", "match_id", "unit_id"))
-        if "unit_id" in ledger.columns:     # matched with replacement: the panel's persons are the ledger's units
-            ledger = ledger.drop(columns="person_id").rename(columns={"unit_id": "person_id"})
-        twice = ledger["person_id"].duplicated(keep=False).to_numpy()
-        if twice.any():
-            from trialeval.io import row_error
-
-            raise row_error(str(matches), "person_id", "appears in more than one matched set (a ledger matched with "
-                            "replacement names each match in unit_id)", twice)
-        keep = ["person_id", "match_id"] + (["weight"] if "weight" not in frame.columns else [])
-        frame = frame.merge(ledger[keep].assign(person_id=ledger["person_id"].astype(str)),
-                            left_on=frame["person_id"].astype(str), right_on="person_id", how="left",
-                            suffixes=("", "_matched")).drop(columns=["key_0", "person_id_matched"], errors="ignore")
-        missing = frame["match_id"].isna()
-        if missing.any():
-            from trialeval.io import row_error
-
-            raise row_error(str(panel), "person_id", f"has no matched set in {matches}", missing.to_numpy())
+        frame = join_matches(frame, matches, str(panel))
     design = _design(cfg)
     if design is not None and design.kind != "comparison" and not (did or twfe):
         design = None
@@ -86,7 +71,6 @@ def effects_comparison(
         alpha=settings.alpha, min_cell=settings.min_cell, source=str(panel), ri=ri)
     written = write_effects(result, out, plot, settings.lang, inputs=inputs)
     return Step(result, written)
-
 
 
 def demo_comparison(out_dir: PathLike = "trialeval-demo-comparison", data: PathLike | None = None, *,
@@ -100,3 +84,25 @@ def demo_comparison(out_dir: PathLike = "trialeval-demo-comparison", data: PathL
     result = run_comparison_demo(Path(out_dir), Path(data) if data is not None else None, lang=settings.lang,
                                  min_cell=settings.min_cell, progress=progress)  # type: ignore[arg-type]
     return Step(result, result.files)
+
+
+def join_matches(frame: pd.DataFrame, matches: PathLike, source: str) -> pd.DataFrame:
+    """The panel with each person's (or, matched with replacement, each unit's) ``match_id`` and, when the
+    panel has none, ``weight`` from the matched ledger ``matches``."""
+    from trialeval.io import read_table, row_error
+
+    ledger = read_table(matches, text_columns=("person_id", "match_id", "unit_id"))
+    if "unit_id" in ledger.columns:     # matched with replacement: the panel's persons are the ledger's units
+        ledger = ledger.drop(columns="person_id").rename(columns={"unit_id": "person_id"})
+    twice = ledger["person_id"].duplicated(keep=False).to_numpy()
+    if twice.any():
+        raise row_error(str(matches), "person_id", "appears in more than one matched set (a ledger matched with "
+                        "replacement names each match in unit_id)", twice)
+    keep = ["person_id", "match_id"] + (["weight"] if "weight" not in frame.columns else [])
+    frame = frame.merge(ledger[keep].assign(person_id=ledger["person_id"].astype(str)),
+                        left_on=frame["person_id"].astype(str), right_on="person_id", how="left",
+                        suffixes=("", "_matched")).drop(columns=["key_0", "person_id_matched"], errors="ignore")
+    missing = frame["match_id"].isna()
+    if missing.any():
+        raise row_error(source, "person_id", f"has no matched set in {matches}", missing.to_numpy())
+    return frame

@@ -99,6 +99,20 @@ def _site_data(panel: PathLike, columns: Sequence[str], ledger: PathLike | None,
     return _standard_arms(data, cfg, str(panel))
 
 
+def _matched_sites(data: pd.DataFrame, matches: PathLike, by: str | None, source: str) -> pd.DataFrame:
+    """A matched comparison design: the panel with ``match_id`` and ``weight`` of the matched ledger, and
+    each matched set in the site (``by``) of its programme person, so that a site's result compares its
+    programme persons with their own matches (the comparison persons may live elsewhere)."""
+    from trialeval._pipeline_comparison import join_matches
+
+    data = join_matches(data, matches, source) if "match_id" not in data.columns else data
+    if by:
+        programme = data.loc[data["arm"] == "treatment"].drop_duplicates("match_id")
+        site = data["match_id"].map(programme.set_index("match_id")[by])
+        data = data.assign(**{by: site.astype(object).where(site.notna(), None)}).dropna(subset=[by])
+    return data
+
+
 def _standard_arms(data: pd.DataFrame, cfg: TrialConfig | None, source: str) -> pd.DataFrame:
     """The panel with its groups as ``treatment`` (the programme group) and ``control`` (the reference
     group), whatever labels the design gives them (``[trial] groups``, ``[columns] arm_values``)."""
@@ -143,7 +157,8 @@ def _write(computed: dict[str, Any], targets: dict[str, Path], lang: str, n_week
 def _prepare(panel: PathLike, out: PathLike, *, by: str | None, subgroups: Sequence[str],
              outcomes: Sequence[str] | None, weeks: Sequence[int] | None, ledger: PathLike | None,
              config: PathLike | None, plot: PathLike | None, lang: str | None, min_cell: int | None,
-             inputs: Sequence[tuple[str, PathLike | None]]) -> tuple[dict[str, Any], dict[str, Path], str, int]:
+             inputs: Sequence[tuple[str, PathLike | None]], matches: PathLike | None = None
+             ) -> tuple[dict[str, Any], dict[str, Path], str, int]:
     """Check the outputs, read the rows and compute every table: nothing is written yet."""
     if not by and not subgroups:
         raise OptionError("give --by or --subgroups", option="--by")
@@ -151,6 +166,8 @@ def _prepare(panel: PathLike, out: PathLike, *, by: str | None, subgroups: Seque
     settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
     check_outputs([("--out", p) for p in site_outputs(out, None, by=by, subgroups=subgroups).values()], inputs)
     data = _site_data(panel, [*([by] if by else []), *subgroups], ledger, cfg)
+    if matches is not None:
+        data = _matched_sites(data, matches, by, str(panel))
     names = list(outcomes) if outcomes else [o for o in (settings.outcomes or ()) if o in data.columns]
     if not names:
         raise OptionError("give --outcomes (or [analysis] outcomes in the config)", option="--outcomes")
@@ -170,16 +187,19 @@ def _prepare(panel: PathLike, out: PathLike, *, by: str | None, subgroups: Seque
 def by_site(panel: PathLike, out: PathLike, *, by: str | None = None, subgroups: Sequence[str] = (),
             outcomes: Sequence[str] | None = None, weeks: Sequence[int] | None = None,
             ledger: PathLike | None = None, config: PathLike | None = None, plot: PathLike | None = None,
-            lang: str | None = None, min_cell: int | None = None) -> Step[list[Any]]:
+            lang: str | None = None, min_cell: int | None = None, matches: PathLike | None = None
+            ) -> Step[list[Any]]:
     """Effects per site (``by``) and per subgroup of ``subgroups`` at the report weeks, written beside
     ``out``: ``<out>_sites.csv`` and ``<out>_heterogeneity.csv``; ``<out>_subgroups.csv`` and
     ``<out>_interactions.csv``; a caterpillar and a forest plot per outcome at the last week with ``plot``.
-    Subgroup columns missing from the panel come from ``ledger`` (one row per person)."""
+    Subgroup columns missing from the panel come from ``ledger`` (one row per person). With ``matches``
+    (a matched comparison design's ledger) each site's result is the weighted difference with CR2 SEs by
+    matched set, each matched set counted in its programme person's site."""
     from trialeval.pipeline import Step
-    inputs = [("--panel", panel), ("--ledger", ledger), ("--config", config)]
+    inputs = [("--panel", panel), ("--ledger", ledger), ("--config", config), ("--matches", matches)]
     computed, targets, lang_, n_weeks = _prepare(panel, out, by=by, subgroups=subgroups, outcomes=outcomes,
                                                  weeks=weeks, ledger=ledger, config=config, plot=plot, lang=lang,
-                                                 min_cell=min_cell, inputs=inputs)
+                                                 min_cell=min_cell, inputs=inputs, matches=matches)
     results = [r for kind in ("sites", "subgroups") if kind in computed for r in computed[kind][2]]
     return Step(results, tuple(_write(computed, targets, lang_, n_weeks)), lang_)
 

@@ -41,9 +41,13 @@ SITE_COLUMNS = ["site", "n_treatment", "n_control", "mean_treatment", "mean_cont
                 "ci_low", "ci_high", "p_value"]
 
 
-def _cell_effects(group: np.ndarray, treated: np.ndarray, y: np.ndarray, n_groups: int, alpha: float
-                  ) -> pd.DataFrame:
-    """Difference in means per group with Welch SE, df, t interval and p (the effect curves' default)."""
+def _cell_effects(group: np.ndarray, treated: np.ndarray, y: np.ndarray, n_groups: int, alpha: float,
+                  matched: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
+    """Difference in means per group with Welch SE, df, t interval and p (the effect curves' default);
+    with ``matched`` = (match_id, weight) the comparison design's weighted difference with CR2 SEs by
+    matched set in each group (:func:`_matched_effects`)."""
+    if matched is not None:
+        return _matched_effects(group, treated, y, n_groups, alpha, *matched)
     m = CellMoments.from_values(group * 2 + treated, y, 2 * n_groups)
     t, c = m[1::2], m[0::2]
     var, df = welch(t, c)
@@ -53,6 +57,30 @@ def _cell_effects(group: np.ndarray, treated: np.ndarray, y: np.ndarray, n_group
     return pd.DataFrame({"n_treatment": t.n.astype(np.int64), "n_control": c.n.astype(np.int64),
                          "mean_treatment": t.mean, "mean_control": c.mean, "effect": effect, "se": se, "df": df,
                          "ci_low": low, "ci_high": high, "p_value": p})
+
+
+def _matched_effects(group: np.ndarray, treated: np.ndarray, y: np.ndarray, n_groups: int, alpha: float,
+                     match_id: np.ndarray, weight: np.ndarray) -> pd.DataFrame:
+    """Per group: ``lm_robust(y ~ arm, weights, clusters = match_id, se_type = "CR2")`` on its rows
+    (:func:`trialeval.comparison.weighted_difference`), weighted arm means; NaN where a group lacks an arm
+    or has fewer than two matched sets. One regression per site: sites are few."""
+    from trialeval.comparison import weighted_difference
+
+    rows = []
+    for g in range(n_groups):
+        m = group == g
+        t, c = m & (treated == 1), m & (treated == 0)
+        row = {"n_treatment": int(t.sum()), "n_control": int(c.sum()),
+               "mean_treatment": np.average(y[t], weights=weight[t]) if t.any() else np.nan,
+               "mean_control": np.average(y[c], weights=weight[c]) if c.any() else np.nan}
+        fit = (weighted_difference(y[m], treated[m], match_id[m], weight[m], alpha)
+               if t.any() and c.any() and len(np.unique(match_id[m])) > 1 else None)
+        row.update({"effect": fit["estimate"], "se": fit["se"], "df": fit["df"], "ci_low": fit["ci_low"],
+                    "ci_high": fit["ci_high"], "p_value": fit["p_value"]} if fit is not None else
+                   dict.fromkeys(("effect", "se", "df", "ci_low", "ci_high", "p_value"), np.nan))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=["n_treatment", "n_control", "mean_treatment", "mean_control", "effect", "se",
+                                       "df", "ci_low", "ci_high", "p_value"])
 
 
 def _period_rows(panel: pd.DataFrame, outcome: str, period: int, period_column: str, source: str
@@ -213,15 +241,18 @@ def site_effects(panel: pd.DataFrame, by: str, outcome: str, period: int, *, per
     rows = _period_rows(panel, outcome, period, period_column, source)
     treated = (rows["arm"] == "treatment").to_numpy().astype(np.int64)
     y = rows[outcome].to_numpy(dtype=np.float64)
+    matched = ((rows["match_id"].to_numpy(), rows["weight"].to_numpy(dtype=np.float64)
+                if "weight" in rows.columns else np.ones(len(rows))) if "match_id" in rows.columns else None)
     binary = bool(np.isin(y, (0.0, 1.0)).all())
     codes, sites = pd.factorize(rows[by].astype(str), sort=True)
-    table = _cell_effects(codes, treated, y, len(sites), alpha)
+    table = _cell_effects(codes, treated, y, len(sites), alpha, matched)
     table.insert(0, "site", list(sites))
     small = _too_small(table, min_cell, binary)
     n_hidden = 0
     if small.any():
         in_small = small[codes]
-        other = _cell_effects(np.zeros(int(in_small.sum()), dtype=np.int64), treated[in_small], y[in_small], 1, alpha)
+        other = _cell_effects(np.zeros(int(in_small.sum()), dtype=np.int64), treated[in_small], y[in_small], 1, alpha,
+                              None if matched is None else (matched[0][in_small], matched[1][in_small]))
         other.insert(0, "site", OTHER)
         table = table.loc[~small]
         if _too_small(other, min_cell, binary)[0]:
@@ -229,7 +260,7 @@ def site_effects(panel: pd.DataFrame, by: str, outcome: str, period: int, *, per
         else:
             table = pd.concat([table, other], ignore_index=True)
     table = table.reset_index(drop=True)
-    pooled = _cell_effects(np.zeros(len(y), dtype=np.int64), treated, y, 1, alpha).iloc[0]
+    pooled = _cell_effects(np.zeros(len(y), dtype=np.int64), treated, y, 1, alpha, matched).iloc[0]
     h = dersimonian_laird(table["effect"], table["se"] ** 2, alpha)
     settings = {"by": by, "outcome": outcome, "period": period, "alpha": alpha, "min_cell": min_cell}
     return SiteResult(outcome, period, by, table, pooled, h, n_hidden, settings)
