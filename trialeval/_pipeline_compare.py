@@ -241,6 +241,7 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     from trialeval.pipeline import Step
     from trialeval.plots import save_figure
     from trialeval.site_plots import overlap_plot
+    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
     cfg = load_config(Path(config))
     out = Path(out)
     unmatched_path = out.with_name(f"{out.stem}_unmatched.csv")
@@ -256,7 +257,6 @@ def match(ledger: PathLike, population: PathLike, spells: PathLike, config: Path
     led = read_ledger(ledger, rename=cfg.columns, design=Design.from_config(cfg))
     people = read_population(population, rename=cfg.columns)
     result = match_comparison(led, people, spells, cfg, keep_excluded=keep_excluded, source=str(population))
-    when = pd.Timestamp(parse_date(date, "--date")).date() if date is not None else datetime.date.today()
     entry = {"event": "match", "date": when.isoformat(), "settings": result.settings.to_dict(),
              "counts": result.counts, "keep_excluded": keep_excluded,
              "inputs": {name.lstrip("-"): sha256_file(path) for name, path in inputs}}
