@@ -172,6 +172,11 @@ def balance(
     if cfg is not None and cfg.design == "selection":        # no control group: drawn vs the population
         return balance_population(ledger, out, population, config=config, covariates=covariates,  # type: ignore[return-value]
                                   categorical=categorical, min_cell=min_cell, drop_excluded=drop_excluded, plot=plot)
+    if cfg is not None and cfg.design == "comparison":     # no lottery: no tests of randomisation
+        raise InputDataError(
+            f"{config}: a comparison design's groups were not drawn by lot, so there is no randomisation to test; "
+            "its balance is the matching's: trialeval match writes <out>_balance.csv (standardised differences and "
+            "variance ratios before and after matching, |SMD| > 0.1 flagged) and the love plot <out>_love.png")
     rename = cfg.columns if cfg is not None else None
     out = Path(out)
     side = [layout.balance_omnibus(out), layout.balance_representativeness(out) if population is not None else None]

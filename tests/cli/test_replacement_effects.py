@@ -74,3 +74,11 @@ def test_results_by_site_of_a_matched_design_compare_each_sites_programme_person
                                        rows["weight"].to_numpy(float))
         assert np.isclose(row["effect"], expected["estimate"], rtol=0, atol=1e-12)
         assert np.isclose(row["se"], expected["se"], rtol=1e-10)
+
+
+def test_balance_on_a_comparison_design_points_to_the_matchings_balance(tmp_path: Path, sample_dir: Path) -> None:
+    data = sample_dir / "comparison"
+    result = runner.invoke(app, ["balance", "--ledger", str(data / "ledger.csv"), "--config", str(data / "analysis.toml"),
+                                 "--covariates", "age", "--out", str(tmp_path / "balance.csv")])
+    assert result.exit_code == 1 and "no randomisation to test" in result.output
+    assert "randomisation inference" not in result.output and not list(tmp_path.iterdir())
