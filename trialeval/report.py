@@ -91,7 +91,24 @@ figure{margin:1em 0}figure img{max-width:100%;border:1px solid #e2e8f0}
 figure.narrow img{max-width:640px}.scroll{overflow-x:auto}
 figcaption{font-size:.85em;color:#4a5568}
 .note{font-size:.85em;color:#4a5568} pre{background:#f7fafc;padding:.8em;overflow-x:auto;font-size:.8em}
+.source{font-size:.78em;color:#4a5568;margin:-.8em 0 1.2em}
+caption{caption-side:top;text-align:left;font-weight:600;padding:.3em 0}
+@page{size:A4;margin:14mm 12mm 16mm}
+@media print{
+body{max-width:none;margin:0;padding:0;font-size:9.5pt;line-height:1.3}
+h1{font-size:16pt}h2{font-size:13pt;break-before:page;page-break-before:always;break-after:avoid}
+h1+p+h2{break-before:auto;page-break-before:auto}h3{break-after:avoid;page-break-after:avoid}
+.scroll{overflow:visible}
+table{width:100%;font-size:7pt;break-inside:auto}thead{display:table-header-group}
+th,td{padding:.12em .25em;overflow-wrap:anywhere;word-break:break-word;hyphens:auto}
+tr,figure,img,.fact,caption{break-inside:avoid;page-break-inside:avoid}
+figure img,figure.narrow img{max-width:100%;max-height:235mm;border:0}
+pre{white-space:pre-wrap;overflow:visible;word-break:break-all;font-size:6.5pt}
+.facts{grid-template-columns:repeat(4,1fr)}
+}
 """
+#: The PDF beside the report page (``trialeval report --pdf``).
+REPORT_PDF = "report.pdf"
 
 
 @dataclass(frozen=True, eq=False)
