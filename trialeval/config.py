@@ -65,6 +65,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "drop_exclusions": bool,
         "alpha": float,
         "lang": str,
+        "labels": dict,
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str},
     "registers": {"dream": dict},
