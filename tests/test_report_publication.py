@@ -248,3 +248,55 @@ def test_balance_table_has_readable_labels(danish_run):
     rows = _rows(page, "Balance i baggrundsvariable mellem")
     labels = [r[0] for r in rows]
     assert "Køn: kvinde" in labels and "Alder" in labels and not any("_" in s for s in labels)
+
+
+# --------------------------------------------------------------------------------------------------
+# workbook: infinity as a blank cell with a note
+
+def test_workbook_writes_infinity_as_a_blank_cell_with_a_note(tmp_path):
+    import openpyxl
+    import pandas as pd
+    from trialeval.report import write_workbook
+    pd.DataFrame({"scenario": ["A", "B"], "payer": ["total", "total"], "net_result": [-5633.0, 120.0],
+                  "break_even_scale": [3.45, float("-inf")], "break_even_persistence_years": [float("inf"), 2.5]}
+                 ).to_csv(tmp_path / "costs.csv", index=False)
+    sheet = openpyxl.load_workbook(write_workbook(tmp_path))["costs"]
+    values = [[c.value for c in row] for row in sheet.iter_rows(min_row=2)]
+    assert values == [["A", "total", -5633, 3.45, None], ["B", "total", 120, None, 2.5]]
+    assert "inf in the CSV" in sheet["E2"].comment.text and sheet["D3"].comment.text.startswith("-inf")
+    assert sheet["D2"].comment is None and sheet["E3"].comment is None
+
+
+# --------------------------------------------------------------------------------------------------
+# figures: suppressed bars marked, readable love plot, explained grey weeks
+
+def test_suppressed_histogram_bins_are_hatched_not_drawn_as_zero():
+    import numpy as np
+    import pandas as pd
+    from trialeval.effects import hours_distribution
+    from trialeval.plots import plot_hours_distribution
+    hours = [6.0] * 10 + [12.0] * 2 + [0.0] * 8  # the 10-15 bin of the programme group holds 2 persons
+    p = pd.DataFrame({"person_id": [str(i) for i in range(40)], "arm": ["treatment"] * 20 + ["control"] * 20,
+                      "week": 35, "ordinary_hours": hours + [6.0] * 12 + [0.0] * 8})
+    result = hours_distribution(p, 35)
+    table = result.export_frame()
+    n_suppressed = int(table["suppressed"].sum())
+    assert n_suppressed >= 1
+    fig = plot_hours_distribution(result, lang="da")
+    hatched = [q for q in fig.axes[0].patches if q.get_hatch() == "///"]
+    assert len(hatched) == n_suppressed
+    texts = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert "undertrykt: færre end 5 personer" in texts
+    assert np.isfinite([q.get_height() for q in fig.axes[0].patches]).all()
+
+
+def test_love_plot_shows_readable_labels_in_the_language():
+    import pandas as pd
+    from trialeval.plots import love_plot
+    t = pd.DataFrame({"covariate": ["benefit_seniority_weeks", "origin"], "level": ["", "non_western"],
+                      "smd": [0.02, 0.05]})
+    ax = love_plot(t, lang="da").axes[0]
+    assert [x.get_text() for x in ax.get_yticklabels()] == ["Uger på ydelse", "Herkomst: ikke-vestlig"]
+    assert ax.get_xlabel() == "standardiseret forskel i gennemsnit"
+    ax = love_plot(t, lang="en").axes[0]
+    assert [x.get_text() for x in ax.get_yticklabels()] == ["Weeks on benefit", "Origin: non-western"]

@@ -178,7 +178,7 @@ def balance(
         alpha=float(settings.alpha), min_cell=int(settings.min_cell), drop_excluded=settings.drop_exclusions,
         source=str(ledger), progress=progress, design=_design(cfg),
     )
-    figure = result.plot() if plot is not None else None
+    figure = result.plot(lang=settings.lang) if plot is not None else None
     written = result.write(out, fmt)  # type: ignore[arg-type]
     if figure is not None:
         written.append(save_figure(figure, plot))  # type: ignore[arg-type]

@@ -222,9 +222,37 @@ def write_workbook(
     with atomic_write(target) as tmp:
         with pd.ExcelWriter(tmp, engine="openpyxl") as writer:
             for name, table in tables.items():
-                neutralise_text(table).to_excel(writer, sheet_name=name[:31], index=False)
-                _style_sheet(writer.sheets[name[:31]], table)
+                finite, infinite = _blank_infinities(table)
+                neutralise_text(finite).to_excel(writer, sheet_name=name[:31], index=False)
+                _style_sheet(writer.sheets[name[:31]], finite)
+                _note_infinities(writer.sheets[name[:31]], infinite)
     return target
+
+
+def _blank_infinities(table: pd.DataFrame) -> tuple[pd.DataFrame, list[tuple[int, int, float]]]:
+    """The table with ±inf blanked (Excel has no infinite number), and where they were: (row, column, value)
+    with rows and columns counted as the sheet does (header row 1, first column 1)."""
+    numeric = table.select_dtypes("number")
+    mask = np.isinf(numeric.to_numpy(dtype=float)) if numeric.shape[1] else np.zeros((len(table), 0), bool)
+    if not mask.any():
+        return table, []
+    rows, cols = np.nonzero(mask)
+    where = [(int(r) + 2, table.columns.get_loc(numeric.columns[c]) + 1, float(numeric.iat[r, c]))
+             for r, c in zip(rows, cols)]
+    out = table.copy()
+    out[numeric.columns] = numeric.mask(mask)
+    return out, where
+
+
+def _note_infinities(sheet: Any, where: list[tuple[int, int, float]]) -> None:
+    """A note on each blanked infinite cell saying what the CSV holds there."""
+    from openpyxl.comments import Comment
+
+    for row, column, value in where:
+        sign = "" if value > 0 else "-"
+        sheet.cell(row=row, column=column).comment = Comment(
+            f"{sign}inf in the CSV: never reached (e.g. no persistence makes the programme break even); "
+            "left blank because a spreadsheet cannot hold an infinite number.", "trialeval")
 
 
 #: Number formats of the workbook's cells by what they hold (Excel shows them in the reader's locale).
