@@ -171,8 +171,8 @@ def _rows(page: str, caption_start: str) -> list[list[str]]:
     import html as html_module
     table = page[page.index(caption_start):]
     table = table[:table.index("</table>")]
-    return [[html_module.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td>(.*?)</td>", row)]
-            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table) if "<td>" in row]
+    return [[html_module.unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row)]
+            for row in re.findall(r"<tr[^>]*>(.*?)</tr>", table) if "<td" in row]
 
 
 def test_numbered_tables_and_figures_each_with_a_source_line(danish_run):

@@ -162,7 +162,7 @@ def _row_labels(table: pd.DataFrame, lang: str | None = None) -> list[str]:
 _EFFECT_TEXT = {
     "en": {"treatment": "Treatment", "control": "Control",
            "effect": "Effect", "levels": "By group", "ci": "95 % confidence interval",
-           "band": "95 % simultaneous band", "followed": "Number followed", "few": "shaded: fewer than {n} followed in a group",
+           "band": "95 % simultaneous band", "followed": "Number followed", "few": "grey: fewer than {n} followed in a group",
            "percent": "Percent", "pp": "Percentage points", "hours": "Hours per {unit}",
            "hours_diff": "Hours per {unit} (difference)", "mean": "Mean", "diff": "Difference",
            "hours_x": "Ordinary hours in {period}", "share_group": "Percent of the group observed",
@@ -170,7 +170,7 @@ _EFFECT_TEXT = {
            "suppressed": "suppressed: fewer than {n} persons"},
     "da": {"treatment": "Indsatsgruppe", "control": "Kontrolgruppe",
            "effect": "Effekt", "levels": "Fordelt på gruppe", "ci": "95 %-konfidensinterval",
-           "band": "95 % simultant bånd", "followed": "Antal fulgt", "few": "skraveret: færre end {n} fulgt i en gruppe",
+           "band": "95 % simultant bånd", "followed": "Antal fulgt", "few": "gråt: færre end {n} fulgt i en gruppe",
            "percent": "Procent", "pp": "Procentpoint", "hours": "Timer pr. {unit}",
            "hours_diff": "Timer pr. {unit} (forskel)", "mean": "Gennemsnit", "diff": "Forskel",
            "hours_x": "Ordinære timer i {period}", "share_group": "Procent af de observerede i gruppen",

@@ -56,7 +56,7 @@ h2{font-size:1.3em;margin-top:2em;border-bottom:1px solid #cbd5e0;padding-bottom
 h3{font-size:1.05em;margin-top:1.4em}
 table{border-collapse:collapse;margin:.6em 0 1.2em;font-size:.86em}
 th,td{border:1px solid #d5dbe3;padding:.25em .55em;text-align:right;vertical-align:top}
-th{background:#edf2f7} td:first-child,th:first-child{text-align:left}
+th{background:#edf2f7} td:first-child,th:first-child,td.l{text-align:left}
 tr.flag td{background:#fff5e6}
 .facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(160px,1fr));gap:.6em;margin:1em 0}
 .fact{background:#f4f7fb;border-radius:6px;padding:.6em .8em}.fact b{display:block;font-size:1.4em}
@@ -163,11 +163,11 @@ def _fmt(v: Any, lang: str = "en", quantity: str | None = None) -> str:
 
 
 def _table(df: pd.DataFrame, lang: str = "en", *, flag_column: str | None = None, caption: str | None = None,
-           labels: Mapping[str, Any] | None = None, period: tuple[str, str] | None = None) -> str:
+           labels: Mapping[str, Any] | None = None, period: tuple[str, str] | None = None, left: int = 1) -> str:
     """A table with its headers in ``lang`` (:mod:`trialeval.i18n`), numbers formatted per quantity; with
     ``labels`` (the user's, possibly none) its label cells (outcomes, groups, tests …) in ``lang`` too; with
     ``caption`` numbered (``Tabel 2.``) and followed by the source line. ``period`` is the time axis's
-    column and its header."""
+    column and its header. The first ``left`` columns (labels) are aligned left, the others right."""
     def header(c: Any) -> str:
         return period[1] if period is not None and c == period[0] else i18n.column(str(c), lang)
 
@@ -180,7 +180,8 @@ def _table(df: pd.DataFrame, lang: str = "en", *, flag_column: str | None = None
     rows = []
     for _, row in df.iterrows():
         cls = ' class="flag"' if flag_column and str(row.get(flag_column, "") or "") not in ("", "nan") else ""
-        rows.append(f"<tr{cls}>" + "".join(f"<td>{cell(c, v, row)}</td>" for c, v in row.items()) + "</tr>")
+        rows.append(f"<tr{cls}>" + "".join(f"<td{' class=l' if 0 < j < left else ''}>{cell(c, v, row)}</td>"
+                                           for j, (c, v) in enumerate(row.items())) + "</tr>")
     cap = f"<caption>{html.escape(_number(0, lang))}. {html.escape(caption)}</caption>" if caption else ""
     return (f"<div class='scroll'><table>{cap}<thead><tr>{head}</tr></thead>"
             f"<tbody>{''.join(rows)}</tbody></table></div>" + (_source(lang) if caption else ""))
@@ -406,8 +407,8 @@ def build_report(
     if costs is not None:
         sections.append("costs")
         if {"scenario", "payer", "net_result"} <= set(costs.columns):
-            body.append(_table(report_tables.net_by_payer(costs, lang), lang, caption=t["net_table"]))
-            body.append(_table(report_tables.components(costs, lang), lang, caption=t["components_table"]))
+            body.append(_table(report_tables.net_by_payer(costs, lang), lang, caption=t["net_table"], left=2))
+            body.append(_table(report_tables.components(costs, lang), lang, caption=t["components_table"], left=2))
         else:
             shown = [c for c in COST_COLUMNS if c in costs.columns]
             body.append(_table(costs[shown] if shown else costs, lang, caption=t["net_table"]))
