@@ -480,7 +480,7 @@ def _cost_text(lang: str) -> dict[str, str]:
 
 
 def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = None, lang: str = "en",
-                axis: TimeAxis = WEEKS_SINCE_VISITATION) -> Figure:
+                axis: TimeAxis = WEEKS_SINCE_VISITATION, labels: dict[str, str] | None = None) -> Figure:
     """The J-curve: cumulative discounted net result per participant over time, one line per scenario.
 
     Parameters
@@ -495,6 +495,9 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
         ``en`` or ``da``.
     axis
         The time axis of ``flows``: its period column and periods per year (years on the x-axis).
+    labels
+        ``{scenario: description}``; the legend then names each line ``A: description`` (in ``lang`` when
+        the catalogue knows the description, :mod:`trialeval.i18n`).
 
     Returns
     -------
@@ -507,13 +510,20 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
     >>> fig = cost_jcurve(f)
     >>> [line.get_label() for line in fig.axes[0].get_lines()][:1]
     ['A']
+    >>> fig = cost_jcurve(f, lang="da", labels={"A": "Observed window only"})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()][:1]
+    ['A: Kun det observerede vindue']
     """
     text = _cost_text(lang)
     fig, ax = _axes(ax, (7.0, 4.2))
     rows = flows.loc[flows["payer"] == payer]
     for name, group in rows.groupby("scenario", sort=False):
         years = group[axis.column].to_numpy() / axis.periods_per_year
-        ax.plot(years, group["cumulative_net"].to_numpy(), label=str(name), linewidth=1.6)
+        described = (labels or {}).get(str(name))
+        if described:
+            from trialeval.i18n import value
+            described = f"{name}: {value(described, lang)}"
+        ax.plot(years, group["cumulative_net"].to_numpy(), label=described or str(name), linewidth=1.6)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel(text["years"])
     ax.set_ylabel(text["cum"])
