@@ -121,9 +121,8 @@ COLUMNS: dict[str, tuple[str, str]] = {
     "net_result_per_100": ("Net result per 100", "Nettoresultat pr. 100"),
     "break_even_scale": ("Break-even scale", "Break-even-skala"),
     "payback_week": ("Payback week", "Tilbagebetalingsuge"), "prob_net_positive": ("P(net > 0)", "P(netto > 0)"),
-    "programme": ("Programme group", "Indsatsgruppe"), "control": ("Control group", "Kontrolgruppe"),
     "municipality": ("Municipality", "Kommune"), "state": ("State", "Stat"), "total": ("Total", "I alt"),
-    "treatment": ("Programme group", "Indsatsgruppe"), "persons": ("Persons", "Personer"),
+    "persons": ("Persons", "Personer"),
     "n_at_risk": ("Followed", "Fulgt"),
 }
 

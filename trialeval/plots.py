@@ -162,20 +162,18 @@ def _row_labels(table: pd.DataFrame, lang: str | None = None) -> list[str]:
 _EFFECT_TEXT = {
     "en": {"treatment": "Treatment", "control": "Control",
            "effect": "Effect", "levels": "By group", "ci": "95 % confidence interval",
-           "band": "95 % simultaneous band", "followed": "Number followed", "few": "grey: fewer than {n} followed in a group",
+           "band": "95 % simultaneous band", "followed": "Number followed", "few": "fewer than {n} followed",
            "percent": "Percent", "pp": "Percentage points", "hours": "Hours per {unit}",
            "hours_diff": "Hours per {unit} (difference)", "mean": "Mean", "diff": "Difference",
            "hours_x": "Ordinary hours in {period}", "share_group": "Percent of the group observed",
-           "hidden": "bins with fewer than {n} persons are not shown",
-           "suppressed": "suppressed: fewer than {n} persons"},
+           "hidden": "hatched: bins with fewer than {n} persons, suppressed"},
     "da": {"treatment": "Indsatsgruppe", "control": "Kontrolgruppe",
            "effect": "Effekt", "levels": "Fordelt på gruppe", "ci": "95 %-konfidensinterval",
-           "band": "95 % simultant bånd", "followed": "Antal fulgt", "few": "gråt: færre end {n} fulgt i en gruppe",
+           "band": "95 % simultant bånd", "followed": "Antal fulgt", "few": "færre end {n} fulgt",
            "percent": "Procent", "pp": "Procentpoint", "hours": "Timer pr. {unit}",
            "hours_diff": "Timer pr. {unit} (forskel)", "mean": "Gennemsnit", "diff": "Forskel",
            "hours_x": "Ordinære timer i {period}", "share_group": "Procent af de observerede i gruppen",
-           "hidden": "intervaller med færre end {n} personer vises ikke",
-           "suppressed": "undertrykt: færre end {n} personer"},
+           "hidden": "skraveret: intervaller med færre end {n} personer, undertrykt"},
 }
 
 _OUTCOME_NAMES = {
@@ -436,8 +434,7 @@ def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str
         ax.bar(x + (k - 0.5) * 0.4, share, width=0.4, color=color, label=label)
         for j in np.flatnonzero(small):  # a suppressed bin is marked, not drawn as zero
             left = x[j] + (k - 1) * 0.4
-            ax.axvspan(left, left + 0.4, facecolor="none", edgecolor=color, hatch="///", linewidth=0, alpha=0.6,
-                       label=txt["suppressed"].format(n=min_cell) if k == 0 and j == np.flatnonzero(small)[0] else None)
+            ax.axvspan(left, left + 0.4, facecolor="none", edgecolor=color, hatch="///", linewidth=0, alpha=0.6)
     ax.set_xticks(x, bins)
     period = f"{axis.unit(lang)} {result.week}"  # type: ignore[attr-defined]
     ax.set_xlabel(txt["hours_x"].format(period=period))

@@ -61,7 +61,7 @@ def effects_table(effects: pd.DataFrame, periods: Sequence[int], period: str, la
                     _cell(getattr(r, "mean_treatment"), level), _cell(getattr(r, "mean_control"), level),
                     _cell(getattr(r, "effect"), diff), ci, n])
     return pd.DataFrame(out, columns=[i18n.column(c, lang) for c in
-                                      ("outcome", period, "programme", "control", "difference", "ci", "n")])
+                                      ("outcome", period, "mean_treatment", "mean_control", "difference", "ci", "n")])
 
 
 def balance_table(balance: pd.DataFrame, lang: str = "en", labels: Mapping[str, Any] | None = None,
