@@ -21,6 +21,7 @@ def report_command(
     min_cell: Optional[int] = typer.Option(None, "--min-cell", min=0,
                                            help="Suppress cells of fewer persons (default: config's, else 5)."),
     xlsx: bool = typer.Option(False, "--xlsx", help=f"Also gather the tables into DIR/{pipeline.layout.WORKBOOK}, a sheet each."),
+    pdf: bool = typer.Option(False, "--pdf", help="Also print the page to DIR/report.pdf (A4) with headless Chromium."),
 ) -> None:
     """Build the report page: trial summary, balance, effect figures and table, hours, costs, provenance.
 
@@ -29,7 +30,10 @@ def report_command(
     with user_errors():
         chosen = pipeline.report_weeks(renamed(weeks, old_weeks, "--table-weeks", "--weeks"),
                                        option="--weeks" if weeks is None else "--table-weeks")
-        step = pipeline.report(config, out_dir, lang=lang, weeks=chosen, min_cell=min_cell, xlsx=xlsx)
+        step = pipeline.report(config, out_dir, lang=lang, weeks=chosen, min_cell=min_cell, xlsx=xlsx,
+                               pdf=pdf)
     say(step.summary(console_lang()))
     if xlsx:
-        say(f"Tables gathered in {step.written[-1]}.")
+        say(f"Tables gathered in {step.written[1]}.")
+    if pdf:
+        say(f"Printed to {step.written[-1]}.")

@@ -177,14 +177,15 @@ class BalanceResult:
 
         return summary_text(self, lang)
 
-    def plot(self, ax: Any = None) -> Any:
-        """Love plot of the SMDs (with the representativeness SMDs as open circles when present)."""
+    def plot(self, ax: Any = None, lang: str | None = None) -> Any:
+        """Love plot of the SMDs (with the representativeness SMDs as open circles when present); with
+        ``lang`` the covariates by their readable labels in that language."""
         from trialeval.plots import love_plot
 
         comparison = None
         if self.representativeness_table is not None:
             comparison = self.representativeness_table
-        return love_plot(self.balance_table, comparison=comparison, ax=ax)
+        return love_plot(self.balance_table, comparison=comparison, ax=ax, lang=lang)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain Python (JSON-ready: NaN becomes None)."""

@@ -68,6 +68,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "subgroups": list,
         "alpha": float,
         "lang": str,
+        "labels": dict,
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str, "arm_values": dict},
     "registers": {"dream": dict},

@@ -202,7 +202,7 @@ def balance(
         alpha=float(settings.alpha), min_cell=int(settings.min_cell), drop_excluded=settings.drop_exclusions,
         source=str(ledger), progress=progress, design=_design(cfg),
     )
-    figure = result.plot() if plot is not None else None
+    figure = result.plot(lang=settings.lang) if plot is not None else None
     written = result.write(out, fmt)  # type: ignore[arg-type]
     if figure is not None:
         written.append(save_figure(figure, plot))  # type: ignore[arg-type]
@@ -569,24 +569,28 @@ def report_weeks(text: str | None, option: str = "--weeks") -> tuple[int, ...] |
 
 
 def report(config: PathLike, out_dir: PathLike, *, lang: str = "en", weeks: Sequence[int] | None = None,
-           min_cell: int | None = None, xlsx: bool = False) -> Step[ReportResult]:
-    """Write the report page (and with ``xlsx`` the workbook of tables) from the outputs in ``out_dir``.
+           min_cell: int | None = None, xlsx: bool = False, pdf: bool = False) -> Step[ReportResult]:
+    """Write the report page (with ``xlsx`` the workbook of tables, with ``pdf`` the page printed to
+    ``report.pdf`` by headless Chromium) from the outputs in ``out_dir``.
 
     The page's language is ``lang``, whatever ``[analysis] lang`` says; ``min_cell`` and the weeks of the
     effect table default to the config's.
     """
     from trialeval.plots import check_lang
-    from trialeval.report import build_report, write_workbook
+    from trialeval import pdf as _pdf
+    from trialeval.report import REPORT_PDF, build_report, write_workbook
     check_lang(lang)
     out_dir = Path(out_dir)
-    check_outputs([("--dir", out_dir / layout.REPORT), ("--xlsx", out_dir / layout.WORKBOOK if xlsx else None)],
-                  [("--config", config)])
+    browser = _pdf.find_browser() if pdf else None
+    check_outputs([("--dir", out_dir / layout.REPORT), ("--xlsx", out_dir / layout.WORKBOOK if xlsx else None),
+                   ("--pdf", out_dir / REPORT_PDF if pdf else None)], [("--config", config)])
     cfg = load_config(Path(config))
     settings = AnalysisSettings.from_config(cfg, min_cell=min_cell, report_weeks=weeks)
     result = build_report(cfg, out_dir, lang=lang, weeks=settings.report_weeks,  # type: ignore[arg-type]
                           min_cell=settings.min_cell)
     workbook = write_workbook(out_dir, min_cell=result.min_cell) if xlsx else None
-    return Step(result, _written([result.path, workbook]), lang)
+    printed = _pdf.html_to_pdf(result.path, out_dir / REPORT_PDF, browser=browser) if browser else None
+    return Step(result, _written([result.path, workbook, printed]), lang)
 
 
 def demo(out_dir: PathLike = "trialeval-demo", data: PathLike | None = None, *, lang: str = "en",

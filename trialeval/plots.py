@@ -75,9 +75,10 @@ def love_plot(
     table: pd.DataFrame,
     *,
     comparison: pd.DataFrame | None = None,
-    labels: tuple[str, str] = ("treatment vs control", "drawn vs not drawn"),
+    labels: tuple[str, str] | None = None,
     thresholds: tuple[float, ...] = (0.1, 0.25),
     ax: Axes | None = None,
+    lang: str | None = None,
 ) -> Figure:
     """Love plot: the standardised mean difference of every covariate (or level) as a dot.
 
@@ -93,6 +94,9 @@ def love_plot(
         Dashed (first) and dotted (others) reference lines at ± each value.
     ax
         Axes to draw on; a new figure when None.
+    lang
+        With ``en`` or ``da``, covariates are shown by their readable labels (``Køn: kvinde``) and the axis
+        and legend in that language (:mod:`trialeval.i18n`); None keeps the column names.
 
     Returns
     -------
@@ -101,12 +105,17 @@ def love_plot(
     Examples
     --------
     >>> import pandas as pd
+    >>> t = pd.DataFrame({"covariate": ["age", "gender"], "level": ["", "F"], "smd": [0.05, -0.2]})
+    >>> [tl.get_text() for tl in love_plot(t, lang="da").axes[0].get_yticklabels()]
+    ['Alder', 'Køn: kvinde']
     >>> t = pd.DataFrame({"covariate": ["age", "gender"], "level": ["", "female"], "smd": [0.05, -0.2]})
     >>> fig = love_plot(t)
     >>> [tl.get_text() for tl in fig.axes[0].get_yticklabels()]
     ['age', 'gender: female']
     """
-    names = _row_labels(table)
+    words = _LOVE_TEXT[lang or "en"]
+    labels = labels or (words["arms"], words["drawn"])
+    names = _row_labels(table, lang)
     height = max(2.5, 0.3 * len(names) + 1.2)
     fig, ax = _axes(ax, (6.5, height))
     y = np.arange(len(names))[::-1]
@@ -118,12 +127,12 @@ def love_plot(
     ax.plot(smd, y, "o", color="C0", label=labels[0])
     if comparison is not None and len(comparison):
         position = dict(zip(names, y))
-        other = [position.get(n, np.nan) for n in _row_labels(comparison)]
+        other = [position.get(n, np.nan) for n in _row_labels(comparison, lang)]
         ax.plot(pd.to_numeric(comparison["smd"], errors="coerce").to_numpy(dtype=float), other, "o",
                 markerfacecolor="none", color="C1", label=labels[1])
         ax.legend(loc="best", fontsize="small")
     ax.set_yticks(y, names)
-    ax.set_xlabel("standardised mean difference")
+    ax.set_xlabel(words["x"])
     finite = np.abs(smd[np.isfinite(smd)])
     reach = max([max(thresholds, default=0.25) * 1.2, *(finite * 1.1)])
     ax.set_xlim(-reach, reach)
@@ -131,9 +140,18 @@ def love_plot(
     return fig
 
 
-def _row_labels(table: pd.DataFrame) -> list[str]:
+_LOVE_TEXT = {"en": {"arms": "treatment vs control", "drawn": "drawn vs not drawn",
+                     "x": "standardised mean difference"},
+              "da": {"arms": "indsats- mod kontrolgruppe", "drawn": "udtrukne mod ikke udtrukne",
+                     "x": "standardiseret forskel i gennemsnit"}}
+
+
+def _row_labels(table: pd.DataFrame, lang: str | None = None) -> list[str]:
     level = table["level"].fillna("").astype(str)
     cov = table["covariate"].astype(str)
+    if lang is not None:
+        from trialeval.i18n import covariate
+        return [covariate(c, lv, lang) for c, lv in zip(cov, level)]
     return [c if lv == "" else f"{c}: {lv}" for c, lv in zip(cov, level)]
 
 
@@ -148,14 +166,14 @@ _EFFECT_TEXT = {
            "percent": "Percent", "pp": "Percentage points", "hours": "Hours per {unit}",
            "hours_diff": "Hours per {unit} (difference)", "mean": "Mean", "diff": "Difference",
            "hours_x": "Ordinary hours in {period}", "share_group": "Percent of the group observed",
-           "hidden": "bins with fewer than {n} persons are not shown"},
+           "hidden": "hatched: bins with fewer than {n} persons, suppressed"},
     "da": {"treatment": "Indsatsgruppe", "control": "Kontrolgruppe",
            "effect": "Effekt", "levels": "Fordelt på gruppe", "ci": "95 %-konfidensinterval",
            "band": "95 % simultant bånd", "followed": "Antal fulgt", "few": "færre end {n} fulgt",
            "percent": "Procent", "pp": "Procentpoint", "hours": "Timer pr. {unit}",
            "hours_diff": "Timer pr. {unit} (forskel)", "mean": "Gennemsnit", "diff": "Forskel",
            "hours_x": "Ordinære timer i {period}", "share_group": "Procent af de observerede i gruppen",
-           "hidden": "intervaller med færre end {n} personer vises ikke"},
+           "hidden": "skraveret: intervaller med færre end {n} personer, undertrykt"},
 }
 
 _OUTCOME_NAMES = {
@@ -414,6 +432,9 @@ def plot_hours_distribution(result: object, *, ax: Axes | None = None, lang: str
         label = (f"{txt[role]} (n = {int(n_obs):,})".replace(",", "\u2009") if n_obs == n_obs and n_obs >= min_cell
                  else txt[role])
         ax.bar(x + (k - 0.5) * 0.4, share, width=0.4, color=color, label=label)
+        for j in np.flatnonzero(small):  # a suppressed bin is marked, not drawn as zero
+            left = x[j] + (k - 1) * 0.4
+            ax.axvspan(left, left + 0.4, facecolor="none", edgecolor=color, hatch="///", linewidth=0, alpha=0.6)
     ax.set_xticks(x, bins)
     period = f"{axis.unit(lang)} {result.week}"  # type: ignore[attr-defined]
     ax.set_xlabel(txt["hours_x"].format(period=period))
@@ -456,7 +477,7 @@ def _cost_text(lang: str) -> dict[str, str]:
 
 
 def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = None, lang: str = "en",
-                axis: TimeAxis = WEEKS_SINCE_VISITATION) -> Figure:
+                axis: TimeAxis = WEEKS_SINCE_VISITATION, labels: dict[str, str] | None = None) -> Figure:
     """The J-curve: cumulative discounted net result per participant over time, one line per scenario.
 
     Parameters
@@ -471,6 +492,9 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
         ``en`` or ``da``.
     axis
         The time axis of ``flows``: its period column and periods per year (years on the x-axis).
+    labels
+        ``{scenario: description}``; the legend then names each line ``A: description`` (in ``lang`` when
+        the catalogue knows the description, :mod:`trialeval.i18n`).
 
     Returns
     -------
@@ -483,13 +507,20 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
     >>> fig = cost_jcurve(f)
     >>> [line.get_label() for line in fig.axes[0].get_lines()][:1]
     ['A']
+    >>> fig = cost_jcurve(f, lang="da", labels={"A": "Observed window only"})
+    >>> [line.get_label() for line in fig.axes[0].get_lines()][:1]
+    ['A: Kun det observerede vindue']
     """
     text = _cost_text(lang)
     fig, ax = _axes(ax, (7.0, 4.2))
     rows = flows.loc[flows["payer"] == payer]
     for name, group in rows.groupby("scenario", sort=False):
         years = group[axis.column].to_numpy() / axis.periods_per_year
-        ax.plot(years, group["cumulative_net"].to_numpy(), label=str(name), linewidth=1.6)
+        described = (labels or {}).get(str(name))
+        if described:
+            from trialeval.i18n import value
+            described = f"{name}: {value(described, lang)}"
+        ax.plot(years, group["cumulative_net"].to_numpy(), label=described or str(name), linewidth=1.6)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel(text["years"])
     ax.set_ylabel(text["cum"])

@@ -134,7 +134,8 @@ class CostsResult:
         from trialeval import plots
 
         if kind == "jcurve":
-            return plots.cost_jcurve(self.flows, payer=payer, ax=ax, lang=lang, axis=self.axis)
+            return plots.cost_jcurve(self.flows, payer=payer, ax=ax, lang=lang, axis=self.axis,
+                                     labels={s.name: s.label for s in self.scenarios.scenarios})
         if kind == "bars":
             return plots.cost_bars(self.table, ax=ax, lang=lang)
         if kind == "tornado":
