@@ -150,7 +150,7 @@ def _write(computed: dict[str, Any], targets: dict[str, Path], lang: str, n_week
         written += [write_export(rows, targets[parts[0]]), write_export(second, targets[parts[1]])]
         for r in results[n_weeks - 1::n_weeks]:             # the last week of each outcome
             if f"{kind}_{r.outcome}" in targets:
-                written.append(save_figure(r.plot(lang=lang), targets[f"{kind}_{r.outcome}"]))
+                written.append(save_figure(r.plot(lang=lang), targets[f"{kind}_{r.outcome}"], lang=lang))
     return written
 
 
@@ -296,7 +296,7 @@ def explain(panel: PathLike, site_factors: PathLike, out: PathLike, *, outcome: 
     fit = hc2_regression(merged, measure, chosen, weights=weights, source=str(site_factors))
     written = [write_export(fit.export_frame(), out)]
     if plot is not None and len(chosen) == 1:
-        written.append(save_figure(fit.plot(lang=settings.lang), plot))
+        written.append(save_figure(fit.plot(lang=settings.lang), plot, lang=settings.lang))
     return Step(fit, tuple(written), settings.lang)
 
 

@@ -185,7 +185,7 @@ def _analysis_steps(data_dir: Path, out_dir: Path, config: Path, ledger: Path, l
     valued = costs(estimated.export_frame(), scenarios, rng=settings.seed, source=layout.EFFECTS)
     write_export(valued.to_frame(), out_dir / layout.COSTS)
     for kind, path in layout.cost_figures(out_dir / layout.COSTS_PLOT).items():
-        save_figure(valued.plot(kind, lang=settings.lang), path)  # type: ignore[arg-type]
+        save_figure(valued.plot(kind, lang=settings.lang), path, lang=settings.lang)  # type: ignore[arg-type]
     steps["costs"] = valued.summary()
     tick(6)
 

@@ -205,7 +205,7 @@ def balance(
     figure = result.plot(lang=settings.lang) if plot is not None else None
     written = result.write(out, fmt)  # type: ignore[arg-type]
     if figure is not None:
-        written.append(save_figure(figure, plot))  # type: ignore[arg-type]
+        written.append(save_figure(figure, plot, lang=settings.lang))  # type: ignore[arg-type]
     return Step(result, tuple(written), settings.lang)
 
 
@@ -382,7 +382,7 @@ def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, l
                   + [("--plot", path) for path in figures], list(inputs))
     written = [write_export(table, path) for path, table in tables.items()]
     written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n", settings))
-    written += [save_figure(fig, path) for path, fig in figures.items()]
+    written += [save_figure(fig, path, lang=lang) for path, fig in figures.items()]
     return tuple(written)
 
 
@@ -539,7 +539,8 @@ def costs(
     if flows is not None:
         written.append(write_export(result.flows, flows))
     for kind, path in figures.items():
-        written.append(save_figure(result.plot(kind, scenario=tornado, lang=settings.lang), path))  # type: ignore[arg-type]
+        written.append(save_figure(result.plot(kind, scenario=tornado, lang=settings.lang), path,  # type: ignore[arg-type]
+                                   lang=settings.lang))
     return Step(result, tuple(written), settings.lang)
 
 

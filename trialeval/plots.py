@@ -52,8 +52,10 @@ def check_figure_path(path: str | os.PathLike[str], what: str = "--plot") -> Pat
     return path
 
 
-def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) -> Path:
-    """Save a figure atomically; the format (PNG, PDF, SVG) follows the extension.
+def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150, lang: str | None = None) -> Path:
+    """Save a figure atomically; the format (PNG, PDF, SVG) follows the extension. With ``lang`` the
+    figure gets the source line in that language at its foot ("Source: own calculations on register data;
+    trialeval x.y"), so that a figure pasted into a report says where it comes from.
 
     Examples
     --------
@@ -65,10 +67,27 @@ def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150) ->
     True
     """
     path = check_figure_path(path, "figure")
+    if lang is not None:
+        _source_line(fig, lang)
     fmt = path.suffix.lower().lstrip(".")
     with atomic_write(path) as tmp:
         fig.savefig(tmp, format=fmt, dpi=dpi)
     return path
+
+
+def _source_line(fig: Figure, lang: str) -> None:
+    """The source line at the figure's foot, once; a constrained layout keeps room for it."""
+    from trialeval.i18n import label
+
+    if any(getattr(t, "_trialeval_source", False) for t in fig.texts):
+        return
+    from matplotlib.layout_engine import ConstrainedLayoutEngine
+
+    engine = fig.get_layout_engine()
+    if isinstance(engine, ConstrainedLayoutEngine):
+        engine.set(rect=(0, 0.05, 1, 0.95))
+    text = fig.text(0.995, 0.008, label("source", lang), ha="right", va="bottom", fontsize=7, color="0.35")
+    text._trialeval_source = True  # type: ignore[attr-defined]
 
 
 def love_plot(
@@ -332,7 +351,7 @@ def plot_effect_curve(
             ax.axvspan(np.nan, np.nan, color="0.85", label=txt["few"].format(n=grey_below))
         ax.legend(loc="best", fontsize="small")
         _number_ticks(ax, lang)
-        _at_risk_rows(ax, week, n1, n0, min_cell, txt, row_labels=i == 0)
+        _at_risk_rows(ax, week, n1, n0, min_cell, txt, row_labels=i == 0, lang=lang)
     return fig
 
 
@@ -378,8 +397,8 @@ def _period_ticks(week: np.ndarray, about: int) -> np.ndarray:
 
 
 def _at_risk_rows(ax: Axes, week: np.ndarray, n1: np.ndarray, n0: np.ndarray, min_cell: int,
-                  txt: dict[str, str], *, row_labels: bool = True) -> None:
-    """Print the number followed per arm under the x-axis label at the tick weeks."""
+                  txt: dict[str, str], *, row_labels: bool = True, lang: str = "en") -> None:
+    """Print the number followed per arm under the x-axis label at the tick weeks (numbers in ``lang``)."""
     ticks = [t for t in ax.get_xticks() if week.min() <= t <= week.max() and t in set(week.tolist())]
     index = {w: i for i, w in enumerate(week.tolist())}
     kw: dict[str, Any] = {"xycoords": ("data", "axes fraction"), "textcoords": "offset points", "va": "top",
@@ -394,7 +413,7 @@ def _at_risk_rows(ax: Axes, week: np.ndarray, n1: np.ndarray, n0: np.ndarray, mi
                         va="top", ha="right", fontsize="small", color=color, annotation_clip=False)
         for t in ticks:
             v = int(n[index[t]])
-            ax.annotate(f"<{min_cell}" if v < min_cell else f"{v:,}".replace(",", "\u2009"), xy=(t, 0),
+            ax.annotate(f"<{min_cell}" if v < min_cell else number(v, lang, decimals=0), xy=(t, 0),
                         xytext=(0, y), ha="center", color=color, **kw)
 
 
