@@ -98,3 +98,13 @@ def summary(result: Any, lang: str = "en") -> str:
     if "lang" in inspect.signature(write).parameters:
         return str(write(lang=lang))
     return str(write())
+
+
+def summary_html(result: Any) -> str:
+    """A compact HTML view of a result for notebooks: its summary and, when it has one, its (exported,
+    disclosure-controlled) ``table``."""
+    import html
+
+    text = f"<pre>{html.escape(summary(result))}</pre>"
+    table = getattr(result, "table", None)
+    return text + (table.to_html(index=False, na_rep="·") if isinstance(table, pd.DataFrame) else "")

@@ -60,6 +60,12 @@ class SiteResults:
     subgroups: list[Any] = field(default_factory=list)
     effects: EffectsResult | None = None
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self, lang: str = "en") -> str:
         from trialeval._console import summary
 

@@ -50,6 +50,12 @@ class PopulationBalance:
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         flagged = self.table.loc[self.table["flag"].str.startswith("|smd|"), "covariate"].unique().tolist()
         worst = self.table["smd"].abs().max()

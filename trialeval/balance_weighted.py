@@ -74,6 +74,12 @@ class WeightedBalance:
     def balanced(self) -> bool:
         return not self.table["flag"].astype(bool).any()
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         flagged = self.table.loc[self.table["flag"].astype(bool), "covariate"].tolist()
         worst = self.table["smd_after"].abs().max()

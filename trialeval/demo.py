@@ -68,6 +68,12 @@ class DemoResult:
     files: tuple[Path, ...]
     steps: dict[str, str] = field(default_factory=dict)
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         steps = "\n\n".join(f"== {name} ==\n{text}" for name, text in self.steps.items())
         files = "\n".join(f"  {p.relative_to(self.out_dir)}" for p in self.files)

@@ -123,6 +123,12 @@ class ComparisonResult:
                                     programme_after=after["programme"].to_numpy(),
                                     weights_after=weights.to_numpy())
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         c, s = self.counts, self.settings
         text = f"{c['programme']:,} programme persons, {c['candidates']:,} eligible candidates in {c['months']} visitation month(s): "

@@ -34,6 +34,12 @@ class MatchVerifyResult:
     n_rows: int
     problems: tuple[str, ...] = field(default_factory=tuple)
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         if self.ok:
             return (f"Matched ledger confirmed: the matching replayed from the recorded inputs gives the same "

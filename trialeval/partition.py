@@ -143,6 +143,12 @@ class PartitionResult:
     spells_rows: np.ndarray
     manifest: dict[str, Any] = field(repr=False)
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         """A plain-text account: parts, rows and the largest part."""
         return "\n".join([

@@ -232,6 +232,12 @@ class ConversionResult:
     n_spells: int
     counts: dict[str, int]
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         types = ", ".join(f"{k} {v:,}" for k, v in self.counts.items()) or "none"
         return (f"{self.register}: {self.n_rows:,} rows of {self.source} became {self.n_spells:,} spells ({types}) in {self.out}")

@@ -94,6 +94,12 @@ class ReportResult:
     figures: int
     min_cell: int
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary (and the table, when there is one)."""
+        from trialeval._console import summary_html
+
+        return summary_html(self)
+
     def summary(self) -> str:
         return (f"Report written to {self.path} ({self.path.stat().st_size / 1024:.0f} KiB, "
                 f"{self.figures} figures embedded; sections: {', '.join(self.sections)}).")
