@@ -250,7 +250,8 @@ def test_effect_figure_panels_labels_grey_weeks_and_no_ids():
     left, right = fig.axes
     assert left.get_xlabel() == "Uger siden visitation" and right.get_ylabel() == "Procentpoint"
     labels = [t.get_text() for t in left.get_legend().get_texts()]
-    assert labels[:2] == ["Indsatsgruppe", "Kontrolgruppe"] and "færre end 100 fulgt" in labels
+    assert labels[:2] == ["Indsatsgruppe", "Kontrolgruppe"]
+    assert "færre end 100 fulgt i en gruppe: få personer, brede intervaller" in labels     # the grey weeks explained
     # levels drawn in percent
     line = left.get_lines()[0]
     assert_allclose(line.get_ydata()[0], 100 * res.table.loc[0, "mean_treatment"])
