@@ -6,6 +6,7 @@ Every function takes an optional ``ax`` and returns the :class:`matplotlib.figur
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -542,7 +543,7 @@ def cost_jcurve(flows: pd.DataFrame, *, payer: str = "total", ax: Axes | None = 
         ax.plot(years, group["cumulative_net"].to_numpy(), label=described or str(name), linewidth=1.6)
     ax.axhline(0.0, color="black", linewidth=0.8)
     ax.set_xlabel(text["years"])
-    ax.set_ylabel(text["cum"])
+    ax.set_ylabel("\n".join(textwrap.wrap(text["cum"], 38)))   # long in Danish: two lines, not cut off
     ax.set_title(text["jtitle"].format(payer=text.get(payer, payer)))
     ax.yaxis.set_major_formatter(tick_formatter("kroner", lang))
     ax.legend(loc="best", fontsize="small")
