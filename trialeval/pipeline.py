@@ -174,7 +174,8 @@ def balance(
                                   categorical=categorical, min_cell=min_cell, drop_excluded=drop_excluded, plot=plot)
     if cfg is not None and cfg.design == "comparison":     # no lottery: no tests of randomisation
         raise InputDataError(
-            f"{config}: a comparison design's groups were not drawn by lot, so there is no randomisation to test; "
+            f"{config}: this is a comparison design: its groups were not drawn by lot, so there is no randomisation "
+            "to test; "
             "its balance is the matching's: trialeval match writes <out>_balance.csv (standardised differences and "
             "variance ratios before and after matching, |SMD| > 0.1 flagged) and the love plot <out>_love.png")
     rename = cfg.columns if cfg is not None else None
