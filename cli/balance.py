@@ -56,7 +56,7 @@ def balance_command(
             ledger, out, population=population, config=config, covariates=_names(covariates),
             categorical=_names(categorical) or (), strata_fe=strata_fe, treated_only=treated_only,
             ri_draws=ri_draws, seed=seed, format=format, plot=plot, min_cell=min_cell,
-            drop_excluded=drop_exclusions, progress=progress,
+            drop_excluded=drop_exclusions, progress=progress, lang=console_lang(),
         )
     say(step.summary(console_lang()))
     say_written(step.written)

@@ -480,8 +480,10 @@ def run_balance(
     min_cell: int | None = None,
     drop_excluded: bool | None = None,
     progress: Callable[[int, int], None] | None = None,
+    lang: str | None = None,
 ) -> BalanceResult:
-    """Read the ledger (and population, config), run :func:`balance`, write the tables and the love plot.
+    """Read the ledger (and population, config), run :func:`balance`, write the tables and the love plot
+    (its labels in ``lang``, default the config's language).
 
     Defaults come from ``trial.toml`` when given: covariates from ``[analysis] covariates``, the seed from
     ``[trial] seed`` (else 0, so a run is always reproducible), ``min_cell`` from
@@ -502,7 +504,7 @@ def run_balance(
     return balance_step(
         ledger_path, out, population=population_path, config=config_path, covariates=covariates,
         categorical=categorical, strata_fe=strata_fe, treated_only=treated_only, ri_draws=ri_draws, seed=seed,
-        format=format, plot=plot, min_cell=min_cell, drop_excluded=drop_excluded, progress=progress,
+        format=format, plot=plot, min_cell=min_cell, drop_excluded=drop_excluded, progress=progress, lang=lang,
     ).result
 
 

@@ -168,7 +168,7 @@ def _analysis_steps(data_dir: Path, out_dir: Path, config: Path, ledger: Path, l
     cfg = load_config(config)
     settings = AnalysisSettings.from_config(cfg, min_cell=min_cell, lang=lang)
     balanced = run_balance(ledger, out_dir / layout.BALANCE, population_path=population, config_path=config,
-                           plot=out_dir / layout.BALANCE_PLOT)
+                           plot=out_dir / layout.BALANCE_PLOT, lang=settings.lang)
     steps["balance"] = balanced.summary()
     tick(3)
 

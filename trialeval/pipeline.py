@@ -157,7 +157,7 @@ def balance(
     covariates: Sequence[str] | None = None, categorical: Sequence[str] = (), strata_fe: bool = False,
     treated_only: bool = False, ri_draws: int = 2000, seed: int | None = None, format: str | None = None,
     plot: PathLike | None = None, min_cell: int | None = None, drop_excluded: bool | None = None,
-    progress: Progress = None,
+    progress: Progress = None, lang: str | None = None,
 ) -> Step[BalanceResult]:
     """Read the ledger (and population, config), run the balance tests, write the tables and the love plot.
 
@@ -189,7 +189,7 @@ def balance(
     if plot is not None:
         check_figure_path(plot)
     settings = AnalysisSettings.from_config(cfg, covariates=covariates, seed=seed, min_cell=min_cell,
-                                            drop_exclusions=drop_excluded)
+                                            drop_exclusions=drop_excluded, lang=lang)
     check_ledger_manifest(ledger)
     table = read_ledger(ledger, rename=rename, design=_design(cfg))
     if settings.covariates is None:
