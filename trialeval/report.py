@@ -540,7 +540,9 @@ def _effects_sections(out_dir: Path, t: dict[str, str], k: int, weeks: tuple[int
         if summary_table is not None:
             n = summary_table["weeks"].dropna().unique() if "weeks" in summary_table else []
             caption = t["summary_table"].format(n=fmt.count(n[0], lang) if len(n) == 1 else "").replace("  ", " ")
-            body.append(_table(summary_table, lang, caption=caption, labels=labels))
+            compact = summary_table.drop(columns=[c for c in ("se", "effect_person_means", "se_person_means")
+                                                  if c in summary_table])      # all of them stay in the CSV
+            body.append(_table(compact, lang, caption=caption, labels=labels))
     else:
         body.append(f"<p class='note'>{t['missing']}</p>")
 
