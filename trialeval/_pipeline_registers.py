@@ -66,7 +66,10 @@ def _dream(dream: PathLike, cfg: TrialConfig | None, codes: PathLike | None, out
     if code_map is None:
         raise ConfigError("reading DREAM needs its code map, a [registers.dream] table (codes = { benefit = "
                           "[\"...\"], internship = [\"...\"], … }) in --config or --codes")
-    convert_dream(dream, code_map, out, person_column=cfg.columns.get("person_id", "person_id") if cfg else "person_id")
+    from trialeval.dates import CsvDialect
+
+    convert_dream(dream, code_map, out, person_column=cfg.columns.get("person_id", "person_id") if cfg else "person_id",
+                  dialect=CsvDialect.of(cfg.columns if cfg else None))
     return out
 
 

@@ -26,6 +26,7 @@ from trialeval.timeaxis import DAYS_PER_WEEK, WEEKS_SINCE_VISITATION
 from trialeval.outcomes import DeclaredOutcome, parse_outcomes
 from trialeval.io import (
     DATE_FORMAT_KEY,
+    CsvDialect,
     DECIMAL_COMMA_RULE,
     check_date_format,
     decimal_comma,
@@ -70,7 +71,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "lang": str,
         "labels": dict,
     },
-    "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str, "arm_values": dict},
+    "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str, "arm_values": dict,
+                "csv_delimiter": str, "csv_decimal": str, "csv_encoding": str},
     "registers": {"dream": dict},
     "matching": {"covariates": list, "exact": list, "history": dict, "method": str, "ratio": int, "replace": bool,
                  "caliper": (float, int), "same_municipalities": bool},
@@ -352,6 +354,10 @@ class TrialConfig:
                 check_lang(analysis["lang"], f"{source}: [analysis] lang")
             except InputDataError as exc:
                 raise ConfigError(str(exc)) from None
+        try:
+            CsvDialect.of(data.get("columns", {}), f"{source}: [columns]")
+        except InputDataError as exc:
+            raise ConfigError(str(exc)) from None
         if DATE_FORMAT_KEY in data.get("columns", {}):
             try:
                 check_date_format(data["columns"][DATE_FORMAT_KEY], f"{source}: [columns] {DATE_FORMAT_KEY}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -118,6 +119,8 @@ def split_date_format(rename: Mapping[str, str] | None) -> tuple[dict[str, str],
     ({'person_id': 'pnr'}, '%d-%m-%Y')
     """
     rename = dict(rename or {})
+    for key in CSV_KEYS:              # the files' CSV dialect, not a column (see CsvDialect)
+        rename.pop(key, None)
     fmt = rename.pop(DATE_FORMAT_KEY, None)
     if fmt is not None:
         check_date_format(fmt, f"[columns] {DATE_FORMAT_KEY}")
@@ -186,3 +189,58 @@ def date_rule(date_format: str | None) -> str:
     if date_format is None:
         return "is not a date YYYY-MM-DD"
     return f"is not a date in the declared format {date_format!r} ([columns] {DATE_FORMAT_KEY})"
+
+
+#: Keys of ``[columns]`` that declare the CSV dialect of your files (never guessed).
+CSV_KEYS = ("csv_delimiter", "csv_decimal", "csv_encoding")
+
+
+@dataclass(frozen=True)
+class CsvDialect:
+    """How your CSV files are written: the delimiter, the decimal mark and the encoding, as ``[columns]``
+    declares them (``csv_delimiter = ";"``, ``csv_decimal = ","``, ``csv_encoding = "latin-1"`` for a
+    Danish spreadsheet's export). The default is a comma, a point and UTF-8.
+
+    Examples
+    --------
+    >>> CsvDialect.of({"person_id": "cpr", "csv_delimiter": ";", "csv_decimal": ","}).pandas()
+    {'sep': ';', 'decimal': ',', 'encoding': 'utf-8-sig'}
+    """
+
+    delimiter: str = ","
+    decimal: str = "."
+    encoding: str = "utf-8"
+
+    @classmethod
+    def of(cls, columns: Mapping[str, str] | None, where: str = "[columns]") -> CsvDialect:
+        """The dialect a ``[columns]`` table declares; an :class:`InputDataError` names a bad key."""
+        import codecs
+
+        table = dict(columns or {})
+        delimiter = table.get("csv_delimiter", ",")
+        decimal = table.get("csv_decimal", ".")
+        encoding = table.get("csv_encoding", "utf-8")
+        if delimiter not in (",", ";", "\t", "|"):
+            raise InputDataError(f"{where} csv_delimiter must be one of ',', ';', '\\t' or '|'; got {delimiter!r}")
+        if decimal not in (".", ","):
+            raise InputDataError(f"{where} csv_decimal must be '.' or ','; got {decimal!r}")
+        if decimal == delimiter:
+            raise InputDataError(f"{where} csv_decimal and csv_delimiter cannot both be {decimal!r}")
+        try:
+            codecs.lookup(encoding)
+        except LookupError:
+            raise InputDataError(f"{where} csv_encoding {encoding!r} is not an encoding "
+                                 "(e.g. \"utf-8\", \"latin-1\", \"cp1252\")") from None
+        return cls(delimiter, decimal, encoding)
+
+    def pandas(self) -> dict[str, str]:
+        """Keyword arguments of :func:`pandas.read_csv`."""
+        utf8 = self.encoding.lower().replace("_", "-") in ("utf-8", "utf8")
+        return {"sep": self.delimiter, "decimal": self.decimal, "encoding": "utf-8-sig" if utf8 else self.encoding}
+
+    def arrow(self, block_size: int | None = None) -> tuple[Any, Any]:
+        """pyarrow's ``ReadOptions`` and ``ParseOptions`` for these files."""
+        import pyarrow.csv as pacsv
+
+        read = pacsv.ReadOptions(encoding=self.encoding, **({"block_size": block_size} if block_size else {}))
+        return read, pacsv.ParseOptions(delimiter=self.delimiter)

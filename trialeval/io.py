@@ -26,6 +26,7 @@ from trialeval.dates import (  # noqa: F401  (the date helpers are also importab
     date_rule,
     parse_date,
     parse_date_column,
+    CsvDialect,
     split_date_format,
 )
 from trialeval.exceptions import InputDataError
@@ -119,11 +120,12 @@ def read_table(
         )
     if not path.is_file():
         raise InputDataError(f"{path}: file not found")
+    dialect = CsvDialect.of(rename)
     rename, _ = split_date_format(rename)
     user_text = [rename.get(c, c) for c in text_columns]
     try:
         if suffix == ".csv":
-            df = pd.read_csv(path, dtype={c: str for c in user_text}, keep_default_na=True)
+            df = pd.read_csv(path, dtype={c: str for c in user_text}, keep_default_na=True, **dialect.pandas())
         elif suffix in (".parquet", ".pq"):
             df = pd.read_parquet(path)
         elif suffix == ".dta":

@@ -27,6 +27,7 @@ from trialeval.io import (
     require_columns,
     require_rows,
     row_error,
+    CsvDialect,
     split_date_format,
 )
 
@@ -191,12 +192,14 @@ def read_ledger_table(
         return compact_ledger(pa.Table.from_pandas(df[[c for c in wanted if c in df.columns]],
                                                    preserve_index=False), source, design=design)
     date_format = _ledger_date_format(path, rename)
+    dialect = CsvDialect.of(rename)
     rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
     try:
         if suffix == ".csv":
             with open(path, "rb") as fh:
-                head = pacsv.open_csv(fh, read_options=pacsv.ReadOptions(block_size=1 << 16))
+                read_options, parse_options = dialect.arrow(1 << 16)
+                head = pacsv.open_csv(fh, read_options=read_options, parse_options=parse_options)
                 names = head.schema.names
         else:
             names = pq.read_schema(path).names
@@ -206,9 +209,12 @@ def read_ledger_table(
         if suffix == ".csv":
             # As read_table reads CSV: missing values as pandas sees them; text and dates as text.
             text = {rename.get(c, c): pa.string() for c in wanted if c not in ("wave", "weight")}
-            table = pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(
+            read_options, parse_options = dialect.arrow()
+            table = pacsv.read_csv(path, read_options=read_options, parse_options=parse_options,
+                                   convert_options=pacsv.ConvertOptions(
                 include_columns=read, column_types={k: v for k, v in text.items() if k in read},
-                null_values=list(_PANDAS_NA), strings_can_be_null=True, quoted_strings_can_be_null=True))
+                null_values=list(_PANDAS_NA), strings_can_be_null=True, quoted_strings_can_be_null=True,
+                decimal_point=dialect.decimal))
         else:
             # Text that repeats (arm, municipality, stratum) is read dictionary-encoded.
             repeats = [rename.get(c, c) for c in ("arm", "municipality", "stratum")]

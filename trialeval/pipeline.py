@@ -38,6 +38,7 @@ from trialeval._validation import OptionError, check_option
 from trialeval.exceptions import ConfigError
 from trialeval.balance_formats import FORMATS as BALANCE_FORMATS
 from trialeval.config import MAX_WEEKS, AnalysisSettings, TrialConfig, load_config
+from trialeval.dates import CsvDialect
 from trialeval.design import Design
 from trialeval.disclosure import write_export
 from trialeval.draw import DEFAULT_LOCK_TIMEOUT, DrawResult, VerifyResult, check_ledger_manifest, manifest_path
@@ -632,7 +633,8 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
             raise ConfigError(f"{config or '--config'}: converting DREAM needs its code map, a [registers.dream] table "
                               "(codes = { benefit = [\"...\"], internship = [\"...\"], … }) in --config or --codes")
         result = convert_dream(source, code_map, out, person_column=cfg.columns.get("person_id", "person_id")
-                               if cfg is not None else "person_id")
+                               if cfg is not None else "person_id",
+                               dialect=CsvDialect.of(cfg.columns if cfg is not None else None))
     else:
         result = convert_eindkomst(source, out, rename=cfg.columns if cfg is not None else None)
     return Step(result, (Path(out),))

@@ -34,6 +34,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from trialeval.dates import CsvDialect
 from trialeval.exceptions import ConfigError, InputDataError
 from trialeval.io import atomic_write, describe_rows
 
@@ -175,8 +176,9 @@ def _overlaps(exact: Mapping[str, str], ranges: Sequence[tuple[int, int, str]]) 
 # --------------------------------------------------------------------------------------------------
 # reading in batches
 
-def _batches(path: Path, text: Sequence[str] | None) -> Iterator[pa.RecordBatch]:
-    """The file's rows a batch at a time; CSV columns in ``text`` (all when None) stay text."""
+def _batches(path: Path, text: Sequence[str] | None, dialect: CsvDialect = CsvDialect()) -> Iterator[pa.RecordBatch]:
+    """The file's rows a batch at a time; CSV columns in ``text`` (all when None) stay text; a CSV file is
+    read in the declared ``dialect``."""
     suffix = path.suffix.lower()
     if not path.is_file():
         raise InputDataError(f"{path}: file not found")
@@ -184,11 +186,13 @@ def _batches(path: Path, text: Sequence[str] | None) -> Iterator[pa.RecordBatch]
         if suffix in (".parquet", ".pq"):
             yield from pq.ParquetFile(path).iter_batches(batch_size=BATCH_ROWS)
         elif suffix == ".csv":
-            header = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 16)).schema.names
+            small, parse = dialect.arrow(1 << 16)
+            header = pacsv.open_csv(path, read_options=small, parse_options=parse).schema.names
             types = {c: pa.string() for c in (header if text is None else text) if c in header}
-            reader = pacsv.open_csv(path, read_options=pacsv.ReadOptions(block_size=1 << 24),
+            reader = pacsv.open_csv(path, read_options=dialect.arrow(1 << 24)[0], parse_options=parse,
                                     convert_options=pacsv.ConvertOptions(column_types=types,
-                                                                         strings_can_be_null=True))
+                                                                         strings_can_be_null=True,
+                                                                         decimal_point=dialect.decimal))
             yield from reader
         else:
             raise InputDataError(f"{path}: unsupported file type '{suffix}'; expected .csv or .parquet")
@@ -270,8 +274,8 @@ def dream_week_columns(names: Sequence[str], pattern: str = DREAM_WEEK_COLUMNS) 
 
 
 def convert_dream(path: str | os.PathLike[str], codes: DreamCodes, out: str | os.PathLike[str], *,
-                  person_column: str = "person_id") -> ConversionResult:
-    """Turn a DREAM extract into spells in ``out`` (Parquet).
+                  person_column: str = "person_id", dialect: CsvDialect = CsvDialect()) -> ConversionResult:
+    """Turn a DREAM extract into spells in ``out`` (Parquet); a CSV extract is read in ``dialect``.
 
     Raises
     ------
@@ -281,7 +285,7 @@ def convert_dream(path: str | os.PathLike[str], codes: DreamCodes, out: str | os
     """
     path, out = Path(path), Path(out)
     source = str(path)
-    batches = _batches(path, None)
+    batches = _batches(path, None, dialect)
     first = next(batches, None)
     names = first.schema.names if first is not None else []
     _require(names, [person_column], source)
@@ -412,7 +416,7 @@ def convert_eindkomst(path: str | os.PathLike[str], out: str | os.PathLike[str],
     source = str(path)
     names = {contract: (rename or {}).get(contract, contract)
              for contract in ("person_id", "month", "hours", "workplace_id")}
-    batches = _batches(path, [names["person_id"], names["month"], names["workplace_id"]])
+    batches = _batches(path, [names["person_id"], names["month"], names["workplace_id"]], CsvDialect.of(rename))
     first = next(batches, None)
     header = first.schema.names if first is not None else []
     _require(header, [names["person_id"], names["month"], names["hours"]], source)

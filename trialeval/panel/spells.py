@@ -35,6 +35,7 @@ from trialeval.io import (
     require_columns,
     require_rows,
     row_error,
+    CsvDialect,
     split_date_format,
 )
 from trialeval.panel._memory import _release_memory
@@ -252,12 +253,13 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
     if suffix not in (".parquet", ".pq", ".csv") or not path.is_file():
         whole = read_spells(path, rename=rename)       # its messages: file type, file not found
         return iter([whole]), len(whole)
+    dialect = CsvDialect.of(rename)
     rename, _ = split_date_format(rename)
     inverse = {user: contract for contract, user in rename.items()}
     user_text = [rename.get(c, c) for c in _SPELL_TEXT_COLUMNS]
     try:
         if suffix == ".csv":
-            head = pd.read_csv(path, nrows=1, dtype=str)
+            head = pd.read_csv(path, nrows=1, dtype=str, **dialect.pandas())
             names, n_head = head.columns, len(head)
         else:
             parquet = pq.ParquetFile(path, pre_buffer=False)     # else a row group is held twice
@@ -272,7 +274,7 @@ def _spell_batches(path: str | os.PathLike[str], rename: Mapping[str, str] | Non
         try:
             if suffix == ".csv":
                 reader = pd.read_csv(path, dtype={c: str for c in user_text}, keep_default_na=True,
-                                     chunksize=SPELL_BATCH_ROWS)
+                                     chunksize=SPELL_BATCH_ROWS, **dialect.pandas())
                 frames: Iterator[pd.DataFrame] = iter(reader)
             else:
                 # Arrow batches, not DataFrames: _read_compact_spells checks them with Arrow and numpy and
