@@ -72,7 +72,8 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "labels": dict,
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str, "arm_values": dict,
-                "csv_delimiter": str, "csv_decimal": str, "csv_encoding": str},
+                "csv_delimiter": str, "csv_decimal": str, "csv_encoding": str,
+                "month": str, "hours": str},          # eIndkomst's columns
     "registers": {"dream": dict},
     "matching": {"covariates": list, "exact": list, "history": dict, "method": str, "ratio": int, "replace": bool,
                  "caliper": (float, int), "same_municipalities": bool},
