@@ -19,6 +19,7 @@ from trialeval.exceptions import ConfigError
 
 if TYPE_CHECKING:
     from trialeval.config import TrialConfig
+    from trialeval.registers import ConversionResult
 
 PathLike = str | os.PathLike[str]
 
@@ -60,17 +61,25 @@ def register_spells(spells: PathLike | None, dream: PathLike | None, eindkomst: 
 
 
 def _dream(dream: PathLike, cfg: TrialConfig | None, codes: PathLike | None, out: Path) -> Path:
+    dream_spells(dream, cfg, codes, out, what="reading DREAM")
+    return out
+
+
+def dream_spells(dream: PathLike, cfg: TrialConfig | None, codes: PathLike | None, out: PathLike, *,
+                 what: str) -> ConversionResult:
+    """DREAM converted into spells in ``out`` with its code map (``codes``, else the config's
+    ``[registers.dream]``), its person column and CSV dialect from the config; ``what`` starts the message
+    when there is no code map."""
+    from trialeval.dates import CsvDialect
     from trialeval.registers import convert_dream, dream_codes
 
     code_map = dream_codes(codes) if codes is not None else cfg.registers.get("dream") if cfg is not None else None
     if code_map is None:
-        raise ConfigError("reading DREAM needs its code map, a [registers.dream] table (codes = { benefit = "
-                          "[\"...\"], internship = [\"...\"], … }) in --config or --codes")
-    from trialeval.dates import CsvDialect
-
-    convert_dream(dream, code_map, out, person_column=cfg.columns.get("person_id", "person_id") if cfg else "person_id",
-                  dialect=CsvDialect.of(cfg.columns if cfg else None))
-    return out
+        raise ConfigError(f"{what} needs its code map, a [registers.dream] table (codes = {{ benefit = "
+                          "[\"...\"], internship = [\"...\"], … }}) in --config or --codes")
+    return convert_dream(dream, code_map, out,
+                         person_column=cfg.columns.get("person_id", "person_id") if cfg else "person_id",
+                         dialect=CsvDialect.of(cfg.columns if cfg else None))
 
 
 def _join(parts: list[Path], out: Path) -> Path:

@@ -13,7 +13,6 @@ inference there is an error.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal, cast
 

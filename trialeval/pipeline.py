@@ -19,7 +19,6 @@ Minimum detectable effect...
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import shutil
@@ -32,13 +31,10 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 import pandas as pd
 
 from trialeval import layout
-from trialeval.manifest import _append_event as append_manifest_event
 from trialeval.progress import ProgressCallback
 from trialeval._validation import OptionError, check_option
-from trialeval.exceptions import ConfigError
 from trialeval.balance_formats import FORMATS as BALANCE_FORMATS
 from trialeval.config import MAX_WEEKS, AnalysisSettings, TrialConfig, load_config
-from trialeval.dates import CsvDialect
 from trialeval.design import Design
 from trialeval.disclosure import write_export
 from trialeval.draw import DEFAULT_LOCK_TIMEOUT, DrawResult, VerifyResult, check_ledger_manifest, manifest_path
@@ -50,9 +46,10 @@ from trialeval.effects import effects as estimate_effects
 from trialeval.effects.stream import effects_from_file
 from trialeval.effects._inputs import KNOWN_OUTCOMES
 from trialeval.io import _header
-from trialeval._pipeline_comparison import comparison_requested as comparison_requested, demo_comparison as demo_comparison, effects_comparison as effects_comparison  # noqa: E501
-from trialeval.io import (atomic_write, check_outputs, parse_date, read_ledger, read_population, read_table,
-                          require_columns, sha256_file, write_table, write_text)
+from trialeval._pipeline_comparison import (comparison_requested, demo_comparison,  # noqa: F401
+                                           effects_comparison)
+from trialeval.io import (check_outputs, parse_date, read_ledger, read_population, read_table, write_table,
+                          write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
 from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
@@ -62,7 +59,6 @@ from trialeval._pipeline_sites import (by_site, effects_by_site, effects_from_sp
 if TYPE_CHECKING:
     from trialeval.partition import PartitionResult
     from trialeval.balance import BalanceResult
-    from trialeval.match import ComparisonResult
     from trialeval.registers import ConversionResult
     from trialeval.costs import CostsResult
     from trialeval.demo import DemoResult
@@ -619,7 +615,8 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
     DREAM's code map is the ``[registers.dream]`` table of ``codes`` (a TOML file holding only the map)
     or else of ``config``.
     """
-    from trialeval.registers import convert_dream, convert_eindkomst, dream_codes
+    from trialeval._pipeline_registers import dream_spells
+    from trialeval.registers import convert_eindkomst
     if register not in REGISTERS:
         raise OptionError(f"register must be one of {', '.join(REGISTERS)}; got {register!r}")
     cfg = _config(config)
@@ -627,14 +624,7 @@ def convert(register: str, source: PathLike, out: PathLike, *, config: PathLike 
     if Path(out).suffix.lower() not in (".parquet", ".pq"):
         raise OptionError(f"--out {out}: spells are written as Parquet; give a .parquet file")
     if register == "dream":
-        code_map = (dream_codes(codes) if codes is not None
-                    else cfg.registers.get("dream") if cfg is not None else None)
-        if code_map is None:
-            raise ConfigError(f"{config or '--config'}: converting DREAM needs its code map, a [registers.dream] table "
-                              "(codes = { benefit = [\"...\"], internship = [\"...\"], … }) in --config or --codes")
-        result = convert_dream(source, code_map, out, person_column=cfg.columns.get("person_id", "person_id")
-                               if cfg is not None else "person_id",
-                               dialect=CsvDialect.of(cfg.columns if cfg is not None else None))
+        result = dream_spells(source, cfg, codes, out, what=f"{config or '--config'}: converting DREAM")
     else:
         result = convert_eindkomst(source, out, rename=cfg.columns if cfg is not None else None)
     return Step(result, (Path(out),))
