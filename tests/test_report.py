@@ -92,3 +92,13 @@ def test_report_without_outputs_is_a_clear_error(tmp_path, sample_dir):
         build_report(load_config(sample_dir / "trial.toml"), tmp_path)
     with pytest.raises(InputDataError, match="--lang must be one of en, da"):
         build_report(load_config(sample_dir / "trial.toml"), tmp_path, lang="fr")  # type: ignore[arg-type]
+
+
+def test_the_average_effect_table_shows_its_headline_columns_and_the_csv_keeps_the_rest(small_run):
+    out = small_run["out"]
+    page = (out / "report.html").read_text(encoding="utf-8")
+    start = page.index("Average effect over the first")
+    table = page[start:page.index("</table>", start)]
+    assert "p (Holm)" in table and "Difference" in table
+    assert "Effect, person means" not in table and "SE, person means" not in table and "Standard error" not in table
+    assert {"se", "effect_person_means", "se_person_means"} <= set(pd.read_csv(out / "effects_summary.csv").columns)
