@@ -28,6 +28,9 @@ def effects_command(
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="With --spells: last day of the register extract, YYYY-MM-DD."),
     min_days: Optional[int] = typer.Option(None, "--min-days", help="With --spells: days a spell needs to cover a week [1]."),
+    axis: Optional[str] = typer.Option(
+        None, "--axis", help="With --spells: how periods are counted, weeks_since_visitation, months_since_visitation, "
+        "calendar_week or calendar_month [the config's, else weeks]; a panel file's period column gives its own."),
     drop_bad_rows: bool = typer.Option(
         False, "--drop-bad-rows", help="With --spells: drop bad rows into <out>_rejects.csv instead of stopping."),
     min_matched_share: Optional[float] = typer.Option(
@@ -128,6 +131,10 @@ def effects_command(
     beside = ledger if panel is not None and spells is None and by_sites else None
     with user_errors():
         common["weeks"] = renamed(weeks, old_weeks, "--last-week", "--weeks")
+        if axis is not None and (spells is None or by_sites):
+            raise pipeline.OptionError("--axis sets the periods of a panel built from --spells (not with --by or "
+                                       "--subgroups); a panel file's period column gives its own axis",
+                                       option="--axis")
         from_spells = _source(panel, None if beside else ledger, spells, extraction_date, min_days, drop_bad_rows,
                               min_matched_share, panel_out, drop_exclusions)
     title = "Building panel and effects" if from_spells else "Effects"
@@ -143,7 +150,7 @@ def effects_command(
             step = pipeline.effects_from_spells(
                 ledger, spells, out, extraction_date=extraction_date, min_days=min_days,
                 drop_bad_rows=drop_bad_rows, min_matched_share=min_matched_share, panel_out=panel_out,
-                workers=workers, progress=progress, drop_exclusions=drop_exclusions, **common)
+                workers=workers, progress=progress, drop_exclusions=drop_exclusions, axis=axis, **common)
         else:
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
     say(step.summary(console_lang()))

@@ -26,10 +26,19 @@ def panel(
     out: Path = typer.Option(..., "--out", help="Panel to write: .parquet or .csv."),
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="Last day of the register extract, YYYY-MM-DD (or from --config)."),
-    weeks: Optional[int] = typer.Option(None, "--weeks", help="Weeks since visitation to build, 1–1040 [52]."),
-    pre_weeks: Optional[int] = typer.Option(None, "--pre-weeks", help="Pre-visitation weeks 0, -1, …, at most 1040 [0]."),
+    weeks: Optional[int] = typer.Option(
+        None, "--weeks", help="Periods since visitation to build (weeks, or months on a month axis), 1–1040 [a year]."),
+    pre_weeks: Optional[int] = typer.Option(
+        None, "--pre-weeks", help="Periods before visitation 0, -1, …, at most 1040 [0]."),
     min_days: Optional[int] = typer.Option(
-        None, "--min-days", help="Days of overlap a spell needs to cover a week, 1–7 [1]."),
+        None, "--min-days", help="Days of overlap a spell needs to cover a period, 1–7 (1–28 for months) [1]."),
+    axis: Optional[str] = typer.Option(
+        None, "--axis", help="How periods are counted: weeks_since_visitation, months_since_visitation, "
+        "calendar_week or calendar_month [weeks_since_visitation]."),
+    period_from: Optional[str] = typer.Option(
+        None, "--from", help="Calendar axes: first period, e.g. 2016-W43 or 2016-10 [the earliest visitation]."),
+    period_to: Optional[str] = typer.Option(
+        None, "--to", help="Calendar axes: last period [the last one ending by the extraction date]."),
     drop_bad_rows: bool = typer.Option(
         False, "--drop-bad-rows", help="Drop bad rows into <out>_rejects.csv instead of stopping."),
     min_matched_share: Optional[float] = typer.Option(
@@ -49,7 +58,7 @@ def panel(
         False, "--drop-exclusions", help="Leave out persons excluded after the draw (with a warning: the "
         "comparison then no longer rests on the lottery alone)."),
 ) -> None:
-    """Build one row per observed person-week with the panel's outcomes and the number at risk.
+    """Build one row per observed person and period with the panel's outcomes and the number at risk.
 
     Example: trialeval panel --ledger ledger.csv --spells spells.csv --extraction-date 2016-12-31
     --weeks 52 --out panel.parquet
@@ -63,7 +72,7 @@ def panel(
             pre_weeks=pre_weeks, min_days=min_days, drop_bad_rows=drop_bad_rows,
             min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
             engine=engine, scheduler=scheduler, dream=dream, eindkomst=eindkomst, codes=codes,
-            drop_exclusions=drop_exclusions,
+            drop_exclusions=drop_exclusions, axis=axis, period_from=period_from, period_to=period_to,
         )
     typer.echo(step.summary(console_lang()))
     for path in step.written:

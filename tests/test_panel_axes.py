@@ -187,3 +187,29 @@ def test_month_sums_equal_the_long_tables_means() -> None:
     # the chunking does not change the panel
     whole = build_panel(ledger, spells, "2016-10-31", weeks=8, axis="months_since_visitation").to_frame()
     pd.testing.assert_frame_equal(whole, frame)
+
+
+def test_costs_of_a_monthly_curve_equal_those_of_the_same_weekly_curve() -> None:
+    # A constant effect of 2 hours and 0.05 self-supporting a week, for one year: 52 weeks, or 12 months of
+    # 52/12 weeks. Undiscounted and without persistence the year's values are the same on either axis.
+    from trialeval.costs import Scenarios, costs
+    from trialeval.timeaxis import MONTHS_SINCE_VISITATION
+
+    def curve(column: str, n: int, hours: float) -> pd.DataFrame:
+        return pd.DataFrame({"outcome": ["ordinary_hours"] * n + ["self_supporting"] * n,
+                             column: list(range(1, n + 1)) * 2, "n_treatment": 500, "n_control": 500,
+                             "effect": [hours] * n + [0.05] * n, "se": [0.1] * n + [0.01] * n})
+
+    spec = {"prices": {"hourly_wage": 150, "benefit_per_week": 2844, "disregard_per_hour": 28.66,
+                       "tax_rate": 0.39, "municipal_tax_share": 0.52, "state_refund_rate": 0.2},
+            "programme": {"startup_per_participant": 0, "running_per_participant": 1000},
+            "settings": {"discount_rate": 0.0, "horizon_years": 1}}
+    weekly = costs(curve("week", 52, 2.0), Scenarios.from_dict(spec), rng=1).to_frame()
+    monthly = costs(curve("month", 12, 2.0 * 52 / 12), Scenarios.from_dict(spec, axis=MONTHS_SINCE_VISITATION),
+                    rng=1).to_frame()
+    a = weekly.set_index(["scenario", "payer"]).loc[("A", "total")]
+    b = monthly.set_index(["scenario", "payer"]).loc[("A", "total")]
+    for column in ("benefit_savings", "tax_revenue", "costs", "net_result"):
+        assert b[column] == pytest.approx(a[column], rel=1e-12), column
+    # by hand: tax 0.39 × 150 kr. × 2 hours × 52 weeks
+    assert a["tax_revenue"] == pytest.approx(0.39 * 150 * 2 * 52)

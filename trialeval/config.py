@@ -22,7 +22,7 @@ import pandas as pd
 
 from trialeval._validation import check_int, check_open_interval, check_option
 from trialeval.exceptions import ConfigError, InputDataError
-from trialeval.timeaxis import DAYS_PER_WEEK, WEEKS_SINCE_VISITATION
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 from trialeval.outcomes import DeclaredOutcome, parse_outcomes
 from trialeval.io import (
     DATE_FORMAT_KEY,
@@ -70,6 +70,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
         "alpha": float,
         "lang": str,
         "labels": dict,
+        "axis": str,
+        "period_from": str,
+        "period_to": str,
     },
     "columns": {**{name: str for name in CONTRACT_COLUMNS}, DATE_FORMAT_KEY: str, "arm_values": dict,
                 "csv_delimiter": str, "csv_decimal": str, "csv_encoding": str,
@@ -82,7 +85,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 #: and a panel of millions of persons over it would not fit in memory.
 MAX_WEEKS = 1040
 #: Allowed ranges of the whole-number keys of ``[analysis]``.
-_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, DAYS_PER_WEEK),
+_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, 28),
                     "min_weeks": (1, MAX_WEEKS), "summary_weeks": (1, MAX_WEEKS), "hours_week": (1, MAX_WEEKS),
                     "min_cell_size": (0, 10**9)}
 #: Largest seed: numpy seeds with non-negative integers; 2**63 - 1 keeps every seed a 64-bit integer.
@@ -341,6 +344,13 @@ class TrialConfig:
         for key, (low, high) in _ANALYSIS_RANGES.items():
             if analysis.get(key) is not None:
                 check_int(key, analysis[key], low, high, where=where, error=ConfigError)
+        if "axis" in analysis:
+            from trialeval.timeaxis import TimeAxis
+
+            try:
+                TimeAxis.from_name(analysis["axis"])
+            except InputDataError as exc:
+                raise ConfigError(f"{where} axis: {exc}") from None
         if "alpha" in analysis:
             check_open_interval("alpha", analysis["alpha"], 0, 1, where=where, error=ConfigError)
         if "report_weeks" in analysis:
@@ -547,6 +557,9 @@ class AnalysisSettings:
     declared_outcomes: tuple[DeclaredOutcome, ...] = ()
     by: str | None = None
     subgroups: tuple[str, ...] | None = None
+    axis: str = WEEKS_SINCE_VISITATION.name
+    period_from: str | None = None
+    period_to: str | None = None
 
     @classmethod
     def from_config(cls, config: TrialConfig | None, **overrides: Any) -> AnalysisSettings:
@@ -581,5 +594,8 @@ class AnalysisSettings:
 
     @property
     def panel_weeks(self) -> int:
-        """Weeks the panel is built for: the setting, else :data:`DEFAULT_WEEKS`."""
-        return self.weeks if self.weeks is not None else DEFAULT_WEEKS
+        """Periods the panel is built for: the setting, else a year (:data:`DEFAULT_WEEKS` weeks, or 12 on a
+        month axis)."""
+        from trialeval.timeaxis import TimeAxis
+
+        return self.weeks if self.weeks is not None else TimeAxis.from_name(self.axis).periods_per_year

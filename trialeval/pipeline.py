@@ -32,6 +32,7 @@ import pandas as pd
 
 from trialeval import layout
 from trialeval.progress import ProgressCallback
+from trialeval.timeaxis import axis_of_columns
 from trialeval._validation import OptionError, check_option
 from trialeval.balance_formats import FORMATS as BALANCE_FORMATS
 from trialeval.config import MAX_WEEKS, AnalysisSettings, TrialConfig, load_config
@@ -217,8 +218,9 @@ def panel(
     effects_out: PathLike | None = None, workers: int | None = None, progress: Progress = None,
     engine: str = "local", scheduler: str | None = None, dream: PathLike | None = None,
     eindkomst: PathLike | None = None, codes: PathLike | None = None, drop_exclusions: bool = False,
+    axis: str | None = None, period_from: str | None = None, period_to: str | None = None,
 ) -> Step[PanelResult]:
-    """Build the weekly panel and stream it to ``out``, with the number at risk (and rejects) beside it.
+    """Build the panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
     Each chunk of persons is written as soon as it is built and then let go. With ``effects_out`` the
     effect curves are written there too, as ``effects --panel out --config config`` writes them: the
@@ -228,7 +230,9 @@ def panel(
     part by part by ``engine`` (``local`` or ``dask`` at ``scheduler``). Instead of ``spells``, a DREAM
     extract (``dream``, with its code map in ``codes`` or the config) and/or eIndkomst hours (``eindkomst``)
     are read directly (:func:`trialeval._pipeline_registers.register_spells`). ``drop_exclusions`` leaves
-    out the persons excluded after the draw, with a warning (:func:`panel_without_exclusions`).
+    out the persons excluded after the draw, with a warning (:func:`panel_without_exclusions`). ``axis``
+    (``[analysis] axis``) counts the periods: weeks or months since visitation, calendar weeks or months
+    (from ``period_from`` to ``period_to`` on a calendar axis).
     """
     from trialeval._pipeline_registers import register_spells
     if has_units(ledger) or drop_exclusions:
@@ -241,7 +245,8 @@ def panel(
             effects_out=effects_out, workers=workers, progress=progress, engine=engine, scheduler=scheduler)
     cfg = _config(config)
     settings = _panel_settings(cfg, extraction_date, weeks=weeks, pre_weeks=pre_weeks, min_days=min_days,
-                               min_matched_share=min_matched_share)
+                               min_matched_share=min_matched_share, axis=axis, period_from=period_from,
+                               period_to=period_to)
     if effects_out is not None:
         check_outputs([("--effects-out", effects_out)], [("--config", config), ("--out", out)])
     check_outputs([("--out", out)], [("--ledger", ledger), ("--spells", spells), ("--dream", dream),
@@ -259,7 +264,7 @@ def panel(
     return Step(result, written, settings.lang)
 
 
-def _panel_settings(cfg: TrialConfig | None, extraction_date: str | None, **options: int | float | None
+def _panel_settings(cfg: TrialConfig | None, extraction_date: str | None, **options: int | float | str | None
                     ) -> AnalysisSettings:
     """The panel's settings: options over the config; an extraction date is required."""
     date = parse_date(extraction_date, "--extraction-date") if extraction_date is not None else None
@@ -287,7 +292,8 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
         chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS, design=design,
-        declared_outcomes=settings.declared_outcomes,
+        declared_outcomes=settings.declared_outcomes, axis=settings.axis,
+        **{k: v for k, v in (("period_from", settings.period_from), ("period_to", settings.period_to)) if v},
     )
 
 
@@ -396,6 +402,7 @@ def effects_from_spells(
     plot: PathLike | None = None, min_days: int | None = None, drop_bad_rows: bool = False,
     min_matched_share: float | None = None, panel_out: PathLike | None = None, workers: int | None = None,
     progress: Progress = None, ratio: bool = False, among_positive: bool = False, drop_exclusions: bool = False,
+    axis: str | None = None,
 ) -> Step[EffectsResult]:
     """Effect curves straight from the ledger and the spells, as ``panel`` then ``effects --panel`` give them.
 
@@ -407,8 +414,12 @@ def effects_from_spells(
     error), and run :func:`effects` on it. The panel has ``weeks`` weeks (else the config's, else
     the default), which are also the weeks reported. With ``drop_bad_rows`` and no ``panel_out`` the
     dropped rows go to ``<out>_rejects.csv``. ``drop_exclusions`` leaves out the persons excluded after
-    the draw, with a warning (:func:`effects_without_exclusions`).
+    the draw, with a warning (:func:`effects_without_exclusions`). ``axis`` counts the periods (else the
+    config's ``[analysis] axis``, else weeks since visitation).
     """
+    if (has_units(ledger) or drop_exclusions) and axis is not None:
+        raise OptionError("--axis: a matched ledger or --drop-exclusions builds weeks since visitation; set "
+                          "[analysis] axis in the config instead", option="--axis")
     if has_units(ledger) or drop_exclusions:
         return (by_unit if has_units(ledger) else effects_without_exclusions)(
             effects_from_spells, ledger, spells, out, extraction_date=extraction_date, config=config,
@@ -422,7 +433,7 @@ def effects_from_spells(
         check_lang(lang)
     cfg = _config(config)
     panel_settings = _panel_settings(cfg, extraction_date, weeks=weeks, min_days=min_days,
-                                     min_matched_share=min_matched_share)
+                                     min_matched_share=min_matched_share, axis=axis)
     fx = AnalysisSettings.from_config(
         cfg, outcomes=outcomes, blocks=blocks, min_weeks=min_weeks, summary_weeks=summary_weeks,
         hours_week=hours_week, weeks=weeks, lang=lang, seed=seed, min_cell=min_cell)
@@ -528,7 +539,7 @@ def costs(
     if plot is not None:
         check_figure_path(plot)
     table = read_table(effects, text_columns=("outcome",))
-    spec = load_scenarios(Path(scenarios))
+    spec = load_scenarios(Path(scenarios), axis=axis_of_columns(table.columns))
     if tornado is not None and tornado not in {s.name for s in spec.scenarios}:
         raise OptionError(f"no scenario named {tornado!r} in {Path(scenarios).name}", option="--tornado")
     result = value_costs(table, spec, draws=draws, rng=COSTS_SEED if settings.seed is None else settings.seed,

@@ -311,7 +311,8 @@ def plot_effect_curve(
     rows = table[order].sort_values(period)
     # what may be shown is what may be exported: the disclosure rule decides, in one place
     exported = result.export_frame()[order.to_numpy()].loc[rows.index]  # type: ignore[attr-defined]
-    week = rows[period].to_numpy()
+    periods = rows[period].to_numpy()
+    week = _calendar_positions(axis, periods)
     n1, n0 = rows["n_treatment"].to_numpy(), rows["n_control"].to_numpy()
     nmin = np.minimum(n1, n0)
     shown = ~exported["suppressed"].to_numpy(dtype=bool)
@@ -340,7 +341,8 @@ def plot_effect_curve(
     ax_r.set_title(f"{name}: {txt['effect'].lower()}", fontsize="medium")
 
     few = shown & (nmin < grey_below)
-    ticks = _period_ticks(week, at_risk_ticks)
+    # calendar labels (2016-W43) are wide: half as many ticks
+    ticks = _period_ticks(week, at_risk_ticks if axis.alignment != "calendar" else max(2, at_risk_ticks // 2))
     for i, ax in enumerate((ax_l, ax_r)):
         ax.set_xticks(ticks)
         ax.set_xlim(week.min() - 0.5, week.max() + 0.5)
@@ -352,6 +354,7 @@ def plot_effect_curve(
             ax.axvspan(np.nan, np.nan, color="0.85", label=txt["few"].format(n=grey_below))
         ax.legend(loc="best", fontsize="small")
         _number_ticks(ax, lang)
+        _calendar_labels(ax, axis, week, periods)
         _at_risk_rows(ax, week, n1, n0, min_cell, txt, row_labels=i == 0, lang=lang)
     return fig
 
@@ -651,11 +654,32 @@ def cost_tornado(sensitivity: pd.DataFrame, *, ax: Axes | None = None, lang: str
 def _number_ticks(ax: Axes, lang: str) -> None:
     """Tick labels of both axes with the language's decimal sign and minus sign."""
     def write(value: float, _pos: int) -> str:
-        decimals = 0 if float(value).is_integer() else 1 if float(value * 10).is_integer() else 2
+        # rounded first: a tick at 1.4 is 1.4000000000000001 and must not be written 1.40
+        decimals = 0 if float(value).is_integer() else 1 if round(value * 10, 9).is_integer() else 2
         return number(value, lang, decimals)
 
     ax.xaxis.set_major_formatter(FuncFormatter(write))
     ax.yaxis.set_major_formatter(FuncFormatter(write))
+
+
+def _calendar_positions(axis: TimeAxis, periods: np.ndarray) -> np.ndarray:
+    """Positions on a figure's x-axis of calendar periods (``201643``): consecutive periods one apart, also
+    across a new year; periods aligned on visitation are their own positions."""
+    if axis.alignment != "calendar":
+        return periods
+    first = axis.period_bounds(None, periods.astype(np.int64))[0]
+    if axis.column == "calendar_week":
+        return (first.astype(np.int64) + 3) // 7            # Monday-based weeks since 1970 (a Thursday)
+    return first.astype("datetime64[M]").astype(np.int64)
+
+
+def _calendar_labels(ax: Axes, axis: TimeAxis, positions: np.ndarray, periods: np.ndarray) -> None:
+    """Label the x ticks with the calendar periods (``2016-W43``) they stand at."""
+    if axis.alignment != "calendar":
+        return
+    by_position = dict(zip(positions.tolist(), periods.tolist()))
+    ticks = [t for t in ax.get_xticks() if t in by_position]
+    ax.set_xticks(ticks, [axis.period_label(int(by_position[t])) for t in ticks])
 
 
 # --------------------------------------------------------------------------------------------------

@@ -39,7 +39,7 @@ from trialeval.disclosure import (
 from trialeval.draw import check_ledger_manifest, is_draw_event, manifest_path, read_manifest
 from trialeval.exceptions import InputDataError
 from trialeval.io import atomic_write, read_ledger, write_text
-from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis, axis_of_columns
 
 Lang = Literal["en", "da"]
 
@@ -351,7 +351,7 @@ def build_report(
     weeks: tuple[int, ...] | None = None,
     min_cell: int | None = None,
     path: str | os.PathLike[str] | None = None,
-    axis: TimeAxis = WEEKS_SINCE_VISITATION,
+    axis: TimeAxis | None = None,
 ) -> ReportResult:
     """Write the report page (``path``, else :data:`trialeval.layout.REPORT` in ``out_dir``) from its outputs.
 
@@ -366,7 +366,8 @@ def build_report(
     weeks
         Weeks shown in the effect table (default ``[analysis] report_weeks`` or 13, 26, 35, 52).
     axis
-        The time axis of the effect tables: their period column and the words of the headings.
+        The time axis of the effect tables: their period column and the words of the headings (default:
+        the one the effect table's period column names).
 
     Examples
     --------
@@ -374,6 +375,10 @@ def build_report(
     """
     if lang not in TEXT:
         raise InputDataError(f"--lang must be one of {', '.join(TEXT)}; got {lang!r}")
+    if axis is None:
+        effects_file = Path(out_dir) / layout.EFFECTS
+        axis = (axis_of_columns(pd.read_csv(effects_file, nrows=0).columns) if effects_file.is_file()
+                else WEEKS_SINCE_VISITATION)
     t = _words(lang, axis)
     out_dir = Path(out_dir)
     ledger_path = out_dir / layout.LEDGER

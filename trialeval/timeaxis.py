@@ -312,6 +312,28 @@ CALENDAR_MONTH: TimeAxis = register_axis(CalendarAxis(
     unit_of_time="month",
 ))
 
+def axis_of_columns(columns: Any) -> TimeAxis:
+    """The time axis of a long table from its period column: ``week`` (weeks since visitation) when it has
+    one, else the one column among ``month``, ``calendar_week``, ``calendar_month`` it has (weeks since
+    visitation when it has none, so that the missing ``week`` column is what an error names).
+
+    Examples
+    --------
+    >>> axis_of_columns(["person_id", "arm", "month", "y"]).name
+    'months_since_visitation'
+    >>> axis_of_columns(["person_id", "arm", "week", "month"]).name
+    'weeks_since_visitation'
+    """
+    names = set(columns)
+    if WEEKS_SINCE_VISITATION.column in names:
+        return WEEKS_SINCE_VISITATION
+    found = [axis for axis in _REGISTRY.values() if axis.column in names]
+    if len(found) > 1:
+        raise InputDataError(f"the table has the period columns {', '.join(a.column for a in found)}; a panel "
+                             "has one period column (week, month, calendar_week or calendar_month)")
+    return found[0] if found else WEEKS_SINCE_VISITATION
+
+
 __all__ = ["AxisText", "CALENDAR_MONTH", "CALENDAR_WEEK", "CalendarAxis", "DAYS_PER_WEEK", "FixedLengthAxis",
            "MONTHS_SINCE_VISITATION", "MonthsSinceVisitationAxis", "TIME_AXES", "TimeAxis", "WEEKS_SINCE_VISITATION",
-           "add_months", "register_axis"]
+           "add_months", "axis_of_columns", "register_axis"]

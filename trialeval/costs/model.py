@@ -282,8 +282,10 @@ def _streams(h: np.ndarray, s: np.ndarray, scenario: Scenario, end_weeks: int
     hh = _calendar(_paths(h, end_weeks, scenario.persistence, horizon, per_year), scenario.cohorts, per_year)
     ss = _calendar(_paths(s, end_weeks, scenario.persistence, horizon, per_year), scenario.cohorts, per_year)
     # hours of persons still on benefit are h − H·s and earn the offset; persons off benefit save
-    # the whole benefit instead (their hours are in h but not in the offset)
-    benefit = p.offset_per_hour * (hh - p.hours_self_supporting * ss) + p.benefit_per_week * ss
+    # the whole benefit instead (their hours are in h but not in the offset). Benefit and H are given per
+    # week: a period of another axis (a month) holds 52 / periods_per_year weeks of them.
+    weeks = WEEKS_SINCE_VISITATION.periods_per_year / per_year
+    benefit = p.offset_per_hour * (hh - p.hours_self_supporting * weeks * ss) + p.benefit_per_week * weeks * ss
     earnings = p.hourly_wage * hh
     return hh, ss, benefit, earnings, _cost_stream(scenario)
 

@@ -46,7 +46,7 @@ from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import _summary
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
 from trialeval.io import make_rng, require_columns, row_error
-from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
+from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis, axis_of_columns
 from trialeval.panel import PanelResult
 from trialeval.stats.moments import CHUNK_ROWS, CellMoments
 
@@ -197,7 +197,7 @@ def effects(
         summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
-        multiplier=multiplier, source=source, design=design, progress=progress)
+        multiplier=multiplier, source=source, design=design, progress=progress, axis=axis_of_columns(panel.columns))
     outcomes_l = _check_inputs(panel, outcomes, opts)
     keys = _encode_keys(panel, opts)
     sel = _select_rows(keys, opts, weeks)

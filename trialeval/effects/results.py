@@ -169,7 +169,8 @@ class EffectsResult:
         marks it.
         """
         return protect_effect_table(self.table, self.min_cell, nonzero=self.nonzero,
-                                    indicators=set(self.indicator_outcomes) | set(INDICATOR_OUTCOMES))
+                                    indicators=set(self.indicator_outcomes) | set(INDICATOR_OUTCOMES),
+                                    keys=("outcome", self.axis.column))
 
     def export_tables(self) -> dict[str, pd.DataFrame]:
         """Every table of the result, suppressed for export, keyed by a file-name suffix.
@@ -222,7 +223,7 @@ class EffectsResult:
             if rows.empty:
                 continue
             weeks = rows[period].to_numpy()
-            lines.append(f"{outcome}: {units} {weeks.min()}–{weeks.max()}")
+            lines.append(f"{outcome}: {units} {self._label(weeks.min())}–{self._label(weeks.max())}")
             lines += self._period_lines(rows, periods, lang)
             if self.bands is not None:
                 b = self.bands[self.bands["outcome"] == outcome]
@@ -249,6 +250,10 @@ class EffectsResult:
                       f"{int(r['df'])} df, p = {console.p(r['p_value'], lang)}" for _, r in self.pretrend.iterrows()]
         return "\n".join(lines)
 
+    def _label(self, k: int) -> str:
+        """Period ``k`` as the summary writes it: ``13``, or ``2016-W43`` on a calendar axis."""
+        return self.axis.period_label(int(k)) if self.axis.alignment == "calendar" else f"{int(k):>3}"
+
     def _period_lines(self, rows: pd.DataFrame, periods: Sequence[int] | None, lang: str) -> list[str]:
         period, unit = self.axis.column, self.axis.unit()
         if periods is None:
@@ -260,14 +265,14 @@ class EffectsResult:
         lines = []
         for w in wanted:
             if w not in by_period.index:
-                lines.append(f"  {unit} {w:>3}: not estimated")
+                lines.append(f"  {unit} {self._label(w)}: not estimated")
                 continue
             r = by_period.loc[w]
             if r["suppressed"]:
-                lines.append(f"  {unit} {w:>3}: · (suppressed: fewer than {self.min_cell} persons)")
+                lines.append(f"  {unit} {self._label(w)}: · (suppressed: fewer than {self.min_cell} persons)")
                 continue
             noun = "effect" if self.assumption is None else "difference"
-            lines.append(f"  {unit} {w:>3}: {noun} {_est(r['effect'], lang)} "
+            lines.append(f"  {unit} {self._label(w)}: {noun} {_est(r['effect'], lang)} "
                          f"[{_est(r['ci_low'], lang)}, {_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}")
         return lines
 

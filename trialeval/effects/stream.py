@@ -56,6 +56,7 @@ from trialeval.effects.summary import summary_from_person_means
 from trialeval.exceptions import EstimationError, InputDataError
 from trialeval.io import ARMS, make_rng, read_table, require_columns
 from trialeval.stats.moments import CellMoments
+from trialeval.timeaxis import axis_of_columns
 
 R = TypeVar("R")
 _HOURS = "ordinary_hours"
@@ -159,7 +160,7 @@ min_cell, weeks, band_draws, multiplier
         ri=0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
-        multiplier=multiplier, source=source, design=design)
+        multiplier=multiplier, source=source, design=design, axis=axis_of_columns(_column_names(path, rename)))
     panel = PanelFile(path, rename, (design or Design()).labels)
     outcomes_l = _checked_outcomes(panel, outcomes, opts)
     popts = PassOptions(source, tuple(outcomes_l), opts.min_weeks, opts.summary_weeks, opts.hours_week)
@@ -236,7 +237,8 @@ class _Scan:
         self.value_columns = columns[3:]
 
     def _block(self, table: pa.Table, rows: int | np.ndarray, code: np.ndarray) -> Block:
-        return to_block(table, rows, code, self.value_columns, self.panel.source, groups=self.panel.groups)
+        return to_block(table, rows, code, self.value_columns, self.panel.source, period=self.columns[2],
+                        groups=self.panel.groups)
 
     def reduce(self, fn: Callable[[Block], R], start: R) -> R:
         """``start + fn(block) + …`` over the file's blocks in file order (``R`` supports ``+``)."""
