@@ -213,3 +213,15 @@ def test_costs_of_a_monthly_curve_equal_those_of_the_same_weekly_curve() -> None
         assert b[column] == pytest.approx(a[column], rel=1e-12), column
     # by hand: tax 0.39 × 150 kr. × 2 hours × 52 weeks
     assert a["tax_revenue"] == pytest.approx(0.39 * 150 * 2 * 52)
+
+
+def test_the_hours_distribution_of_a_month_uses_monthly_hours_bins() -> None:
+    from trialeval.effects import hours_distribution
+    from trialeval.timeaxis import MONTHS_SINCE_VISITATION
+
+    panel = pd.DataFrame({"person_id": list("abcdef"), "arm": ["treatment"] * 3 + ["control"] * 3, "month": 4,
+                          "ordinary_hours": [37 * 52 / 12, 21.7, 21.8, 0.0, 160.2, 5.0]})
+    t = hours_distribution(panel, 4, axis=MONTHS_SINCE_VISITATION).to_frame()
+    counted = t[t["count"] > 0][["arm", "bin", "count"]].values.tolist()
+    assert counted == [["treatment", "(0,21.7]", 1], ["treatment", "(21.7,43.3]", 1], ["treatment", "≥160.3", 1],
+                       ["control", "(0,21.7]", 1], ["control", "(130,160.3)", 1]]

@@ -18,11 +18,25 @@ from trialeval.timeaxis import WEEKS_SINCE_VISITATION, TimeAxis
 HOURS_EDGES = (0.0, 5.0, 10.0, 15.0, 20.0, 25.0, 30.0, 37.0)
 
 
+def default_hours_edges(axis: TimeAxis) -> tuple[float, ...]:
+    """The default bins of hours in one period of ``axis``: :data:`HOURS_EDGES` for a week; for a month the
+    same weekly hours times 52 / 12 weeks, to one decimal (full time is 37 × 52 / 12 ≈ 160.3 hours a month).
+
+    Examples
+    --------
+    >>> from trialeval.timeaxis import MONTHS_SINCE_VISITATION
+    >>> default_hours_edges(MONTHS_SINCE_VISITATION)
+    (0.0, 21.7, 43.3, 65.0, 86.7, 108.3, 130.0, 160.3)
+    """
+    weeks = WEEKS_SINCE_VISITATION.periods_per_year / axis.periods_per_year
+    return HOURS_EDGES if weeks == 1 else tuple(round(e * weeks, 1) for e in HOURS_EDGES)
+
+
 def hours_distribution(
     panel: pd.DataFrame,
     week: int = 35,
     *,
-    bins: Sequence[float] = HOURS_EDGES,
+    bins: Sequence[float] | None = None,
     column: str = "ordinary_hours",
     min_cell: int = DEFAULT_MIN_CELL,
     source: str = "panel",
@@ -41,7 +55,8 @@ def hours_distribution(
     week
         The week since visitation.
     bins
-        Bin edges (increasing, at least two).
+        Bin edges (increasing, at least two); default :data:`HOURS_EDGES` on a weekly axis, those weekly
+        hours in a month on a monthly one (:func:`default_hours_edges`).
     column
         The hours column.
     min_cell
@@ -65,6 +80,7 @@ def hours_distribution(
     """
     period = axis.column
     require_columns(panel, ["person_id", "arm", period, column], source)
+    bins = default_hours_edges(axis) if bins is None else bins
     edges = np.asarray(list(bins), dtype=np.float64)
     if len(edges) < 2 or np.any(np.diff(edges) <= 0):
         raise InputDataError(f"hours_distribution: 'bins' must be at least two increasing edges; got {list(bins)}")
