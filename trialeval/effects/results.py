@@ -223,7 +223,7 @@ class EffectsResult:
             if rows.empty:
                 continue
             weeks = rows[period].to_numpy()
-            lines.append(f"{outcome}: {units} {self._label(weeks.min())}–{self._label(weeks.max())}")
+            lines.append(f"{outcome}: {units} {self._label(weeks.min(), 0)}–{self._label(weeks.max(), 0)}")
             lines += self._period_lines(rows, periods, lang)
             if self.bands is not None:
                 b = self.bands[self.bands["outcome"] == outcome]
@@ -250,9 +250,10 @@ class EffectsResult:
                       f"{int(r['df'])} df, p = {console.p(r['p_value'], lang)}" for _, r in self.pretrend.iterrows()]
         return "\n".join(lines)
 
-    def _label(self, k: int) -> str:
-        """Period ``k`` as the summary writes it: ``13``, or ``2016-W43`` on a calendar axis."""
-        return self.axis.period_label(int(k)) if self.axis.alignment == "calendar" else f"{int(k):>3}"
+    def _label(self, k: int, width: int = 3) -> str:
+        """Period ``k`` as the summary writes it: ``13`` (right-aligned in ``width``), or ``2016-W43`` on a
+        calendar axis."""
+        return self.axis.period_label(int(k)) if self.axis.alignment == "calendar" else f"{int(k):>{width}}"
 
     def _period_lines(self, rows: pd.DataFrame, periods: Sequence[int] | None, lang: str) -> list[str]:
         period, unit = self.axis.column, self.axis.unit()
