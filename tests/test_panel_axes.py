@@ -225,3 +225,18 @@ def test_the_hours_distribution_of_a_month_uses_monthly_hours_bins() -> None:
     counted = t[t["count"] > 0][["arm", "bin", "count"]].values.tolist()
     assert counted == [["treatment", "(0,21.7]", 1], ["treatment", "(21.7,43.3]", 1], ["treatment", "≥160.3", 1],
                        ["control", "(0,21.7]", 1], ["control", "(130,160.3)", 1]]
+
+
+def test_the_config_allows_min_days_up_to_28_on_a_month_axis_only() -> None:
+    from trialeval.config import TrialConfig
+    from trialeval.exceptions import ConfigError
+
+    base = {"trial": {"seed": 1, "treatment_share": 0.5}}
+    cfg = TrialConfig.from_dict({**base, "analysis": {"axis": "months_since_visitation", "min_days": 28}})
+    assert cfg.analysis["min_days"] == 28
+    with pytest.raises(ConfigError, match="min_days must be from 1 to 7; got 9"):
+        TrialConfig.from_dict({**base, "analysis": {"min_days": 9}})
+    with pytest.raises(ConfigError, match="min_days must be from 1 to 28; got 29"):
+        TrialConfig.from_dict({**base, "analysis": {"axis": "calendar_month", "min_days": 29}})
+    with pytest.raises(ConfigError, match="unknown time axis 'fortnights'"):
+        TrialConfig.from_dict({**base, "analysis": {"axis": "fortnights"}})

@@ -85,7 +85,7 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
 #: and a panel of millions of persons over it would not fit in memory.
 MAX_WEEKS = 1040
 #: Allowed ranges of the whole-number keys of ``[analysis]``.
-_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, 28),
+_ANALYSIS_RANGES = {"weeks": (1, MAX_WEEKS), "pre_weeks": (0, MAX_WEEKS), "min_days": (1, 7),
                     "min_weeks": (1, MAX_WEEKS), "summary_weeks": (1, MAX_WEEKS), "hours_week": (1, MAX_WEEKS),
                     "min_cell_size": (0, 10**9)}
 #: Largest seed: numpy seeds with non-negative integers; 2**63 - 1 keeps every seed a 64-bit integer.
@@ -342,6 +342,8 @@ class TrialConfig:
                 raise ConfigError(str(exc)) from None
         where = f"{source}: [analysis]"
         for key, (low, high) in _ANALYSIS_RANGES.items():
+            if key == "min_days" and "month" in str(analysis.get("axis", "")):
+                high = 28                   # days of the shortest month
             if analysis.get(key) is not None:
                 check_int(key, analysis[key], low, high, where=where, error=ConfigError)
         if "axis" in analysis:
