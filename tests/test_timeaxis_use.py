@@ -38,7 +38,7 @@ def test_hours_are_a_weekly_rate() -> None:
 
 def test_other_axes_are_refused_by_the_panel() -> None:
     fortnights = dataclasses.replace(WEEKS_SINCE_VISITATION, name="fortnights", period_days=14)
-    with pytest.raises(InputDataError, match="'fortnights' is not supported by the panel yet"):
+    with pytest.raises(InputDataError, match="'fortnights' is not supported by the panel; it builds weeks_since_visitation"):
         build_panel(LEDGER, SPELLS, "2016-03-28", weeks=4, axis=fortnights)
     with pytest.raises(InputDataError, match="unknown time axis 'months'"):
         build_panel(LEDGER, SPELLS, "2016-03-28", weeks=4, axis="months")

@@ -29,7 +29,7 @@ it may use any built-in outcome, any spell type and any outcome declared before 
   and none of ``none_of`` holds that week. A spell type stands for "a spell of that type covers the
   week" (ordinary hours: any hours that week).
 - ``ever``: the indicator has held in some week from week 1 up to this one; 0 in weeks before week 1.
-- ``rolling_sum`` with ``window`` and ``at_least``: the sum over this week and the ``window - 1`` weeks
+- ``rolling_sum`` with ``window_weeks`` (or ``window``) and ``at_least``: the sum over this week and the ``window - 1`` weeks
   before it reaches ``at_least``. The sum is of ordinary hours (``ordinary_hours``) or of weeks with an
   indicator; the weeks before visitation are read from the spells as far as the window reaches (weeks
   before the register extract starts count as none).
@@ -52,7 +52,7 @@ HOURS = "ordinary_hours"
 #: Rounding slack of a rolling sum of pro-rata hours compared with its threshold.
 SUM_TOLERANCE = 1e-9
 
-_KEYS = {"any_of", "all_of", "none_of", "ever", "rolling_sum", "window", "at_least", "label_en", "label_da",
+_KEYS = {"any_of", "all_of", "none_of", "ever", "rolling_sum", "window", "window_weeks", "at_least", "label_en", "label_da",
          "unit"}
 
 
@@ -111,17 +111,19 @@ class DeclaredOutcome:
         if len(rules) + bool(combine) != 1:
             raise ConfigError(f"{where}: give exactly one rule: any_of/all_of/none_of, ever, or rolling_sum")
         if combine:
-            if "window" in table or "at_least" in table:
+            if {"window", "window_weeks", "at_least"} & set(table):
                 raise ConfigError(f"{where}: window and at_least belong to a rolling_sum")
             lists = {k: _names(table, k, where) for k in combine}
             return cls(name, "combine", any_of=lists.get("any_of", ()), all_of=lists.get("all_of", ()),
                        none_of=lists.get("none_of", ()), label_en=label_en, label_da=label_da, unit=unit)
         operand = _text(table, rules[0], where)
         if rules[0] == "ever":
-            if "window" in table or "at_least" in table:
+            if {"window", "window_weeks", "at_least"} & set(table):
                 raise ConfigError(f"{where}: window and at_least belong to a rolling_sum")
             return cls(name, "ever", source=operand, label_en=label_en, label_da=label_da, unit=unit)
-        window, at_least = table.get("window"), table.get("at_least")
+        if "window" in table and "window_weeks" in table:
+            raise ConfigError(f"{where}: give the window once, as window_weeks (window is the same)")
+        window, at_least = table.get("window_weeks", table.get("window")), table.get("at_least")
         if not isinstance(window, int) or isinstance(window, bool) or not 1 <= window <= 520:
             raise ConfigError(f"{where}: window must be a whole number of weeks from 1 to 520; got {window!r}")
         if not isinstance(at_least, (int, float)) or isinstance(at_least, bool) or not at_least > 0:

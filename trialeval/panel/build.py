@@ -39,7 +39,7 @@ from trialeval.panel._memory import _check_kept_memory, _release_memory
 from trialeval.panel.kernel import _Context, _run_chunks, default_workers
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
 from trialeval.outcomes import DeclaredOutcome, check_declared
-from trialeval.panel.rules import _flag_outcomes, _rules_for
+from trialeval.panel.rules import _counted_in_weeks, _flag_outcomes, _rules_for
 from trialeval.panel.spells import (
     MIN_MATCHED_SHARE,
     SPELL_TYPES,
@@ -55,6 +55,7 @@ from trialeval.panel.spells import (
 )
 from trialeval.panel.store import _Layout, _panel_writer, _PanelStore
 from trialeval.progress import tick
+from trialeval.panel.periods import MAX_MIN_DAYS, PanelWindow, panel_axis, panel_window
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION, FixedLengthAxis, TimeAxis
 
 #: Most person-weeks built at a time (a chunk's working memory is about 20 bytes each): with many
@@ -86,6 +87,8 @@ def build_panel(
     design: Design | None = None,
     workers: int | None = None,
     declared_outcomes: Sequence[DeclaredOutcome] = (),
+    period_from: Any = None,
+    period_to: Any = None,
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -102,13 +105,13 @@ def build_panel(
         Last day covered by the register extract, ``YYYY-MM-DD`` or a date; weeks ending after it are absent.
     weeks
         Last week since visitation to build (week 1 starts on the visitation date), 1 to ``MAX_WEEKS``
-        (20 years); default one year.
+        (20 years); default one year. On a month axis: the last month since visitation.
     pre_weeks
         Number of pre-visitation weeks ``0, -1, …`` to add, for covariates and placebo curves
-        (at most ``MAX_WEEKS``).
+        (at most ``MAX_WEEKS``); on a month axis, months.
     min_days
-        Days of overlap (1 to the days of a week) a spell needs to cover a week (ordinary hours are always
-        pro rata).
+        Days of overlap (1 to the days of a week, or to 28 on a month axis) a spell needs to cover a period
+        (ordinary hours are always pro rata).
     drop_bad_rows
         Drop rows that break a row rule into :attr:`PanelResult.rejects` instead of stopping.
     spell_types
@@ -139,8 +142,16 @@ def build_panel(
         zeros, another id column, another extract) and :class:`InputDataError` shows a sample of the
         unmatched ids and the likely cause. ``0`` turns the check off.
     axis
-        The time axis (a :class:`~trialeval.timeaxis.TimeAxis` or its name); the panel supports
-        ``weeks_since_visitation`` only for now, and the result carries it (:attr:`PanelResult.axis`).
+        The time axis (a :class:`~trialeval.timeaxis.TimeAxis` or its name): ``weeks_since_visitation``
+        (the default), ``months_since_visitation``, ``calendar_week`` or ``calendar_month``. The period
+        column is named after it (``week``, ``month``, ``calendar_week``, ``calendar_month``), and the result
+        carries it (:attr:`PanelResult.axis`). Hours in a month are the month's hours (the pro-rata weekly
+        hours of its days, summed); the 13-week rule and rolling sums are counted in weeks and each month
+        shows the value of the last week ending in it ("reached by the end of the month").
+    period_from, period_to
+        On a calendar axis: the first and last calendar period (``2016-W43`` or ``2016-10``). Everyone in the
+        ledger is followed in these periods (the visitation date does not move the window); by default from
+        the period of the earliest visitation to the last period that ends by the extraction date.
     design
         The trial's :class:`~trialeval.design.Design`, whose group labels the ledger's ``arm`` holds
         (the programme group and the reference group); without one they must be ``treatment`` and
@@ -196,11 +207,14 @@ def build_panel(
                                  columns=columns, progress=progress, chunk_persons=chunk_persons, out=out,
                                  min_matched_share=min_matched_share, axis=axis, design=design,
                                  declared_outcomes=declared_outcomes)
-    period_axis = _panel_axis(axis)
+    period_axis = panel_axis(axis)
     workers = default_workers() if workers is None else _check_int(workers, "workers", 1)
     weeks, pre_weeks, min_days, chunk_persons, extraction, types, out = _check_arguments(
         weeks, pre_weeks, min_days, chunk_persons, extraction_date, spell_types, out, keep_panel,
-        min_matched_share, drop_bad_rows, ledger, spells, columns, period_axis.period_days)
+        min_matched_share, drop_bad_rows, ledger, spells, columns, MAX_MIN_DAYS[period_axis.name])
+    if period_axis.alignment == "calendar" and pre_weeks:
+        raise InputDataError(f"pre_weeks counts periods before visitation; on the calendar axis "
+                             f"{period_axis.name} choose the first period with period_from")
     _, date_format = split_date_format(columns)
     table, ledger_source = _read_ledger(ledger, columns, date_format, design)
     _release_memory()        # the reader's temporaries would otherwise stay in the peak of every later step
@@ -213,13 +227,16 @@ def build_panel(
         spells_source = str(spells)
         batches, n_spell_rows = _spell_batches(spells, columns)
 
-    ledger_ids, persons = _ledger_persons(table, extraction, 1 - pre_weeks, weeks, drop_bad_rows,
-                                          ledger_source, period_axis)
+    ledger_ids, persons, window = _ledger_persons(table, extraction, 1 - pre_weeks, weeks, drop_bad_rows,
+                                                  ledger_source, period_axis, period_from, period_to)
     del table
+    k_min, weeks = window.k_min, window.last
     # Memory planned before anything is allocated: a chunk's working set is bounded by its person-weeks,
     # and a panel kept in memory must fit in this machine's memory.
-    n_weeks = weeks + pre_weeks
-    chunk_persons = max(1, min(chunk_persons, CHUNK_CELLS // n_weeks))
+    n_weeks = window.n_periods
+    lookback = max((o.lookback for o in declared_outcomes), default=0)
+    cells_per_person = n_weeks + (5 * n_weeks + lookback if window.months else 0)   # months: also their weeks
+    chunk_persons = max(1, min(chunk_persons, CHUNK_CELLS // cells_per_person))
     if keep_panel and out is None:
         _check_kept_memory(int(persons.n_obs.sum()))
     _release_memory()
@@ -238,15 +255,15 @@ def build_panel(
     outcomes = ("in_internship", "in_wage_subsidy", "ordinary_hours", *flag_outcomes[2:])
     check_declared(declared_outcomes, outcomes[:len(outcomes) - len(declared_outcomes)], types)
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
-                     flag_outcomes=flag_outcomes, k_min=1 - pre_weeks, period_column=period_axis.column,
-                     arm_labels=persons.arm_labels, weight=persons.weight)
+                     flag_outcomes=flag_outcomes, k_min=k_min, period_column=period_axis.column,
+                     arm_labels=persons.arm_labels, weight=persons.weight, period_values=window.values)
     sums = _WeekSums(layout, n_weeks)
     group, group_weeks = sums.person_groups()
-    ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=1 - pre_weeks,
-                   n_weeks=n_weeks, min_days=min_days, period_days=period_axis.period_days,
+    ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=k_min,
+                   n_weeks=n_weeks, min_days=min_days, period_days=7,
                    rules=_rules_for(flag_outcomes, len(extras), declared_outcomes, types), group=group,
-                   group_weeks=group_weeks, compact=out is not None or keep_panel,
-                   lookback=max((o.lookback for o in declared_outcomes), default=0))
+                   group_weeks=group_weeks, compact=out is not None or keep_panel, lookback=lookback,
+                   months=window.months, week_rules=_counted_in_weeks(flag_outcomes, declared_outcomes))
     with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
         _run_chunks(ctx, sp, store, chunk_persons, progress, workers)
 
@@ -255,11 +272,13 @@ def build_panel(
         "min_days": min_days, "drop_bad_rows": bool(drop_bad_rows), "spell_types": list(types),
         "chunk_persons": chunk_persons, "ledger": ledger_source, "spells": spells_source,
         "n_excluded": persons.n_excluded, "out": None if out is None else str(out),
-        "keep_panel": bool(keep_panel and out is None),
+        "keep_panel": bool(keep_panel and out is None), "axis": period_axis.name,
     }
+    if window.labels is not None:
+        settings["period_from"], settings["period_to"] = window.labels
     result = PanelResult(
-        outcomes=outcomes, number_at_risk=_number_at_risk(persons.arm, persons.n_obs, 1 - pre_weeks, weeks,
-                                                                 period_axis.column, persons.arm_labels),
+        outcomes=outcomes, number_at_risk=_number_at_risk(persons.arm, persons.n_obs, k_min, weeks,
+                                                          period_axis.column, persons.arm_labels, window.values),
         rejects=_all_rejects(spell_rejects, persons.rejects), n_spells_not_in_ledger=counts["n_absent"],
         n_persons_not_in_ledger=counts["n_absent_persons"], n_spells_used=len(sp.person), settings=settings,
         _layout=layout, _chunks=store.chunks, _sums=sums, axis=period_axis,
@@ -336,8 +355,10 @@ class _Persons:
 
 
 def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, drop_bad_rows: bool,
-                    source: str, axis: FixedLengthAxis) -> tuple[pa.Array, _Persons]:
-    """The ledger's ids (sorted, large_string) and its persons' arrays; the table is not kept.
+                    source: str, axis: TimeAxis, period_from: Any = None, period_to: Any = None
+                    ) -> tuple[pa.Array, _Persons, PanelWindow]:
+    """The ledger's ids (sorted, large_string), its persons' arrays and the panel's window on the time
+    axis (:func:`~trialeval.panel.periods.panel_window`); the table is not kept.
 
     A visitation after the extraction date leaves nothing of that person to observe and usually means a
     wrong extraction date, so it is an error unless bad rows are dropped. Matching and sorting run in
@@ -360,9 +381,8 @@ def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, dr
     limit = (_day_numbers(table["followup_end"], missing=extraction)[order] if "followup_end" in table.column_names
              else np.full(len(v), extraction, dtype=np.int64))
     limit = np.minimum(limit, extraction)
-    # The last complete period: the one before the period that holds the day after the last observed day.
-    last_week = np.clip(np.floor_divide(limit - v + 1, axis.period_days), k_min - 1, weeks)
-    n_obs = (last_week - k_min + 1).astype(np.int64)
+    window = panel_window(axis, v, limit, k_min=k_min, last=weeks, period_from=period_from, period_to=period_to)
+    n_obs = (window.last_observed.astype(np.int64) - window.k_min + 1)
     groups: dict[str, tuple[np.ndarray, pa.Array]] = {}
     for col in ("municipality", "stratum"):
         if col in table.column_names:
@@ -372,33 +392,34 @@ def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, dr
               else None)
     # Day numbers and weeks fit int32 (as the spells' days do): half the memory per person.
     return ledger_ids, _Persons(
-        v=v.astype(np.int32), last_week=last_week.astype(np.int32), n_obs=n_obs,
+        v=window.v.astype(np.int32), last_week=window.last_observed, n_obs=n_obs,
         arm=np.asarray(arm.indices).astype(np.int8)[order], groups=groups, weight=weight,
         arm_labels=tuple(arm.dictionary.to_pylist()),  # type: ignore[arg-type]
-        n_excluded=int(pc.sum(table["excluded"]).as_py() or 0), rejects=ledger_rejects, late_ids=late_ids)
+        n_excluded=int(pc.sum(table["excluded"]).as_py() or 0), rejects=ledger_rejects, late_ids=late_ids), window
 
 
 def _number_at_risk(arm: np.ndarray, n_obs: np.ndarray, k_min: int, weeks: int, column: str,
-                    labels: Sequence[str] = Design().labels) -> pd.DataFrame:
+                    labels: Sequence[str] = Design().labels, values: np.ndarray | None = None) -> pd.DataFrame:
     """``arm, week, n_at_risk``: persons observed per arm and week (``column`` names the week, ``labels``
-    the groups of the codes in ``arm``)."""
+    the groups of the codes in ``arm``, ``values`` the numbers of weeks ``k_min .. weeks``, default
+    themselves)."""
     n_weeks = weeks - k_min + 1
     rows = []
     for a, name in enumerate(labels):
         counts = np.bincount(n_obs[arm == a], minlength=n_weeks + 1)
         at_risk = counts[::-1].cumsum()[::-1][1:n_weeks + 1]   # persons with n_obs >= j + 1
-        rows.append(pd.DataFrame({"arm": name, column: np.arange(k_min, weeks + 1),
+        rows.append(pd.DataFrame({"arm": name, column: np.arange(k_min, weeks + 1) if values is None else values,
                                   "n_at_risk": at_risk.astype(np.int64)}))
     return pd.concat(rows, ignore_index=True)
 
 
 def _panel_axis(axis: TimeAxis | str) -> FixedLengthAxis:
-    """The panel's time axis: a :class:`TimeAxis` or its name; only weeks since visitation for now."""
+    """The time axis of a panel built part by part: weeks since visitation only."""
     resolved = TimeAxis.from_name(axis) if isinstance(axis, str) else axis
     if resolved != WEEKS_SINCE_VISITATION or not isinstance(resolved, FixedLengthAxis):
         name = getattr(resolved, "name", repr(resolved))
-        raise InputDataError(f"time axis {name!r} is not supported by the panel yet; the panel counts "
-                             f"{WEEKS_SINCE_VISITATION.name}")
+        raise InputDataError(f"time axis {name!r}: a person-partitioned dataset is built on "
+                             f"{WEEKS_SINCE_VISITATION.name}; build other axes from one spells file")
     return resolved
 
 

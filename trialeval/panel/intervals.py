@@ -4,6 +4,10 @@ pro-rata hours (all vectorised; no loop over persons or spells).
 Day ``0`` is the visitation date; with periods of ``L`` days (``period_days``, the time axis's period
 length), period index ``j`` of a window starting at relative day ``lo`` covers the days
 ``[lo + Lj, lo + Lj + L - 1]``. Ranges are inclusive and already clipped to the window.
+
+Periods of unequal length (months) are given instead by ``starts``: per row of the dense array its
+periods' first relative days and, last, the day after its last period (``(rows, n_periods + 1)``,
+increasing along each row); period ``j`` of row ``g`` covers ``[starts[g, j], starts[g, j + 1] - 1]``.
 """
 
 from __future__ import annotations
@@ -34,6 +38,33 @@ def _expand_weeks(group: np.ndarray, a: np.ndarray, b: np.ndarray, lo: int, n_we
     days[first] = np.minimum(b, lo + period_days * ja + period_days - 1) - a + 1
     days[first + count - 1] = b - np.maximum(a, lo + period_days * jb) + 1
     return cells, days
+
+
+def _expand_periods(group: np.ndarray, a: np.ndarray, b: np.ndarray, starts: np.ndarray
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_expand_weeks` for periods of unequal length given by ``starts`` (see the module notes).
+
+    ``a, b`` must lie within their row's periods, ``[starts[g, 0], starts[g, -1] - 1]``. Returns one row per
+    (interval, period) it touches: the dense cell ``group * n_periods + j``, the overlap days, the period's
+    length, and per interval the number of periods it touches.
+    """
+    n_groups, n_bounds = starts.shape
+    n_periods = n_bounds - 1
+    base = int(starts.min()) if starts.size else 0
+    span = (int(starts.max()) - base + 1) if starts.size else 1
+    # Rows of increasing starts laid end to end on one line keep it sorted: one search finds every period.
+    line = (starts - base + np.arange(n_groups, dtype=np.int64)[:, None] * span).ravel()
+    offset = group.astype(np.int64) * span - base
+    ja = np.searchsorted(line, a + offset, side="right") - 1 - group.astype(np.int64) * n_bounds
+    jb = np.searchsorted(line, b + offset, side="right") - 1 - group.astype(np.int64) * n_bounds
+    count = jb - ja + 1
+    total = int(count.sum())
+    first = np.cumsum(count) - count
+    j = np.repeat(ja - first, count) + np.arange(total, dtype=np.int64)
+    g = np.repeat(group.astype(np.int64), count)
+    period_first, period_next = starts[g, j], starts[g, j + 1]
+    days = np.minimum(np.repeat(b, count), period_next - 1) - np.maximum(np.repeat(a, count), period_first) + 1
+    return g * n_periods + j, days, period_next - period_first, count
 
 
 def _sum_cells(cells: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -70,9 +101,19 @@ def _merge_intervals(
 
 
 def _coverage(group: np.ndarray, a: np.ndarray, b: np.ndarray, n_groups: int, n_weeks: int, lo: int,
-              min_days: int, period_days: int) -> np.ndarray:
-    """Dense ``(n_groups, n_weeks)`` bool: the union of a group's intervals covers >= min_days of the period."""
+              min_days: int, period_days: int, starts: np.ndarray | None = None) -> np.ndarray:
+    """Dense ``(n_groups, n_weeks)`` bool: the union of a group's intervals covers >= min_days of the period
+    (periods of ``period_days`` days from ``lo``, or the rows' ``starts``)."""
     out = np.zeros(n_groups * n_weeks, dtype=bool)
+    if starts is not None:
+        if min_days > 1:
+            group, a, b = _merge_intervals(group, a, b, int(starts.min()), int(np.ptp(starts)) + 1)
+        period_cells, period_days_, length, _ = _expand_periods(group, a, b, starts)
+        full = period_days_ == length
+        out[period_cells[full]] = True
+        partial, total = _sum_cells(period_cells[~full], period_days_[~full])
+        out[partial[total >= min_days]] = True
+        return out.reshape(n_groups, n_weeks)
     if min_days <= 1:
         cells, _ = _expand_weeks(group, a, b, lo, n_weeks, period_days, overlap=False)
         out[cells] = True
@@ -89,13 +130,17 @@ def _coverage(group: np.ndarray, a: np.ndarray, b: np.ndarray, n_groups: int, n_
 
 
 def _prorata_hours(group: np.ndarray, a: np.ndarray, b: np.ndarray, hours_per_week: np.ndarray, lo: int,
-                   n_weeks: int, period_days: int) -> tuple[np.ndarray, np.ndarray]:
+                   n_weeks: int, period_days: int, starts: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Hours per touched cell: ``Σ hours_per_week × overlap_days / DAYS_PER_WEEK`` over the intervals
     touching it (hours are a weekly rate whatever the period length).
 
     Hours are summed, not merged: two overlapping spells of 20 hours a week make 40. Returns the distinct
     cells ``group * n_weeks + j`` (sorted) and their hours; cells no interval touches are not returned.
     """
+    if starts is not None:
+        period_cells, overlap, _, count = _expand_periods(group, a, b, starts)
+        return _sum_cells(period_cells, np.repeat(hours_per_week, count) * overlap / DAYS_PER_WEEK)
     cells, days = _expand_weeks(group, a, b, lo, n_weeks, period_days)
     assert days is not None                  # always given with overlap=True
     spell_periods = (b - lo) // period_days - (a - lo) // period_days + 1

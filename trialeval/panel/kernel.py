@@ -28,6 +28,7 @@ from trialeval.progress import tick
 from trialeval.panel.rules import Rule, _ChunkSpells
 from trialeval.panel.spells import _HOURS, _Spells
 from trialeval.stats.moments import CellMoments
+from trialeval.timeaxis import add_months
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,8 @@ class _Context:
     group_weeks: np.ndarray | None = None   # per group: its persons' observed weeks
     compact: bool = True                    # keep the observed cells (to write or keep the panel)
     lookback: int = 0                       # weeks before the window that rules read (rolling sums)
+    months: bool = False                    # periods are months from each person's v (see _month_outcomes)
+    week_rules: frozenset[str] = frozenset()    # outcomes counted in weeks whatever the periods
 
 
 class _Store(Protocol):
@@ -129,7 +132,23 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
 
     ``rows`` are the spells of those persons and ``hours_rows`` the hours of their ordinary-hours spells.
     """
-    spells = _clip_spells(ctx, p0, p1, sp, rows, hours_rows)
+    outcomes = _month_outcomes if ctx.months else _week_outcomes
+    flags, hours_cells, hours = outcomes(ctx, p0, p1, sp, rows, hours_rows)
+    sums = _chunk_sums(ctx, p0, p1, flags, hours_cells, hours) if ctx.group is not None else None
+    if not ctx.compact:
+        return _Chunk(p0, p1, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0), sums)
+    return _compact(ctx, p0, p1, flags, hours_cells, hours, sums)
+
+
+_Outcomes = tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]
+
+
+def _week_outcomes(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hours_rows: slice) -> _Outcomes:
+    """Every rule on periods of ``ctx.period_days`` days; the weeks only rolling sums read are dropped."""
+    lo = ctx.period_days * (ctx.k_min - 1 - ctx.lookback)
+    spells = _clip_spells(ctx, p0, sp, rows, hours_rows, lo, ctx.period_days * ctx.last_week[p0:p1] - 1,
+                          n_weeks=ctx.n_weeks + ctx.lookback, week_one=-ctx.k_min + 1 + ctx.lookback,
+                          period_days=ctx.period_days, min_days=ctx.min_days)
     flags: dict[str, np.ndarray] = {}
     for name, rule in ctx.rules:
         flags[name] = rule(spells, flags)
@@ -140,31 +159,64 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
         kept = week >= ctx.lookback
         hours_cells = hours_cells[kept] // spells.n_weeks * ctx.n_weeks + week[kept] - ctx.lookback
         hours = hours[kept]
-    sums = _chunk_sums(ctx, p0, p1, flags, hours_cells, hours) if ctx.group is not None else None
-    if not ctx.compact:
-        return _Chunk(p0, p1, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0), sums)
-    return _compact(ctx, p0, p1, flags, hours_cells, hours, sums)
+    return flags, hours_cells, hours
 
 
-def _clip_spells(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hours_rows: slice
-                 ) -> _ChunkSpells:
+def _month_outcomes(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hours_rows: slice) -> _Outcomes:
+    """Every rule on months counted from each person's day ``v`` (month ``m`` covers ``v + (m − 1) months``
+    to ``v + m months − 1 day``), except the rules counted in weeks (``ctx.week_rules``): those run on
+    7-day weeks from ``v`` and each month takes the value of the last week that ends in it or before it
+    ("reached by the end of the month"; a month before the first such week takes 0).
+    """
+    n_p = p1 - p0
+    v = ctx.v[p0:p1].astype(np.int64)
+    k = np.arange(ctx.k_min, ctx.k_min + ctx.n_weeks + 1)
+    day = v.astype("datetime64[D]")[:, None]
+    starts = ((add_months(day, k[None, :] - 1) - day) // np.timedelta64(1, "D")).astype(np.int64)
+    last_day = starts[np.arange(n_p), ctx.n_obs[p0:p1]] - 1
+    months = _clip_spells(ctx, p0, sp, rows, hours_rows, starts[:, 0], last_day, n_weeks=ctx.n_weeks,
+                          week_one=1 - ctx.k_min, period_days=31, min_days=ctx.min_days, starts=starts)
+    flags: dict[str, np.ndarray] = {}
+    weekly: dict[str, np.ndarray] = {}
+    needed = [i for i, (name, _) in enumerate(ctx.rules) if name in ctx.week_rules]
+    if needed and n_p:
+        lo_w = 7 * (int(starts[:, 0].min()) // 7) - 7 * ctx.lookback
+        n_w = max(1, (int(last_day.max()) - lo_w) // 7 + 1)
+        weeks = _clip_spells(ctx, p0, sp, rows, hours_rows, lo_w, last_day, n_weeks=n_w, week_one=-lo_w // 7,
+                             period_days=7, min_days=min(ctx.min_days, 7))
+        for name, rule in ctx.rules[:needed[-1] + 1]:
+            weekly[name] = rule(weeks, weekly)
+        week_at_end = (starts[:, 1:] - lo_w) // 7 - 1            # the last week ending by each month's end
+        ended = week_at_end >= 0
+        week_at_end = np.clip(week_at_end, 0, n_w - 1)
+    for name, rule in ctx.rules:
+        if name in ctx.week_rules and n_p:
+            flags[name] = np.take_along_axis(weekly[name], week_at_end, axis=1) & ended
+        else:
+            flags[name] = rule(months, flags)
+    hours_cells, hours = months.hours
+    return flags, hours_cells, hours
+
+
+def _clip_spells(ctx: _Context, p0: int, sp: _Spells, rows: slice, hours_rows: slice, lo: int | np.ndarray,
+                 last_day: np.ndarray, *, n_weeks: int, week_one: int, period_days: int, min_days: int,
+                 starts: np.ndarray | None = None) -> _ChunkSpells:
     """The chunk's spells relative to visitation, clipped to each person's window [lo, last observed day]
-    (the window starting ``ctx.lookback`` weeks early when rules read weeks before it)."""
-    lo = ctx.period_days * (ctx.k_min - 1 - ctx.lookback)
+    (``lo`` one day for all, or one per person of the chunk; ``last_day`` one per person)."""
     person = sp.person[rows]
     local = person.astype(np.int64) - p0      # int64: codes such as local * n_workplaces
     v = ctx.v[person]
-    a = np.maximum(sp.start[rows] - v, lo)
-    b = np.minimum(sp.end[rows] - v, ctx.period_days * ctx.last_week[person] - 1)
+    a = np.maximum(sp.start[rows] - v, lo[local] if isinstance(lo, np.ndarray) else lo)
+    b = np.minimum(sp.end[rows] - v, last_day[local])
     keep = a <= b
     kind = sp.kind[rows]
     hours_pw = np.full(len(keep), np.nan)
     hours_pw[kind == _HOURS] = sp.hours[hours_rows]
+    first = int(np.min(lo, initial=0)) if isinstance(lo, np.ndarray) else int(lo)
     return _ChunkSpells(
         local=local[keep], a=a[keep], b=b[keep], kind=kind[keep], hours_per_week=hours_pw[keep],
-        workplace=sp.workplace[rows][keep], n_workplaces=sp.n_workplaces, n_persons=p1 - p0,
-        n_weeks=ctx.n_weeks + ctx.lookback, lo=lo, week_one=-ctx.k_min + 1 + ctx.lookback, min_days=ctx.min_days,
-        period_days=ctx.period_days)
+        workplace=sp.workplace[rows][keep], n_workplaces=sp.n_workplaces, n_persons=len(last_day),
+        n_weeks=n_weeks, lo=first, week_one=week_one, min_days=min_days, period_days=period_days, starts=starts)
 
 
 def _chunk_sums(ctx: _Context, p0: int, p1: int, flags: dict[str, np.ndarray], hours_cells: np.ndarray,

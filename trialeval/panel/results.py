@@ -172,6 +172,15 @@ class PanelResult:
         return self._layout.weight
 
     @property
+    def periods(self) -> np.ndarray:
+        """The periods of the panel's window in order, as its period column writes them (``1 .. weeks``,
+        from ``0, -1, …`` with pre-weeks; ``201643 …`` on a calendar axis)."""
+        layout = self._layout
+        if layout.period_values is not None:
+            return layout.period_values
+        return np.arange(layout.k_min, layout.k_min + self._sums.n_weeks)
+
+    @property
     def streamed(self) -> bool:
         """True when the panel was written to ``settings["out"]`` while it was built and not kept."""
         return self.settings.get("out") is not None
@@ -352,8 +361,7 @@ class PanelResult:
         if min_weeks is not None:
             min_weeks = _check_int(min_weeks, "min_weeks", 1)
         sums = self._sums
-        k_min = 1 - self.settings["pre_weeks"]
-        week = np.arange(k_min, self.settings["weeks"] + 1)
+        week = self.periods
         frames = []
         for name in names:
             n, mean, ss = sums.moments(name, min_weeks)
@@ -385,7 +393,7 @@ class PanelResult:
         arms = np.bincount(self._arm, minlength=len(ARMS)) if self.n_persons else np.zeros(2, int)
         first, second = self.groups
         no_weeks = int((self._n_obs == 0).sum())
-        k_min = 1 - s["pre_weeks"]
+        periods = self.periods
         from trialeval.disclosure import DEFAULT_MIN_CELL, small_count
 
         def persons(v: int) -> str:
@@ -393,13 +401,15 @@ class PanelResult:
             return f"<{DEFAULT_MIN_CELL}" if small_count([v], DEFAULT_MIN_CELL)[0] else c(v)
 
         lines = [
-            "Weekly panel",
+            "Weekly panel" if self.axis.unit() == "week" else "Monthly panel",
             f"  persons: {persons(self.n_persons)} ({persons(arms[0])} {first}, {persons(arms[1])} {second}; "
             f"{persons(s['n_excluded'])} excluded kept, intention-to-treat)",
-            f"  weeks: {console.fmt(k_min, '', lang)} to {c(s['weeks'])}; extraction date "
+            f"  {self.axis.unit(plural=True)}: {self._period_text(int(periods[0]), lang)} to "
+            f"{self._period_text(int(periods[-1]), lang)}; extraction date "
             f"{s['extraction_date'] if lang == 'en' else long_date(str(s['extraction_date']), lang)}; "
             f"min_days {s['min_days']}",
-            f"  rows (observed person-weeks): {c(self.n_rows)}; persons with no observed week: {persons(no_weeks)}",
+            f"  rows (observed person-{self.axis.unit(plural=True)}): {c(self.n_rows)}; persons with no observed "
+            f"{self.axis.unit()}: {persons(no_weeks)}",
             f"  spells used: {c(self.n_spells_used)}",
             f"  spells of persons not in the ledger (ignored): {c(self.n_spells_not_in_ledger)} "
             f"({c(self.n_persons_not_in_ledger)} persons)",
@@ -410,6 +420,11 @@ class PanelResult:
                 lines.append(f"    {row.source}: {row.reason}: {c(row.rows)}")
         lines.append(f"  outcomes: {', '.join(self.outcomes)}")
         return "\n".join(lines)
+
+    def _period_text(self, k: int, lang: str) -> str:
+        from trialeval import _console as console
+
+        return self.axis.period_label(k) if self.axis.alignment == "calendar" else console.fmt(k, "", lang)
 
     def to_dict(self) -> dict[str, Any]:
         """Counts, settings and the number-at-risk table as JSON-ready Python values."""

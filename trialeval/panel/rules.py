@@ -50,19 +50,20 @@ class _ChunkSpells:
     week_one: int       # index of week 1
     min_days: int
     period_days: int    # days in a period of the time axis
+    starts: np.ndarray | None = None    # periods of unequal length: per person, see panel.intervals
 
     def covered(self, code: int) -> np.ndarray:
         """Dense ``persons x weeks`` bool: spells of type ``code`` cover at least ``min_days`` of the week."""
         m = self.kind == code
         return _coverage(self.local[m], self.a[m], self.b[m], self.n_persons, self.n_weeks, self.lo,
-                         self.min_days, self.period_days)
+                         self.min_days, self.period_days, self.starts)
 
     @cached_property
     def hours(self) -> tuple[np.ndarray, np.ndarray]:
         """Ordinary hours of the touched cells ``local * n_weeks + j`` (sorted) and their hours."""
         m = self.kind == _HOURS
         return _prorata_hours(self.local[m], self.a[m], self.b[m], self.hours_per_week[m], self.lo,
-                              self.n_weeks, self.period_days)
+                              self.n_weeks, self.period_days, self.starts)
 
     def reached(self, first: np.ndarray) -> np.ndarray:
         """Dense ``persons x weeks`` bool: the week is at or after each person's week index ``first``."""
@@ -176,6 +177,14 @@ def _declared_rule(outcome: DeclaredOutcome, types: Sequence[str]) -> Rule:
             return rolling_at_least(values.reshape(s.n_persons, s.n_weeks), outcome.window, outcome.at_least)
         return rolling_at_least(fetch(outcome.source), outcome.window, outcome.at_least)
     return rule
+
+
+def _counted_in_weeks(flag_outcomes: Sequence[str], declared: Sequence[DeclaredOutcome] = ()) -> frozenset[str]:
+    """The outcomes whose rule counts weeks whatever the time axis: the 13-week rules and rolling sums
+    (on a month axis they are counted on weeks and read at the end of each month)."""
+    rolling = {o.name for o in declared if o.kind == "rolling_sum"}
+    return frozenset(name for name in flag_outcomes
+                     if name in ("reached_13_weeks", "reached_13_weeks_same_workplace") or name in rolling)
 
 
 def _first_reach(active: np.ndarray, week_one: int, need: int = CHAIN_WEEKS,

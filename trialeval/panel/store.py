@@ -56,6 +56,7 @@ class _Layout:
     period_column: str = WEEKS_SINCE_VISITATION.column  # name of the period column (the time axis's)
     arm_labels: tuple[str, str] = Design().labels   # the groups: the programme group, the reference group
     weight: np.ndarray | None = None                # float64 weight per person, when the ledger has one
+    period_values: np.ndarray | None = None         # the number written for each period (default k_min + j)
 
     def table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
         """Persons ``[start, stop)`` of ``chunk`` (all of it by default) as the long Arrow table."""
@@ -66,7 +67,10 @@ class _Layout:
         total = int(n_obs.sum())
         person = np.repeat(np.arange(start, stop, dtype=np.int64), n_obs)
         first = np.repeat(np.cumsum(n_obs) - n_obs, n_obs)
-        week = (np.arange(total, dtype=np.int64) - first + self.k_min).astype(np.int16)
+        index = np.arange(total, dtype=np.int64) - first
+        week = ((index + self.k_min).astype(np.int16) if self.period_values is None
+                else self.period_values[index].astype(np.int16 if self.period_values.max(initial=0) < 2**15
+                                                      else np.int32))
         flags = chunk.flags[skip:skip + total]
         in_range = (chunk.hours_row >= skip) & (chunk.hours_row < skip + total)
         hours = np.zeros(total, dtype=np.float64)
