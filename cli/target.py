@@ -19,7 +19,7 @@ def target(
     config: Path = typer.Option(..., "--config", help="trial.toml with [target] (rule, from, to, site_group, …)."),
     extraction_date: Optional[str] = typer.Option(
         None, "--extraction-date", help="Last day of the register extract, YYYY-MM-DD (or from --config)."),
-    out: Path = typer.Option(..., "--out", help="Prefix (results/stv gives results/stv_curves.csv …) or folder (results/)."),
+    out: str = typer.Option(..., "--out", help="Prefix (results/stv gives results/stv_curves.csv …) or folder (results/)."),
     lang: Optional[str] = typer.Option(None, "--lang", help="Language of the figures and summary: en or da."),
     min_cell: Optional[int] = typer.Option(None, "--min-cell", min=0, help="Smallest cell shown [5]."),
 ) -> None:

@@ -23,7 +23,7 @@ from trialeval._validation import OptionError
 from trialeval.config import AnalysisSettings, TrialConfig, load_config
 from trialeval.disclosure import write_export
 from trialeval.exceptions import ConfigError, InputDataError
-from trialeval.io import check_outputs, parse_date, read_population, read_table
+from trialeval.io import check_outputs, parse_date, read_table
 
 if TYPE_CHECKING:
     from trialeval.curves import CurvesResult
@@ -60,7 +60,7 @@ def curves(panel: PathLike, ledger: PathLike, config: PathLike, out: PathLike, *
     from trialeval.curves import group_curves
     from trialeval.pipeline import Step
     from trialeval.plots import check_figure_path, save_figure
-    cfg = load_config(config)
+    cfg = load_config(Path(config))
     if cfg.curves is None:
         raise ConfigError(f"{config}: no [curves] section; declare the groups, e.g. [curves.groups] all = \"true\"")
     settings = AnalysisSettings.from_config(cfg, lang=lang, min_cell=min_cell)
@@ -133,7 +133,7 @@ def target(population: PathLike, spells: PathLike, config: PathLike, extraction_
     from trialeval.pipeline import Step
     from trialeval.plots import save_figure
     from trialeval.target import target_population
-    cfg = load_config(config)
+    cfg = load_config(Path(config))
     if cfg.target is None:
         raise ConfigError(f"{config}: no [target] section; declare rule, from, to and site_group")
     ts = cfg.target
@@ -149,7 +149,7 @@ def target(population: PathLike, spells: PathLike, config: PathLike, extraction_
     inputs = [("--population", population), ("--spells", spells), ("--config", config)]
     targets = target_outputs(out, names, ts.before is not None)
     check_outputs([("--out", p) for p in targets.values()], inputs)
-    people = read_population(population, rename=cfg.columns)
+    people = read_table(population, rename=cfg.columns)
     ts.check_columns(people, str(population))
     first_day, _ = ts.axis.period_bounds(None, [ts.period_from])
     rule, declared = _rule_outcome(cfg)

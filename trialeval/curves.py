@@ -297,6 +297,11 @@ class CurvesResult:
         lines.append(t["note"])
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary and the (disclosure-controlled) table."""
+        from trialeval._console import summary_html
+        return summary_html(self)
+
     def plot(self, outcome: str, *, lang: str = "en") -> Figure:
         """The curves of ``outcome``: mean (top) and persons followed (bottom), a line per group."""
         from trialeval.i18n import outcome as outcome_label

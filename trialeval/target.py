@@ -419,20 +419,33 @@ class TargetResult:
         lines.append(t["caveat"])
         return "\n".join(lines)
 
+    def _repr_html_(self) -> str:
+        """A compact view for notebooks: the summary and the (disclosure-controlled) table."""
+        from trialeval._console import summary_html
+        return summary_html(self)
+
     def plot(self, outcome: str, *, lang: str = "en") -> Figure:
         """The curves of ``outcome``: gross (left) and narrow (right) group, mean above, persons followed below."""
-        from trialeval.i18n import outcome as outcome_label
-        from trialeval.i18n import value
-        fig = Figure(figsize=(11.0, 5.6), layout="constrained")
-        axes = fig.subplots(2, 2, sharex=True, height_ratios=[3, 1.4])
-        part = self.curves.loc[self.curves["outcome"] == outcome]
-        order = [(g, f"{self.settings.site_group} = {value(g, lang)}") for g in sorted(part["site_group"].unique())]
-        for j, population in enumerate(POPULATIONS):
-            rows = part.loc[part["population"] == population]
-            draw_curves(axes[0, j], axes[1, j], rows, "site_group", order, self.settings.axis, lang)
-            axes[0, j].set_title(TEXT[lang][population], fontsize="medium")
-        fig.suptitle(outcome_label(outcome, lang, self.labels))
-        return fig
+        return plot_target(self.curves, outcome, self.settings.axis, self.settings.site_group, lang=lang,
+                           labels=self.labels)
+
+
+def plot_target(curves: pd.DataFrame, outcome: str, axis: TimeAxis, site_group: str = "site_group", *,
+                lang: str = "en", labels: Mapping[str, Any] | None = None) -> Figure:
+    """The figure of one outcome from a (controlled) curves table: gross group left, narrow group right, a
+    line per site group; mean above, persons followed below. Suppressed cells are gaps."""
+    from trialeval.i18n import outcome as outcome_label
+    from trialeval.i18n import value
+    fig = Figure(figsize=(11.0, 5.6), layout="constrained")
+    axes = fig.subplots(2, 2, sharex=True, height_ratios=[3, 1.4])
+    part = curves.loc[curves["outcome"] == outcome]
+    order = [(g, f"{site_group} = {value(str(g), lang)}") for g in sorted(part["site_group"].unique())]
+    for j, population in enumerate(POPULATIONS):
+        rows = part.loc[part["population"] == population]
+        draw_curves(axes[0, j], axes[1, j], rows, "site_group", order, axis, lang)
+        axes[0, j].set_title(TEXT[lang][population], fontsize="medium")
+    fig.suptitle(outcome_label(outcome, lang, labels))
+    return fig
 
 
 def target_population(panel: pd.DataFrame, population: pd.DataFrame, settings: TargetSettings,
@@ -477,4 +490,4 @@ def target_population(panel: pd.DataFrame, population: pd.DataFrame, settings: T
 
 
 __all__ = ["DIFFERENCE", "POPULATIONS", "TargetResult", "TargetSettings", "did_estimate", "did_rows", "did_table",
-           "parse_period", "target_curves", "target_membership", "target_population"]
+           "parse_period", "plot_target", "target_curves", "target_membership", "target_population"]

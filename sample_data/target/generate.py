@@ -5,7 +5,7 @@ Run from the repository root:  python sample_data/target/generate.py
 Writes, next to this file, ``population.csv`` (person_id, jobcentre, stv_jobcentre: 4 of 10 jobcentres
 are programme sites) and ``spells.csv`` (benefit, ordinary-hours and internship spells). Persons come on
 cash benefit at different calendar weeks from 2016-W30 on; a benefit spell ends when the person finds
-hours (or at random); after 2017-W01 the programme jobcentres move more persons into internships and
+hours (or at random), some work a few hours a week while on benefit; after 2017-W01 the programme jobcentres move more persons into internships and
 ordinary hours than the others. The numbers are made up: they only exercise ``trialeval target``.
 ``trial.toml`` (written by hand) declares the target group.
 """
@@ -46,7 +46,8 @@ def main() -> None:
             length = int(rng.integers(3, 30)) * 7
             after = day >= PROGRAMME_START
             exit_to_work = rng.random() < (0.55 if programme and after else 0.35)
-            internship = rng.random() < (0.45 if programme and after else 0.15)
+            internship = rng.random() < (0.5 if programme and after else 0.3)
+            part_time = rng.random() < (0.45 if programme and after else 0.3)
             end = min(day + datetime.timedelta(days=length - 1), END)
             spells.append((pid, "benefit", _day(day), _day(end), "", ""))
             span = (end - day).days
@@ -54,6 +55,10 @@ def main() -> None:
                 first = day + datetime.timedelta(days=int(rng.integers(0, span - 5)))
                 spells.append((pid, "internship", _day(first), _day(min(first + datetime.timedelta(days=27), end)),
                                "", ""))
+            if part_time and span >= 14:                      # a few hours a week while on benefit
+                first = day + datetime.timedelta(days=int(rng.integers(0, span - 12)))
+                spells.append((pid, "ordinary_hours", _day(first), _day(min(first + datetime.timedelta(days=55), end)),
+                               int(rng.choice([8, 12, 15])), f"W{int(rng.integers(1000, 1200))}"))
             if not exit_to_work:
                 break
             start = end + datetime.timedelta(days=1)
