@@ -191,3 +191,14 @@ def test_report_shows_the_target_and_curves_sections(tmp_path, sample_dir):
     assert "Kurver pr. gruppe" in html and "Everyone" in html       # the table's label: the trial config has no [curves]
     section = html.split("<h2>Kurver pr. gruppe</h2>")[1]
     assert "0,050" not in section and "5,0" not in section
+
+
+def test_regenerating_the_sample_target_population_gives_identical_files(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("target_generate", SAMPLE / "generate.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.generate(tmp_path)
+    for name in ("population.csv", "spells.csv"):
+        assert (tmp_path / name).read_bytes() == (SAMPLE / name).read_bytes(), name
+    assert sum((SAMPLE / n).stat().st_size for n in ("population.csv", "spells.csv")) < 2_000_000

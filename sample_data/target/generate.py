@@ -30,7 +30,9 @@ def _day(d: datetime.date) -> str:
     return d.isoformat()
 
 
-def main() -> None:
+def generate(folder: Path = HERE) -> None:
+    """Write ``population.csv`` and ``spells.csv`` into ``folder``."""
+    folder = Path(folder)
     rng = np.random.default_rng(SEED)
     jobcentres = [f"J{i:02d}" for i in range(1, 11)]
     weights = np.array([14, 9, 11, 6, 12, 8, 10, 13, 7, 10], dtype=float)
@@ -67,10 +69,10 @@ def main() -> None:
                 spells.append((pid, "ordinary_hours", _day(start), _day(stop), int(rng.choice([15, 25, 37])),
                                f"W{int(rng.integers(1000, 1200))}"))
             day = stop + datetime.timedelta(days=int(rng.integers(1, 20)))
-    population.to_csv(HERE / "population.csv", index=False)
+    population.to_csv(folder / "population.csv", index=False)
     pd.DataFrame(spells, columns=["person_id", "spell_type", "start_date", "end_date", "hours_per_week",
-                                  "workplace_id"]).to_csv(HERE / "spells.csv", index=False)
+                                  "workplace_id"]).to_csv(folder / "spells.csv", index=False)
 
 
 if __name__ == "__main__":
-    main()
+    generate()
