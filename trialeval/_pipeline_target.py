@@ -40,6 +40,12 @@ def _labels(cfg: TrialConfig) -> dict[str, Any]:
             **(cfg.analysis.get("labels") or {})}
 
 
+def _lang(lang: str | None) -> str | None:
+    """``--lang``, checked (en or da) before anything is read or written."""
+    from trialeval.plots import check_lang
+    return check_lang(lang, "--lang") if lang is not None else None
+
+
 def curves_outputs(out: PathLike, plot: PathLike | None, outcomes: Sequence[str]) -> dict[str, Path]:
     """The files :func:`curves` writes: the table and, with ``plot``, ``<plot>_<outcome>.png`` per outcome."""
     paths = {"table": Path(out)}
@@ -60,6 +66,7 @@ def curves(panel: PathLike, ledger: PathLike, config: PathLike, out: PathLike, *
     from trialeval.curves import group_curves
     from trialeval.pipeline import Step
     from trialeval.plots import check_figure_path, save_figure
+    _lang(lang)
     cfg = load_config(Path(config))
     if cfg.curves is None:
         raise ConfigError(f"{config}: no [curves] section; declare the groups, e.g. [curves.groups] all = \"true\"")
@@ -133,6 +140,7 @@ def target(population: PathLike, spells: PathLike, config: PathLike, extraction_
     from trialeval.pipeline import Step
     from trialeval.plots import save_figure
     from trialeval.target import target_population
+    _lang(lang)
     cfg = load_config(Path(config))
     if cfg.target is None:
         raise ConfigError(f"{config}: no [target] section; declare rule, from, to and site_group")

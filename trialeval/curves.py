@@ -327,7 +327,9 @@ def draw_curves(top: Axes, bottom: Axes, table: pd.DataFrame, series: str, order
     periods = np.sort(pd.unique(table[period]))
     calendar = axis.alignment == "calendar"
     x_of = {p: (i if calendar else p) for i, p in enumerate(periods)}
-    share = bool(table["mean"].dropna().between(0, 1).all()) and len(table) > 0
+    from trialeval.report_tables import HOURS_OUTCOMES
+    hours = bool(table["outcome"].isin(HOURS_OUTCOMES).any()) if "outcome" in table.columns else False
+    share = not hours and len(table) > 0 and bool(table["mean"].dropna().between(0, 1).all())
     for name, label in order:
         part = table.loc[table[series] == name].sort_values(period)
         x = part[period].map(x_of).to_numpy(dtype=float)
