@@ -165,3 +165,20 @@ def test_summary_states_it_is_not_a_lottery():
     assert "ikke en lodtrækning" in result.summary("da")
     fig = result.plot("y")
     assert len(fig.axes) == 4 and fig.axes[2].get_xticklabels()[0].get_text() == "2016-W51"
+
+
+def test_a_narrow_did_cell_one_person_short_of_the_gross_cell_is_suppressed():
+    """8 persons per site group at 4 sites each, all on benefit in 2017-W01; in 2017-W02 one programme
+    person has left benefit. The narrow after-cell (7) passes alone, but gross minus narrow is 1 person."""
+    persons = pd.DataFrame({"person_id": [f"p{i}" for i in range(16)], "site": [f"s{i // 2}" for i in range(16)],
+                            "stv": ["yes"] * 8 + ["no"] * 8})
+    rows = [{"person_id": f"p{i}", "calendar_week": w, "benefit": 0 if (i == 0 and w == 201702) else 1,
+             "hours": float(i + w % 100)} for i in range(16) for w in (201701, 201702)]
+    settings = TargetSettings.from_dict({"rule": "benefit", "from": "2017-W01", "to": "2017-W02", "site_group": "stv",
+                                         "site": "site", "programme": "yes", "before": "2017-W01", "after": "2017-W02"})
+    did = target_population(pd.DataFrame(rows), persons, settings, ["hours"], min_cell=5).did
+    did = did.set_index(["population", "site_group"])
+    assert not did.loc[("gross", "yes"), "suppressed"] and did.loc[("gross", "yes"), "n_after"] == 8
+    assert did.loc[("narrow", "yes"), "suppressed"] and np.isnan(did.loc[("narrow", "yes"), "mean_after"])
+    assert did.loc[("narrow", DIFFERENCE), "suppressed"] and not did.loc[("narrow", "no"), "suppressed"]
+    assert did.loc[("narrow", "no"), "mean_after"] == pytest.approx(np.mean([i + 2 for i in range(8, 16)]))

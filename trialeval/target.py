@@ -268,7 +268,7 @@ def target_curves(panel: pd.DataFrame, outcomes: Sequence[str], settings: Target
 
 def did_rows(panel: pd.DataFrame, outcome: str, population: str, settings: TargetSettings) -> pd.DataFrame:
     """The person-period rows of the difference in differences: in ``population`` in a before or after
-    period, the outcome observed; columns ``person_id, site, group (1 = programme), after, y``."""
+    period, the outcome observed; columns ``person_id, period, site, group (1 = programme), after, y``."""
     assert settings.before is not None and settings.after is not None
     k = panel[settings.axis.column].to_numpy()
     before = (k >= settings.before[0]) & (k <= settings.before[1])
@@ -276,7 +276,7 @@ def did_rows(panel: pd.DataFrame, outcome: str, population: str, settings: Targe
     y = pd.to_numeric(panel[outcome], errors="coerce")
     keep = (before | after) & panel[population].to_numpy(dtype=bool) & y.notna().to_numpy()
     programme = settings.programme_value(panel[settings.site_group], "population")
-    rows = pd.DataFrame({"person_id": panel["person_id"].to_numpy()[keep],
+    rows = pd.DataFrame({"person_id": panel["person_id"].to_numpy()[keep], "period": k[keep],
                          "site": panel[settings.site].astype(str).to_numpy()[keep],
                          "group": (panel[settings.site_group].astype(str).to_numpy()[keep] == programme).astype(float),
                          "after": after[keep].astype(float), "y": y.to_numpy(dtype=float)[keep]})
@@ -324,14 +324,16 @@ def did_table(panel: pd.DataFrame, outcomes: Sequence[str], settings: TargetSett
     ci_low, ci_high, p_value, n_sites, suppressed``; ``n_`` are persons (a person followed in several
     periods of a range counts once), means are over person-periods. A site group's cell with fewer than
     ``min_cell`` persons, or (a share) fewer than ``min_cell`` persons ever with or ever without the outcome,
-    is suppressed, and so is then the difference.
+    is suppressed, and so is then the difference; a narrow cell is suppressed too when the person-periods
+    of the gross cell outside it would be such a cell (the two cells' difference would reveal them).
     """
     programme = settings.programme_value(panel[settings.site_group], "population")
     other = [v for v in sorted(panel[settings.site_group].astype(str).unique()) if v != programme][0]
     out = []
+    gross = {outcome: did_rows(panel, outcome, "gross", settings) for outcome in outcomes}
     for population in POPULATIONS:
         for outcome in outcomes:
-            rows = did_rows(panel, outcome, population, settings)
+            rows = gross[outcome] if population == "gross" else did_rows(panel, outcome, population, settings)
             share = is_share(panel[outcome])
             hidden_any = False
             for value, flag in ((programme, 1.0), (other, 0.0)):
@@ -343,6 +345,13 @@ def did_table(panel: pd.DataFrame, outcomes: Sequence[str], settings: TargetSett
                     row[f"n_{when}"] = float(cell["person_id"].nunique())
                     row[f"mean_{when}"] = float(cell["y"].mean()) if len(cell) else np.nan
                     hidden |= bool(_cell_disclosive(cell, share, min_cell))
+                    if population != "gross":           # the gross cell minus this one must not be small either
+                        whole = gross[outcome]
+                        whole = whole.loc[(whole["group"] == flag) & (whole["after"] == a)]
+                        rest = whole.merge(cell[["person_id", "period"]], on=["person_id", "period"], how="left",
+                                           indicator=True)
+                        rest = rest.loc[rest["_merge"] == "left_only"]
+                        hidden |= len(rest) > 0 and bool(_cell_disclosive(rest, share, min_cell))
                 row["change"] = row["mean_after"] - row["mean_before"]
                 row["n_sites"] = float(part["site"].nunique())
                 row["suppressed"] = hidden
