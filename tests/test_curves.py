@@ -37,7 +37,7 @@ def test_overlapping_groups_each_count_a_person_and_hold_hand_computed_means():
     assert t.loc[("y", "comparison", 1), ["n_followed", "mean"]].tolist() == [3, pytest.approx(1 / 3)]
     assert t.loc[("y", "all", 2), ["n_followed", "mean"]].tolist() == [5, 0.6]           # e not followed
     assert t.loc[("hours", "comparison", 2), "mean"] == pytest.approx((0 + 1 * 0 + 8) / 3)
-    assert t.loc[("y", "group_1", 1), "label"] == "Group 1"
+    assert t.loc[("y", "group_1", 1), ["label", "label_da"]].tolist() == ["Group 1", "Gruppe 1"]
     assert t["n_followed"].groupby(level=[0, 2]).sum().loc[("y", 1)] == 12        # 3 + 6 + 3 > 6 persons
     assert not {"effect", "difference", "se", "ci_low", "ci_high", "p_value"} & set(result.table.columns)
     assert result.table["note"].str.contains("no effect and no confidence interval").all()

@@ -188,7 +188,7 @@ def test_report_shows_the_target_and_curves_sections(tmp_path, sample_dir):
         assert {"target", "curves"} <= set(result.sections)
         assert f"<h2>{heading}</h2>" in html and note in html
         assert html.count("data:image/png;base64,") == result.figures
-    assert "Kurver pr. gruppe" in html and "Everyone" in html       # the table's label: the trial config has no [curves]
+    assert "Kurver pr. gruppe" in html and "Alle" in html           # the table's Danish label (no [curves] here)
     section = html.split("<h2>Kurver pr. gruppe</h2>")[1]
     assert "0,050" not in section and "5,0" not in section
 

@@ -259,7 +259,8 @@ class CurvesResult:
     Attributes
     ----------
     table
-        ``group, label, <period>, period_label, outcome, n_followed, mean, suppressed, note``; disclosure-controlled.
+        ``group, label, label_da, <period>, period_label, outcome, n_followed, mean, suppressed, note``;
+        disclosure-controlled.
     axis
         The panel's time axis.
     groups
@@ -400,7 +401,8 @@ def group_curves(panel: pd.DataFrame, ledger: pd.DataFrame, settings: CurveSetti
     by_name = {g.name: g for g in settings.groups}
     table = cells.rename(columns={"series": "group"})
     table.insert(1, "label", table["group"].map(lambda g: by_name[g].label("en")))
-    table.insert(3, "period_label", table[axis.column].map(lambda k: axis.period_label(int(k), "en")))
+    table.insert(2, "label_da", table["group"].map(lambda g: by_name[g].label("da")))
+    table.insert(4, "period_label", table[axis.column].map(lambda k: axis.period_label(int(k), "en")))
     table["note"] = NOTE
     return CurvesResult(table, axis, settings.groups, min_cell, dict(labels or {}))
 

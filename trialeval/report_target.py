@@ -118,11 +118,12 @@ def _curves(out_dir: Path, t: dict[str, str], k: int, table_html: Any, labels: d
     from trialeval.curves import TEXT as CURVE_TEXT, CurveGroup, CurvesResult, panel_axis
     from trialeval.i18n import outcome as outcome_label
     lang = t["lang"]
-    table = control(pd.read_csv(out_dir / CURVES, dtype={"group": str, "label": str}), k)
+    table = control(pd.read_csv(out_dir / CURVES, dtype={"group": str, "label": str, "label_da": str}), k)
     axis = panel_axis(list(table.columns), str(out_dir / CURVES))
     declared = {g.name: g for g in (groups or ())}
-    order = [declared.get(name, CurveGroup(name, "", label_en=str(label)))
-             for name, label in dict(zip(table["group"], table["label"])).items()]
+    danish = table["label_da"] if "label_da" in table.columns else table["label"]
+    order = [declared.get(name, CurveGroup(name, "", label_en=str(en), label_da=str(da)))
+             for name, (en, da) in dict(zip(table["group"], zip(table["label"], danish))).items()]
     result = CurvesResult(table, axis, tuple(order), k, labels)
     body = [f"<h2>{t['curves']}</h2>", f"<p class='note'>{CURVE_TEXT[lang]['note']}</p>"]
     for outcome in result.outcomes:
