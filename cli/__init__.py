@@ -12,5 +12,6 @@ from trialeval.cli import match as _match  # noqa: F401
 from trialeval.cli import panel as _panel  # noqa: F401
 from trialeval.cli import partition as _partition  # noqa: F401
 from trialeval.cli import report as _report  # noqa: F401
+from trialeval.cli import target as _target  # noqa: F401  (target, curves)
 
 __all__ = ["app", "main"]

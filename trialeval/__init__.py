@@ -57,6 +57,10 @@ _LAZY = {
     "population_balance": ("trialeval.balance_population", "population_balance"),
     "MatchVerifyResult": ("trialeval.match_verify", "MatchVerifyResult"),
     "verify_match": ("trialeval.match_verify", "verify_match"),
+    "TargetResult": ("trialeval.target", "TargetResult"), "TargetSettings": ("trialeval.target", "TargetSettings"),
+    "target_population": ("trialeval.target", "target_population"),
+    "CurvesResult": ("trialeval.curves", "CurvesResult"), "CurveSettings": ("trialeval.curves", "CurveSettings"),
+    "group_curves": ("trialeval.curves", "group_curves"),
 }
 
 
@@ -121,6 +125,8 @@ if TYPE_CHECKING:
     from trialeval.power import power as minimum_detectable_effect
     from trialeval.timeaxis import TimeAxis
     from trialeval._report_api import report as write_report
+    from trialeval.curves import CurveSettings, CurvesResult, group_curves
+    from trialeval.target import TargetResult, TargetSettings, target_population
 
 
 __all__ = [
@@ -131,7 +137,8 @@ __all__ = [
     "build_panel", "check_balance", "comparison_effects", "draw_wave", "estimate_costs", "estimate_effects", "exclude_person",
     "hours_distribution", "load_config", "load_scenarios", "minimum_detectable_effect", "partition_extract", "read_spells",
     "run_demo", "run_draw", "run_exclude", "verify_ledger", "write_panel", "write_report", "population_balance",
-    "verify_match",
+    "verify_match", "CurveSettings", "CurvesResult", "TargetResult", "TargetSettings", "group_curves",
+    "target_population",
     "ConfigError", "DesignError", "EngineError", "EstimationError", "InputDataError", "LedgerMismatchError", "TrialevalError",
     "TrialevalWarning",
 ]

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from dataclasses import fields as dataclasses_fields
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,10 @@ from trialeval.io import (
     row_error,
     sha256_file,
 )
+
+if TYPE_CHECKING:
+    from trialeval.curves import CurveSettings
+    from trialeval.target import TargetSettings
 
 Operator = Literal["==", "!=", ">=", "<=", ">", "<", "in", "not in"]
 OPERATORS: tuple[Operator, ...] = ("==", "!=", ">=", "<=", ">", "<", "in", "not in")
@@ -80,6 +84,9 @@ _SCHEMA: dict[str, dict[str, type | tuple[type, ...]]] = {
     "registers": {"dream": dict},
     "matching": {"covariates": list, "exact": list, "history": dict, "method": str, "ratio": int, "replace": bool,
                  "caliper": (float, int), "same_municipalities": bool},
+    "target": {"rule": str, "from": str, "to": str, "site_group": str, "site": str, "programme": (str, int, bool),
+               "before": (str, list), "after": (str, list), "outcomes": list},     # trialeval.target
+    "curves": {"groups": dict, "labels": dict, "outcomes": list},                       # trialeval.curves
 }
 #: Most weeks since visitation (and before it) a panel is built for: 20 years. More is a typing error,
 #: and a panel of millions of persons over it would not fit in memory.
@@ -283,6 +290,8 @@ class TrialConfig:
     design: str = "randomised"
     groups: tuple[str, ...] = ("treatment", "control")
     reference: str = "control"
+    target: TargetSettings | None = None
+    curves: CurveSettings | None = None
 
     def __post_init__(self) -> None:
         check_design(self.seed, self.treatment_share)
@@ -394,7 +403,17 @@ class TrialConfig:
             design=kind,
             groups=groups,
             reference=reference,
+            **_target_and_curves(data, source, columns_table),
         )
+
+
+def _target_and_curves(data: dict[str, Any], source: str, columns: dict[str, Any]) -> dict[str, Any]:
+    """``[target]`` and ``[curves]``, checked now (:mod:`trialeval.target`, :mod:`trialeval.curves`)."""
+    from trialeval.curves import CurveSettings
+    from trialeval.target import TargetSettings
+
+    return {"target": TargetSettings.from_dict(data["target"], source, columns) if "target" in data else None,
+            "curves": CurveSettings.from_dict(data["curves"], source) if "curves" in data else None}
 
 
 def _registers(table: dict[str, Any], source: str) -> dict[str, Any]:

@@ -56,6 +56,7 @@ from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
 from trialeval._pipeline_sites import (by_site, effects_by_site, effects_from_spells_by_site, explain,  # noqa: F401
                                       explain_person, site_options)
+from trialeval._pipeline_target import curves as curves, target as target  # noqa: F401
 
 if TYPE_CHECKING:
     from trialeval.partition import PartitionResult

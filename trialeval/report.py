@@ -419,6 +419,9 @@ def build_report(
     from trialeval.report_sites import site_sections
     parts, more, n_figures = site_sections(out_dir, lang, k, lambda df: _table(df, lang), HOURS_OUTCOMES)
     body, sections, figures = body + parts, sections + more, figures + n_figures
+    from trialeval.report_target import target_sections     # target population, curves by group (when written)
+    body, sections, figures = target_sections(out_dir, lang, k, lambda df: _table(df, lang), config, body, sections,
+                                              figures)
 
     # --- costs
     costs = _read(out_dir / layout.COSTS)

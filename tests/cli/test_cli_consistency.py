@@ -150,6 +150,10 @@ def _cases(d: Path) -> dict[str, tuple[list[str], int, str, list[Path]]]:
         "partition": (["partition", "--ledger", f"{s}/ledger.csv", "--spells", f"{s}/spells.csv", "--out",
                        str(d / "part"), "--parts", "0"], 2, "--parts", [d / "part"]),
         "demo": (["demo", "--dir", str(d / "demo"), "--lang", "xx"], 1, "--lang", [d / "demo"]),
+        "target": (["target", "--population", f"{s}/target/population.csv", "--spells", f"{s}/target/spells.csv",
+                    "--config", f"{s}/target/trial.toml", "--out", f"{d}/t/", "--lang", "xx"], 1, "--lang", [d / "t"]),
+        "curves": (["curves", "--panel", str(panel), "--ledger", str(d / "ledger.csv"), "--config", c, "--out",
+                    str(d / "cv.csv"), "--lang", "xx"], 1, "--lang", [d / "cv.csv"]),
     }
 
 
@@ -163,7 +167,8 @@ def test_every_command_has_a_case():
 
 
 @pytest.mark.parametrize("command", ["draw", "verify", "exclude", "power", "balance", "panel", "effects", "costs",
-                                     "report", "explain", "match", "convert", "partition", "demo"])
+                                     "report", "explain", "match", "convert", "partition", "demo", "target",
+                                     "curves"])
 def test_a_bad_option_value_stops_before_anything_is_written(tmp_path, command):
     args, code, word, outputs = _cases(tmp_path)[command]
     before = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*")}
