@@ -85,7 +85,8 @@ def _png(fig: Any, caption: str) -> str:
     return _figure(fig, caption)
 
 
-def _target(out_dir: Path, t: dict[str, str], k: int, table_html: Any, labels: dict[str, Any]) -> tuple[list[str], int]:
+def _target(out_dir: Path, t: dict[str, str], k: int, table_html: Any, labels: dict[str, Any],
+            settings: Any = None) -> tuple[list[str], int]:
     from trialeval.i18n import outcome as outcome_label
     from trialeval.target import DIFFERENCE, TEXT as TARGET_TEXT, plot_target
     from trialeval.timeaxis import CALENDAR_MONTH, CALENDAR_WEEK
@@ -94,8 +95,11 @@ def _target(out_dir: Path, t: dict[str, str], k: int, table_html: Any, labels: d
     axis = CALENDAR_WEEK if CALENDAR_WEEK.column in curves.columns else CALENDAR_MONTH
     body = [f"<h2>{t['target']}</h2>", f"<p class='note'>{TARGET_TEXT[lang]['caveat']}</p>"]
     figures = 0
+    programme = settings.programme_value(curves["site_group"], TARGET_CURVES) if settings is not None else None
+    site_group = settings.site_group if settings is not None else "site_group"
     for outcome in dict.fromkeys(curves["outcome"]):
-        body.append(_png(plot_target(curves, str(outcome), axis, lang=lang, labels=labels),
+        body.append(_png(plot_target(curves, str(outcome), axis, site_group, lang=lang, labels=labels,
+                                     programme=programme),
                          outcome_label(str(outcome), lang, labels)))
         figures += 1
     if (out_dir / TARGET_DID).is_file():
@@ -148,7 +152,7 @@ def target_sections(out_dir: str | Path, lang: str, min_cell: int, table_html: A
     labels = {**{o.name: {"label_en": o.label("en"), "label_da": o.label("da")} for o in config.declared_outcomes},
               **(config.analysis.get("labels") or {})}
     if (out_dir / TARGET_CURVES).is_file():
-        parts, n = _target(out_dir, t, min_cell, table_html, labels)
+        parts, n = _target(out_dir, t, min_cell, table_html, labels, getattr(config, "target", None))
         body, sections, figures = body + parts, sections + ["target"], figures + n
     if (out_dir / CURVES).is_file():
         groups = config.curves.groups if getattr(config, "curves", None) is not None else ()

@@ -54,6 +54,7 @@ _KEYS = {"rule", "from", "to", "site_group", "site", "programme", "before", "aft
 TEXT: dict[str, dict[str, str]] = {
     "en": {"title": "Target population over calendar time",
            "gross": "Gross group (entered the target group)", "narrow": "Narrow group (in the target group that period)",
+           "programme_sites": "Programme sites", "other_sites": "Other sites",
            "caveat": "A comparison of groups of sites over time, not a lottery: the difference in differences is "
                      "an effect only if both groups of sites would have changed alike without the programme "
                      "(parallel trends).",
@@ -63,6 +64,7 @@ TEXT: dict[str, dict[str, str]] = {
            "hidden": "{n} cell(s) with fewer than {k} persons (or a share resting on fewer) are suppressed."},
     "da": {"title": "Målgruppe over kalendertid",
            "gross": "Bruttogruppe (indtrådt i målgruppen)", "narrow": "Nettogruppe (i målgruppen i perioden)",
+           "programme_sites": "Indsatsens enheder", "other_sites": "Øvrige enheder",
            "caveat": "En sammenligning af grupper af enheder over tid, ikke en lodtrækning: forskellen i "
                      "forskelle er kun en effekt, hvis begge grupper af enheder ville have udviklet sig ens uden "
                      "indsatsen (parallelle tendenser).",
@@ -436,19 +438,27 @@ class TargetResult:
     def plot(self, outcome: str, *, lang: str = "en") -> Figure:
         """The curves of ``outcome``: gross (left) and narrow (right) group, mean above, persons followed below."""
         return plot_target(self.curves, outcome, self.settings.axis, self.settings.site_group, lang=lang,
-                           labels=self.labels)
+                           labels=self.labels, programme=self.settings.programme_value(self.curves["site_group"],
+                                                                                       "population"))
 
 
 def plot_target(curves: pd.DataFrame, outcome: str, axis: TimeAxis, site_group: str = "site_group", *,
-                lang: str = "en", labels: Mapping[str, Any] | None = None) -> Figure:
+                lang: str = "en", labels: Mapping[str, Any] | None = None, programme: str | None = None) -> Figure:
     """The figure of one outcome from a (controlled) curves table: gross group left, narrow group right, a
-    line per site group; mean above, persons followed below. Suppressed cells are gaps."""
+    line per site group; mean above, persons followed below. Suppressed cells are gaps. With ``programme``
+    (the site group of the programme's sites) the lines are called programme sites and other sites."""
     from trialeval.i18n import outcome as outcome_label
     from trialeval.i18n import value
     fig = Figure(figsize=(11.0, 5.6), layout="constrained")
     axes = fig.subplots(2, 2, sharex=True, height_ratios=[3, 1.4])
     part = curves.loc[curves["outcome"] == outcome]
-    order = [(g, f"{site_group} = {value(str(g), lang)}") for g in sorted(part["site_group"].unique())]
+    def name(g: Any) -> str:
+        group = f"{site_group} = {value(str(g), lang)}"
+        if programme is None:
+            return group
+        return f"{TEXT[lang]['programme_sites' if str(g) == programme else 'other_sites']} ({group})"
+
+    order = [(g, name(g)) for g in sorted(part["site_group"].unique())]
     for j, population in enumerate(POPULATIONS):
         rows = part.loc[part["population"] == population]
         draw_curves(axes[0, j], axes[1, j], rows, "site_group", order, axis, lang)
