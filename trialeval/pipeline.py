@@ -331,7 +331,7 @@ def effects(
     ``<stem>_ratio`` (ratio of the arms' means, delta-method CI) and ``<stem>_positive`` (the mean among
     those with the outcome above zero) beside ``out`` (:mod:`trialeval.effects.ratio`).
     """
-    from trialeval.plots import check_lang
+    from trialeval._figure_options import check_lang
     if lang is not None:
         check_lang(lang)
     if (ratio or among_positive) and (blocks or covariates or cluster or min_weeks):
@@ -369,7 +369,6 @@ def effects(
 def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, lang: str, *,
                   inputs: Sequence[tuple[str, PathLike | None]] = ()) -> tuple[Path, ...]:
     """Write an effects result's exported tables, its settings and (with ``plot``) its figures."""
-    from trialeval.plots import save_figure
     out = Path(out)
     tables = {layout.effects_table(out, part): table for part, table in result.export_tables().items()}
     settings = layout.effects_settings(out)
@@ -380,7 +379,9 @@ def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, l
                   + [("--plot", path) for path in figures], list(inputs))
     written = [write_export(table, path) for path, table in tables.items()]
     written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n", settings))
-    written += [save_figure(fig, path, lang=lang) for path, fig in figures.items()]
+    if figures:
+        from trialeval.plots import save_figure
+        written += [save_figure(fig, path, lang=lang) for path, fig in figures.items()]
     return tuple(written)
 
 
@@ -417,7 +418,7 @@ def effects_from_spells(
             seed=seed, min_cell=min_cell, plot=plot, min_days=min_days, drop_bad_rows=drop_bad_rows,
             min_matched_share=min_matched_share, panel_out=panel_out, workers=workers, progress=progress,
             ratio=ratio, among_positive=among_positive)
-    from trialeval.plots import check_figure_path, check_lang
+    from trialeval._figure_options import check_figure_path, check_lang
     if lang is not None:
         check_lang(lang)
     cfg = _config(config)
