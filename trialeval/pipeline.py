@@ -53,6 +53,7 @@ from trialeval.io import (check_outputs, parse_date, read_ledger, read_populatio
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
 from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
+from trialeval._pipeline_kernel import kernel_effects, kernel_effects_possible
 from trialeval._pipeline_sites import (by_site, effects_by_site, effects_from_spells_by_site, explain,  # noqa: F401
                                       explain_person, site_options)
 
@@ -276,9 +277,9 @@ SUMS_CHUNK_PERSONS = 25_000
 
 def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, drop_bad_rows: bool,
            out: PathLike | None, workers: int | None, progress: Progress, design: Design | None = None,
-           engine: str = "local", scheduler: str | None = None) -> PanelResult:
+           engine: str = "local", scheduler: str | None = None, on_chunk: Any = None) -> PanelResult:
     """The panel with the settings (flat files or a partitioned dataset, on ``engine``); streamed to
-    ``out`` or, without it, not kept."""
+    ``out`` or, without it, not kept (``on_chunk``: see :func:`~trialeval.panel.build_panel`)."""
     return build_panel_engine(
         ledger, spells, settings.extraction_date, engine=engine, scheduler=scheduler,
         weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
@@ -287,7 +288,7 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
         chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS, design=design,
-        declared_outcomes=settings.declared_outcomes,
+        declared_outcomes=settings.declared_outcomes, **({"on_chunk": on_chunk} if on_chunk is not None else {}),
     )
 
 
@@ -442,6 +443,13 @@ def effects_from_spells(
             written += (write_table(result.rejects, rejects),)
         curves, files = _curves_from_sums(result, out, fx, plot, inputs)
         return Step(curves, written + files, fx.lang)
+    if kernel_effects_possible(ledger, spells, fx, panel_out=panel_out, covariates=covariates, cluster=cluster,
+                               band=band, ri=ri, ratio=ratio, among_positive=among_positive):
+        step = kernel_effects(ledger, spells, out, panel_settings, fx, config=config, band=band, plot=plot,
+                              rejects=rejects, drop_bad_rows=drop_bad_rows, workers=workers, progress=progress,
+                              inputs=inputs)
+        if step is not None:
+            return step
     return _effects_via_file(ledger, spells, out, panel_out, panel_settings, config=config, rejects=rejects,
                              drop_bad_rows=drop_bad_rows, workers=workers, progress=progress,
                              options=dict(outcomes=outcomes, blocks=blocks, covariates=covariates,

@@ -67,7 +67,9 @@ def test_options_that_need_rows_go_through_a_temporary_panel(tmp_path, inputs, o
     run("effects", *inputs, "--weeks", "52", *options, "--out", str(out))
     reference = two_commands(tmp_path, inputs, *options)
     for one in out.parent.glob("*.csv"):
-        assert_same_table(one, reference.with_name(one.name), rtol=0)
+        # the summary and the band come from the kernel's chunks, not from the panel file: the same sums,
+        # added in other groups of persons, so equal to rounding (as the default curves from the sums)
+        assert_same_table(one, reference.with_name(one.name), rtol=0 if "--ri" in options else 1e-12)
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]       # temporary panel gone
 
 

@@ -71,6 +71,12 @@ class _Context:
     group_weeks: np.ndarray | None = None   # per group: its persons' observed weeks
     compact: bool = True                    # keep the observed cells (to write or keep the panel)
     lookback: int = 0                       # weeks before the window that rules read (rolling sums)
+    on_chunk: ChunkHook | None = None       # called with each chunk's dense arrays (effects' extra sums)
+
+
+#: ``(ctx, p0, p1, flags, hours_cells, hours)``: a chunk's dense indicator arrays (``persons x weeks``, set
+#: also in weeks a person does not observe) and its ordinary hours by cell, on the chunk's thread.
+ChunkHook = Callable[["_Context", int, int, dict[str, np.ndarray], np.ndarray, np.ndarray], None]
 
 
 class _Store(Protocol):
@@ -140,6 +146,8 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
         kept = week >= ctx.lookback
         hours_cells = hours_cells[kept] // spells.n_weeks * ctx.n_weeks + week[kept] - ctx.lookback
         hours = hours[kept]
+    if ctx.on_chunk is not None:
+        ctx.on_chunk(ctx, p0, p1, flags, hours_cells, hours)
     sums = _chunk_sums(ctx, p0, p1, flags, hours_cells, hours) if ctx.group is not None else None
     if not ctx.compact:
         return _Chunk(p0, p1, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0), sums)

@@ -1,0 +1,237 @@
+"""The streamed effects' sums taken from the panel kernel's chunks, so that no panel file is written.
+
+``trialeval effects --ledger --spells`` with ``--summary-weeks`` or ``--band`` needs more than the
+per-week sums the panel keeps: per arm the moments of each person's mean over weeks 1–K (the summary)
+and each outcome's WᵀW, W the influences of the difference in means summed per person (the band). The
+kernel holds each chunk of persons as dense ``persons x weeks`` arrays, so :class:`KernelStats` takes
+these sums there (:data:`~trialeval.panel.kernel.ChunkHook`) and hands the streamed estimator
+(:func:`trialeval.effects.stream._estimate`) what a pass over the panel file would have given. Chunks are
+added in person order whatever the thread that built them, so the result does not depend on the number
+of workers.
+
+WᵀW from raw products, which add up over chunks before the arm means are known: with ``o_iw`` person i
+observed in week w (in the cohort), ``y_iw`` the value where observed and 0 elsewhere, ``m_wa`` and
+``s_wa = 1/√(n(n−1))`` the arm's week mean and scale (both 0 where fewer than two persons)::
+
+    (WᵀW)_wv = Σ_a s_wa s_va [ Σ_i y_iw y_iv − m_va Σ_i y_iw o_iv − m_wa Σ_i o_iw y_iv + m_wa m_va Σ_i o_iw o_iv ]
+
+summed over the persons i of arm a. The products of 0/1 values are exact in single precision (a chunk's
+sums stay below 2²⁴).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trialeval.effects._stream_pass import FirstPass, PassOptions, WeekCells
+from trialeval.panel import PanelResult
+from trialeval.panel.kernel import ChunkHook, _Context
+from trialeval.stats.moments import CellMoments
+
+_HOURS = "ordinary_hours"
+
+
+class _BandSums:
+    """One outcome's raw products for WᵀW, per arm (control 0, treated 1), over the panel's weeks."""
+
+    def __init__(self, n_weeks: int) -> None:
+        self.yy = np.zeros((2, n_weeks, n_weeks))     # Σ_i y_iw y_iv
+        self.yo = np.zeros((2, n_weeks, n_weeks))     # Σ_i y_iw o_iv
+        self.oo = np.zeros((2, n_weeks, n_weeks))     # Σ_i o_iw o_iv
+
+    def add(self, other: _BandSums) -> None:
+        self.yy += other.yy
+        self.yo += other.yo
+        self.oo += other.oo
+
+    def matrix(self, positions: np.ndarray, n: np.ndarray, mean: np.ndarray) -> np.ndarray:
+        """WᵀW over the panel columns ``positions``; ``n``, ``mean`` per (week, arm) as ``2·week + t``."""
+        nw = len(positions)
+        n2, mean2 = n.reshape(nw, 2), mean.reshape(nw, 2)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            scale = np.where(n2 >= 2, 1.0 / np.sqrt(n2 * (n2 - 1)), 0.0)
+        centre = np.where(n2 >= 2, mean2, 0.0)
+        at = np.ix_(positions, positions)
+        out = np.zeros((nw, nw))
+        for t in (1, 0):
+            c, yo = centre[:, t], self.yo[t][at]
+            m = self.yy[t][at] - yo * c[None, :] - yo.T * c[:, None] + np.outer(c, c) * self.oo[t][at]
+            out += np.outer(scale[:, t], scale[:, t]) * m
+        return out
+
+
+class KernelStats:
+    """What the streamed effects need beyond the panel's per-week sums, gathered from the kernel's chunks.
+
+    Per arm the moments of the person means over weeks 1–K (the summary), per week the ordinary-hours
+    cells that are not 0/1 and per (week, arm) those that are not 0 (the export's disclosure counts), and
+    with ``band`` each outcome's raw products for WᵀW.
+
+    Parameters
+    ----------
+    outcomes
+        The outcomes to gather (None: every outcome of the panel).
+    min_weeks, summary_weeks
+        As :func:`~trialeval.effects.stream.effects_from_file`.
+    band
+        Also gather the band's products.
+    source
+        Name of the panel in messages.
+    """
+
+    def __init__(self, outcomes: Sequence[str] | None, *, min_weeks: int | None, summary_weeks: int | None,
+                 band: bool, source: str) -> None:
+        self.asked = None if outcomes is None else tuple(outcomes)
+        self.min_weeks, self.summary_weeks, self.band, self.source = min_weeks, summary_weeks, band, source
+        self._lock = threading.Lock()
+        self._pending: dict[int, tuple[int, _Part]] = {}
+        self._next = 0
+        self.outcomes: tuple[str, ...] | None = None
+        self.total: _Part | None = None
+        self._t = np.zeros(0, np.int8)
+        self.k_min, self.n_weeks = 1, 0
+
+    def hook(self, arm: np.ndarray) -> ChunkHook:
+        """The kernel's hook, given each person's arm code (0 the programme group) in id order."""
+        self._t = (arm == 0).astype(np.int8)
+        return self._chunk
+
+    def _outcomes(self, present: Sequence[str]) -> tuple[str, ...]:
+        with self._lock:
+            if self.outcomes is None:
+                names = self.asked if self.asked is not None else present
+                self.outcomes = tuple(o for o in names if o in present)
+            return self.outcomes
+
+    def _chunk(self, ctx: _Context, p0: int, p1: int, flags: dict[str, np.ndarray], hours_cells: np.ndarray,
+               hours: np.ndarray) -> None:
+        outcomes = self._outcomes([*flags, _HOURS])
+        self.k_min, self.n_weeks = ctx.k_min, ctx.n_weeks
+        nw, t = ctx.n_weeks, self._t[p0:p1]
+        length = ctx.n_obs[p0:p1].copy()          # observed weeks: the first `length` of the window
+        if self.min_weeks is not None:
+            length[ctx.k_min + length - 1 < self.min_weeks] = 0
+        dense: dict[str, np.ndarray] = {o: flags[o] for o in outcomes if o in flags}
+        part = _Part()
+        if _HOURS in outcomes:
+            h = np.zeros((p1 - p0) * nw)
+            h[hours_cells] = hours
+            dense[_HOURS] = h.reshape(p1 - p0, nw)
+            person, week = hours_cells // nw, hours_cells % nw
+            kept = week < length[person]
+            cell = 2 * week[kept] + t[person[kept]]
+            part.nonzero = np.bincount(cell, minlength=2 * nw).astype(np.float64)
+            part.non01 = np.bincount(week[kept][hours[kept] != 1], minlength=nw)
+        if self.summary_weeks is not None:
+            part.summary = _summary(dense, length, t, ctx.k_min, self.summary_weeks)
+        if self.band:
+            part.band = _band_sums(dense, length, t)
+        with self._lock:
+            self._pending[p0] = (p1, part)
+            while self._next in self._pending:
+                stop, part = self._pending.pop(self._next)
+                self.total = part if self.total is None else self.total + part
+                self._next = stop
+
+    def first_pass(self, built: PanelResult, outcomes: Sequence[str]) -> FirstPass:
+        """Pass 1 of the streamed effects: the panel's per-week sums with the kernel's own sums."""
+        total = self.total or _Part()
+        lo, span = self.k_min, self.n_weeks
+        moments, non01, nonzero = {}, {}, {}
+        rows = np.zeros(span)
+        for o in outcomes:
+            n, mean, ss = built._sums.moments(o, self.min_weeks)        # programme group first
+            arrays = [np.empty(2 * span) for _ in range(3)]
+            for cell, (a, b) in zip(arrays, ((n, 0.0), (mean, np.nan), (ss, 0.0))):
+                cell[1::2], cell[0::2] = a[0], a[1]
+                cell[np.isnan(cell)] = b
+            moments[o] = CellMoments.from_sums(*arrays)
+            rows = arrays[0][0::2] + arrays[0][1::2]
+            if o == _HOURS:
+                non01[o] = total.non01 if total.non01 is not None else np.zeros(span, np.int64)
+                nonzero[o] = total.nonzero if total.nonzero is not None else np.zeros(2 * span)
+            else:
+                non01[o] = np.zeros(span, np.int64)
+                nonzero[o] = np.round(moments[o].n * np.nan_to_num(moments[o].mean))
+        cells = WeekCells(lo, span, rows.astype(np.int64), moments, non01, nonzero)
+        summary = {o: total.summary[o] for o in outcomes} if self.summary_weeks is not None else {}
+        n_all = built._sums.moments(outcomes[0], None)[0] if outcomes else np.zeros((2, 0))
+        arm_rows = np.array([n_all[1].sum(), n_all[0].sum()], dtype=np.int64)      # control, treated
+        return FirstPass(cells, summary, [], int(arm_rows.sum()), arm_rows)
+
+    def band_matrices(self, popts: PassOptions, week_list: np.ndarray, arms: dict[str, CellMoments]
+                      ) -> dict[str, np.ndarray]:
+        """Each outcome's WᵀW over ``week_list``, centred and scaled by the arm moments ``arms``."""
+        positions = np.asarray(week_list, dtype=np.int64) - self.k_min
+        band = self.total.band if self.total is not None else {}
+        return {o: band[o].matrix(positions, arms[o].n, arms[o].mean) for o in popts.outcomes}
+
+
+@dataclass
+class _Part:
+    """A chunk's (or the sum of chunks') own sums; ``+`` adds a later chunk's."""
+
+    summary: dict[str, CellMoments] = field(default_factory=dict)    # arms (control, treated): person means
+    band: dict[str, _BandSums] = field(default_factory=dict)
+    nonzero: np.ndarray | None = None      # ordinary hours: cells 2·week + t with hours > 0
+    non01: np.ndarray | None = None        # ordinary hours: per week, cells with hours other than 0 and 1
+
+    def __add__(self, other: _Part) -> _Part:
+        for o, sums in other.band.items():
+            if o in self.band:
+                self.band[o].add(sums)
+            else:
+                self.band[o] = sums
+        return _Part({o: m + other.summary[o] for o, m in self.summary.items()} or other.summary, self.band,
+                     _plus(self.nonzero, other.nonzero), _plus(self.non01, other.non01))
+
+
+def _plus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return b if a is None else a if b is None else a + b
+
+
+def _summary(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray, k_min: int, K: int
+             ) -> dict[str, CellMoments]:
+    """Per arm (control, treated): moments of the means over weeks 1–K of the persons observed in all."""
+    j0, j1 = 1 - k_min, K - k_min + 1               # window columns [j0, j1)
+    complete = length >= j1
+    out = {}
+    for o, a in dense.items():
+        window = a[complete, max(j0, 0):j1]
+        if a.dtype.kind in "bui":
+            means = window.sum(axis=1, dtype=np.int64) / K
+        else:
+            means = window.sum(axis=1) / K
+        out[o] = CellMoments.from_values(t[complete], means, 2)
+    return out
+
+
+def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) -> dict[str, _BandSums]:
+    """The chunk's raw products for WᵀW per outcome and arm; ``length`` the observed weeks of each person
+    (0 outside the cohort). Matrix products of 0/1 values are exact in single precision (sums < 2²⁴)."""
+    nw = next(iter(dense.values())).shape[1] if dense else 0
+    order = np.argsort(t, kind="stable")                 # control persons, then treated
+    split = int(np.count_nonzero(t == 0))
+    observed = np.arange(nw)[None, :] < length[order][:, None]
+    exact = len(order) < 2**24
+    o32: np.ndarray = observed.astype(np.float32 if exact else np.float64)
+    o64: np.ndarray = observed.astype(np.float64)
+    arms = ((0, slice(0, split)), (1, slice(split, len(order))))
+    oo = np.zeros((2, nw, nw))
+    for arm, rows in arms:
+        oo[arm] = o32[rows].T @ o32[rows]
+    out = {}
+    for o, a in dense.items():
+        flag = exact and a.dtype.kind in "bui"
+        obs = o32 if flag else o64
+        y: np.ndarray = np.multiply(a[order], observed, dtype=obs.dtype)
+        sums = out[o] = _BandSums(nw)
+        sums.oo = oo.copy()
+        for arm, rows in arms:
+            sums.yy[arm] = y[rows].T @ y[rows]
+            sums.yo[arm] = y[rows].T @ obs[rows]
+    return out
