@@ -36,17 +36,22 @@ _HOURS = "ordinary_hours"
 
 
 class _BandSums:
-    """One outcome's raw products for WᵀW, per arm (control 0, treated 1), over the panel's weeks."""
+    """One outcome's raw products for WᵀW, per arm (control 0, treated 1), over the panel's weeks.
+
+    A person observed ``L`` weeks is observed in the first ``L`` columns, so the sums over persons
+    observed in two weeks w and v are those over the persons with ``L > max(w, v)``: per ``L`` the persons
+    and the sums of their rows give them.
+    """
 
     def __init__(self, n_weeks: int) -> None:
-        self.yy = np.zeros((2, n_weeks, n_weeks))     # Σ_i y_iw y_iv
-        self.yo = np.zeros((2, n_weeks, n_weeks))     # Σ_i y_iw o_iv
-        self.oo = np.zeros((2, n_weeks, n_weeks))     # Σ_i o_iw o_iv
+        self.yy = np.zeros((2, n_weeks, n_weeks))             # Σ_i y_iw y_iv
+        self.by_length = np.zeros((2, n_weeks + 1, n_weeks))  # per L: Σ_{L_i = L} y_iw
+        self.persons = np.zeros((2, n_weeks + 1))             # per L: persons with L_i = L
 
     def add(self, other: _BandSums) -> None:
         self.yy += other.yy
-        self.yo += other.yo
-        self.oo += other.oo
+        self.by_length += other.by_length
+        self.persons += other.persons
 
     def matrix(self, positions: np.ndarray, n: np.ndarray, mean: np.ndarray) -> np.ndarray:
         """WᵀW over the panel columns ``positions``; ``n``, ``mean`` per (week, arm) as ``2·week + t``."""
@@ -55,11 +60,14 @@ class _BandSums:
         with np.errstate(invalid="ignore", divide="ignore"):
             scale = np.where(n2 >= 2, 1.0 / np.sqrt(n2 * (n2 - 1)), 0.0)
         centre = np.where(n2 >= 2, mean2, 0.0)
-        at = np.ix_(positions, positions)
+        later = np.maximum.outer(positions, positions)                 # max(w, v) as a panel column
         out = np.zeros((nw, nw))
         for t in (1, 0):
-            c, yo = centre[:, t], self.yo[t][at]
-            m = self.yy[t][at] - yo * c[None, :] - yo.T * c[:, None] + np.outer(c, c) * self.oo[t][at]
+            beyond = self.persons[t][::-1].cumsum()[::-1][1:]          # j: persons with L > j
+            rows = self.by_length[t][::-1].cumsum(axis=0)[::-1][1:]    # j, w: Σ_{L_i > j} y_iw
+            c, yo = centre[:, t], rows[later, positions[:, None]]      # yo[w, v] = Σ_i y_iw o_iv
+            m = (self.yy[t][np.ix_(positions, positions)] - yo * c[None, :] - yo.T * c[:, None]
+                 + np.outer(c, c) * beyond[later])
             out += np.outer(scale[:, t], scale[:, t]) * m
         return out
 
@@ -212,26 +220,24 @@ def _summary(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray, k_
 
 def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) -> dict[str, _BandSums]:
     """The chunk's raw products for WᵀW per outcome and arm; ``length`` the observed weeks of each person
-    (0 outside the cohort). Matrix products of 0/1 values are exact in single precision (sums < 2²⁴)."""
+    (0 outside the cohort). Sums of 0/1 values are exact in single precision (a chunk's stay below 2²⁴)."""
     nw = next(iter(dense.values())).shape[1] if dense else 0
-    order = np.argsort(t, kind="stable")                 # control persons, then treated
-    split = int(np.count_nonzero(t == 0))
+    order = np.lexsort((length, t))                       # by arm (control first), then observed weeks
+    key = t[order].astype(np.int64) * (nw + 1) + length[order]
+    first = np.flatnonzero(np.append(True, key[1:] != key[:-1])) if len(key) else np.zeros(0, np.int64)
+    group_arm, group_length = np.divmod(key[first], nw + 1)
+    persons = np.diff(np.append(first, len(key)))
     observed = np.arange(nw)[None, :] < length[order][:, None]
+    split = int(np.count_nonzero(t == 0))
     exact = len(order) < 2**24
-    o32: np.ndarray = observed.astype(np.float32 if exact else np.float64)
-    o64: np.ndarray = observed.astype(np.float64)
-    arms = ((0, slice(0, split)), (1, slice(split, len(order))))
-    oo = np.zeros((2, nw, nw))
-    for arm, rows in arms:
-        oo[arm] = o32[rows].T @ o32[rows]
     out = {}
     for o, a in dense.items():
-        flag = exact and a.dtype.kind in "bui"
-        obs = o32 if flag else o64
-        y: np.ndarray = np.multiply(a[order], observed, dtype=obs.dtype)
+        y: np.ndarray = np.multiply(a[order], observed,
+                                    dtype=np.float32 if exact and a.dtype.kind in "bui" else np.float64)
         sums = out[o] = _BandSums(nw)
-        sums.oo = oo.copy()
-        for arm, rows in arms:
+        sums.persons[group_arm, group_length] = persons
+        if len(first):
+            sums.by_length[group_arm, group_length] = np.add.reduceat(y, first, axis=0)
+        for arm, rows in ((0, slice(0, split)), (1, slice(split, len(order)))):
             sums.yy[arm] = y[rows].T @ y[rows]
-            sums.yo[arm] = y[rows].T @ obs[rows]
     return out
