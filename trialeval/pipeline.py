@@ -403,8 +403,9 @@ def effects_from_spells(
 
     The default estimator (difference in means, Welch) with ``min_weeks`` and ``weeks`` comes from the
     per-week sums gathered while the panel is built: no long table is made, and none is written unless
-    ``panel_out`` asks for it. Options that need the rows (``blocks``, ``covariates``, ``cluster``,
-    ``band``, ``ri``, ``summary_weeks``, ``hours_week``, also from the config) build the panel to
+    ``panel_out`` asks for it; ``summary_weeks`` and ``band`` alone take their sums from the panel's
+    chunks too (:mod:`trialeval._pipeline_kernel`). Options that need the rows (``blocks``,
+    ``covariates``, ``cluster``, ``ri``, ``hours_week``, also from the config) build the panel to
     ``panel_out`` or else to a temporary Parquet file beside ``out``, deleted afterwards (also on an
     error), and run :func:`effects` on it. The panel has ``weeks`` weeks (else the config's, else
     the default), which are also the weeks reported. With ``drop_bad_rows`` and no ``panel_out`` the

@@ -227,13 +227,16 @@ def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) 
     first = np.flatnonzero(np.append(True, key[1:] != key[:-1])) if len(key) else np.zeros(0, np.int64)
     group_arm, group_length = np.divmod(key[first], nw + 1)
     persons = np.diff(np.append(first, len(key)))
-    observed = np.arange(nw)[None, :] < length[order][:, None]
+    unobserved = np.arange(nw)[None, :] >= length[order][:, None]
+    hidden = bool(unobserved.any())        # weeks outside a person's window, where rules may have set values
     split = int(np.count_nonzero(t == 0))
     exact = len(order) < 2**24
     out = {}
     for o, a in dense.items():
-        y: np.ndarray = np.multiply(a[order], observed,
-                                    dtype=np.float32 if exact and a.dtype.kind in "bui" else np.float64)
+        y: np.ndarray = np.take(a, order, axis=0).astype(
+            np.float32 if exact and a.dtype.kind in "bui" else np.float64, copy=False)
+        if hidden:
+            y[unobserved] = 0
         sums = out[o] = _BandSums(nw)
         sums.persons[group_arm, group_length] = persons
         if len(first):
