@@ -126,9 +126,6 @@ class KernelStats:
         dense: dict[str, np.ndarray] = {o: flags[o] for o in outcomes if o in flags}
         part = _Part()
         if _HOURS in outcomes:
-            h = np.zeros((p1 - p0) * nw)
-            h[hours_cells] = hours
-            dense[_HOURS] = h.reshape(p1 - p0, nw)
             person, week = hours_cells // nw, hours_cells % nw
             kept = week < length[person]
             cell = 2 * week[kept] + t[person[kept]]
@@ -136,6 +133,13 @@ class KernelStats:
             part.non01 = np.bincount(week[kept][hours[kept] != 1], minlength=nw)
         if self.summary_weeks is not None:
             part.summary = _summary(dense, length, t, ctx.k_min, self.summary_weeks)
+            if _HOURS in outcomes:           # from the hours' cells (no dense array needed)
+                part.summary[_HOURS] = _hours_summary(hours_cells, hours, nw, length, t, ctx.k_min,
+                                                      self.summary_weeks)
+        if _HOURS in outcomes and self.band:
+            h = np.zeros((p1 - p0) * nw)
+            h[hours_cells] = hours
+            dense[_HOURS] = h.reshape(p1 - p0, nw)
         if self.band:
             part.band = _band_sums(dense, length, t)
         with self._lock:
@@ -210,12 +214,25 @@ def _summary(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray, k_
     out = {}
     for o, a in dense.items():
         window = a[complete, max(j0, 0):j1]
-        if a.dtype.kind in "bui":
+        if a.dtype == bool:
+            means = np.count_nonzero(window, axis=1) / K
+        elif a.dtype.kind in "ui":
             means = window.sum(axis=1, dtype=np.int64) / K
         else:
             means = window.sum(axis=1) / K
         out[o] = CellMoments.from_values(t[complete], means, 2)
     return out
+
+
+def _hours_summary(cells: np.ndarray, hours: np.ndarray, nw: int, length: np.ndarray, t: np.ndarray,
+                   k_min: int, K: int) -> CellMoments:
+    """:func:`_summary` of ordinary hours from the chunk's cells with hours (the other cells are 0)."""
+    j0, j1 = 1 - k_min, K - k_min + 1
+    complete = length >= j1
+    person, week = cells // nw, cells % nw
+    inside = (week >= j0) & (week < j1)
+    sums = np.bincount(person[inside], weights=hours[inside], minlength=len(length))
+    return CellMoments.from_values(t[complete], sums[complete] / K, 2)
 
 
 def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) -> dict[str, _BandSums]:
