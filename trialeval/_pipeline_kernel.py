@@ -39,18 +39,17 @@ def kernel_effects(ledger: PathLike, spells: PathLike, out: Path, panel_settings
                    inputs: list[tuple[str, PathLike | None]]) -> Step[EffectsResult] | None:
     """Build the panel (not kept) with the kernel's sums, estimate and write; None when the outcomes asked
     for are not all in the panel (the caller then takes the panel file's path, which names the problem)."""
+    from threadpoolctl import threadpool_limits
+
     from trialeval.effects._kernel_stats import KernelStats
-    from trialeval.pipeline import Step, _build, _config, _design, _outcome_list, write_effects
     from trialeval.io import write_table
+    from trialeval.panel.kernel import default_workers
+    from trialeval.pipeline import Step, _build, _config, _design, _outcome_list, write_effects
 
     cfg = _config(config)
     source = str(spells)
     stats = KernelStats(fx.outcomes, min_weeks=fx.min_weeks, summary_weeks=fx.summary_weeks, band=band,
                         source=source)
-    from threadpoolctl import threadpool_limits
-
-    from trialeval.panel.kernel import default_workers
-
     # the band's matrix products run on the kernel's threads: one BLAS thread each while several run
     with threadpool_limits(1 if (workers or default_workers()) > 1 else None, user_api="blas"):
         built = _build(ledger, spells, panel_settings, drop_bad_rows=drop_bad_rows, out=None, workers=workers,
