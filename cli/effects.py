@@ -86,9 +86,9 @@ def effects_command(
     effects_<outcome>.png and .pdf (and effects_hours.png/.pdf with --hours-week).
 
     With --ledger and --spells instead of --panel the panel is built on the way and the curves come
-    from the sums gathered while it is built, without writing it (unless --panel-out); options that
-    need the rows (--blocks, --covariates, --cluster, --band, --ri, --summary-weeks, --hours-week)
-    build it to a temporary file first.
+    from the sums gathered while it is built, without writing it (unless --panel-out), also with
+    --summary-weeks and --band; options that need the rows (--blocks, --covariates, --cluster, --ri,
+    --hours-week) build it to a temporary file first.
 
     Example: trialeval effects --panel panel.parquet --config trial.toml --band --summary-weeks 26
     --out effects.csv --plot effects.png

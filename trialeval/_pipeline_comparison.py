@@ -44,7 +44,7 @@ def effects_comparison(
     from trialeval.effects import effects as estimate_effects
     from trialeval.io import check_outputs, read_table
     from trialeval.pipeline import Step, _config, _design, write_effects
-    from trialeval.plots import check_lang
+    from trialeval._figure_options import check_lang
 
     if did and baseline is None:
         raise OptionError("--did needs --baseline P (the baseline is the mean of periods -P..-1)", option="--baseline")

@@ -370,7 +370,7 @@ class TrialConfig:
                 for w in analysis["report_weeks"]), f"whole weeks from 1 to {MAX_WEEKS}", where=where,
                 error=ConfigError)
         if "lang" in analysis:
-            from trialeval.plots import check_lang
+            from trialeval._figure_options import check_lang
 
             try:
                 check_lang(analysis["lang"], f"{source}: [analysis] lang")

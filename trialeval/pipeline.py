@@ -54,6 +54,7 @@ from trialeval.io import (check_outputs, parse_date, read_ledger, read_populatio
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
 from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
+from trialeval._pipeline_kernel import kernel_effects, kernel_effects_possible
 from trialeval._pipeline_sites import (by_site, effects_by_site, effects_from_spells_by_site, explain,  # noqa: F401
                                       explain_person, site_options)
 from trialeval._pipeline_target import curves as curves, target as target  # noqa: F401
@@ -282,9 +283,9 @@ SUMS_CHUNK_PERSONS = 25_000
 
 def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, drop_bad_rows: bool,
            out: PathLike | None, workers: int | None, progress: Progress, design: Design | None = None,
-           engine: str = "local", scheduler: str | None = None) -> PanelResult:
+           engine: str = "local", scheduler: str | None = None, on_chunk: Any = None) -> PanelResult:
     """The panel with the settings (flat files or a partitioned dataset, on ``engine``); streamed to
-    ``out`` or, without it, not kept."""
+    ``out`` or, without it, not kept (``on_chunk``: see :func:`~trialeval.panel.build_panel`)."""
     return build_panel_engine(
         ledger, spells, settings.extraction_date, engine=engine, scheduler=scheduler,
         weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
@@ -294,7 +295,8 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
         chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS, design=design,
         declared_outcomes=settings.declared_outcomes, axis=settings.axis,
-        **{k: v for k, v in (("period_from", settings.period_from), ("period_to", settings.period_to)) if v},
+        **{k: v for k, v in (("period_from", settings.period_from), ("period_to", settings.period_to),
+                             ("on_chunk", on_chunk)) if v is not None},
     )
 
 
@@ -338,7 +340,7 @@ def effects(
     ``<stem>_ratio`` (ratio of the arms' means, delta-method CI) and ``<stem>_positive`` (the mean among
     those with the outcome above zero) beside ``out`` (:mod:`trialeval.effects.ratio`).
     """
-    from trialeval.plots import check_lang
+    from trialeval._figure_options import check_lang
     if lang is not None:
         check_lang(lang)
     if (ratio or among_positive) and (blocks or covariates or cluster or min_weeks):
@@ -376,7 +378,6 @@ def effects(
 def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, lang: str, *,
                   inputs: Sequence[tuple[str, PathLike | None]] = ()) -> tuple[Path, ...]:
     """Write an effects result's exported tables, its settings and (with ``plot``) its figures."""
-    from trialeval.plots import save_figure
     out = Path(out)
     tables = {layout.effects_table(out, part): table for part, table in result.export_tables().items()}
     settings = layout.effects_settings(out)
@@ -387,7 +388,9 @@ def write_effects(result: EffectsResult, out: PathLike, plot: PathLike | None, l
                   + [("--plot", path) for path in figures], list(inputs))
     written = [write_export(table, path) for path, table in tables.items()]
     written.append(write_text(json.dumps(result.provenance(), indent=2) + "\n", settings))
-    written += [save_figure(fig, path, lang=lang) for path, fig in figures.items()]
+    if figures:
+        from trialeval.plots import save_figure
+        written += [save_figure(fig, path, lang=lang) for path, fig in figures.items()]
     return tuple(written)
 
 
@@ -409,8 +412,9 @@ def effects_from_spells(
 
     The default estimator (difference in means, Welch) with ``min_weeks`` and ``weeks`` comes from the
     per-week sums gathered while the panel is built: no long table is made, and none is written unless
-    ``panel_out`` asks for it. Options that need the rows (``blocks``, ``covariates``, ``cluster``,
-    ``band``, ``ri``, ``summary_weeks``, ``hours_week``, also from the config) build the panel to
+    ``panel_out`` asks for it; ``summary_weeks`` and ``band`` alone take their sums from the panel's
+    chunks too (:mod:`trialeval._pipeline_kernel`). Options that need the rows (``blocks``,
+    ``covariates``, ``cluster``, ``ri``, ``hours_week``, also from the config) build the panel to
     ``panel_out`` or else to a temporary Parquet file beside ``out``, deleted afterwards (also on an
     error), and run :func:`effects` on it. The panel has ``weeks`` weeks (else the config's, else
     the default), which are also the weeks reported. With ``drop_bad_rows`` and no ``panel_out`` the
@@ -429,7 +433,7 @@ def effects_from_spells(
             seed=seed, min_cell=min_cell, plot=plot, min_days=min_days, drop_bad_rows=drop_bad_rows,
             min_matched_share=min_matched_share, panel_out=panel_out, workers=workers, progress=progress,
             ratio=ratio, among_positive=among_positive)
-    from trialeval.plots import check_figure_path, check_lang
+    from trialeval._figure_options import check_figure_path, check_lang
     if lang is not None:
         check_lang(lang)
     cfg = _config(config)
@@ -453,6 +457,13 @@ def effects_from_spells(
             written += (write_table(result.rejects, rejects),)
         curves, files = _curves_from_sums(result, out, fx, plot, inputs)
         return Step(curves, written + files, fx.lang)
+    if kernel_effects_possible(ledger, spells, fx, panel_out=panel_out, covariates=covariates, cluster=cluster,
+                               band=band, ri=ri, ratio=ratio, among_positive=among_positive):
+        step = kernel_effects(ledger, spells, out, panel_settings, fx, config=config, band=band, plot=plot,
+                              rejects=rejects, drop_bad_rows=drop_bad_rows, workers=workers, progress=progress,
+                              inputs=inputs)
+        if step is not None:
+            return step
     return _effects_via_file(ledger, spells, out, panel_out, panel_settings, config=config, rejects=rejects,
                              drop_bad_rows=drop_bad_rows, workers=workers, progress=progress,
                              options=dict(outcomes=outcomes, blocks=blocks, covariates=covariates,

@@ -18,6 +18,7 @@ from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 from matplotlib.ticker import FuncFormatter
 
+from trialeval._figure_options import FIGURE_SUFFIXES, LANGUAGES, check_figure_path, check_lang  # noqa: F401
 from trialeval.disclosure import few_persons, share_disclosive, small_count
 from trialeval.formatting import number, tick_formatter
 from trialeval.io import atomic_write
@@ -29,28 +30,6 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
         return ax.figure, ax  # type: ignore[return-value]
     fig = Figure(figsize=size, layout="constrained")
     return fig, fig.add_subplot()
-
-
-#: Figure files trialeval writes, by extension.
-FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
-
-
-def check_figure_path(path: str | os.PathLike[str], what: str = "--plot") -> Path:
-    """A figure's path must end in ``.png``, ``.pdf`` or ``.svg``; checked before anything is written.
-
-    Examples
-    --------
-    >>> check_figure_path("costs.txt")
-    Traceback (most recent call last):
-    ...
-    trialeval.exceptions.InputDataError: --plot: 'costs.txt' is not a figure file; use .png, .pdf or .svg
-    """
-    path = Path(path)
-    if path.suffix.lower() not in FIGURE_SUFFIXES:
-        from trialeval.exceptions import InputDataError
-
-        raise InputDataError(f"{what}: '{path}' is not a figure file; use .png, .pdf or .svg")
-    return path
 
 
 def save_figure(fig: Figure, path: str | os.PathLike[str], *, dpi: int = 150, lang: str | None = None) -> Path:
@@ -210,29 +189,6 @@ _OUTCOME_NAMES = {
            "reached_13_weeks_same_workplace": "Andel der har nået 13 uger på samme arbejdsplads",
            "self_supporting": "Andel selvforsørgende"},
 }
-
-
-#: Languages of figures, reports and console text.
-LANGUAGES = ("en", "da")
-
-
-def check_lang(lang: object, what: str = "--lang") -> str:
-    """Check a language code before anything is drawn or written.
-
-    Examples
-    --------
-    >>> check_lang("da")
-    'da'
-    >>> check_lang("de")
-    Traceback (most recent call last):
-    ...
-    trialeval.exceptions.InputDataError: --lang: unknown language 'de'; known languages: en, da
-    """
-    if lang not in LANGUAGES:
-        from trialeval.exceptions import InputDataError
-
-        raise InputDataError(f"{what}: unknown language {lang!r}; known languages: {', '.join(LANGUAGES)}")
-    return str(lang)
 
 
 def _text(lang: str, groups: Sequence[str] = ("treatment", "control")) -> dict[str, str]:

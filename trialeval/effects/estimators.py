@@ -26,7 +26,6 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
-import scipy.linalg
 
 from trialeval.effects._inputs import _covariate_matrix
 from trialeval.exceptions import TrialevalWarning
@@ -372,6 +371,8 @@ def _lin_week(tk: np.ndarray, yk: np.ndarray, Zk: np.ndarray, names: np.ndarray
     # combination of 1, t and Zc): leave it out, as lm_lin's aliased column.
     both = (np.ptp(Zk[treated], axis=0) > 0) & (np.ptp(Zk[~treated], axis=0) > 0)
     X = np.column_stack([np.ones(n), tk, Zc, tk[:, None] * Zc[:, both]])
+    import scipy.linalg            # here: the default estimator does not need it at start-up
+
     Q, R, piv = scipy.linalg.qr(X, mode="economic", pivoting=True)
     diag = np.abs(np.diag(R))
     rank = int(np.sum(diag > 1e-7 * diag[0]))

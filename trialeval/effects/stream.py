@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -227,6 +227,13 @@ def _checked_outcomes(panel: PanelFile, outcomes: str | Sequence[str] | None, op
     return outcomes_l
 
 
+class _BandSource(Protocol):
+    """What gives the band's WᵀW: a second pass over the file, or the panel kernel's sums."""
+
+    def band_matrices(self, popts: PassOptions, week_list: np.ndarray, arms: dict[str, CellMoments]
+                      ) -> dict[str, np.ndarray]: ...
+
+
 class _Scan:
     """One pass over the file: each batch's whole persons at once, the edge persons stitched at the end."""
 
@@ -239,6 +246,13 @@ class _Scan:
     def _block(self, table: pa.Table, rows: int | np.ndarray, code: np.ndarray) -> Block:
         return to_block(table, rows, code, self.value_columns, self.panel.source, period=self.columns[2],
                         groups=self.panel.groups)
+
+    def band_matrices(self, popts: PassOptions, week_list: np.ndarray, arms: dict[str, CellMoments]
+                      ) -> dict[str, np.ndarray]:
+        """Pass 2: each outcome's WᵀW over ``week_list`` (W the influences summed per person)."""
+        nw = len(week_list)
+        start = {o: np.zeros((nw, nw)) for o in popts.outcomes}
+        return self.reduce(lambda b: _Sums(band_pass(b, popts, week_list, arms)), _Sums(start)).sums
 
     def reduce(self, fn: Callable[[Block], R], start: R) -> R:
         """``start + fn(block) + …`` over the file's blocks in file order (``R`` supports ``+``)."""
@@ -296,7 +310,7 @@ def _reported_cells(first: FirstPass, outcome: str, week_list: np.ndarray) -> tu
 
 
 def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
-              scan: _Scan, popts: PassOptions, gen: np.random.Generator) -> EffectsResult:
+              scan: _BandSource, popts: PassOptions, gen: np.random.Generator) -> EffectsResult:
     """Estimates, band, summary and hours distribution from pass 1 (and the band's pass 2)."""
     cells = first.cells
     present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
@@ -329,12 +343,10 @@ def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int 
 
 
 def _add_band(per_outcome: list[_OutcomeResult], estimates: list[WeekEstimate], outcomes: list[str],
-              opts: _Options, scan: _Scan, popts: PassOptions, week_list: np.ndarray,
+              opts: _Options, scan: _BandSource, popts: PassOptions, week_list: np.ndarray,
               arms: dict[str, CellMoments], gen: np.random.Generator) -> None:
     """Pass 2: WᵀW per outcome, then the sup-t band of each outcome (draws in outcome order, as in memory)."""
-    nw = len(week_list)
-    start = {o: np.zeros((nw, nw)) for o in outcomes}
-    S = scan.reduce(lambda b: _Sums(band_pass(b, popts, week_list, arms)), _Sums(start)).sums
+    S = scan.band_matrices(popts, week_list, arms)
     for res, est, outcome in zip(per_outcome, estimates, outcomes):
         crit, ok = _sup_t_gaussian(S[outcome], opts.alpha, gen, opts.band_draws)
         se = res.frame["se"].to_numpy()

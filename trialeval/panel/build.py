@@ -36,7 +36,7 @@ from trialeval.io import (
     write_table,
 )
 from trialeval.panel._memory import _check_kept_memory, _release_memory
-from trialeval.panel.kernel import _Context, _run_chunks, default_workers
+from trialeval.panel.kernel import ChunkHook, _Context, _run_chunks, default_workers
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
 from trialeval.outcomes import DeclaredOutcome, check_declared
 from trialeval.panel.rules import _counted_in_weeks, _flag_outcomes, _rules_for
@@ -89,6 +89,7 @@ def build_panel(
     declared_outcomes: Sequence[DeclaredOutcome] = (),
     period_from: Any = None,
     period_to: Any = None,
+    on_chunk: Callable[[np.ndarray], ChunkHook] | None = None,
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -163,6 +164,10 @@ def build_panel(
     workers
         Threads that build chunks of persons at once (default: every core); the result is the same
         whatever their number.
+    on_chunk
+        Optional ``on_chunk(arm) -> hook``: the hook (:data:`~trialeval.panel.kernel.ChunkHook`) is called
+        with every chunk's dense arrays, for sums the panel does not keep (flat files only; ``arm`` per
+        person in id order, 0 the programme group).
 
     Returns
     -------
@@ -263,7 +268,8 @@ def build_panel(
                    n_weeks=n_weeks, min_days=min_days, period_days=7,
                    rules=_rules_for(flag_outcomes, len(extras), declared_outcomes, types), group=group,
                    group_weeks=group_weeks, compact=out is not None or keep_panel, lookback=lookback,
-                   months=window.months, week_rules=_counted_in_weeks(flag_outcomes, declared_outcomes))
+                   months=window.months, week_rules=_counted_in_weeks(flag_outcomes, declared_outcomes),
+                   on_chunk=on_chunk(persons.arm) if on_chunk is not None else None)
     with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
         _run_chunks(ctx, sp, store, chunk_persons, progress, workers)
 

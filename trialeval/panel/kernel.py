@@ -74,6 +74,12 @@ class _Context:
     lookback: int = 0                       # weeks before the window that rules read (rolling sums)
     months: bool = False                    # periods are months from each person's v (see _month_outcomes)
     week_rules: frozenset[str] = frozenset()    # outcomes counted in weeks whatever the periods
+    on_chunk: ChunkHook | None = None       # called with each chunk's dense arrays (effects' extra sums)
+
+
+#: ``(ctx, p0, p1, flags, hours_cells, hours)``: a chunk's dense indicator arrays (``persons x weeks``, set
+#: also in weeks a person does not observe) and its ordinary hours by cell, on the chunk's thread.
+ChunkHook = Callable[["_Context", int, int, dict[str, np.ndarray], np.ndarray, np.ndarray], None]
 
 
 class _Store(Protocol):
@@ -134,6 +140,8 @@ def _build_chunk(ctx: _Context, p0: int, p1: int, sp: _Spells, rows: slice, hour
     """
     outcomes = _month_outcomes if ctx.months else _week_outcomes
     flags, hours_cells, hours = outcomes(ctx, p0, p1, sp, rows, hours_rows)
+    if ctx.on_chunk is not None:
+        ctx.on_chunk(ctx, p0, p1, flags, hours_cells, hours)
     sums = _chunk_sums(ctx, p0, p1, flags, hours_cells, hours) if ctx.group is not None else None
     if not ctx.compact:
         return _Chunk(p0, p1, np.zeros(0, np.uint8), np.zeros(0, np.int32), np.zeros(0), sums)

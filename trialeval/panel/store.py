@@ -9,7 +9,7 @@ chunk as it is built, adds it to the running sums, and writes it (``out=``), kee
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,8 +116,10 @@ class _PanelStore:
 
     def __enter__(self) -> _PanelStore:
         if self._out is not None:
-            self._write = self._stack.enter_context(_panel_writer(self._layout.table, self._layout.n_obs,
-                                                                  self._out))
+            layout = self._layout
+            self._write = self._stack.enter_context(_panel_writer(
+                layout.table, layout.n_obs, self._out,
+                required=("person_id", "arm", layout.period_column, *layout.outcomes)))
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -137,8 +139,12 @@ class _PanelStore:
 
 
 @contextlib.contextmanager
-def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path) -> Iterator[Callable[[_Chunk], None]]:
+def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Sequence[str] = ()
+                  ) -> Iterator[Callable[[_Chunk], None]]:
     """Open ``path`` (.parquet or .csv) under a temporary name and yield ``write(chunk)``.
+
+    ``required`` are columns that never hold a missing value: Parquet stores them without definition
+    levels, which makes writing them about a third cheaper (readers see the same values and types).
 
     ``table`` expands a chunk (or persons ``[start, stop)`` of it) into rows and ``n_obs`` are the
     observed weeks per person. The file gets its final name only when the block completes. A chunk is
@@ -149,13 +155,15 @@ def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path) -> Iterator[
     with atomic_write(path) as tmp:
         if path.suffix.lower() == ".parquet":
             schema = table(_NO_CHUNK).schema
+            schema = pa.schema([f.with_nullable(f.name not in required) for f in schema], metadata=schema.metadata)
             with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer, \
                     ThreadPoolExecutor(max_workers=1) as pool:
                 pending: list[Any] = []
 
                 def write_chunk(chunk: _Chunk) -> None:
                     for part in _split_rows(table, n_obs, chunk):
-                        writer.write_table(part, row_group_size=max(part.num_rows, 1))
+                        writer.write_table(pa.Table.from_arrays(part.columns, schema=schema),
+                                           row_group_size=max(part.num_rows, 1))
 
                 def write(chunk: _Chunk) -> None:
                     if pending:

@@ -1,0 +1,33 @@
+"""The band's products taken from the panel kernel's chunks give the influences' cross product WᵀW
+(the command-line tests in ``tests/cli/test_effects_from_spells.py`` compare the whole path with the panel
+file's)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from trialeval.effects._kernel_stats import _band_sums
+
+
+def test_band_products_give_the_influences_cross_product():
+    rng = np.random.default_rng(7)
+    p, nw = 60, 9
+    flag = rng.random((p, nw)) < 0.3
+    hours = np.where(rng.random((p, nw)) < 0.4, rng.uniform(1, 37, (p, nw)), 0.0)
+    length = rng.integers(0, nw + 1, p)
+    t = (rng.random(p) < 0.5).astype(np.int8)
+    sums = _band_sums({"flag": flag, "hours": hours}, length, t)
+    observed = np.arange(nw)[None, :] < length[:, None]
+    weeks = np.array([1, 2, 4, 5, 8])
+    for name, y in (("flag", flag.astype(float)), ("hours", hours)):
+        n = np.zeros(2 * len(weeks))
+        mean = np.full(2 * len(weeks), np.nan)
+        W = np.zeros((p, len(weeks)))                  # each person's influences, written out
+        for k, w in enumerate(weeks):
+            for arm in (0, 1):
+                rows = observed[:, w] & (t == arm)
+                n[2 * k + arm] = rows.sum()
+                if rows.sum() >= 2:
+                    mean[2 * k + arm] = y[rows, w].mean()
+                    W[rows, k] = (y[rows, w] - mean[2 * k + arm]) / np.sqrt(rows.sum() * (rows.sum() - 1))
+        np.testing.assert_allclose(sums[name].matrix(weeks, n, mean), W.T @ W, rtol=1e-12, atol=1e-15)
