@@ -315,3 +315,21 @@ def band_pass(block: Block, opts: PassOptions, week_list: np.ndarray, arms: dict
             W[rows] *= scale[:, arm]
         out[o] = W.T @ W
     return out
+
+
+def reported_cells(first: FirstPass, outcome: str, week_list: np.ndarray) -> tuple[CellMoments, np.ndarray,
+                                                                                       np.ndarray]:
+    """The (week, arm) cells of the reported weeks: moments, values other than 0/1, non-zero counts."""
+    cells = first.cells
+    idx = week_list - cells.lo
+    inside = (idx >= 0) & (idx < cells.span)
+    cell = np.stack([2 * idx, 2 * idx + 1], axis=1).ravel()
+    ok = np.repeat(inside, 2)
+    safe = np.where(ok, cell, 0)
+    m = cells.moments[outcome]
+    n = np.where(ok, m.n[safe] if len(m.n) else 0.0, 0.0)
+    mean = np.where(ok, m.mean[safe] if len(m.n) else np.nan, np.nan)
+    m2 = np.where(ok, m.m2[safe] if len(m.n) else 0.0, 0.0)
+    non01 = np.where(inside, cells.non01[outcome][np.where(inside, idx, 0)] if cells.span else 0, 0)
+    nonzero = np.where(ok, cells.nonzero[outcome][safe] if cells.span else 0.0, 0.0)
+    return CellMoments.from_sums(n, mean, m2), non01, nonzero

@@ -1,0 +1,133 @@
+"""The streamed estimates of the blocked and clustered designs, from pass 1 and the grouped cells.
+
+:func:`estimate_grouped` turns what pass 1 gathered (:class:`~trialeval.effects._stream_pass.FirstPass`
+and :class:`~trialeval.effects._stream_groups.GroupCells`) into the result that
+:func:`~trialeval.effects.effects` gives on the whole file: the effect table, the dropped-blocks table
+(with its warning), the Gaussian band, the summary and the hours distribution. The estimates come from
+the functions the in-memory estimators call (``blocked_from_moments``, ``cr2_from_sums``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from trialeval.effects._inputs import _week_list
+from trialeval.effects._stream_groups import (
+    BandInputs,
+    GroupCells,
+    blocked_band_pass,
+    check_groups,
+    cluster_band_matrix,
+    cluster_sums,
+    relabel,
+    typed_labels,
+)
+from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, reported_cells
+from trialeval.effects._stream_read import Block
+from trialeval.effects._tables import effect_frame
+from trialeval.effects.api import _band_limits, _dropped_blocks, _Options, _outcome_dropped, _OutcomeResult, _result
+from trialeval.effects.estimators import ESTIMATORS, WeekEstimate, blocked_from_moments, cr2_from_sums
+from trialeval.effects.hours import hours_distribution
+from trialeval.effects.inference import _sup_t_gaussian
+from trialeval.effects.results import EffectsResult, HoursDistributionResult
+from trialeval.effects.summary import summary_from_person_means
+from trialeval.exceptions import EstimationError
+from trialeval.io import ARMS
+from trialeval.stats.moments import CellMoments
+
+
+class _Scanner(Protocol):
+    def reduce(self, fn: Callable[[Block], Any], start: Any) -> Any: ...
+
+
+def estimate_grouped(first: FirstPass, groups: GroupCells, outcomes: list[str], opts: _Options,
+                     weeks: int | Sequence[int] | None, scan: _Scanner, popts: PassOptions,
+                     gen: np.random.Generator, csv: bool) -> EffectsResult:
+    """The blocked (``opts.blocks``) or clustered (``opts.cluster``) result from the passes' sums."""
+    cells = first.cells
+    present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
+    week_list = _week_list(present, weeks, opts.min_weeks, opts.source)
+    column = opts.blocks or opts.cluster
+    assert column is not None
+    read_as = groups.labels
+    names, rank = typed_labels(read_as, csv)
+    groups = relabel(groups, rank)
+    check_groups(groups, column, "blocks" if opts.blocks else "cluster", opts.source, bool(opts.cluster), names)
+    estimator = ESTIMATORS["blocked" if opts.blocks else "cr2"]
+    nw, L = len(week_list), len(names)
+    per_outcome, estimates = [], []
+    band_sums: dict[str, np.ndarray] = {}
+    band_in = BandInputs(read_as, rank)
+    for outcome in outcomes:
+        arms, non01, nonzero = reported_cells(first, outcome, week_list)
+        if arms.n.sum() == 0:
+            raise EstimationError(f"{opts.source}: outcome '{outcome}' has no values in the reported weeks")
+        m, nz = groups.week_major(outcome, week_list)
+        if opts.blocks:
+            est, share = blocked_from_moments(m, nw, names, np.zeros(0, np.int64))
+            valid = np.repeat((m.n[0::2] >= 2) & (m.n[1::2] >= 2), 2)
+            nonzero = np.where(valid, nz, 0.0).reshape(nw, L, 2).sum(axis=1).ravel()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                band_in.centre[outcome] = m.mean
+                band_in.scale[outcome] = (np.where(valid & (m.n >= 2), 1.0 / np.sqrt(m.n * (m.n - 1)), 0.0)
+                                          * np.repeat(share, 2))
+        else:
+            est, band_sums[outcome] = _cluster_estimate(m, arms)
+        res = _OutcomeResult(frame=effect_frame(outcome, week_list, est, opts.alpha, opts.axis.column),
+                             indicator=bool(non01.sum() == 0))
+        if not res.indicator:
+            res.nonzero = pd.DataFrame({"outcome": outcome, opts.axis.column: week_list,
+                                        "nonzero_treatment": nonzero[1::2], "nonzero_control": nonzero[0::2]})
+        res.dropped = _outcome_dropped(est, outcome, week_list, opts)
+        per_outcome.append(res)
+        estimates.append(est)
+    if opts.band:
+        if opts.blocks:
+            start = {o: np.zeros((nw, nw)) for o in outcomes}
+            band_sums = scan.reduce(lambda b: _Sums(blocked_band_pass(
+                b, column, popts.outcomes, cohort_rows(b, popts.min_weeks), week_list, band_in)), _Sums(start)).sums
+        for res, est, outcome in zip(per_outcome, estimates, outcomes):
+            crit, ok = _sup_t_gaussian(band_sums[outcome], opts.alpha, gen, opts.band_draws)
+            res.frame["band_low"], res.frame["band_high"], res.band = _band_limits(
+                est, res.frame["se"].to_numpy(), crit, ok, outcome, opts)
+    table = pd.concat([o.frame for o in per_outcome], ignore_index=True)
+    dropped = _dropped_blocks(per_outcome, opts, stacklevel=5) if opts.blocks else None
+    summary = (summary_from_person_means(first.summary, opts.summary_weeks, opts.alpha, opts.source)
+               if opts.summary_weeks is not None else None)
+    hours = _hours(first, opts) if opts.hours_week is not None else None
+    return _result(table, estimator.describe(column), outcomes, per_outcome, opts, week_list, dropped, summary,
+                   hours)
+
+
+def _cluster_estimate(m: CellMoments, arms: CellMoments) -> tuple[WeekEstimate, np.ndarray]:
+    """CR2 per week from the (week, cluster, arm) cells, and the band's WᵀW (clusters are its unit)."""
+    control, treated = arms[0::2], arms[1::2]
+    n1, n0, m1, m0 = treated.n, control.n, treated.mean, control.mean
+    ng, E, tg = cluster_sums(m, arms)
+    var, df, c2, ok = cr2_from_sums(ng, E, tg, n1, n0)
+    S = cluster_band_matrix(ng, E, tg, c2, ok, n1, n0)
+    return WeekEstimate(n1, n0, m1, m0, m1 - m0, var, df, None, np.zeros(0, np.int64)), S
+
+
+class _Sums:
+    """Per-outcome matrices that add up with ``+``."""
+
+    def __init__(self, sums: dict[str, np.ndarray]) -> None:
+        self.sums = sums
+
+    def __add__(self, other: _Sums) -> _Sums:
+        return _Sums({k: v + other.sums[k] for k, v in self.sums.items()})
+
+
+def _hours(first: FirstPass, opts: _Options) -> HoursDistributionResult:
+    """The hours distribution from the rows of the hours week (one small column per arm)."""
+    t = np.concatenate([p[0] for p in first.hours]) if first.hours else np.zeros(0, np.int8)
+    h = np.concatenate([p[1] for p in first.hours]) if first.hours else np.zeros(0)
+    frame = pd.DataFrame({"person_id": "", "arm": np.asarray(ARMS)[np.where(t == 1, 0, 1)],
+                          opts.axis.column: opts.hours_week, "ordinary_hours": h})
+    return hours_distribution(frame, week=opts.hours_week or 0, min_cell=opts.min_cell, source=opts.source,
+                              axis=opts.axis)
