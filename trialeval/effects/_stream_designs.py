@@ -30,7 +30,26 @@ from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, 
 from trialeval.effects._stream_read import Block
 from trialeval.effects._tables import effect_frame
 from trialeval.effects.api import _band_limits, _dropped_blocks, _Options, _outcome_dropped, _OutcomeResult, _result
-from trialeval.effects.estimators import ESTIMATORS, WeekEstimate, blocked_from_moments, cr2_from_sums
+from trialeval.effects._stream_lin import (
+    LeverageSums,
+    WeekFit,
+    comoments,
+    covariate_pass,
+    empty_comoments,
+    empty_scan,
+    fit_week,
+    leverage_rows,
+    spec_from_scan,
+)
+from trialeval.effects.estimators import (
+    ESTIMATORS,
+    WeekData,
+    WeekEstimate,
+    _warn_aliased,
+    blocked_from_moments,
+    cr2_from_sums,
+    welch,
+)
 from trialeval.effects.hours import hours_distribution
 from trialeval.effects.inference import _sup_t_gaussian
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
@@ -131,3 +150,129 @@ def _hours(first: FirstPass, opts: _Options) -> HoursDistributionResult:
                           opts.axis.column: opts.hours_week, "ordinary_hours": h})
     return hours_distribution(frame, week=opts.hours_week or 0, min_cell=opts.min_cell, source=opts.source,
                               axis=opts.axis)
+
+
+class _AddDict:
+    """Per-outcome values that add up with ``+``."""
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+    def __add__(self, other: _AddDict) -> _AddDict:
+        return _AddDict({k: v + other.values[k] for k, v in self.values.items()})
+
+
+def _week_index(block: Block, week_list: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
+    """Each row's reported-week index (−1: a week not reported or a person outside the cohort)."""
+    lo, hi = int(week_list.min()), int(week_list.max())
+    position = np.full(hi - lo + 1, -1, dtype=np.int64)
+    position[week_list - lo] = np.arange(len(week_list))
+    inside = (block.week >= lo) & (block.week <= hi)
+    w = np.where(inside, position[np.clip(block.week - lo, 0, hi - lo)], -1)
+    return w if keep is None else np.where(keep, w, -1)
+
+
+def estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
+                 scan: _Scanner, popts: PassOptions, gen: np.random.Generator, csv: bool,
+                 types: dict[str, Any]) -> EffectsResult:
+    """Lin's adjustment with HC2 from three more passes (covariates, co-moments, leverages)."""
+    cells = first.cells
+    present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
+    week_list = _week_list(present, weeks, opts.min_weeks, opts.source)
+    nw, covs = len(week_list), opts.covariates
+
+    def rows(b: Block) -> np.ndarray:
+        return _week_index(b, week_list, cohort_rows(b, popts.min_weeks))
+
+    found = scan.reduce(lambda b: covariate_pass(b, covs, rows(b) >= 0, csv, types), empty_scan(covs))
+    spec = spec_from_scan(found, covs, opts.source, csv, types)
+    names = np.asarray(spec.names, dtype=object)
+    p = len(names)
+
+    def moments(b: Block) -> _AddDict:
+        w, Z = rows(b), spec.matrix(b)
+        out = {}
+        for o in outcomes:
+            y = b.values[o]
+            m = (w >= 0) & ~np.isnan(y) if y.dtype.kind == "f" else w >= 0
+            out[o] = comoments(2 * w[m] + b.t[m], Z[m], y[m], 2 * nw)
+        return _AddDict(out)
+
+    cm = scan.reduce(moments, _AddDict({o: empty_comoments(2 * nw, p) for o in outcomes})).values
+    fits: dict[str, list[WeekFit | None]] = {}
+    for o in outcomes:
+        c = cm[o]
+        fits[o] = [fit_week(c, k) if c.n[2 * k] >= 1 and c.n[2 * k + 1] >= 1 else None for k in range(nw)]
+
+    def leverages(b: Block) -> LeverageSums:
+        w, Z = rows(b), spec.matrix(b)
+        key = b.person() * nw + w
+        out = LeverageSums({}, {})
+        for o in outcomes:
+            y = b.values[o]
+            m = np.flatnonzero((w >= 0) & ~np.isnan(y) if y.dtype.kind == "f" else w >= 0)
+            order = m[np.argsort(w[m], kind="stable")]
+            bounds = np.searchsorted(w[order], np.arange(nw + 1))
+            meat, psi = np.zeros(nw), np.zeros(len(order))
+            for k, fit in enumerate(fits[o]):
+                i = order[bounds[k]:bounds[k + 1]]
+                if fit is None or not len(i):
+                    continue
+                a2w, influence = leverage_rows(fit, Z[i], b.t[i], y[i].astype(np.float64))
+                meat[k] = a2w.sum()
+                psi[bounds[k]:bounds[k + 1]] = influence
+            out.meat[o] = meat
+            if opts.band:
+                W = np.bincount(key[order], weights=psi, minlength=b.n_persons * nw).reshape(b.n_persons, nw)
+                out.band[o] = W.T @ W
+        return out
+
+    start = LeverageSums({o: np.zeros(nw) for o in outcomes},
+                         {o: np.zeros((nw, nw)) for o in outcomes} if opts.band else {})
+    sums = scan.reduce(leverages, start)
+    per_outcome = []
+    for o in outcomes:
+        arms, non01, nonzero = reported_cells(first, o, week_list)
+        if arms.n.sum() == 0:
+            raise EstimationError(f"{opts.source}: outcome '{o}' has no values in the reported weeks")
+        est = _lin_estimate(fits[o], sums.meat[o], arms, names, week_list, o, opts.source)
+        frame = effect_frame(o, week_list, est, opts.alpha, opts.axis.column)
+        res = _OutcomeResult(frame=frame, indicator=bool(non01.sum() == 0))
+        if opts.band:
+            crit, ok = _sup_t_gaussian(sums.band[o], opts.alpha, gen, opts.band_draws)
+            frame["band_low"], frame["band_high"], res.band = _band_limits(est, frame["se"].to_numpy(), crit, ok,
+                                                                           o, opts)
+        assert est.var_unadjusted is not None
+        frame["se_unadjusted"] = np.sqrt(est.var_unadjusted)
+        if not res.indicator:
+            res.nonzero = pd.DataFrame({"outcome": o, opts.axis.column: week_list,
+                                        "nonzero_treatment": nonzero[1::2], "nonzero_control": nonzero[0::2]})
+        per_outcome.append(res)
+    table = pd.concat([r.frame for r in per_outcome], ignore_index=True)
+    summary = (summary_from_person_means(first.summary, opts.summary_weeks, opts.alpha, opts.source)
+               if opts.summary_weeks is not None else None)
+    hours = _hours(first, opts) if opts.hours_week is not None else None
+    return _result(table, ESTIMATORS["lin"].describe(covs), outcomes, per_outcome, opts, week_list, None, summary,
+                   hours)
+
+
+def _lin_estimate(fits: list[WeekFit | None], meat: np.ndarray, arms: CellMoments, names: np.ndarray,
+                  week_list: np.ndarray, outcome: str, source: str) -> WeekEstimate:
+    """The per-week Lin estimates of one outcome (and the warning naming interactions left out)."""
+    control, treated = arms[0::2], arms[1::2]
+    var_u, _ = welch(treated, control)
+    nw = len(week_list)
+    effect, var, df = np.full(nw, np.nan), np.full(nw, np.nan), np.full(nw, np.nan)
+    aliased: dict[int, list[str]] = {}
+    for k, fit in enumerate(fits):
+        if fit is None:
+            continue
+        effect[k], var[k], df[k] = fit.beta[fit.t_pos], meat[k], fit.n - fit.rank
+        left_out = np.setdiff1d(np.arange(len(fit.varies)), fit.both)
+        if len(left_out):
+            aliased[k] = [str(x) for x in names[fit.varies[left_out]]]
+    if aliased:
+        empty = np.zeros(0, np.int64)
+        _warn_aliased(aliased, WeekData(empty, empty, np.zeros(0), empty, week_list, outcome, source))
+    return WeekEstimate(treated.n, control.n, treated.mean, control.mean, effect, var, df, None, np.zeros(0, np.int64),
+                        var_unadjusted=var_u)

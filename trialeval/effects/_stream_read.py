@@ -138,6 +138,14 @@ class PanelFile:
         frame.columns = self.columns
         return frame
 
+    def column_types(self, columns: Sequence[str]) -> dict[str, pa.DataType]:
+        """The arrow type of each column (contract names); a dictionary column has its values' type."""
+        out = {}
+        for c in columns:
+            kind = self.schema.field(self._user[c]).type
+            out[c] = kind.value_type if pa.types.is_dictionary(kind) else kind
+        return out
+
     @property
     def n_rows(self) -> int | None:
         """Data rows (None for CSV, known only when read)."""
@@ -247,7 +255,7 @@ def split_persons(table: pa.Table, source: str, offset: int
 
 def to_block(table: pa.Table, rows: int | np.ndarray, code: np.ndarray, outcomes: Sequence[str],
              source: str, period: str = WEEKS_SINCE_VISITATION.column, groups: tuple[str, str] = ARMS,
-             label_columns: Sequence[str] = ()) -> Block:
+             label_columns: Sequence[str] = (), nullable: Sequence[str] = ()) -> Block:
     """A table of whole persons (person codes ``code`` per row) as a :class:`Block`, keys checked."""
     n = table.num_rows
     starts = np.concatenate([[0], np.flatnonzero(code[1:] != code[:-1]) + 1, [n]]).astype(np.int64)
@@ -263,7 +271,8 @@ def to_block(table: pa.Table, rows: int | np.ndarray, code: np.ndarray, outcomes
     t = _treated(table.column("arm"), bad, groups)
     week = _whole_numbers(table.column(period), period, bad)
     values = {o: _numeric(table.column(o), o, bad) for o in outcomes}
-    labels = {c: read_labels(table.column(c), c, source, rows) for c in label_columns}
+    labels = {c: read_labels(table.column(c), c, source, rows, allow_null=c in nullable)
+              for c in label_columns}
     return Block(rows, starts, ids, t, week, values, labels)
 
 
@@ -390,11 +399,22 @@ def fragments_table(pieces: list[tuple[pa.Table, int]]) -> tuple[pa.Table, np.nd
     return pa.concat_tables([t for t, _ in pieces], promote_options="permissive"), rows
 
 
-def read_labels(column: pa.ChunkedArray, name: str, source: str, rows: int | np.ndarray) -> GroupLabels:
-    """A grouping column of a batch: the sorted distinct values and each row's code (an empty value is an error)."""
+def read_labels(column: pa.ChunkedArray, name: str, source: str, rows: int | np.ndarray,
+                allow_null: bool = False) -> GroupLabels:
+    """A grouping column of a batch: the sorted distinct values and each row's code.
+
+    An empty value is an error; with ``allow_null`` its code is −1 (covariates are checked on the rows
+    that enter only).
+    """
     arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
     if pa.types.is_dictionary(arr.type):
         arr = arr.cast(arr.type.value_type)
+    if arr.null_count and allow_null:
+        valid = arr.is_valid()
+        inner = read_labels(pa.chunked_array([arr.filter(valid)]), name, source, rows)
+        codes = np.full(len(arr), -1, np.int64)
+        codes[valid.to_numpy(zero_copy_only=False)] = inner.codes
+        return GroupLabels(inner.values, codes)
     if arr.null_count:
         pos = np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
         where = pos + rows if isinstance(rows, int) else rows[pos]

@@ -411,14 +411,27 @@ def _lin_week(tk: np.ndarray, yk: np.ndarray, Zk: np.ndarray, names: np.ndarray
     Q, R = Q[:, :rank], R[:rank, :rank]
     beta = scipy.linalg.solve_triangular(R, Q.T @ yk)
     e = yk - Q @ (R @ beta)
-    h = np.einsum("ij,ij->i", Q, Q)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        omega = e * e / (1 - h)
-    omega[~np.isfinite(omega)] = 0.0                    # perfect fits, as estimatr does
+    omega = hc2_weights(e, np.einsum("ij,ij->i", Q, Q))
     rinv_row = scipy.linalg.solve_triangular(R, np.eye(rank)[:, pos], trans=1)  # row `pos` of R⁻¹
     a = Q @ rinv_row                                    # a_i = (R⁻¹ q_i)_t
     return (float(beta[pos]), float(np.sum(a * a * omega)), float(n - rank), a * np.sqrt(omega) * np.sign(e),
             [str(x) for x in names[~both]])
+
+
+#: A leverage within this of 1 is 1: the row is fitted by a column of its own (e.g. the one person of a
+#: level), its residual is rounding noise and so is 1 − h.
+LEVERAGE_ONE = 1e-10
+
+
+def hc2_weights(e: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """HC2's ω = e² / (1 − h) per row; 0 for a row of leverage 1 (up to rounding), as for a perfect fit.
+
+    Without the tolerance a noise residual over a noise 1 − h could be any number, negative too.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        omega = e * e / (1 - h)
+    omega[~np.isfinite(omega) | (h >= 1 - LEVERAGE_ONE)] = 0.0       # perfect fits, as estimatr does
+    return omega
 
 
 def _warn_aliased(aliased: dict[int, list[str]], data: WeekData) -> None:

@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 from trialeval.disclosure import DEFAULT_MIN_CELL
 from trialeval.design import Design
 from trialeval.effects._inputs import _as_list, _check_int, _default_outcomes, _require_both_arms, _week_list, _whole
-from trialeval.effects._stream_designs import _hours, _Sums, estimate_grouped
+from trialeval.effects._stream_designs import _hours, _Sums, estimate_grouped, estimate_lin
 from trialeval.effects._stream_groups import GroupCells, empty_groups, group_pass
 from trialeval.effects._stream_pass import (
     FirstPass,
@@ -165,7 +165,7 @@ min_cell, weeks, band_draws, multiplier
     if not (isinstance(alpha, float | int) and 0 < alpha < 1):
         raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
     opts = _Options(
-        blocks=blocks, covariates=[], cluster=cluster, min_weeks=_check_int("min_weeks", min_weeks, 1), band=band,
+        blocks=blocks, covariates=_as_list(covariates), cluster=cluster, min_weeks=_check_int("min_weeks", min_weeks, 1), band=band,
         ri=0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
@@ -180,6 +180,7 @@ min_cell, weeks, band_draws, multiplier
     group = opts.blocks or opts.cluster
     if group:
         columns.append(group)
+    columns.extend(c for c in opts.covariates if c not in columns)
     # numpy's BLAS threads would compete with the workers' threads: one each while several workers run
     with threadpool_limits(1 if n_workers > 1 else None, user_api="blas"):
         return _stream(panel, path, outcomes_l, opts, popts, columns, n_workers, weeks, rng, progress,
@@ -193,7 +194,8 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
     """Pass 1, the order check, then the estimates (and the band's pass)."""
     source = opts.source
     group = opts.blocks or opts.cluster
-    scan = _Scan(panel, columns, n_workers, progress, labels=(group,) if group else ())
+    scan = _Scan(panel, columns, n_workers, progress, labels=(group,) if group else tuple(opts.covariates),
+                 nullable=tuple(opts.covariates))
     if group:
         both = scan.reduce(lambda b: _FirstAndGroups(first_pass(b, popts), group_pass(
             b, group, popts.outcomes, cohort_rows(b, popts.min_weeks), popts.source, per_person=bool(opts.blocks))),
@@ -213,6 +215,9 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
         raise InputDataError(f"{panel.path}: has a header but no rows")
     labels = panel.groups
     _require_both_arms([a for a, n in zip((labels[1], labels[0]), first.arm_rows) if n], source, labels)
+    if opts.covariates:
+        return estimate_lin(first, outcomes_l, opts, weeks, scan, popts, make_rng(rng), panel.suffix == ".csv",
+                            panel.column_types(opts.covariates))
     if groups is not None:
         return estimate_grouped(first, groups, outcomes_l, opts, weeks, scan, popts, make_rng(rng),
                                 panel.suffix == ".csv")
@@ -231,7 +236,7 @@ def streamed(path: str | os.PathLike[str], options: Mapping[str, Any]) -> bool:
     """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole)."""
     if Path(path).suffix.lower() not in STREAMED_SUFFIXES:
         return False
-    if any(options.get(k) for k in ("covariates", "ri")):
+    if options.get("ri"):
         return False
     return not (options.get("band") and options.get("multiplier", "gaussian") != "gaussian")
 
@@ -253,15 +258,16 @@ class _Scan:
     """One pass over the file: each batch's whole persons at once, the edge persons stitched at the end."""
 
     def __init__(self, panel: PanelFile, columns: list[str], workers: int,
-                 progress: ProgressCallback | None, labels: Sequence[str] = ()) -> None:
+                 progress: ProgressCallback | None, labels: Sequence[str] = (), nullable: Sequence[str] = ()
+                 ) -> None:
         self.panel, self.columns, self.workers, self.progress = panel, columns, workers, progress
         self.orders: list[BatchOrder] = []
-        self.labels = tuple(labels)
+        self.labels, self.nullable = tuple(labels), tuple(nullable)
         self.value_columns = [c for c in columns[3:] if c not in self.labels]
 
     def _block(self, table: pa.Table, rows: int | np.ndarray, code: np.ndarray) -> Block:
         return to_block(table, rows, code, self.value_columns, self.panel.source, period=self.columns[2],
-                        groups=self.panel.groups, label_columns=self.labels)
+                        groups=self.panel.groups, label_columns=self.labels, nullable=self.nullable)
 
     def reduce(self, fn: Callable[[Block], R], start: R) -> R:
         """``start + fn(block) + …`` over the file's blocks in file order (``R`` supports ``+``)."""
