@@ -248,3 +248,84 @@ def test_person_identifying_covariate_is_refused(tmp_path: Path) -> None:
     parquet, _ = _write(df, tmp_path)
     with pytest.raises(InputDataError, match="covariates \\(--covariates\\): 'pnr' is unique per person"):
         effects_from_file(parquet, outcomes=["flag"], covariates=["pnr"])
+
+
+# ---- randomisation inference -------------------------------------------------------------------------
+def _ri_frame(df: pd.DataFrame, folder: Path, row_group: int) -> Path:
+    path = folder / f"ri{row_group}.parquet"
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), path, row_group_size=row_group)
+    return path
+
+
+@pytest.mark.parametrize("options", [{}, {"strata": True}, {"blocks": "blk"}, {"covariates": ["x"], "min_weeks": 3}])
+def test_ri_is_the_same_whatever_the_batches_and_workers(tmp_path: Path, options: dict[str, object]) -> None:
+    """The draws depend on the seed and each person's place in the file only: row groups of 7, 50 and the
+    whole file, a CSV, one or two workers give the same p-values; the rest of the table is the in-memory one."""
+    df = _synthetic(11, n=150)
+    if options.pop("strata", False):
+        df["stratum"] = np.where(df["person_id"].str[2:].astype(int) % 3 == 0, "s1", "s2")
+    kw = {"outcomes": ["flag", "hours", "gap"], "ri": 200, "rng": 8, **options}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = [effects_from_file(_ri_frame(df, tmp_path, g), workers=w, **kw)  # type: ignore[arg-type]
+                   for g in (7, 50, 10**6) for w in (1, 2)]
+        df.to_csv(tmp_path / "p.csv", index=False)
+        results.append(effects_from_file(tmp_path / "p.csv", **kw))  # type: ignore[arg-type]
+        whole = effects(df, **kw)  # type: ignore[arg-type]
+    for res in results:
+        np.testing.assert_array_equal(res.table["p_value_ri"].to_numpy(), results[0].table["p_value_ri"].to_numpy())
+        _same(*_perfect_fits(whole.table.drop(columns="p_value_ri"), res.table.drop(columns="p_value_ri")))
+        assert res.design == whole.design and res.settings == whole.settings
+    assert np.isfinite(results[0].table["p_value_ri"]).sum() >= 9
+
+
+def test_ri_pvalues_by_hand_from_the_draws(tmp_path: Path) -> None:
+    """The streamed p-values equal a brute-force computation over the same draws: each draw's arms put on
+    the persons (numbered per stratum in file order), the weekly difference in means by pandas."""
+    from trialeval.effects._stream_ri import subtree
+
+    df = _synthetic(12, n=160)
+    df["stratum"] = np.where(df["person_id"].str[2:].astype(int) % 4 == 0, "a", "b")
+    draws, seed_rng = 150, 21
+    path = _ri_frame(df, tmp_path, 13)
+    res = effects_from_file(path, outcomes=["flag", "gap"], ri=draws, rng=seed_rng)
+    seed = int(np.random.default_rng(seed_rng).integers(2**62))         # the generator's first use
+    persons = df.drop_duplicates("person_id")[["person_id", "stratum", "arm"]].reset_index(drop=True)
+    drawn = np.zeros((draws, len(persons)), dtype=bool)
+    for k, s in enumerate(sorted(persons["stratum"].unique())):
+        idx = np.flatnonzero(persons["stratum"] == s)
+        n1 = int((persons["arm"].iloc[idx] == "treatment").sum())
+        drawn[:, idx] = subtree(seed, k, 0, len(idx), np.full(draws, n1), 0, len(idx))
+    for s in persons["stratum"].unique():                            # every draw keeps the numbers treated
+        idx = persons["stratum"] == s
+        assert (drawn[:, idx].sum(axis=1) == (persons.loc[idx, "arm"] == "treatment").sum()).all()
+    row_person = df["person_id"].map({p: i for i, p in enumerate(persons["person_id"])}).to_numpy()
+    for outcome in ("flag", "gap"):
+        table = res.table[res.table["outcome"] == outcome]
+        for week, p in zip(table["week"], table["p_value_ri"]):
+            rows = (df["week"] == week).to_numpy() & df[outcome].notna().to_numpy()
+            y, who = df[outcome].to_numpy()[rows], row_person[rows]
+            t_obs = df["arm"].to_numpy()[rows] == "treatment"
+            if t_obs.all() or not t_obs.any():
+                assert np.isnan(p)
+                continue
+            observed = y[t_obs].mean() - y[~t_obs].mean()
+            hits = 0
+            for k in range(draws):
+                t = drawn[k, who]
+                tau = y[t].mean() - y[~t].mean() if t.any() and (~t).any() else np.nan
+                hits += bool(abs(tau) >= abs(observed) - 1e-12 * max(1.0, abs(observed)))
+            assert p == pytest.approx((1 + hits) / (1 + draws), abs=1e-12)
+
+
+def test_ri_agrees_with_in_memory_within_monte_carlo_error(tmp_path: Path) -> None:
+    """Other draws than the in-memory path's, the same test: on the sample trial (within strata) the two
+    p-values differ by less than 5 Monte Carlo standard errors of their difference."""
+    out = tmp_path / "panel.parquet"
+    build_panel(SAMPLE / "ledger.csv", SAMPLE / "spells.csv", "2016-12-31", out=out)
+    kw = {"outcomes": ["has_ordinary_hours", "ordinary_hours"], "ri": 1000, "rng": 3, "weeks": 40}
+    part = effects_from_file(out, **kw).table["p_value_ri"].to_numpy()     # type: ignore[arg-type]
+    whole = effects(read_table(out), **kw).table["p_value_ri"].to_numpy()  # type: ignore[arg-type]
+    p = (part + whole) / 2
+    assert (np.abs(part - whole) <= 5 * np.sqrt(2 * p * (1 - p) / 1000) + 2 / 1000).all()
+    assert np.ptp(part) > 0.3                                  # a spread of p-values: the check is not empty

@@ -9,6 +9,7 @@ the functions the in-memory estimators call (``blocked_from_moments``, ``cr2_fro
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
@@ -28,6 +29,7 @@ from trialeval.effects._stream_groups import (
 )
 from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, reported_cells
 from trialeval.effects._stream_read import Block
+from trialeval.effects._stream_ri import UnitCounts, count_pass, draw_pass, empty_draw_sums, plan_draws, ri_pvalues
 from trialeval.effects._tables import effect_frame
 from trialeval.effects.api import _band_limits, _dropped_blocks, _Options, _outcome_dropped, _OutcomeResult, _result
 from trialeval.effects._stream_lin import (
@@ -276,3 +278,28 @@ def _lin_estimate(fits: list[WeekFit | None], meat: np.ndarray, arms: CellMoment
         _warn_aliased(aliased, WeekData(empty, empty, np.zeros(0), empty, week_list, outcome, source))
     return WeekEstimate(treated.n, control.n, treated.mean, control.mean, effect, var, df, None, np.zeros(0, np.int64),
                         var_unadjusted=var_u)
+
+
+def add_randomisation_inference(result: EffectsResult, first: FirstPass, scan: _Scanner, popts: PassOptions,
+                                opts: _Options, stratum: str | None, gen: np.random.Generator) -> EffectsResult:
+    """The result with ``p_value_ri``: two more passes (units per stratum, then the draws' sums)."""
+    week_list = np.asarray(result.settings["weeks"], dtype=np.int64)
+    nw = len(week_list)
+
+    def rows(b: Block) -> np.ndarray:
+        return _week_index(b, week_list, cohort_rows(b, popts.min_weeks))
+
+    counts = scan.reduce(lambda b: count_pass(b, rows(b), stratum, opts.source), UnitCounts())
+    plan = plan_draws(counts, int(gen.integers(2**62)), opts.ri)
+    sums = scan.reduce(lambda b: draw_pass(b, rows(b), popts.outcomes, nw, plan, stratum, opts.source),
+                       empty_draw_sums(popts.outcomes, opts.ri, nw))
+    pvalues = []
+    for o in popts.outcomes:
+        arms = reported_cells(first, o, week_list)[0]
+        observed = arms.mean[1::2] - arms.mean[0::2]
+        pvalues.append(ri_pvalues(sums.s1[o], sums.c1[o], sums.total_s[o], sums.total_c[o], observed, opts.ri))
+    table = result.table.copy()
+    table["p_value_ri"] = np.concatenate(pvalues)
+    design = result.design + (f"; randomisation inference ({opts.ri} draws, within "
+                              f"{stratum or 'the whole trial'})")
+    return dataclasses.replace(result, table=table, design=design)

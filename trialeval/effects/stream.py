@@ -31,7 +31,7 @@ from threadpoolctl import threadpool_limits
 from trialeval.disclosure import DEFAULT_MIN_CELL
 from trialeval.design import Design
 from trialeval.effects._inputs import _as_list, _check_int, _default_outcomes, _require_both_arms, _week_list, _whole
-from trialeval.effects._stream_designs import _hours, _Sums, estimate_grouped, estimate_lin
+from trialeval.effects._stream_designs import _hours, _Sums, add_randomisation_inference, estimate_grouped, estimate_lin
 from trialeval.effects._stream_groups import GroupCells, empty_groups, group_pass
 from trialeval.effects._stream_pass import (
     FirstPass,
@@ -166,7 +166,7 @@ min_cell, weeks, band_draws, multiplier
         raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
     opts = _Options(
         blocks=blocks, covariates=_as_list(covariates), cluster=cluster, min_weeks=_check_int("min_weeks", min_weeks, 1), band=band,
-        ri=0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
+        ri=_check_int("ri", ri, 0) or 0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
         multiplier=multiplier, source=source, design=design, axis=axis_of_columns(_column_names(path, rename)))
@@ -181,6 +181,9 @@ min_cell, weeks, band_draws, multiplier
     if group:
         columns.append(group)
     columns.extend(c for c in opts.covariates if c not in columns)
+    stratum = _ri_stratum(panel, opts)
+    if stratum and stratum not in columns:
+        columns.append(stratum)
     # numpy's BLAS threads would compete with the workers' threads: one each while several workers run
     with threadpool_limits(1 if n_workers > 1 else None, user_api="blas"):
         return _stream(panel, path, outcomes_l, opts, popts, columns, n_workers, weeks, rng, progress,
@@ -194,7 +197,9 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
     """Pass 1, the order check, then the estimates (and the band's pass)."""
     source = opts.source
     group = opts.blocks or opts.cluster
-    scan = _Scan(panel, columns, n_workers, progress, labels=(group,) if group else tuple(opts.covariates),
+    stratum = _ri_stratum(panel, opts)
+    label_columns = [c for c in (group, *opts.covariates, stratum) if c]
+    scan = _Scan(panel, columns, n_workers, progress, labels=list(dict.fromkeys(label_columns)),
                  nullable=tuple(opts.covariates))
     if group:
         both = scan.reduce(lambda b: _FirstAndGroups(first_pass(b, popts), group_pass(
@@ -215,13 +220,24 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
         raise InputDataError(f"{panel.path}: has a header but no rows")
     labels = panel.groups
     _require_both_arms([a for a, n in zip((labels[1], labels[0]), first.arm_rows) if n], source, labels)
+    gen = make_rng(rng)
     if opts.covariates:
-        return estimate_lin(first, outcomes_l, opts, weeks, scan, popts, make_rng(rng), panel.suffix == ".csv",
-                            panel.column_types(opts.covariates))
-    if groups is not None:
-        return estimate_grouped(first, groups, outcomes_l, opts, weeks, scan, popts, make_rng(rng),
-                                panel.suffix == ".csv")
-    return _estimate(first, outcomes_l, opts, weeks, scan, popts, make_rng(rng))
+        result = estimate_lin(first, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv",
+                              panel.column_types(opts.covariates))
+    elif groups is not None:
+        result = estimate_grouped(first, groups, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv")
+    else:
+        result = _estimate(first, outcomes_l, opts, weeks, scan, popts, gen)
+    if opts.ri:
+        result = add_randomisation_inference(result, first, scan, popts, opts, stratum, gen)
+    return result
+
+
+def _ri_stratum(panel: PanelFile, opts: _Options) -> str | None:
+    """The strata of randomisation inference: the panel's ``stratum`` column, else ``blocks`` (None: one)."""
+    if not opts.ri:
+        return None
+    return "stratum" if "stratum" in panel.columns else opts.blocks
 
 
 def _column_names(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> set[str]:
@@ -236,7 +252,7 @@ def streamed(path: str | os.PathLike[str], options: Mapping[str, Any]) -> bool:
     """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole)."""
     if Path(path).suffix.lower() not in STREAMED_SUFFIXES:
         return False
-    if options.get("ri"):
+    if options.get("ri") and options.get("cluster"):
         return False
     return not (options.get("band") and options.get("multiplier", "gaussian") != "gaussian")
 
