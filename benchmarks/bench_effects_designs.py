@@ -1,10 +1,11 @@
 """Peak memory of ``trialeval effects --panel`` with ``--blocks`` and ``--cluster`` beside the default estimator.
 
 Builds a panel file with ``trialeval panel`` from the generator of ``bench_effects_stream.py`` (104 weeks),
-adds two grouping columns row group by row group (``stratum``: 50 blocks of persons; ``team``: 400
-clusters, each within one arm), then runs ``trialeval effects --panel`` as a separate process for the
-default estimator, ``--blocks stratum``, ``--cluster team`` and the two with ``--band``, and prints wall
-seconds, CPU seconds and peak resident set size of each (``/usr/bin/time -v``).
+adds columns row group by row group (``stratum``: 50 blocks of persons; ``team``: 400 clusters, each
+within one arm; covariates ``age`` and ``region``, 5 levels), then runs ``trialeval effects --panel`` as a
+separate process for the default estimator, ``--blocks stratum``, ``--cluster team``, ``--covariates
+age,region``, ``--ri 20`` and the blocked and clustered designs with ``--band``, and prints wall seconds, CPU seconds and
+peak resident set size of each (``/usr/bin/time -v``).
 
 Usage::
 
@@ -39,6 +40,9 @@ def add_groups(panel: Path, out: Path) -> None:
         arm = np.asarray(pc.cast(table.column("arm"), pa.string()).to_numpy(zero_copy_only=False), dtype=str)
         table = table.append_column("stratum", pa.array(np.char.add("s", (number % 50).astype(str))))
         table = table.append_column("team", pa.array(np.char.add(np.char.add(arm, "-"), (number % 200).astype(str))))
+        table = table.append_column("age", pa.array((18 + number * 7919 % 47).astype(np.int16)))
+        table = table.append_column("region", pa.array(np.asarray(["north", "mid", "south", "capital", "zealand"])
+                                                       [number * 31 % 5]))
         if writer is None:
             writer = pq.ParquetWriter(out, table.schema)
         writer.write_table(table)
@@ -63,6 +67,8 @@ def main() -> None:
         rows = []
         for name, extra in (("default", []), ("--blocks stratum", ["--blocks", "stratum"]),
                             ("--cluster team", ["--cluster", "team"]),
+                            ("--covariates age,region", ["--covariates", "age,region"]),
+                            ("--ri 20", ["--ri", "20"]),
                             ("--blocks stratum --band", ["--blocks", "stratum", "--band"]),
                             ("--cluster team --band", ["--cluster", "team", "--band"])):
             seconds, cpu, peak = run([*cli, "effects", "--panel", str(panel), "--out", str(work / "effects.csv"),

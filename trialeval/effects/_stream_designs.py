@@ -1,12 +1,14 @@
-"""The streamed estimates of the blocked and clustered designs, from pass 1 and the grouped cells.
+"""The streamed estimates of the blocked, clustered and Lin designs and randomisation inference, from the passes' sums.
 
 :func:`estimate_grouped` turns what pass 1 gathered (:class:`~trialeval.effects._stream_pass.FirstPass`
 and :class:`~trialeval.effects._stream_groups.GroupCells`) into the result that
 :func:`~trialeval.effects.effects` gives on the whole file: the effect table, the dropped-blocks table
 (with its warning), the Gaussian band, the summary and the hours distribution. The estimates come from
 the functions the in-memory estimators call (``blocked_from_moments``, ``cr2_from_sums``).
+:func:`estimate_lin` runs Lin's three passes (:mod:`~trialeval.effects._stream_lin`) and
+:func:`add_randomisation_inference` the two of randomisation inference
+(:mod:`~trialeval.effects._stream_ri`).
 """
-
 from __future__ import annotations
 
 import dataclasses
@@ -15,6 +17,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from trialeval.effects._inputs import _week_list
 from trialeval.effects._stream_groups import (
@@ -177,7 +180,17 @@ def _week_index(block: Block, week_list: np.ndarray, keep: np.ndarray | None) ->
 def estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
                  scan: _Scanner, popts: PassOptions, gen: np.random.Generator, csv: bool,
                  types: dict[str, Any]) -> EffectsResult:
-    """Lin's adjustment with HC2 from three more passes (covariates, co-moments, leverages)."""
+    """Lin's adjustment with HC2 from three more passes (covariates, co-moments, leverages).
+
+    Its matrices are small (covariates + 2 columns): numpy's BLAS threads would only wait on each other.
+    """
+    with threadpool_limits(1, user_api="blas"):
+        return _estimate_lin(first, outcomes, opts, weeks, scan, popts, gen, csv, types)
+
+
+def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
+                  scan: _Scanner, popts: PassOptions, gen: np.random.Generator, csv: bool,
+                  types: dict[str, Any]) -> EffectsResult:
     cells = first.cells
     present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
     week_list = _week_list(present, weeks, opts.min_weeks, opts.source)

@@ -116,16 +116,15 @@ class CovariateSpec:
         cols = []
         for c in self.covariates:
             lab = block.labels[c]
-            missing = lab.codes < 0
             if self.numeric[c]:
                 num = _numbers(lab.values, None if self.csv else self.types[c])
                 assert num is not None
-                col = np.append(num, np.nan)[lab.codes]
-                cols.append(np.where(missing, np.nan, col)[:, None])
+                cols.append(np.append(num, np.nan)[lab.codes][:, None])        # code −1: missing
             else:
-                text = np.asarray([str(v) for v in lab.values] + [""], dtype=object)[lab.codes]
-                for lev in self.levels[c]:
-                    cols.append(np.where(missing, np.nan, (text == lev).astype(np.float64))[:, None])
+                text = [str(v) for v in lab.values]
+                for lev in self.levels[c]:         # compared per distinct value, taken per row by its code
+                    hit = np.array([v == lev for v in text] + [np.nan], dtype=np.float64)
+                    cols.append(hit[lab.codes][:, None])
         return np.hstack(cols) if cols else np.empty((block.n_rows, 0))
 
 
@@ -176,26 +175,23 @@ def empty_comoments(cells: int, p: int) -> CoMoments:
 
 
 def comoments(cell: np.ndarray, Z: np.ndarray, y: np.ndarray, cells: int) -> CoMoments:
-    """The co-moments of (Z, y) per cell of the rows given."""
+    """The co-moments of (Z, y) per cell of the rows given (rows sorted by cell, one product per cell)."""
     p = Z.shape[1]
-    n = np.bincount(cell, minlength=cells).astype(np.float64)
-    V = np.column_stack([Z, y.astype(np.float64)])
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = np.stack([np.bincount(cell, weights=V[:, j], minlength=cells) for j in range(p + 1)], axis=1) \
-            / n[:, None]
-    D = V - mean[cell]
-    C = np.zeros((cells, p + 1, p + 1))
-    for j in range(p + 1):
-        for k in range(j, p + 1):
-            C[:, j, k] = C[:, k, j] = np.bincount(cell, weights=D[:, j] * D[:, k], minlength=cells)
-    zmin, zmax = np.full((cells, p), np.inf), np.full((cells, p), -np.inf)
-    if len(cell) and p:
-        order = np.argsort(cell, kind="stable")
-        sc = cell[order]
-        starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
-        zmin[sc[starts]] = np.minimum.reduceat(Z[order], starts, axis=0)
-        zmax[sc[starts]] = np.maximum.reduceat(Z[order], starts, axis=0)
-    return CoMoments(n, np.where(n[:, None] > 0, mean, 0.0), C, zmin, zmax)
+    out = empty_comoments(cells, p)
+    if not len(cell):
+        return out
+    order = np.argsort(cell, kind="stable")
+    V = np.column_stack([Z, y.astype(np.float64)])[order]
+    sc = cell[order]
+    starts = np.flatnonzero(np.r_[True, sc[1:] != sc[:-1]])
+    for a, b in zip(starts, np.r_[starts[1:], len(sc)]):
+        c, part = sc[a], V[a:b]
+        mean = part.mean(axis=0)
+        D = part - mean
+        out.n[c], out.mean[c], out.comoment[c] = b - a, mean, D.T @ D
+        if p:
+            out.zmin[c], out.zmax[c] = part[:, :p].min(axis=0), part[:, :p].max(axis=0)
+    return out
 
 
 @dataclass

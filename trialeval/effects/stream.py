@@ -11,9 +11,12 @@ the sup-t critical value is drawn exactly as in memory (same seed, same draws).
 Batches are processed by a pool of threads (``workers``); the partial sums are added in file order, so
 the result does not depend on the number of workers.
 
-The blocked, Lin and clustered estimators, randomisation inference and the Rademacher band are not
-streamed: with those options (and for file types other than Parquet and CSV) the file is read whole
-and :func:`~trialeval.effects.effects` estimates them.
+The blocked and clustered estimators add their moments per block (cluster), week and arm to pass 1
+(:mod:`~trialeval.effects._stream_groups`); Lin's adjustment takes three more passes
+(:mod:`~trialeval.effects._stream_lin`); randomisation inference two more, with draws that do not
+depend on the batches (:mod:`~trialeval.effects._stream_ri`). Randomisation inference over clusters and
+the Rademacher band are not streamed: with those options (and for file types other than Parquet and
+CSV) the file is read whole and :func:`~trialeval.effects.effects` estimates them.
 """
 
 from __future__ import annotations
@@ -110,8 +113,9 @@ def effects_from_file(
         a person may go on from one row group into the next.
     outcomes, blocks, covariates, cluster, min_weeks, band, ri, summary_weeks, hours_week, alpha, rng, \
 min_cell, weeks, band_draws, multiplier
-        As :func:`~trialeval.effects.effects`. ``blocks``, ``covariates``, ``cluster``, ``ri`` and
-        ``multiplier="rademacher"`` (with ``band``) read the file whole and estimate in memory.
+        As :func:`~trialeval.effects.effects`. ``ri`` with ``cluster`` and ``multiplier="rademacher"``
+        (with ``band``) read the file whole and estimate in memory. ``ri`` draws its re-randomisations
+        batch by batch: the same for any batches and workers, but not the in-memory path's draws.
     source
         Name of the panel in messages (default: the path).
     rename
