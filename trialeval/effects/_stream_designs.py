@@ -30,7 +30,7 @@ from trialeval.effects._stream_groups import (
     relabel,
     typed_labels,
 )
-from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, reported_cells
+from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, reported_cells, week_index
 from trialeval.effects._stream_read import Block
 from trialeval.effects._stream_ri import UnitCounts, count_pass, draw_pass, empty_draw_sums, plan_draws, ri_pvalues
 from trialeval.effects._tables import effect_frame
@@ -167,16 +167,6 @@ class _AddDict:
         return _AddDict({k: v + other.values[k] for k, v in self.values.items()})
 
 
-def _week_index(block: Block, week_list: np.ndarray, keep: np.ndarray | None) -> np.ndarray:
-    """Each row's reported-week index (−1: a week not reported or a person outside the cohort)."""
-    lo, hi = int(week_list.min()), int(week_list.max())
-    position = np.full(hi - lo + 1, -1, dtype=np.int64)
-    position[week_list - lo] = np.arange(len(week_list))
-    inside = (block.week >= lo) & (block.week <= hi)
-    w = np.where(inside, position[np.clip(block.week - lo, 0, hi - lo)], -1)
-    return w if keep is None else np.where(keep, w, -1)
-
-
 def estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
                  scan: _Scanner, popts: PassOptions, gen: np.random.Generator, csv: bool,
                  types: dict[str, Any]) -> EffectsResult:
@@ -197,7 +187,7 @@ def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: 
     nw, covs = len(week_list), opts.covariates
 
     def rows(b: Block) -> np.ndarray:
-        return _week_index(b, week_list, cohort_rows(b, popts.min_weeks))
+        return week_index(b, week_list, cohort_rows(b, popts.min_weeks))
 
     found = scan.reduce(lambda b: covariate_pass(b, covs, rows(b) >= 0, csv, types), empty_scan(covs))
     spec = spec_from_scan(found, covs, opts.source, csv, types)
@@ -300,7 +290,7 @@ def add_randomisation_inference(result: EffectsResult, first: FirstPass, scan: _
     nw = len(week_list)
 
     def rows(b: Block) -> np.ndarray:
-        return _week_index(b, week_list, cohort_rows(b, popts.min_weeks))
+        return week_index(b, week_list, cohort_rows(b, popts.min_weeks))
 
     counts = scan.reduce(lambda b: count_pass(b, rows(b), stratum, opts.source), UnitCounts())
     plan = plan_draws(counts, int(gen.integers(2**62)), opts.ri)

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from trialeval.effects._stream_pass import week_index
 from trialeval.effects._stream_read import Block, GroupLabels
 from trialeval.exceptions import InputDataError
 from trialeval.io import describe_rows
@@ -234,12 +235,8 @@ def blocked_band_pass(block: Block, column: str, outcomes: tuple[str, ...], keep
                       week_list: np.ndarray, inputs: BandInputs) -> dict[str, np.ndarray]:
     """Per outcome WᵀW of the blocked estimator's influences, W (persons × weeks) each person's sums."""
     nw, L = len(week_list), len(inputs.labels)
-    lo, hi = int(week_list.min()), int(week_list.max())
-    position = np.full(hi - lo + 1, -1, dtype=np.int64)
-    position[week_list - lo] = np.arange(nw)
-    inside = (block.week >= lo) & (block.week <= hi)
-    w = np.where(inside, position[np.clip(block.week - lo, 0, hi - lo)], -1)
-    sel = w >= 0 if keep is None else (w >= 0) & keep
+    w = week_index(block, week_list, keep)
+    sel = w >= 0
     labels: GroupLabels = block.labels[column]
     glob = inputs.rank[np.searchsorted(inputs.labels, labels.values)][labels.codes]
     cell = (w * L + glob) * 2 + block.t
