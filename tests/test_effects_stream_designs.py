@@ -329,3 +329,14 @@ def test_ri_agrees_with_in_memory_within_monte_carlo_error(tmp_path: Path) -> No
     p = (part + whole) / 2
     assert (np.abs(part - whole) <= 5 * np.sqrt(2 * p * (1 - p) / 1000) + 2 / 1000).all()
     assert np.ptp(part) > 0.3                                  # a spread of p-values: the check is not empty
+
+
+def test_lin_in_slices_of_rows(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lin's passes take a batch's rows a slice at a time (here 5 rows): the same result."""
+    from trialeval.effects import _stream_designs
+
+    monkeypatch.setattr(_stream_designs, "_SLICE", 5)
+    df = _synthetic(13)
+    pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "p.parquet", row_group_size=40)
+    _check(tmp_path / "p.parquet", (1,), outcomes=["flag", "hours", "gap"], covariates=["x", "cat"], band=True,
+           rng=2, band_draws=100)

@@ -157,6 +157,10 @@ def _hours(first: FirstPass, opts: _Options) -> HoursDistributionResult:
                               axis=opts.axis)
 
 
+#: Rows of a block taken at once by Lin's passes (their covariate matrix is built a slice at a time).
+_SLICE = 1 << 17
+
+
 class _AddDict:
     """Per-outcome values that add up with ``+``."""
 
@@ -195,12 +199,15 @@ def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: 
     p = len(names)
 
     def moments(b: Block) -> _AddDict:
-        w, Z = rows(b), spec.matrix(b)
-        out = {}
-        for o in outcomes:
-            y = b.values[o]
-            m = (w >= 0) & ~np.isnan(y) if y.dtype.kind == "f" else w >= 0
-            out[o] = comoments(2 * w[m] + b.t[m], Z[m], y[m], 2 * nw)
+        w_all = rows(b)
+        out = {o: empty_comoments(2 * nw, p) for o in outcomes}
+        for lo in range(0, b.n_rows, _SLICE):              # a slice of rows at a time: Z is small
+            hi = min(lo + _SLICE, b.n_rows)
+            w, Z, t = w_all[lo:hi], spec.matrix(b, lo, hi), b.t[lo:hi]
+            for o in outcomes:
+                y = b.values[o][lo:hi]
+                m = (w >= 0) & ~np.isnan(y) if y.dtype.kind == "f" else w >= 0
+                out[o] = out[o] + comoments(2 * w[m] + t[m], Z[m], y[m], 2 * nw)
         return _AddDict(out)
 
     cm = scan.reduce(moments, _AddDict({o: empty_comoments(2 * nw, p) for o in outcomes})).values
@@ -210,27 +217,30 @@ def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: 
         fits[o] = [fit_week(c, k) if c.n[2 * k] >= 1 and c.n[2 * k + 1] >= 1 else None for k in range(nw)]
 
     def leverages(b: Block) -> LeverageSums:
-        w, Z = rows(b), spec.matrix(b)
-        key = b.person() * nw + w
-        out = LeverageSums({}, {})
-        for o in outcomes:
-            y = b.values[o]
-            m = np.flatnonzero((w >= 0) & ~np.isnan(y) if y.dtype.kind == "f" else w >= 0)
-            order = m[np.argsort(w[m], kind="stable")]
-            bounds = np.searchsorted(w[order], np.arange(nw + 1))
-            meat, psi = np.zeros(nw), np.zeros(len(order))
-            for k, fit in enumerate(fits[o]):
-                i = order[bounds[k]:bounds[k + 1]]
-                if fit is None or not len(i):
-                    continue
-                a2w, influence = leverage_rows(fit, Z[i], b.t[i], y[i].astype(np.float64))
-                meat[k] = a2w.sum()
-                psi[bounds[k]:bounds[k + 1]] = influence
-            out.meat[o] = meat
-            if opts.band:
-                W = np.bincount(key[order], weights=psi, minlength=b.n_persons * nw).reshape(b.n_persons, nw)
-                out.band[o] = W.T @ W
-        return out
+        w_all = rows(b)
+        key_all = b.person() * nw + w_all
+        meat = {o: np.zeros(nw) for o in outcomes}
+        W = {o: np.zeros(b.n_persons * nw) for o in outcomes} if opts.band else {}
+        for lo in range(0, b.n_rows, _SLICE):
+            hi = min(lo + _SLICE, b.n_rows)
+            w, Z, t, key = w_all[lo:hi], spec.matrix(b, lo, hi), b.t[lo:hi], key_all[lo:hi]
+            for o in outcomes:
+                y = b.values[o][lo:hi]
+                m = np.flatnonzero((w >= 0) & ~np.isnan(y) if y.dtype.kind == "f" else w >= 0)
+                order = m[np.argsort(w[m], kind="stable")]
+                bounds = np.searchsorted(w[order], np.arange(nw + 1))
+                psi = np.zeros(len(order))
+                for k, fit in enumerate(fits[o]):
+                    i = order[bounds[k]:bounds[k + 1]]
+                    if fit is None or not len(i):
+                        continue
+                    a2w, influence = leverage_rows(fit, Z[i], t[i], y[i].astype(np.float64))
+                    meat[o][k] += a2w.sum()
+                    psi[bounds[k]:bounds[k + 1]] = influence
+                if opts.band:
+                    W[o] += np.bincount(key[order], weights=psi, minlength=b.n_persons * nw)
+        band = {o: v.reshape(b.n_persons, nw).T @ v.reshape(b.n_persons, nw) for o, v in W.items()}
+        return LeverageSums(meat, band)
 
     start = LeverageSums({o: np.zeros(nw) for o in outcomes},
                          {o: np.zeros((nw, nw)) for o in outcomes} if opts.band else {})

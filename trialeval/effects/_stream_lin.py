@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from trialeval.effects._stream_read import _BOOLEAN_WORDS, _TRUE_WORDS, Block, _as_float
+from trialeval.effects._stream_read import _BOOLEAN_WORDS, _TRUE_WORDS, Block, GroupLabels, _as_float
 from trialeval.effects.estimators import hc2_weights
 from trialeval.exceptions import InputDataError
 from trialeval.io import describe_rows
@@ -111,11 +111,12 @@ class CovariateSpec:
             out.extend([c] if self.numeric[c] else [f"{c}{lev}" for lev in self.levels[c]])
         return out
 
-    def matrix(self, block: Block) -> np.ndarray:
-        """Z for every row of the block (NaN where a covariate is missing)."""
+    def matrix(self, block: Block, lo: int = 0, hi: int | None = None) -> np.ndarray:
+        """Z for the block's rows ``[lo, hi)`` (NaN where a covariate is missing)."""
         cols = []
         for c in self.covariates:
-            lab = block.labels[c]
+            full = block.labels[c]
+            lab = GroupLabels(full.values, full.codes[lo:hi])
             if self.numeric[c]:
                 num = _numbers(lab.values, None if self.csv else self.types[c])
                 assert num is not None
@@ -125,7 +126,7 @@ class CovariateSpec:
                 for lev in self.levels[c]:         # compared per distinct value, taken per row by its code
                     hit = np.array([v == lev for v in text] + [np.nan], dtype=np.float64)
                     cols.append(hit[lab.codes][:, None])
-        return np.hstack(cols) if cols else np.empty((block.n_rows, 0))
+        return np.hstack(cols) if cols else np.empty((len(block.week[lo:hi]), 0))
 
 
 def spec_from_scan(scan: CovariateScan, covariates: list[str], source: str, csv: bool,
