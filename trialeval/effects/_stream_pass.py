@@ -265,6 +265,16 @@ def _flag_sums(flags: dict[str, np.ndarray], person: np.ndarray, p: int) -> dict
     return out
 
 
+def week_index(block: Block, week_list: np.ndarray, keep: np.ndarray | None = None) -> np.ndarray:
+    """Each row's reported-week index (−1: a week not reported, or a row outside ``keep``, the cohort)."""
+    lo, hi = int(week_list.min()), int(week_list.max())
+    position = np.full(hi - lo + 1, -1, dtype=np.int64)
+    position[week_list - lo] = np.arange(len(week_list))
+    inside = (block.week >= lo) & (block.week <= hi)
+    w = np.where(inside, position[np.clip(block.week - lo, 0, hi - lo)], -1)
+    return w if keep is None else np.where(keep, w, -1)
+
+
 def band_pass(block: Block, opts: PassOptions, week_list: np.ndarray, arms: dict[str, CellMoments]
               ) -> dict[str, np.ndarray]:
     """Pass 2 over one block: per outcome WᵀW, W (persons × weeks) each person's influences.
@@ -276,11 +286,7 @@ def band_pass(block: Block, opts: PassOptions, week_list: np.ndarray, arms: dict
     """
     nw = len(week_list)
     keep = cohort_rows(block, opts.min_weeks)
-    lo, hi = int(week_list.min()), int(week_list.max())
-    position = np.full(hi - lo + 1, -1, dtype=np.int64)
-    position[week_list - lo] = np.arange(nw)
-    inside = (block.week >= lo) & (block.week <= hi)
-    w = np.where(inside, position[np.clip(block.week - lo, 0, hi - lo)], -1)
+    w = week_index(block, week_list)
     sel = w >= 0 if keep is None else (w >= 0) & keep
     t_person = block.t[block.starts[:-1]].astype(bool)
     p, p1 = block.n_persons, int(t_person.sum())
@@ -315,3 +321,21 @@ def band_pass(block: Block, opts: PassOptions, week_list: np.ndarray, arms: dict
             W[rows] *= scale[:, arm]
         out[o] = W.T @ W
     return out
+
+
+def reported_cells(first: FirstPass, outcome: str, week_list: np.ndarray) -> tuple[CellMoments, np.ndarray,
+                                                                                       np.ndarray]:
+    """The (week, arm) cells of the reported weeks: moments, values other than 0/1, non-zero counts."""
+    cells = first.cells
+    idx = week_list - cells.lo
+    inside = (idx >= 0) & (idx < cells.span)
+    cell = np.stack([2 * idx, 2 * idx + 1], axis=1).ravel()
+    ok = np.repeat(inside, 2)
+    safe = np.where(ok, cell, 0)
+    m = cells.moments[outcome]
+    n = np.where(ok, m.n[safe] if len(m.n) else 0.0, 0.0)
+    mean = np.where(ok, m.mean[safe] if len(m.n) else np.nan, np.nan)
+    m2 = np.where(ok, m.m2[safe] if len(m.n) else 0.0, 0.0)
+    non01 = np.where(inside, cells.non01[outcome][np.where(inside, idx, 0)] if cells.span else 0, 0)
+    nonzero = np.where(ok, cells.nonzero[outcome][safe] if cells.span else 0.0, 0.0)
+    return CellMoments.from_sums(n, mean, m2), non01, nonzero

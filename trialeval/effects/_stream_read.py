@@ -15,7 +15,7 @@ import threading
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -42,6 +42,14 @@ _KEY1, _KEY2 = "trialevalperson1", "trialevalperson2"    # two 16-byte hash keys
 
 
 @dataclass(frozen=True, eq=False)
+class GroupLabels:
+    """A grouping column (blocks, clusters) of a batch: its distinct values, sorted, and each row's code."""
+
+    values: np.ndarray
+    codes: np.ndarray
+
+
+@dataclass(frozen=True, eq=False)
 class Block:
     """Whole persons of the panel as arrays: one run of rows per person, in file order.
 
@@ -55,6 +63,7 @@ class Block:
     t: np.ndarray
     week: np.ndarray
     values: Mapping[str, np.ndarray]
+    labels: Mapping[str, GroupLabels] = field(default_factory=dict)
 
     @property
     def n_rows(self) -> int:
@@ -128,6 +137,14 @@ class PanelFile:
         frame = self.schema.remove_metadata().empty_table().to_pandas()
         frame.columns = self.columns
         return frame
+
+    def column_types(self, columns: Sequence[str]) -> dict[str, pa.DataType]:
+        """The arrow type of each column (contract names); a dictionary column has its values' type."""
+        out = {}
+        for c in columns:
+            kind = self.schema.field(self._user[c]).type
+            out[c] = kind.value_type if pa.types.is_dictionary(kind) else kind
+        return out
 
     @property
     def n_rows(self) -> int | None:
@@ -237,7 +254,8 @@ def split_persons(table: pa.Table, source: str, offset: int
 
 
 def to_block(table: pa.Table, rows: int | np.ndarray, code: np.ndarray, outcomes: Sequence[str],
-             source: str, period: str = WEEKS_SINCE_VISITATION.column, groups: tuple[str, str] = ARMS) -> Block:
+             source: str, period: str = WEEKS_SINCE_VISITATION.column, groups: tuple[str, str] = ARMS,
+             label_columns: Sequence[str] = (), nullable: Sequence[str] = ()) -> Block:
     """A table of whole persons (person codes ``code`` per row) as a :class:`Block`, keys checked."""
     n = table.num_rows
     starts = np.concatenate([[0], np.flatnonzero(code[1:] != code[:-1]) + 1, [n]]).astype(np.int64)
@@ -253,7 +271,9 @@ def to_block(table: pa.Table, rows: int | np.ndarray, code: np.ndarray, outcomes
     t = _treated(table.column("arm"), bad, groups)
     week = _whole_numbers(table.column(period), period, bad)
     values = {o: _numeric(table.column(o), o, bad) for o in outcomes}
-    return Block(rows, starts, ids, t, week, values)
+    labels = {c: read_labels(table.column(c), c, source, rows, allow_null=c in nullable)
+              for c in label_columns}
+    return Block(rows, starts, ids, t, week, values, labels)
 
 
 def _treated(col: pa.ChunkedArray, bad: Callable[[str, str, np.ndarray], InputDataError],
@@ -377,3 +397,32 @@ def fragments_table(pieces: list[tuple[pa.Table, int]]) -> tuple[pa.Table, np.nd
     """Stitch the batches' edge persons (in file order) into one table; the file row of each of its rows."""
     rows = np.concatenate([np.arange(off, off + t.num_rows) for t, off in pieces])
     return pa.concat_tables([t for t, _ in pieces], promote_options="permissive"), rows
+
+
+def read_labels(column: pa.ChunkedArray, name: str, source: str, rows: int | np.ndarray,
+                allow_null: bool = False) -> GroupLabels:
+    """A grouping column of a batch: the sorted distinct values and each row's code.
+
+    An empty value is an error; with ``allow_null`` its code is −1 (covariates are checked on the rows
+    that enter only).
+    """
+    arr = column.combine_chunks() if column.num_chunks != 1 else column.chunk(0)
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.cast(arr.type.value_type)
+    if arr.null_count and allow_null:
+        valid = arr.is_valid()
+        inner = read_labels(pa.chunked_array([arr.filter(valid)]), name, source, rows)
+        codes = np.full(len(arr), -1, np.int64)
+        codes[valid.to_numpy(zero_copy_only=False)] = inner.codes
+        return GroupLabels(inner.values, codes)
+    if arr.null_count:
+        pos = np.flatnonzero(arr.is_null().to_numpy(zero_copy_only=False))
+        where = pos + rows if isinstance(rows, int) else rows[pos]
+        raise InputDataError(f"{source}: column '{name}' is empty in {describe_rows(where)}")
+    enc = arr.dictionary_encode()
+    dictionary = enc.dictionary
+    order = pc.array_sort_indices(dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    values = np.asarray(dictionary.take(pa.array(order)).to_pylist(), dtype=object)
+    return GroupLabels(values, rank[enc.indices.to_numpy(zero_copy_only=False)])

@@ -497,9 +497,7 @@ def _one_outcome(data: WeekData, estimator: Estimator, unit: np.ndarray, n_units
                                                                 nw, outcome, opts, gen)
     if est.var_unadjusted is not None:
         frame["se_unadjusted"] = np.sqrt(est.var_unadjusted)
-    if est.dropped is not None and len(est.dropped):
-        d = est.dropped.assign(outcome=outcome, **{opts.axis.column: week_list[est.dropped["week_index"].to_numpy()]})
-        res.dropped = d[_dropped_columns(opts.axis.column)]
+    res.dropped = _outcome_dropped(est, outcome, week_list, opts)
     if opts.ri:
         observed = est.effect if estimator.name == "difference_in_means" else dim_effect(data)
         res.ri = (y, unit, data.w, observed)
@@ -548,16 +546,8 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
               per_outcome: list[_OutcomeResult], keys: _Keys, sel: _Selection, opts: _Options,
               weeks_reported: np.ndarray) -> EffectsResult:
     """The result: dropped blocks (with a warning), summary and hours distribution when asked for."""
-    source, period, unit = opts.source, opts.axis.column, opts.axis.unit()
-    dropped = None
-    if opts.blocks:
-        frames = [o.dropped for o in per_outcome if o.dropped is not None]
-        dropped = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_dropped_columns(period))
-        if len(dropped):
-            warnings.warn(
-                f"{source}: {len(dropped)} block-{unit} cell(s) dropped because an arm had fewer than 2 persons "
-                f"(e.g. block {dropped['block'].iloc[0]!r} in {unit} {dropped[period].iloc[0]}); "
-                "see EffectsResult.dropped_blocks", TrialevalWarning, stacklevel=3)
+    source = opts.source
+    dropped = _dropped_blocks(per_outcome, opts, stacklevel=4) if opts.blocks else None
     summary_table = None
     if opts.summary_weeks is not None:
         summary_table = _summary(panel, outcomes, keys.person, keys.t, keys.week, sel.in_cohort,
@@ -567,6 +557,27 @@ def _assemble(panel: pd.DataFrame, table: pd.DataFrame, design: str, outcomes: l
         hours = hours_distribution(panel, week=opts.hours_week, min_cell=opts.min_cell, source=source,
                                    axis=opts.axis, design=opts.design)
     return _result(table, design, outcomes, per_outcome, opts, weeks_reported, dropped, summary_table, hours)
+
+
+def _outcome_dropped(est: WeekEstimate, outcome: str, week_list: np.ndarray, opts: _Options) -> pd.DataFrame | None:
+    """One outcome's rows of the dropped-blocks table (None: none dropped)."""
+    if est.dropped is None or not len(est.dropped):
+        return None
+    d = est.dropped.assign(outcome=outcome, **{opts.axis.column: week_list[est.dropped["week_index"].to_numpy()]})
+    return d[_dropped_columns(opts.axis.column)]
+
+
+def _dropped_blocks(per_outcome: list[_OutcomeResult], opts: _Options, stacklevel: int) -> pd.DataFrame:
+    """The dropped-blocks table of every outcome, with a warning when it has rows."""
+    period, unit = opts.axis.column, opts.axis.unit()
+    frames = [o.dropped for o in per_outcome if o.dropped is not None]
+    dropped = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=_dropped_columns(period))
+    if len(dropped):
+        warnings.warn(
+            f"{opts.source}: {len(dropped)} block-{unit} cell(s) dropped because an arm had fewer than 2 persons "
+            f"(e.g. block {dropped['block'].iloc[0]!r} in {unit} {dropped[period].iloc[0]}); "
+            "see EffectsResult.dropped_blocks", TrialevalWarning, stacklevel=stacklevel)
+    return dropped
 
 
 def _result(table: pd.DataFrame, design: str, outcomes: list[str], per_outcome: list[_OutcomeResult],

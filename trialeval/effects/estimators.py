@@ -205,47 +205,61 @@ class Blocked:
         block, block_names = data.columns["block"], data.info["block_names"]
         nb = len(block_names)
         m = CellMoments.from_rows([(w, 2 * nb), (block, 2), (t, 1)], [y], 2 * nw * nb)[0]
-        control, treated = m[0::2], m[1::2]
-        n, mean = m.n, m.mean
-        n0, n1, m0, m1 = control.n, treated.n, control.mean, treated.mean
-        present = (n0 + n1) > 0
-        valid = (n0 >= 2) & (n1 >= 2)
-        var_b, _ = welch(treated, control)
-        nb_tot = np.where(valid, n0 + n1, 0.0)
-        wk = np.repeat(np.arange(nw), nb)
-        N = np.bincount(wk, weights=nb_tot, minlength=nw)
-        J = np.bincount(wk, weights=valid.astype(float), minlength=nw)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            share = nb_tot / N[wk]
-            tau_b = np.where(valid, m1 - m0, 0.0)
-            effect = np.bincount(wk, weights=share * tau_b, minlength=nw)
-            var = np.bincount(wk, weights=np.where(valid, share * share * var_b, 0.0), minlength=nw)
-            df = N - 2 * J
-            effect[J == 0] = np.nan
-            var[J == 0] = np.nan
-            # Arm means and counts over the persons the estimate uses (valid blocks only).
-            n1w = np.bincount(wk, weights=np.where(valid, n1, 0.0), minlength=nw)
-            n0w = np.bincount(wk, weights=np.where(valid, n0, 0.0), minlength=nw)
-            m1w = np.bincount(wk, weights=np.where(valid, n1 * np.nan_to_num(m1), 0.0), minlength=nw) / n1w
-            m0w = np.bincount(wk, weights=np.where(valid, n0 * np.nan_to_num(m0), 0.0), minlength=nw) / n0w
-            psi = None
-            if data.need_psi:
+        est, share = blocked_from_moments(m, nw, block_names, data.person)
+        if data.need_psi:
+            n, mean, valid = m.n, m.mean, (m.n[0::2] >= 2) & (m.n[1::2] >= 2)
+            with np.errstate(invalid="ignore", divide="ignore"):
                 scale = np.where(np.repeat(valid, 2) & (n >= 2), 1.0 / np.sqrt(n * (n - 1)), 0.0)
-                psi = np.empty(len(y))
-                for lo in range(0, len(y), CHUNK_ROWS):
-                    hi = lo + CHUNK_ROWS
-                    cell = cell_code([(w, nb), (block, 1)], lo, hi)        # (week, block)
-                    cell_t = 2 * cell + t[lo:hi]
+            psi = np.empty(len(y))
+            for lo in range(0, len(y), CHUNK_ROWS):
+                hi = lo + CHUNK_ROWS
+                cell = cell_code([(w, nb), (block, 1)], lo, hi)        # (week, block)
+                cell_t = 2 * cell + t[lo:hi]
+                with np.errstate(invalid="ignore"):
                     psi[lo:hi] = np.nan_to_num((2.0 * t[lo:hi] - 1) * (y[lo:hi] - mean[cell_t])
                                                * scale[cell_t] * share[cell])
-        bad = np.flatnonzero(present & ~valid)
-        dropped = pd.DataFrame({
-            "week_index": bad // nb, "block": block_names[bad % nb],
-            "n_treatment": n1[bad].astype(np.int64), "n_control": n0[bad].astype(np.int64),
-        })
-        dropped["reason"] = np.where((dropped["n_treatment"] == 0) | (dropped["n_control"] == 0),
-                                     "an arm is empty", "an arm has one person")
-        return WeekEstimate(n1w, n0w, m1w, m0w, effect, var, df, psi, data.person, dropped=dropped)
+            est.psi = psi
+        return est
+
+
+def blocked_from_moments(m: CellMoments, nw: int, block_names: np.ndarray, unit: np.ndarray
+                         ) -> tuple[WeekEstimate, np.ndarray]:
+    """estimatr's blocked estimator per week from the moments of the cells ``(w·nb + block)·2 + t``.
+
+    Returns the estimate (without influences) and each (week, block)'s share N_b/N of its week, 0 for
+    a dropped block-week. Used by the in-memory estimator and the streamed one alike.
+    """
+    nb = len(block_names)
+    control, treated = m[0::2], m[1::2]
+    n0, n1, m0, m1 = control.n, treated.n, control.mean, treated.mean
+    present = (n0 + n1) > 0
+    valid = (n0 >= 2) & (n1 >= 2)
+    var_b, _ = welch(treated, control)
+    nb_tot = np.where(valid, n0 + n1, 0.0)
+    wk = np.repeat(np.arange(nw), nb)
+    N = np.bincount(wk, weights=nb_tot, minlength=nw)
+    J = np.bincount(wk, weights=valid.astype(float), minlength=nw)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = nb_tot / N[wk]
+        tau_b = np.where(valid, m1 - m0, 0.0)
+        effect = np.bincount(wk, weights=share * tau_b, minlength=nw)
+        var = np.bincount(wk, weights=np.where(valid, share * share * var_b, 0.0), minlength=nw)
+        df = N - 2 * J
+        effect[J == 0] = np.nan
+        var[J == 0] = np.nan
+        # Arm means and counts over the persons the estimate uses (valid blocks only).
+        n1w = np.bincount(wk, weights=np.where(valid, n1, 0.0), minlength=nw)
+        n0w = np.bincount(wk, weights=np.where(valid, n0, 0.0), minlength=nw)
+        m1w = np.bincount(wk, weights=np.where(valid, n1 * np.nan_to_num(m1), 0.0), minlength=nw) / n1w
+        m0w = np.bincount(wk, weights=np.where(valid, n0 * np.nan_to_num(m0), 0.0), minlength=nw) / n0w
+    bad = np.flatnonzero(present & ~valid)
+    dropped = pd.DataFrame({
+        "week_index": bad // nb, "block": block_names[bad % nb],
+        "n_treatment": n1[bad].astype(np.int64), "n_control": n0[bad].astype(np.int64),
+    })
+    dropped["reason"] = np.where((dropped["n_treatment"] == 0) | (dropped["n_control"] == 0),
+                                 "an arm is empty", "an arm has one person")
+    return WeekEstimate(n1w, n0w, m1w, m0w, effect, var, df, None, unit, dropped=dropped), share
 
 
 class ClusteredCR2:
@@ -276,25 +290,41 @@ class ClusteredCR2:
         ng = np.bincount(gcode, minlength=size).astype(np.float64)
         E = np.bincount(gcode, weights=e, minlength=size)
         tg = np.bincount(gcode, weights=t.astype(float), minlength=size)
-        present = ng > 0
-        treated_g = present & (tg > 0)
-        wk = np.repeat(np.arange(nw), n_clusters)
-        Na = np.where(treated_g, n1[wk], n0[wk])
-        with np.errstate(invalid="ignore", divide="ignore"):
-            c2 = np.where(present, Na / (Na - ng), 0.0)
-            g1 = np.bincount(wk, weights=treated_g.astype(float), minlength=nw)
-            g0 = np.bincount(wk, weights=(present & ~treated_g).astype(float), minlength=nw)
-            var = np.bincount(wk, weights=np.where(present, c2 * E * E / (Na * Na), 0.0), minlength=nw)
-            df = _bell_mccaffrey(wk, nw, c2, ng, treated_g, present, n1, n0)
-            ok = (g1 >= 2) & (g0 >= 2)
-            var[~ok] = np.nan
-            df[~ok] = np.nan
-            psi = None
-            if data.need_psi:
-                sign = np.where(t == 1, 1.0, -1.0)
+        var, df, c2, ok = cr2_from_sums(ng, E, tg, n1, n0)
+        psi = None
+        if data.need_psi:
+            sign = np.where(t == 1, 1.0, -1.0)
+            with np.errstate(invalid="ignore", divide="ignore"):
                 psi = np.nan_to_num(sign * np.sqrt(c2[gcode]) * e / np.where(t == 1, n1[w], n0[w]))
-                psi[~ok[w]] = 0.0
+            psi[~ok[w]] = 0.0
         return WeekEstimate(n1, n0, m1, m0, eff, var, df, psi, cluster)
+
+
+def cr2_from_sums(ng: np.ndarray, E: np.ndarray, tg: np.ndarray, n1: np.ndarray, n0: np.ndarray
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """CR2 variance and Bell–McCaffrey df per week from per-(week, cluster) sums, cells ``w·G + g``.
+
+    ``ng`` rows, ``E`` the sum of residuals (y − the arm's mean of the week), ``tg`` treated rows of each
+    cell; ``n1``, ``n0`` the arms' rows per week. Returns the variance, the df, each cell's CR2 factor
+    c² = N_a / (N_a − n_g) and the mask of weeks with at least 2 clusters in each arm. Used by the
+    in-memory estimator and the streamed one alike.
+    """
+    nw = len(n1)
+    n_clusters = len(ng) // max(nw, 1)
+    present = ng > 0
+    treated_g = present & (tg > 0)
+    wk = np.repeat(np.arange(nw), n_clusters)
+    Na = np.where(treated_g, n1[wk], n0[wk])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c2 = np.where(present, Na / (Na - ng), 0.0)
+        g1 = np.bincount(wk, weights=treated_g.astype(float), minlength=nw)
+        g0 = np.bincount(wk, weights=(present & ~treated_g).astype(float), minlength=nw)
+        var = np.bincount(wk, weights=np.where(present, c2 * E * E / (Na * Na), 0.0), minlength=nw)
+        df = _bell_mccaffrey(wk, nw, c2, ng, treated_g, present, n1, n0)
+    ok = (g1 >= 2) & (g0 >= 2)
+    var[~ok] = np.nan
+    df[~ok] = np.nan
+    return var, df, c2, ok
 
 
 def _bell_mccaffrey(wk: np.ndarray, nw: int, c2: np.ndarray, ng: np.ndarray, treated_g: np.ndarray,
@@ -382,14 +412,27 @@ def _lin_week(tk: np.ndarray, yk: np.ndarray, Zk: np.ndarray, names: np.ndarray
     Q, R = Q[:, :rank], R[:rank, :rank]
     beta = scipy.linalg.solve_triangular(R, Q.T @ yk)
     e = yk - Q @ (R @ beta)
-    h = np.einsum("ij,ij->i", Q, Q)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        omega = e * e / (1 - h)
-    omega[~np.isfinite(omega)] = 0.0                    # perfect fits, as estimatr does
+    omega = hc2_weights(e, np.einsum("ij,ij->i", Q, Q))
     rinv_row = scipy.linalg.solve_triangular(R, np.eye(rank)[:, pos], trans=1)  # row `pos` of R⁻¹
     a = Q @ rinv_row                                    # a_i = (R⁻¹ q_i)_t
     return (float(beta[pos]), float(np.sum(a * a * omega)), float(n - rank), a * np.sqrt(omega) * np.sign(e),
             [str(x) for x in names[~both]])
+
+
+#: A leverage within this of 1 is 1: the row is fitted by a column of its own (e.g. the one person of a
+#: level), its residual is rounding noise and so is 1 − h.
+LEVERAGE_ONE = 1e-10
+
+
+def hc2_weights(e: np.ndarray, h: np.ndarray) -> np.ndarray:
+    """HC2's ω = e² / (1 − h) per row; 0 for a row of leverage 1 (up to rounding), as for a perfect fit.
+
+    Without the tolerance a noise residual over a noise 1 − h could be any number, negative too.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        omega = e * e / (1 - h)
+    omega[~np.isfinite(omega) | (h >= 1 - LEVERAGE_ONE)] = 0.0       # perfect fits, as estimatr does
+    return omega
 
 
 def _warn_aliased(aliased: dict[int, list[str]], data: WeekData) -> None:

@@ -11,9 +11,12 @@ the sup-t critical value is drawn exactly as in memory (same seed, same draws).
 Batches are processed by a pool of threads (``workers``); the partial sums are added in file order, so
 the result does not depend on the number of workers.
 
-The blocked, Lin and clustered estimators, randomisation inference and the Rademacher band are not
-streamed: with those options (and for file types other than Parquet and CSV) the file is read whole
-and :func:`~trialeval.effects.effects` estimates them.
+The blocked and clustered estimators add their moments per block (cluster), week and arm to pass 1
+(:mod:`~trialeval.effects._stream_groups`); Lin's adjustment takes three more passes
+(:mod:`~trialeval.effects._stream_lin`); randomisation inference two more, with draws that do not
+depend on the batches (:mod:`~trialeval.effects._stream_ri`). Randomisation inference over clusters and
+the Rademacher band are not streamed: with those options (and for file types other than Parquet and
+CSV) the file is read whole and :func:`~trialeval.effects.effects` estimates them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,17 @@ from threadpoolctl import threadpool_limits
 from trialeval.disclosure import DEFAULT_MIN_CELL
 from trialeval.design import Design
 from trialeval.effects._inputs import _as_list, _check_int, _default_outcomes, _require_both_arms, _week_list, _whole
-from trialeval.effects._stream_pass import FirstPass, PassOptions, band_pass, empty_first_pass, first_pass
+from trialeval.effects._stream_designs import _hours, _Sums, add_randomisation_inference, estimate_grouped, estimate_lin
+from trialeval.effects._stream_groups import GroupCells, empty_groups, group_pass
+from trialeval.effects._stream_pass import (
+    FirstPass,
+    PassOptions,
+    band_pass,
+    cohort_rows,
+    empty_first_pass,
+    first_pass,
+    reported_cells,
+)
 from trialeval.effects._stream_read import (
     STREAMED_SUFFIXES,
     BatchOrder,
@@ -100,8 +113,9 @@ def effects_from_file(
         a person may go on from one row group into the next.
     outcomes, blocks, covariates, cluster, min_weeks, band, ri, summary_weeks, hours_week, alpha, rng, \
 min_cell, weeks, band_draws, multiplier
-        As :func:`~trialeval.effects.effects`. ``blocks``, ``covariates``, ``cluster``, ``ri`` and
-        ``multiplier="rademacher"`` (with ``band``) read the file whole and estimate in memory.
+        As :func:`~trialeval.effects.effects`. ``ri`` with ``cluster`` and ``multiplier="rademacher"``
+        (with ``band``) read the file whole and estimate in memory. ``ri`` draws its re-randomisations
+        batch by batch: the same for any batches and workers, but not the in-memory path's draws.
     source
         Name of the panel in messages (default: the path).
     rename
@@ -152,12 +166,11 @@ min_cell, weeks, band_draws, multiplier
     if not streamed(path, kwargs) or "weight" in _column_names(path, rename):
         # a weight column is checked (weighted estimation is not available yet) by the in-memory path
         return effects(read_table(path, rename=rename), outcomes, **kwargs)
-        return effects(read_table(path, rename=rename), outcomes, **kwargs)
     if not (isinstance(alpha, float | int) and 0 < alpha < 1):
         raise InputDataError(f"effects: 'alpha' must be in (0, 1); got {alpha!r}")
     opts = _Options(
-        blocks=None, covariates=[], cluster=None, min_weeks=_check_int("min_weeks", min_weeks, 1), band=band,
-        ri=0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
+        blocks=blocks, covariates=_as_list(covariates), cluster=cluster, min_weeks=_check_int("min_weeks", min_weeks, 1), band=band,
+        ri=_check_int("ri", ri, 0) or 0, summary_weeks=_check_int("summary_weeks", summary_weeks, 1),
         hours_week=_check_int("hours_week", hours_week, -10_000), alpha=float(alpha),
         min_cell=_whole("min_cell", min_cell, 0), band_draws=_whole("band_draws", band_draws, 10),
         multiplier=multiplier, source=source, design=design, axis=axis_of_columns(_column_names(path, rename)))
@@ -168,6 +181,13 @@ min_cell, weeks, band_draws, multiplier
     columns = ["person_id", "arm", opts.axis.column, *outcomes_l]
     if opts.hours_week is not None and _HOURS not in outcomes_l:
         columns.append(_HOURS)
+    group = opts.blocks or opts.cluster
+    if group:
+        columns.append(group)
+    columns.extend(c for c in opts.covariates if c not in columns)
+    stratum = _ri_stratum(panel, opts)
+    if stratum and stratum not in columns:
+        columns.append(stratum)
     # numpy's BLAS threads would compete with the workers' threads: one each while several workers run
     with threadpool_limits(1 if n_workers > 1 else None, user_api="blas"):
         return _stream(panel, path, outcomes_l, opts, popts, columns, n_workers, weeks, rng, progress,
@@ -180,8 +200,18 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
             read_whole: Callable[[], EffectsResult], unordered: str) -> EffectsResult:
     """Pass 1, the order check, then the estimates (and the band's pass)."""
     source = opts.source
-    scan = _Scan(panel, columns, n_workers, progress)
-    first = scan.reduce(lambda b: first_pass(b, popts), empty_first_pass(popts))
+    group = opts.blocks or opts.cluster
+    stratum = _ri_stratum(panel, opts)
+    label_columns = [c for c in (group, *opts.covariates, stratum) if c]
+    scan = _Scan(panel, columns, n_workers, progress, labels=list(dict.fromkeys(label_columns)),
+                 nullable=tuple(opts.covariates))
+    if group:
+        both = scan.reduce(lambda b: _FirstAndGroups(first_pass(b, popts), group_pass(
+            b, group, popts.outcomes, cohort_rows(b, popts.min_weeks), popts.source, per_person=bool(opts.blocks))),
+            _FirstAndGroups(empty_first_pass(popts), empty_groups(popts.outcomes)))
+        first, groups = both.first, both.groups
+    else:
+        first, groups = scan.reduce(lambda b: first_pass(b, popts), empty_first_pass(popts)), None
     if not check_person_order(scan.orders):
         split = find_split_person(panel)
         if split is not None and unordered == "read whole":
@@ -192,9 +222,26 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
                 "(all rows of a person one after another, as 'trialeval panel' writes it): sort it by person_id")
     if first.n_rows == 0:
         raise InputDataError(f"{panel.path}: has a header but no rows")
-    groups = panel.groups
-    _require_both_arms([a for a, n in zip((groups[1], groups[0]), first.arm_rows) if n], source, groups)
-    return _estimate(first, outcomes_l, opts, weeks, scan, popts, make_rng(rng))
+    labels = panel.groups
+    _require_both_arms([a for a, n in zip((labels[1], labels[0]), first.arm_rows) if n], source, labels)
+    gen = make_rng(rng)
+    if opts.covariates:
+        result = estimate_lin(first, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv",
+                              panel.column_types(opts.covariates))
+    elif groups is not None:
+        result = estimate_grouped(first, groups, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv")
+    else:
+        result = _estimate(first, outcomes_l, opts, weeks, scan, popts, gen)
+    if opts.ri:
+        result = add_randomisation_inference(result, first, scan, popts, opts, stratum, gen)
+    return result
+
+
+def _ri_stratum(panel: PanelFile, opts: _Options) -> str | None:
+    """The strata of randomisation inference: the panel's ``stratum`` column, else ``blocks`` (None: one)."""
+    if not opts.ri:
+        return None
+    return "stratum" if "stratum" in panel.columns else opts.blocks
 
 
 def _column_names(path: str | os.PathLike[str], rename: Mapping[str, str] | None) -> set[str]:
@@ -209,7 +256,7 @@ def streamed(path: str | os.PathLike[str], options: Mapping[str, Any]) -> bool:
     """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole)."""
     if Path(path).suffix.lower() not in STREAMED_SUFFIXES:
         return False
-    if any(options.get(k) for k in ("blocks", "covariates", "cluster", "ri")):
+    if options.get("ri") and options.get("cluster"):
         return False
     return not (options.get("band") and options.get("multiplier", "gaussian") != "gaussian")
 
@@ -238,14 +285,16 @@ class _Scan:
     """One pass over the file: each batch's whole persons at once, the edge persons stitched at the end."""
 
     def __init__(self, panel: PanelFile, columns: list[str], workers: int,
-                 progress: ProgressCallback | None) -> None:
+                 progress: ProgressCallback | None, labels: Sequence[str] = (), nullable: Sequence[str] = ()
+                 ) -> None:
         self.panel, self.columns, self.workers, self.progress = panel, columns, workers, progress
         self.orders: list[BatchOrder] = []
-        self.value_columns = columns[3:]
+        self.labels, self.nullable = tuple(labels), tuple(nullable)
+        self.value_columns = [c for c in columns[3:] if c not in self.labels]
 
     def _block(self, table: pa.Table, rows: int | np.ndarray, code: np.ndarray) -> Block:
         return to_block(table, rows, code, self.value_columns, self.panel.source, period=self.columns[2],
-                        groups=self.panel.groups)
+                        groups=self.panel.groups, label_columns=self.labels, nullable=self.nullable)
 
     def band_matrices(self, popts: PassOptions, week_list: np.ndarray, arms: dict[str, CellMoments]
                       ) -> dict[str, np.ndarray]:
@@ -291,22 +340,14 @@ class _Scan:
         return acc
 
 
-def _reported_cells(first: FirstPass, outcome: str, week_list: np.ndarray) -> tuple[CellMoments, np.ndarray,
-                                                                                       np.ndarray]:
-    """The (week, arm) cells of the reported weeks: moments, values other than 0/1, non-zero counts."""
-    cells = first.cells
-    idx = week_list - cells.lo
-    inside = (idx >= 0) & (idx < cells.span)
-    cell = np.stack([2 * idx, 2 * idx + 1], axis=1).ravel()
-    ok = np.repeat(inside, 2)
-    safe = np.where(ok, cell, 0)
-    m = cells.moments[outcome]
-    n = np.where(ok, m.n[safe] if len(m.n) else 0.0, 0.0)
-    mean = np.where(ok, m.mean[safe] if len(m.n) else np.nan, np.nan)
-    m2 = np.where(ok, m.m2[safe] if len(m.n) else 0.0, 0.0)
-    non01 = np.where(inside, cells.non01[outcome][np.where(inside, idx, 0)] if cells.span else 0, 0)
-    nonzero = np.where(ok, cells.nonzero[outcome][safe] if cells.span else 0.0, 0.0)
-    return CellMoments.from_sums(n, mean, m2), non01, nonzero
+class _FirstAndGroups:
+    """Pass 1 and the grouped cells of one block; adds up with ``+``."""
+
+    def __init__(self, first: FirstPass, groups: GroupCells) -> None:
+        self.first, self.groups = first, groups
+
+    def __add__(self, other: _FirstAndGroups) -> _FirstAndGroups:
+        return _FirstAndGroups(self.first + other.first, self.groups + other.groups)
 
 
 def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
@@ -320,7 +361,7 @@ def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int 
     period = opts.axis.column
     per_outcome, estimates, arms = [], [], {}
     for outcome in outcomes:
-        moments, non01, nonzero = _reported_cells(first, outcome, week_list)
+        moments, non01, nonzero = reported_cells(first, outcome, week_list)
         if moments.n.sum() == 0:
             raise EstimationError(f"{opts.source}: outcome '{outcome}' has no values in the reported weeks")
         arms[outcome] = moments
@@ -351,23 +392,3 @@ def _add_band(per_outcome: list[_OutcomeResult], estimates: list[WeekEstimate], 
         crit, ok = _sup_t_gaussian(S[outcome], opts.alpha, gen, opts.band_draws)
         se = res.frame["se"].to_numpy()
         res.frame["band_low"], res.frame["band_high"], res.band = _band_limits(est, se, crit, ok, outcome, opts)
-
-
-class _Sums:
-    """Per-outcome matrices that add up with ``+``."""
-
-    def __init__(self, sums: dict[str, np.ndarray]) -> None:
-        self.sums = sums
-
-    def __add__(self, other: _Sums) -> _Sums:
-        return _Sums({k: v + other.sums[k] for k, v in self.sums.items()})
-
-
-def _hours(first: FirstPass, opts: _Options) -> HoursDistributionResult:
-    """The hours distribution from the rows of the hours week (one small column per arm)."""
-    t = np.concatenate([p[0] for p in first.hours]) if first.hours else np.zeros(0, np.int8)
-    h = np.concatenate([p[1] for p in first.hours]) if first.hours else np.zeros(0)
-    frame = pd.DataFrame({"person_id": "", "arm": np.asarray(ARMS)[np.where(t == 1, 0, 1)],
-                          opts.axis.column: opts.hours_week, _HOURS: h})
-    return hours_distribution(frame, week=opts.hours_week or 0, min_cell=opts.min_cell, source=opts.source,
-                              axis=opts.axis)

@@ -1,0 +1,217 @@
+"""Randomisation inference over a panel file in batches of persons: re-randomisations that do not depend
+on the batches.
+
+In memory, each re-randomisation permutes the arms of all persons at once (one uniform key per person,
+arg-sorted), which needs every person's sums at once. Streamed, the persons of a stratum are numbered in
+file order (0 … N_s − 1) and each draw's assignment is built from a fixed binary tree over those numbers:
+the number treated among the first half of a node is hypergeometric given the node's number treated,
+and within a leaf of at most :data:`LEAF` persons the treated are a uniform subset. Each node draws from
+its own generator, seeded by (seed, stratum, node), so a person's arm in a draw is a function of the
+seed and the person's place in the file only: the same whatever the batches and the workers, and every
+draw is a complete randomisation within strata (the numbers treated per stratum are the observed ones),
+as in memory. The draws are not those of the in-memory path (a different generator), so p-values agree
+with it up to Monte Carlo error, not digit by digit.
+
+Pass A counts the units (persons with a row that enters) per stratum and arm in each run of persons
+(:func:`count_pass`); pass B adds, per draw and reported week, the sums and counts of the outcome over
+the persons drawn treated (:func:`draw_pass`). Memory: draws × weeks per outcome, plus one batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from trialeval.effects._stream_read import Block
+from trialeval.exceptions import InputDataError
+from trialeval.io import describe_rows
+
+#: Largest node of the tree whose treated persons are drawn directly (a uniform subset).
+LEAF = 64
+
+
+@dataclass
+class UnitCounts:
+    """Per run of persons (keyed by its first file row): stratum labels and units per stratum and arm."""
+
+    runs: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = field(default_factory=dict)
+
+    def __add__(self, other: UnitCounts) -> UnitCounts:
+        return UnitCounts({**self.runs, **other.runs})
+
+
+def subtree(seed: int, stratum: int, lo: int, hi: int, treated: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Draws × persons ``[a, b)`` of node ``[lo, hi)``: True where drawn treated, given ``treated`` per draw."""
+    if hi - lo <= LEAF:
+        keys = np.random.default_rng([seed, stratum, lo, hi]).random((len(treated), hi - lo))
+        rank = np.argsort(np.argsort(keys, axis=1, kind="stable"), axis=1, kind="stable")
+        return (rank < treated[:, None])[:, a - lo:b - lo]
+    mid = lo + (hi - lo) // 2
+    left = np.random.default_rng([seed, stratum, lo, hi]).hypergeometric(treated, (hi - lo) - treated, mid - lo) \
+        if mid > lo else np.zeros_like(treated)
+    parts = []
+    if a < mid:
+        parts.append(subtree(seed, stratum, lo, mid, left, a, min(b, mid)))
+    if b > mid:
+        parts.append(subtree(seed, stratum, mid, hi, treated - left, max(a, mid), b))
+    return np.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+
+def ri_pvalues(s1: np.ndarray, c1: np.ndarray, total_s: np.ndarray, total_c: np.ndarray,
+               observed: np.ndarray, draws: int) -> np.ndarray:
+    """Fisher p-values per week from the drawn treated sums ``s1`` and counts ``c1`` (draws × weeks).
+
+    p = (1 + #{|τ*| ≥ |τ|}) / (1 + draws), with the in-memory path's tolerance for ties.
+    """
+    with np.errstate(invalid="ignore", divide="ignore"):
+        tau = s1 / c1 - (total_s - s1) / (total_c - c1)
+    obs = observed[None, :]
+    hits = np.sum(np.abs(tau) >= np.abs(obs) - 1e-12 * np.maximum(1.0, np.abs(obs)), axis=0)
+    return np.where(np.isfinite(observed), (1 + hits) / (1 + draws), np.nan)
+
+
+def _runs(block: Block) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's run (index into the keys) and the runs' keys (first file row): a batch's inner persons
+    are one run; the stitched edge persons are a run each."""
+    if isinstance(block.rows, int):
+        return np.zeros(block.n_persons, np.int64), np.array([block.rows], np.int64)
+    return np.arange(block.n_persons), np.asarray(block.rows)[block.starts[:-1]].astype(np.int64)
+
+
+def _units(block: Block, w: np.ndarray, stratum: str | None, source: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The block's units (persons with a row that enters): their person index, stratum label code, arm."""
+    person = block.person()
+    unit = np.flatnonzero(np.bincount(person[w >= 0], minlength=block.n_persons) > 0)
+    t = block.t[block.starts[:-1]][unit]
+    if stratum is None:
+        return unit, np.zeros(len(unit), np.int64), t
+    codes = block.labels[stratum].codes
+    first = np.repeat(codes[block.starts[:-1]], np.diff(block.starts))
+    if (first != codes).any():
+        raise InputDataError(f"{source}: column '{stratum}' must be constant within each person; it varies in "
+                             f"{describe_rows(block.file_rows(first != codes))}")
+    return unit, codes[block.starts[:-1]][unit], t
+
+
+def count_pass(block: Block, w: np.ndarray, stratum: str | None, source: str) -> UnitCounts:
+    """Pass A over one block: per run, the stratum labels present and their units and treated units."""
+    unit, code, t = _units(block, w, stratum, source)
+    run, keys = _runs(block)
+    values = block.labels[stratum].values if stratum else np.array(["all"], dtype=object)
+    out = UnitCounts()
+    for r, key in enumerate(keys):
+        mine = run[unit] == r
+        present = np.unique(code[mine])
+        n = np.bincount(code[mine], minlength=len(values))[present]
+        n1 = np.bincount(code[mine], weights=t[mine], minlength=len(values))[present].astype(np.int64)
+        out.runs[int(key)] = (values[present], n, n1)
+    return out
+
+
+@dataclass(frozen=True)
+class DrawPlan:
+    """What pass B needs: the seed, the strata (sorted labels), their units and treated units, and each
+    run's first place per stratum."""
+
+    seed: int
+    draws: int
+    labels: np.ndarray
+    size: np.ndarray
+    treated: np.ndarray
+    offsets: dict[int, np.ndarray]
+
+
+def plan_draws(counts: UnitCounts, seed: int, draws: int) -> DrawPlan:
+    """Number the units of each stratum in file order: each run's first place per stratum."""
+    runs = sorted(counts.runs)
+    labels = np.unique(np.concatenate([counts.runs[k][0] for k in runs])) if runs else np.zeros(0, dtype=object)
+    size, treated = np.zeros(len(labels), np.int64), np.zeros(len(labels), np.int64)
+    offsets = {}
+    for k in runs:
+        values, n, n1 = counts.runs[k]
+        offsets[k] = size.copy()
+        pos = np.searchsorted(labels, values)
+        size[pos] += n
+        treated[pos] += n1
+    return DrawPlan(seed, draws, labels, size, treated, offsets)
+
+
+@dataclass
+class DrawSums:
+    """Per outcome: drawn treated sums and counts (draws × weeks) and the totals per week."""
+
+    s1: dict[str, np.ndarray]
+    c1: dict[str, np.ndarray]
+    total_s: dict[str, np.ndarray]
+    total_c: dict[str, np.ndarray]
+
+    def __add__(self, other: DrawSums) -> DrawSums:
+        def add(a: dict[str, np.ndarray], b: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+            return {o: v + b[o] for o, v in a.items()}
+        return DrawSums(add(self.s1, other.s1), add(self.c1, other.c1), add(self.total_s, other.total_s),
+                        add(self.total_c, other.total_c))
+
+
+def empty_draw_sums(outcomes: tuple[str, ...], draws: int, nw: int) -> DrawSums:
+    return DrawSums({o: np.zeros((draws, nw)) for o in outcomes}, {o: np.zeros((draws, nw)) for o in outcomes},
+                    {o: np.zeros(nw) for o in outcomes}, {o: np.zeros(nw) for o in outcomes})
+
+
+def _places(block: Block, unit: np.ndarray, code: np.ndarray, plan: DrawPlan, stratum: str | None
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Each unit's stratum (index into the plan's labels) and its place within the stratum (file order)."""
+    values = block.labels[stratum].values if stratum else np.array(["all"], dtype=object)
+    s = np.searchsorted(plan.labels, values)[code] if len(code) else np.zeros(0, np.int64)
+    run, keys = _runs(block)
+    r = run[unit]
+    first = np.stack([plan.offsets[int(k)] for k in keys])[r, s] if len(unit) else np.zeros(0, np.int64)
+    order = np.lexsort((np.arange(len(unit)), s, r))
+    group = r[order] * (len(plan.labels) + 1) + s[order]
+    start = np.r_[0, np.flatnonzero(group[1:] != group[:-1]) + 1] if len(group) else np.zeros(0, np.int64)
+    within = np.arange(len(group)) - np.repeat(start, np.diff(np.r_[start, len(group)]))
+    place = np.empty(len(unit), np.int64)
+    place[order] = first[order] + within
+    return s, place
+
+
+def draw_pass(block: Block, w: np.ndarray, outcomes: tuple[str, ...], nw: int, plan: DrawPlan,
+              stratum: str | None, source: str) -> DrawSums:
+    """Pass B over one block: per outcome the drawn treated sums and counts, units a slice at a time."""
+    unit, code, _ = _units(block, w, stratum, source)
+    s, place = _places(block, unit, code, plan, stratum)
+    out = empty_draw_sums(outcomes, plan.draws, nw)
+    index = np.full(block.n_persons, -1, np.int64)
+    index[unit] = np.arange(len(unit))
+    row_unit = index[block.person()]
+    step = max(1, 4_000_000 // max(plan.draws, 1))
+    for lo in range(0, len(unit), step):
+        hi = min(lo + step, len(unit))
+        D = _assign(plan, s[lo:hi], place[lo:hi])
+        rows = (w >= 0) & (row_unit >= lo) & (row_unit < hi)
+        for o in outcomes:
+            y = block.values[o]
+            m = rows & ~np.isnan(y) if y.dtype.kind == "f" else rows
+            key = (row_unit[m] - lo) * nw + w[m]
+            Y = np.bincount(key, weights=y[m].astype(np.float64), minlength=(hi - lo) * nw).reshape(hi - lo, nw)
+            C = np.bincount(key, minlength=(hi - lo) * nw).reshape(hi - lo, nw).astype(np.float64)
+            out.s1[o] += D @ Y
+            out.c1[o] += D @ C
+            out.total_s[o] += Y.sum(axis=0)
+            out.total_c[o] += C.sum(axis=0)
+    return out
+
+
+def _assign(plan: DrawPlan, s: np.ndarray, place: np.ndarray) -> np.ndarray:
+    """Draws × units (1.0: drawn treated); each stratum's units split into runs of consecutive places."""
+    out = np.zeros((plan.draws, len(s)))
+    for k in np.unique(s):
+        idx = np.flatnonzero(s == k)
+        idx = idx[np.argsort(place[idx], kind="stable")]
+        p = place[idx]
+        cuts = np.r_[0, np.flatnonzero(np.diff(p) != 1) + 1, len(p)]
+        for a, b in zip(cuts[:-1], cuts[1:]):
+            got = subtree(plan.seed, int(k), 0, int(plan.size[k]),
+                          np.full(plan.draws, int(plan.treated[k]), dtype=np.int64), int(p[a]), int(p[b - 1]) + 1)
+            out[:, idx[a:b]] = got
+    return out
