@@ -90,18 +90,20 @@ def parse_period(label: Any, where: str) -> tuple[TimeAxis, int]:
     ...
     trialeval.exceptions.ConfigError: [target] to: 2017-W53 is not a calendar period; give an ISO week 2016-W43 (2017 has 52 weeks) or a month 2016-03
     """
+    from trialeval.panel.periods import parse_period as checked_period
+
     text = str(label).strip() if isinstance(label, str) else ""
     week, month = _WEEK.match(text), _MONTH.match(text)
+    axis = CALENDAR_WEEK if week else CALENDAR_MONTH if month else None
+    if axis is not None:
+        try:
+            return axis, checked_period(axis, text, where)
+        except InputDataError:
+            pass
     if week:
-        k = int(week[1]) * 100 + int(week[2])
-        first, _ = CALENDAR_WEEK.period_bounds(None, np.array([k]))
-        if 1 <= int(week[2]) <= 53 and int(CALENDAR_WEEK.period_of(None, first)[0]) == k:
-            return CALENDAR_WEEK, k
         last_week = int(CALENDAR_WEEK.period_of(None, np.array([f"{week[1]}-12-28"], dtype="datetime64[D]"))[0]) % 100
         raise ConfigError(f"{where}: {text} is not a calendar period; give an ISO week 2016-W43 "
                           f"({week[1]} has {last_week} weeks) or a month 2016-03")
-    if month and 1 <= int(month[2]) <= 12:
-        return CALENDAR_MONTH, int(month[1]) * 100 + int(month[2])
     raise ConfigError(f"{where}: {label!r} is not a calendar period; give an ISO week 2016-W43 or a month 2016-03")
 
 
