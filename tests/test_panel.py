@@ -668,7 +668,9 @@ def synthetic_trial(n: int, seed: int = 7) -> tuple[pd.DataFrame, pd.DataFrame]:
     return ledger, spells
 
 
-def test_streamed_build_from_files_equals_in_memory_build(tmp_path, monkeypatch):
+@pytest.mark.parametrize("workers", [1, 3])
+def test_streamed_build_from_files_equals_in_memory_build(tmp_path, monkeypatch, workers):
+    """Spells checked in batches on 1 or 3 threads, then persons built in chunks, equal the whole build."""
     ledger, spells = synthetic_trial(300)
     ledger.to_csv(tmp_path / "ledger.csv", index=False)
     spells.to_csv(tmp_path / "spells.csv", index=False)
@@ -684,7 +686,7 @@ def test_streamed_build_from_files_equals_in_memory_build(tmp_path, monkeypatch)
     for spells_file, out_name in (("spells.parquet", "out.parquet"), ("spells.csv", "out.csv")):
         out = tmp_path / out_name
         res = build_panel(tmp_path / "ledger.csv", tmp_path / spells_file, "2016-10-31", chunk_persons=37,
-                          out=out, **kw)
+                          out=out, workers=workers, **kw)
         assert res.streamed and res.n_rows == ref.n_rows and res.n_spells_used == ref.n_spells_used
         assert (res.n_spells_not_in_ledger, res.n_persons_not_in_ledger) == (
             ref.n_spells_not_in_ledger, ref.n_persons_not_in_ledger) and ref.n_persons_not_in_ledger == 1

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
+from trialeval._imports import import_in_background
 from trialeval import layout
 from trialeval.progress import ProgressCallback
 from trialeval.timeaxis import axis_of_columns
@@ -449,6 +450,7 @@ def effects_from_spells(
                   inputs, columns=cfg.columns if cfg is not None else None)
     if plot is not None:
         check_figure_path(plot)
+    import_in_background("scipy.special")      # the confidence intervals need it once the panel is built
     if not (_needs_rows(fx, covariates, cluster, band, ri) or ratio or among_positive):
         result = _build(ledger, spells, panel_settings, drop_bad_rows=drop_bad_rows, out=panel_out,
                         workers=workers, progress=progress, design=_design(cfg))

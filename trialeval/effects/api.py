@@ -14,7 +14,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from trialeval.design import Design, require_unweighted
 from trialeval.disclosure import DEFAULT_MIN_CELL, check_not_person_id
@@ -517,6 +516,8 @@ def _band(est: WeekEstimate, se: np.ndarray, w: np.ndarray, n_units: int, nw: in
 def _band_limits(est: WeekEstimate, se: np.ndarray, crit: float, ok: np.ndarray, outcome: str, opts: _Options
                  ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The band's limits per week (NaN outside its weeks ``ok``) and its row of the band table."""
+    from scipy import special      # imported when first needed, not when the command starts
+
     with np.errstate(invalid="ignore"):
         t_crit = special.stdtrit(np.where(est.df > 0, est.df, np.nan), 1 - opts.alpha / 2)   # t quantile
     tp = float(np.nanmax(np.where(ok, t_crit, np.nan))) if ok.any() else np.nan

@@ -6,7 +6,6 @@ from collections.abc import Callable, Iterator
 from typing import Literal
 
 import numpy as np
-from scipy import special
 
 from trialeval.design import Design
 from trialeval.progress import tick
@@ -18,6 +17,8 @@ ProgressCallback = Callable[[int, int], None]
 def _t_inference(effect: np.ndarray, se: np.ndarray, df: np.ndarray, alpha: float
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """CI and two-sided p from the t distribution, as ``estimatr``'s ``add_cis_pvals``."""
+    from scipy import special      # imported when first needed, not when the command starts
+
     with np.errstate(invalid="ignore", divide="ignore"):
         df = np.where(df > 0, df, np.nan)
         crit = special.stdtrit(df, 1 - alpha / 2)          # the t quantile (scipy.stats.t.ppf computes this)

@@ -7,7 +7,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import special
 
 from trialeval.effects.estimators import welch
 from trialeval.effects.inference import _holm
@@ -84,6 +83,8 @@ def summary_from_person_means(arms: dict[str, CellMoments], K: int, alpha: float
     var = n / (n − K − 1) · (M2₁/n₁² + M2₀/n₀²), n = K (n₁ + n₀) rows, M2 the arms' sums of squared
     deviations of the person means; t inference with n − K − 1 df. Equal to ``PanelOLS`` to rounding.
     """
+    from scipy import special      # imported when first needed, not when the command starts
+
     rows = []
     for outcome, m in arms.items():
         n1, n0 = int(m.n[1]), int(m.n[0])

@@ -247,7 +247,8 @@ def build_panel(
     _release_memory()
 
     sp, spell_rejects, counts = _read_compact_spells(batches, spells_source, types, drop_bad_rows,
-                                                      ledger_ids, persons.late_ids, n_spell_rows, date_format)
+                                                      ledger_ids, persons.late_ids, n_spell_rows, date_format,
+                                                      workers=workers)
     _check_matched(ledger_ids, sp.person, counts, spell_rejects, min_matched_share,
                    spells_source=spells_source, ledger_source=ledger_source)
     del counts["absent_ids"]

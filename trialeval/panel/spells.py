@@ -408,10 +408,86 @@ class _SpellBuffer:
         return arrays
 
 
+@dataclass
+class _BatchPart:
+    """One batch of spells checked and matched to the ledger: the kept spells' arrays and what it counts."""
+
+    arrays: dict[str, np.ndarray]          # person, kind, start, end, hours (ordinary hours only)
+    workplace: pa.Array | None             # the kept spells' workplace ids as text (None: no such column)
+    rejects: pd.DataFrame | None           # rows broken by a rule (None: none)
+    absent_ids: pa.Array | None            # ids not in the ledger (None: none)
+    n_absent: int
+    has_benefit: bool
+    has_workplace: bool
+
+
+def _batch_part(batch: pd.DataFrame | pa.RecordBatch, offset: int, source: str, types: tuple[str, ...],
+                drop_bad_rows: bool, lookup: _IdLookup, late_ids: pa.Array, date_format: str | None
+                ) -> _BatchPart:
+    """Check one batch (rows ``offset + 1 …`` of the file), match it to the ledger and reduce it to arrays.
+
+    Depends on nothing but the batch and the ledger, so batches are reduced on several threads at once.
+    """
+    rejects = None
+    checked = _fast_check(batch, types) if isinstance(batch, pa.RecordBatch) else None
+    if checked is not None:
+        good = np.ones(len(batch), dtype=bool)
+        good_ids = checked["ids"]
+        wp_all = checked["workplace"]
+    else:
+        if isinstance(batch, pa.RecordBatch):
+            try:
+                batch = pa.Table.from_batches([batch]).to_pandas()
+            except (ValueError, pa.ArrowException) as exc:
+                raise InputDataError(f"{source}: cannot be read as parquet: {exc}") from exc
+        checked, good, rejects = _check_spells(batch, source, types, drop_bad_rows, offset, date_format)
+        good_ids = _arrow_text(checked["ids"][good])
+        wp_all = _arrow_text(_ids_as_text(batch["workplace_id"])) if "workplace_id" in batch.columns else None
+    person = lookup.index(good_ids)
+    absent = person < 0
+    # Spells of ledger persons dropped for a late visitation are not "absent from the ledger".
+    if len(late_ids):
+        absent &= ~pc.is_in(good_ids, value_set=late_ids).to_numpy(zero_copy_only=False)
+    absent_ids = pc.unique(good_ids.filter(pa.array(absent))) if absent.any() else None
+    sel = np.flatnonzero(good)[person >= 0]
+    has_workplace, workplace = False, None
+    if wp_all is not None:
+        has_workplace = bool(pc.any(pc.is_valid(wp_all.filter(pa.array(good)))).as_py() or False)
+        workplace = wp_all.take(pa.array(sel))
+    # Day numbers fit int32 (years 1 to 5.8 million); halves the memory of the largest arrays.
+    kind = checked["kind"][sel]
+    arrays = {"person": person[person >= 0], "kind": kind, "start": checked["start"][sel],
+              "end": checked["end"][sel], "hours": checked["hours"][sel[kind == _HOURS]]}
+    return _BatchPart(arrays, workplace, rejects if rejects is not None and len(rejects) else None, absent_ids,
+                      int(absent.sum()), bool((checked["kind"][good] == _BENEFIT).any()), has_workplace)
+
+
+def _parts(batches: Iterator[pd.DataFrame | pa.RecordBatch], reduce: Any, workers: int) -> Iterator[Any]:
+    """``reduce(batch, offset)`` of each batch in file order, on ``workers`` threads (at most ``workers``
+    batches in flight beyond the one being used)."""
+    if workers <= 1:
+        offset = 0
+        for batch in batches:
+            yield reduce(batch, offset)
+            offset += len(batch)
+        return
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        pending: list[Any] = []
+        offset = 0
+        for batch in batches:
+            pending.append(pool.submit(reduce, batch, offset))
+            offset += len(batch)
+            del batch
+            if len(pending) > workers:
+                yield pending.pop(0).result()
+        while pending:
+            yield pending.pop(0).result()
+
+
 def _read_compact_spells(
     batches: Iterator[pd.DataFrame | pa.RecordBatch], source: str, types: tuple[str, ...],
     drop_bad_rows: bool, ledger_ids: pa.Array, late_ids: pa.Array, n_rows: int | None = None,
-    date_format: str | None = None,
+    date_format: str | None = None, workers: int = 2,
 ) -> tuple[_Spells, pd.DataFrame, dict[str, Any]]:
     """Check, match to the ledger and compact the spells a batch at a time.
 
@@ -420,66 +496,46 @@ def _read_compact_spells(
     whole file when its number of rows is known (``n_rows``), and let go; workplace codes are made
     against one dictionary that grows across batches, so they mean the same in every batch. An Arrow
     batch is checked with Arrow and numpy (:func:`_fast_check`) and becomes a DataFrame only when it
-    breaks a rule, so that :func:`_check_spells` blames the rows.
+    breaks a rule, so that :func:`_check_spells` blames the rows. Batches are checked on ``workers``
+    threads and added in file order, so the result does not depend on the threads.
     """
     buffer = _SpellBuffer(n_rows if n_rows is not None else SPELL_BATCH_ROWS)
     lookup = _IdLookup(ledger_ids)
     rejects: list[pd.DataFrame] = []
     absent_ids: list[pa.Array] = []
     workplaces = pa.array([], type=pa.large_string())
-    n_absent, has_benefit, has_workplace, offset = 0, False, False, 0
-    for batch in batches:
-        checked = _fast_check(batch, types) if isinstance(batch, pa.RecordBatch) else None
-        if checked is not None:
-            n = len(batch)
-            good = np.ones(n, dtype=bool)
-            columns = batch.schema.names
-            rejects.append(_rejects_frame(pa.Table.from_batches([cast(pa.RecordBatch, batch).slice(0, 0)]).to_pandas(), "spells",
-                                          np.zeros(0, dtype=bool), np.zeros(0, dtype=object),
-                                          np.zeros(0, dtype=object)))
-            good_ids = checked["ids"]
-            wp_all = checked["workplace"]
-        else:
-            if isinstance(batch, pa.RecordBatch):
-                try:
-                    batch = pa.Table.from_batches([batch]).to_pandas()
-                except (ValueError, pa.ArrowException) as exc:
-                    raise InputDataError(f"{source}: cannot be read as parquet: {exc}") from exc
-            n = len(batch)
-            columns = list(batch.columns)
-            checked, good, spell_rejects = _check_spells(batch, source, types, drop_bad_rows, offset,
-                                                         date_format)
-            rejects.append(spell_rejects)
-            good_ids = _arrow_text(checked["ids"][good])
-            wp_all = _arrow_text(_ids_as_text(batch["workplace_id"])) if "workplace_id" in columns else None
-        del batch
-        person = lookup.index(good_ids)
-        absent = person < 0
-        # Spells of ledger persons dropped for a late visitation are not "absent from the ledger".
-        if len(late_ids):
-            absent &= ~pc.is_in(good_ids, value_set=late_ids).to_numpy(zero_copy_only=False)
-        if absent.any():
-            n_absent += int(absent.sum())
-            absent_ids.append(pc.unique(good_ids.filter(pa.array(absent))))
-        sel = np.flatnonzero(good)[person >= 0]
-        has_benefit |= bool((checked["kind"][good] == _BENEFIT).any())
-        if wp_all is not None:
-            has_workplace |= bool(pc.any(pc.is_valid(wp_all.filter(pa.array(good)))).as_py() or False)
-            wp = wp_all.take(pa.array(sel))
+    n_absent, has_benefit, has_workplace, offset, columns = 0, False, False, 0, None
+
+    def reduce(batch: pd.DataFrame | pa.RecordBatch, at: int) -> tuple[_BatchPart, int, list[str]]:
+        names = list(batch.schema.names if isinstance(batch, pa.RecordBatch) else batch.columns)
+        return (_batch_part(batch, at, source, types, drop_bad_rows, lookup, late_ids, date_format),
+                len(batch), names)
+
+    for part, n, names in _parts(batches, reduce, workers):
+        columns = columns or names
+        if part.rejects is not None:
+            rejects.append(part.rejects)
+        if part.absent_ids is not None:
+            absent_ids.append(part.absent_ids)
+        n_absent += part.n_absent
+        has_benefit |= part.has_benefit
+        has_workplace |= part.has_workplace
+        if part.workplace is not None:
+            wp = part.workplace
             new = pc.unique(wp.drop_null())
             new = new.filter(pc.invert(pc.is_in(new, value_set=workplaces)))
             workplaces = pa.concat_arrays([workplaces, new.cast(pa.large_string())])
             workplace = _index_in(wp, workplaces).astype(np.int32)
             del wp
         else:
-            workplace = np.full(len(sel), -1, dtype=np.int32)
-        # Day numbers fit int32 (years 1 to 5.8 million); halves the memory of the largest arrays.
-        kind = checked["kind"][sel]
-        buffer.append(person=person[person >= 0], kind=kind, start=checked["start"][sel],
-                      end=checked["end"][sel], hours=checked["hours"][sel[kind == _HOURS]], workplace=workplace)
+            workplace = np.full(len(part.arrays["person"]), -1, dtype=np.int32)
+        buffer.append(**part.arrays, workplace=workplace)
         offset += n
-        del checked, good, good_ids, wp_all, person, absent, sel, workplace, kind
+        del part, workplace
         _release_memory()
+    if not rejects:          # the empty table of rejects, with the columns of the file
+        rejects.append(_rejects_frame(pd.DataFrame(columns=columns or []), "spells", np.zeros(0, dtype=bool),
+                                      np.zeros(0, dtype=object), np.zeros(0, dtype=object)))
     arrays = buffer.finish()
     # Sorted by person only when the file is not already, one array at a time.
     person = arrays["person"]
@@ -499,8 +555,6 @@ def _read_compact_spells(
     absent = (pc.unique(pa.concat_arrays(absent_ids)) if absent_ids else pa.array([], type=pa.large_string()))
     counts = {"n_absent": n_absent, "n_absent_persons": len(absent), "has_benefit": has_benefit,
               "has_workplace": has_workplace, "absent_ids": absent, "n_rows": offset}
-    # Batches without rejects are left out: concatenating empty object columns changes missing values.
-    rejects = [r for r in rejects if len(r)] or rejects[:1]
     return sp, pd.concat(rejects, ignore_index=True) if len(rejects) > 1 else rejects[0], counts
 
 
