@@ -237,27 +237,36 @@ def _hours_summary(cells: np.ndarray, hours: np.ndarray, nw: int, length: np.nda
 
 def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) -> dict[str, _BandSums]:
     """The chunk's raw products for WᵀW per outcome and arm; ``length`` the observed weeks of each person
-    (0 outside the cohort). Sums of 0/1 values are exact in single precision (a chunk's stay below 2²⁴)."""
-    nw = next(iter(dense.values())).shape[1] if dense else 0
-    order = np.lexsort((length, t))                       # by arm (control first), then observed weeks
-    key = t[order].astype(np.int64) * (nw + 1) + length[order]
-    first = np.flatnonzero(np.append(True, key[1:] != key[:-1])) if len(key) else np.zeros(0, np.int64)
-    group_arm, group_length = np.divmod(key[first], nw + 1)
-    persons = np.diff(np.append(first, len(key)))
-    unobserved = np.arange(nw)[None, :] >= length[order][:, None]
-    hidden = bool(unobserved.any())        # weeks outside a person's window, where rules may have set values
-    split = int(np.count_nonzero(t == 0))
-    exact = len(order) < 2**24
+    (0 outside the cohort). Sums of 0/1 values are exact in single precision (a chunk's stay below 2²⁴).
+
+    Only the persons with a value other than 0 add to the products, so only their rows are taken, in
+    the order of arm (control first) and observed weeks; each run of one (arm, weeks) is summed as a block.
+    """
+    if not dense:
+        return {}
+    nw = next(iter(dense.values())).shape[1]
+    key_all = t.astype(np.int64) * (nw + 1) + length
+    persons = np.bincount(key_all, minlength=2 * (nw + 1)).reshape(2, nw + 1)
+    exact = len(length) < 2**24
     out = {}
     for o, a in dense.items():
+        sums = out[o] = _BandSums(nw)
+        sums.persons[:] = persons
+        rows = np.flatnonzero((length > 0) & a.any(axis=1))
+        if len(rows) == 0:
+            continue
+        order = rows[np.lexsort((length[rows], t[rows]))]
         y: np.ndarray = np.take(a, order, axis=0).astype(
             np.float32 if exact and a.dtype.kind in "bui" else np.float64, copy=False)
-        if hidden:
+        unobserved = np.arange(nw)[None, :] >= length[order][:, None]
+        if unobserved.any():      # weeks outside a person's window, where rules may have set values
             y[unobserved] = 0
-        sums = out[o] = _BandSums(nw)
-        sums.persons[group_arm, group_length] = persons
-        if len(first):
-            sums.by_length[group_arm, group_length] = np.add.reduceat(y, first, axis=0)
-        for arm, rows in ((0, slice(0, split)), (1, slice(split, len(order)))):
-            sums.yy[arm] = y[rows].T @ y[rows]
+        key = key_all[order]
+        first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+        arm, weeks = np.divmod(key[first], nw + 1)
+        for i, j, g_arm, g_weeks in zip(first, np.append(first[1:], len(key)), arm, weeks):
+            sums.by_length[g_arm, g_weeks] = y[i:j].sum(axis=0)
+        split = int(np.count_nonzero(t[order] == 0))
+        for g_arm, block in ((0, y[:split]), (1, y[split:])):
+            sums.yy[g_arm] = block.T @ block
     return out
