@@ -50,19 +50,20 @@ def kernel_effects(ledger: PathLike, spells: PathLike, out: Path, panel_settings
     source = str(spells)
     stats = KernelStats(fx.outcomes, min_weeks=fx.min_weeks, summary_weeks=fx.summary_weeks, band=band,
                         source=source)
-    # the band's matrix products run on the kernel's threads: one BLAS thread each while several run
+    # The band's matrix products run on the kernel's threads: one BLAS thread each while several run. Its
+    # small decompositions after them are slower on several BLAS threads than on one (thread hand-offs).
     with threadpool_limits(1 if (workers or default_workers()) > 1 else None, user_api="blas"):
         built = _build(ledger, spells, panel_settings, drop_bad_rows=drop_bad_rows, out=None, workers=workers,
                        progress=progress, design=_design(cfg), on_chunk=stats.hook)
-    outcomes = _outcome_list(fx, lambda: built.outcomes)
-    if outcomes is None:
-        from trialeval.effects._inputs import KNOWN_OUTCOMES
+        outcomes = _outcome_list(fx, lambda: built.outcomes)
+        if outcomes is None:
+            from trialeval.effects._inputs import KNOWN_OUTCOMES
 
-        outcomes = [o for o in KNOWN_OUTCOMES if o in built.outcomes]
-    gathered = stats.outcomes or ()
-    if not outcomes or len(set(outcomes)) != len(outcomes) or not set(outcomes) <= set(gathered):
-        return None
-    result = _estimate(stats, built, outcomes, fx, band, source, _design(cfg))
+            outcomes = [o for o in KNOWN_OUTCOMES if o in built.outcomes]
+        gathered = stats.outcomes or ()
+        if not outcomes or len(set(outcomes)) != len(outcomes) or not set(outcomes) <= set(gathered):
+            return None
+        result = _estimate(stats, built, outcomes, fx, band, source, _design(cfg))
     written = (write_table(built.rejects, rejects),) if rejects is not None else ()
     return Step(result, written + write_effects(result, out, plot, fx.lang, inputs=inputs), fx.lang)
 

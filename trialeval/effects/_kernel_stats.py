@@ -239,28 +239,29 @@ def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) 
     """The chunk's raw products for WᵀW per outcome and arm; ``length`` the observed weeks of each person
     (0 outside the cohort). Sums of 0/1 values are exact in single precision (a chunk's stay below 2²⁴).
 
-    Only the persons with a value other than 0 add to the products, so only their rows are taken, in
-    the order of arm (control first) and observed weeks; each run of one (arm, weeks) is summed as a block.
+    Values outside a person's observed weeks (where rules may have set them) are set to 0 first. Only the
+    persons with a value other than 0 add to the products, so only their rows are taken, in the order of
+    arm (control first) and observed weeks; each run of one (arm, weeks) is summed as a block.
     """
     if not dense:
         return {}
     nw = next(iter(dense.values())).shape[1]
     key_all = t.astype(np.int64) * (nw + 1) + length
     persons = np.bincount(key_all, minlength=2 * (nw + 1)).reshape(2, nw + 1)
+    observed = np.arange(nw)[None, :] < length[:, None]
+    by_key = np.lexsort((length, t))
     exact = len(length) < 2**24
     out = {}
     for o, a in dense.items():
         sums = out[o] = _BandSums(nw)
         sums.persons[:] = persons
-        rows = np.flatnonzero((length > 0) & a.any(axis=1))
-        if len(rows) == 0:
+        a = a & observed if a.dtype == bool else np.where(observed, a, 0)
+        nonzero = np.asarray(a.any(axis=1))
+        order = by_key[nonzero[by_key]]
+        if len(order) == 0:
             continue
-        order = rows[np.lexsort((length[rows], t[rows]))]
         y: np.ndarray = np.take(a, order, axis=0).astype(
             np.float32 if exact and a.dtype.kind in "bui" else np.float64, copy=False)
-        unobserved = np.arange(nw)[None, :] >= length[order][:, None]
-        if unobserved.any():      # weeks outside a person's window, where rules may have set values
-            y[unobserved] = 0
         key = key_all[order]
         first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
         arm, weeks = np.divmod(key[first], nw + 1)
