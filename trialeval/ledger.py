@@ -218,7 +218,9 @@ def read_ledger_table(
         else:
             # Text that repeats (arm, municipality, stratum) is read dictionary-encoded.
             repeats = [rename.get(c, c) for c in ("arm", "municipality", "stratum")]
-            table = pq.read_table(path, columns=read, read_dictionary=[c for c in read if c in repeats])
+            # One file: ParquetFile reads it without loading pyarrow's dataset layer (0.4 s of CPU).
+            with pq.ParquetFile(path, read_dictionary=[c for c in read if c in repeats]) as parquet:
+                table = parquet.read(columns=read)
             table = table.unify_dictionaries()
     except InputDataError:
         raise                                       # a missing column, already named
