@@ -10,11 +10,13 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-
-from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from typing import TYPE_CHECKING
 
 from trialeval.pipeline import ProgressCallback
+
+if TYPE_CHECKING:          # rich's progress display is loaded only when a bar is shown
+    from rich.console import Console
+    from rich.progress import Progress, TaskID
 
 
 class StepBars:
@@ -37,6 +39,8 @@ class StepBars:
 
 def step_bars(console: Console, description: str) -> tuple[Progress, StepBars]:
     """The rich progress display and the callback that feeds it."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
     bars = Progress(TextColumn("{task.description}"), BarColumn(),
                     TextColumn("{task.completed:,}/{task.total:,} {task.fields[unit]}"),
                     TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(), console=console, transient=True)
@@ -51,6 +55,8 @@ def progress_bar(description: str, *, quiet: bool = False) -> Iterator[ProgressC
     if quiet or is_quiet() or not sys.stderr.isatty():
         yield None
         return
+    from rich.console import Console
+
     bars, callback = step_bars(Console(stderr=True), description)
     with bars:
         yield callback

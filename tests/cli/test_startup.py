@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-HEAVY = ("scipy", "matplotlib", "statsmodels", "linearmodels", "dask")
+HEAVY = ("scipy", "matplotlib", "statsmodels", "linearmodels", "dask", "rich.progress", "pyarrow.dataset")
 
 
 def _loaded_after(code: str) -> list[str]:
