@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 import trialeval.panel as panel_module
 from trialeval import InputDataError, build_panel, read_spells, write_panel
 from trialeval.panel import side_paths
+from trialeval.panel.idtext import _in_id_order
 
 V = dt.date(2016, 3, 1)  # a Tuesday; week k covers V + 7(k-1) .. V + 7k - 1
 
@@ -773,6 +774,18 @@ def test_ledger_file_read_compactly_equals_dataframe_ledger(tmp_path):
     pq.write_table(pa.Table.from_pandas(bad), tmp_path / "bad.parquet")
     with pytest.raises(InputDataError, match=r"'person_id' must be unique; duplicates in 2 rows \(rows 3, 8\)"):
         build_panel(tmp_path / "bad.parquet", spells, "2016-10-31")
+    # a ledger in id order is not sorted again; shuffled, the same panel; a repeated neighbour is a duplicate
+    ordered = ledger.sort_values("person_id", ignore_index=True)
+    assert _in_id_order(pa.array(ordered["person_id"])) and not _in_id_order(pa.array(ledger["person_id"][::-1]))
+    for name, frame in (("ordered.parquet", ordered), ("shuffled.parquet", ordered.sample(frac=1, random_state=3))):
+        pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), tmp_path / name)
+        res = build_panel(tmp_path / name, spells, "2016-10-31", weeks=20, drop_bad_rows=True)
+        pd.testing.assert_frame_equal(res.to_frame(), ref.to_frame())
+    twice = ordered.copy()
+    twice.loc[5, "person_id"] = twice.loc[4, "person_id"]
+    pq.write_table(pa.Table.from_pandas(twice, preserve_index=False), tmp_path / "twice.parquet")
+    with pytest.raises(InputDataError, match=r"'person_id' must be unique; duplicates in 2 rows \(rows 5, 6\)"):
+        build_panel(tmp_path / "twice.parquet", spells, "2016-10-31")
     bad.loc[7, "person_id"] = "fresh"
     pq.write_table(pa.Table.from_pandas(bad), tmp_path / "bad.parquet")
     with pytest.raises(InputDataError, match=r"'arm' must be 'treatment' or 'control' in 1 row \(row 10\)"):

@@ -249,26 +249,32 @@ def compact_ledger(table: "pa.Table", source: str, *, date_format: str | None = 
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    from trialeval.panel.idtext import _in_id_order
+
     names = table.column_names
     require_columns(pd.DataFrame(columns=names), ["person_id", "arm", "visitation_date"], source)
     out: dict[str, pa.Array] = {}
 
     ids = _arrow_as_text(table["person_id"], ids=True)
-    empty = pc.fill_null(pc.equal(pc.utf8_trim_whitespace(ids), ""), True)
+    trimmed = pc.utf8_trim_whitespace(ids)
+    empty = pc.fill_null(pc.equal(trimmed, ""), True)
     if pc.any(empty).as_py():
         raise row_error(source, "person_id", "is empty", empty.to_numpy(zero_copy_only=False))
     del empty
-    padded = pc.not_equal(pc.utf8_trim_whitespace(ids), ids)
+    padded = pc.not_equal(trimmed, ids)
+    del trimmed
     if pc.any(padded).as_py():
         mask = padded.to_numpy(zero_copy_only=False)
         raise padded_id_error(source, "person_id", mask, ids[int(np.argmax(mask))].as_py())
     del padded
-    # Duplicates by sorting (a hash table of millions of strings costs several times more memory).
-    ordered = ids.take(pc.sort_indices(ids))
-    if len(ids) > 1 and pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ids) - 1))).as_py():
-        dup = pd.Series(ids.to_numpy(zero_copy_only=False)).duplicated(keep=False)
-        raise row_error(source, "person_id", "must be unique; duplicates", dup)
-    del ordered
+    # Duplicates by sorting (a hash table of millions of strings costs several times more memory); ids
+    # already in increasing order are unique.
+    if not _in_id_order(ids):
+        ordered = ids.take(pc.sort_indices(ids))
+        if pc.any(pc.equal(ordered.slice(1), ordered.slice(0, len(ids) - 1))).as_py():
+            dup = pd.Series(ids.to_numpy(zero_copy_only=False)).duplicated(keep=False)
+            raise row_error(source, "person_id", "must be unique; duplicates", dup)
+        del ordered
     out["person_id"] = ids
 
     out["arm"] = _arm_codes(table["arm"], source, design)

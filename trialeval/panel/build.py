@@ -36,6 +36,7 @@ from trialeval.io import (
     write_table,
 )
 from trialeval.panel._memory import _check_kept_memory, _release_memory
+from trialeval.panel.idtext import _in_id_order
 from trialeval.panel.kernel import ChunkHook, _Context, _run_chunks, default_workers
 from trialeval.panel.results import PanelResult, _check_int, _WeekSums
 from trialeval.outcomes import DeclaredOutcome, check_declared
@@ -381,8 +382,11 @@ def _ledger_persons(table: pa.Table, extraction: int, k_min: int, weeks: int, dr
         table = table.filter(pa.array(~late))
         v_all = v_all[~late]
     ledger_ids = _combined(table["person_id"]).cast(pa.large_string())
-    order = pc.sort_indices(ledger_ids).to_numpy()
-    ledger_ids = ledger_ids.take(pa.array(order))
+    if _in_id_order(ledger_ids):
+        order = np.arange(len(ledger_ids))
+    else:
+        order = pc.sort_indices(ledger_ids).to_numpy()
+        ledger_ids = ledger_ids.take(pa.array(order))
     late_ids = _arrow_text(_ids_as_text(pd.Series(ledger_rejects["person_id"], dtype=object)).dropna())
     v = v_all[order]
     limit = (_day_numbers(table["followup_end"], missing=extraction)[order] if "followup_end" in table.column_names
