@@ -30,8 +30,18 @@ def _load() -> Any:
     return app
 
 
+def show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                 file: Any = None, line: str | None = None) -> None:
+    """A warning as a reader of the command line wants it: ``warning: <message>`` on stderr, without the
+    library's file and line (Python's default shows those, and the line of code)."""
+    print(f"warning: {message}", file=sys.stderr if file is None else file)
+
+
 def main() -> None:
     """Console-script entry point."""
+    import warnings
+
+    warnings.showwarning = show_warning
     if sys.argv[1:] == ["--version"]:
         from trialeval import __version__
 

@@ -41,7 +41,28 @@ def test_summary_at_chosen_periods(panel):
     assert len([line for line in text.splitlines() if line.startswith("  week")]) == 4
     danish = res.summary(periods=[13], lang="da")
     e = t.loc[13, "effect"]
-    assert f"effect {'−' if e < 0 else ''}{abs(e):.3f}".replace(".", ",") in danish
+    assert f"effekt {'−' if e < 0 else ''}{abs(e):.3f}".replace(".", ",") in danish and "uge  13: effekt" in danish
+
+
+def test_danish_summary_words_bounds_and_a_week_without_variation():
+    """40 persons per arm over 2 weeks: nobody has the outcome in week 1 (no interval); in week 2, 30 of 40
+    against 10 of 40 (Welch by hand: effect 0.5, se = sqrt(2 · 0.75 · 0.25 · 40/39 / 40), 78 df)."""
+    n = 40
+    arm = np.repeat(["treatment", "control"], n)
+    week2 = np.r_[np.arange(n) < 30, np.arange(n) < 10].astype(int)
+    frame = pd.DataFrame({"person_id": np.repeat([f"p{i:02d}" for i in range(2 * n)], 2), "arm": np.repeat(arm, 2),
+                          "week": np.tile([1, 2], 2 * n), "employed": np.column_stack([np.zeros(2 * n, int), week2]).ravel()})
+    res = effects(frame, outcomes=["employed"])
+    se = np.sqrt(2 * 0.75 * 0.25 * n / (n - 1) / n)
+    low, high = 0.5 - stats.t.ppf(0.975, 2 * n - 2) * se, 0.5 + stats.t.ppf(0.975, 2 * n - 2) * se
+    assert stats.t.sf(0.5 / se, 2 * n - 2) * 2 < 0.001
+    danish = res.summary(lang="da").splitlines()
+    assert danish[0] == "Effektkurver (forskel i gennemsnit (Welch)), 1 udfald, 95 %-konfidensintervaller"
+    assert danish[1:] == ["employed: uger 1–2", "  uge   1: effekt 0,000 (intet konfidensinterval)",
+                          f"  uge   2: effekt 0,500 [{low:.3f}, {high:.3f}], p < 0,001".replace(".", ",")]
+    english = res.summary().splitlines()
+    assert english[2] == "  week   1: effect  0 (no confidence interval)"
+    assert english[3].startswith(f"  week   2: effect  0.5 [ {low:.4g},  {high:.4g}], p = ")
 
 
 def test_effects_tidy_is_the_table_in_broom_names(panel):

@@ -172,6 +172,14 @@ VALUES: dict[str, tuple[str, str]] = {
 #: Sentences the steps write into tables (notes), as ``(English pattern, Danish replacement)``.
 PATTERNS: tuple[tuple[str, str], ...] = (
     (r"^arms permuted within (\d+) block\(s\) of (.+)$", r"grupperne ombyttet inden for \1 blokke af \2"),
+    # the estimators' designs
+    (r"^difference in means \(Welch\)$", "forskel i gennemsnit (Welch)"),
+    (r"^blocked difference in means \(blocks: (.+)\)$", r"blokvis forskel i gennemsnit (blokke: \1)"),
+    (r"^difference in means, CR2 clustered by (.+)$", r"forskel i gennemsnit, CR2 klynget efter \1"),
+    (r"^weighted difference in means, CR2 clustered by (.+)$", r"vægtet forskel i gennemsnit, CR2 klynget efter \1"),
+    (r"^Lin covariate adjustment, HC2 \((.+)\)$", r"Lins kovariatjustering, HC2 (\1)"),
+    (r"^two-way fixed-effects event study \(unit and period effects\), clustered by (.+)$",
+     r"hændelsesstudie med faste effekter for enhed og periode, klynget efter \1"),
 )
 
 #: Columns whose cells are catalogue values (groups, payers, covariates, tests, labels).

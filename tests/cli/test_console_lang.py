@@ -106,13 +106,14 @@ def test_effects_in_danish_matches_the_written_table(tmp_path):
     table = pd.read_csv(tmp_path / "e.csv")
     shown = 0
     for r in table.itertuples():
-        line = (f"week {r.week:>3}: effect {da(r.effect, 3)} [{da(r.ci_low, 3)}, {da(r.ci_high, 3)}], "
-                f"p = {da_p(r.p_value)}")
+        p_text = da_p(r.p_value)
+        line = (f"uge {r.week:>3}: effekt {da(r.effect, 3)} [{da(r.ci_low, 3)}, {da(r.ci_high, 3)}], "
+                + (f"p {p_text}" if p_text.startswith("<") else f"p = {p_text}"))
         shown += line in result.output
     assert shown == 10, result.output          # five weeks per outcome
-    assert "< 0,001" in result.output           # the programme effect on employment is clear
+    assert "p < 0,001" in result.output and "p = <" not in result.output   # the effect on employment is clear
     assert any(abs(v) >= 1000 for v in table.loc[table["outcome"] == "hours", "effect"])
-    assert "." in result.output.split("hours:")[1].split("effect ")[1][:6]     # 1.234,567: thousands with "."
+    assert "." in result.output.split("hours:")[1].split("effekt ")[1][:6]     # 1.234,567: thousands with "."
     english = runner.invoke(app, ["effects", "--panel", str(tmp_path / "panel.csv"), "--outcomes", "employed",
                                   "--out", str(tmp_path / "en.csv")])
     r = pd.read_csv(tmp_path / "en.csv").iloc[0]

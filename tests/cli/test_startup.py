@@ -21,3 +21,12 @@ def test_the_confidence_intervals_load_scipy_when_they_are_computed():
             "lo, hi, p = _t_inference(np.array([1.0]), np.array([0.5]), np.array([10.0]), 0.05); "
             "assert abs(hi[0] - 1 - 0.5 * 2.228138851986274) < 1e-12 and abs(p[0] - 0.07338803477074) < 1e-12")
     assert _loaded_after(code) == ["scipy"]
+
+
+def test_a_warning_is_one_line_without_the_library_source():
+    code = ("import sys, warnings; sys.argv = ['trialeval', '--version']; import trialeval.cli as cli; cli.main(); "
+            "from trialeval.exceptions import TrialevalWarning; "
+            "warnings.warn('48 block-week cell(s) dropped', TrialevalWarning)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stderr == "warning: 48 block-week cell(s) dropped\n"
+    assert out.stdout.startswith("trialeval ")

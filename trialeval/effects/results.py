@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from trialeval import _console as console
+from trialeval import i18n
 from trialeval.disclosure import (
     DEFAULT_MIN_CELL,
     INDICATOR_OUTCOMES,
@@ -90,6 +91,47 @@ class HoursDistributionResult:
 def _est(v: Any, lang: str) -> str:
     """An effect or a confidence limit: `` 0.4604`` (``.4g``, sign-padded) / ``0,460``."""
     return console.fmt(v, " .4g", lang, "estimate")
+
+
+#: The words of :meth:`EffectsResult.summary`, in English and Danish ({...} filled in).
+_WORDS: dict[str, dict[str, str]] = {
+    "effect": {"en": "effect", "da": "effekt"},
+    "difference": {"en": "difference", "da": "forskel"},
+    "title": {"en": "{noun} curves ({design}), {n} outcome(s), {conf} % confidence intervals",
+              "da": "{noun}kurver ({design}), {n} udfald, {conf} %-konfidensintervaller"},
+    "groups": {"en": "Programme group {a!r} vs reference group {b!r} (columns *_treatment and *_control by role)",
+               "da": "Programgruppe {a!r} mod referencegruppe {b!r} (kolonnerne *_treatment og *_control "
+                     "efter rolle)"},
+    "not_estimated": {"en": "not estimated", "da": "ikke estimeret"},
+    "suppressed": {"en": "· (suppressed: fewer than {k} persons)", "da": "· (skjult: færre end {k} personer)"},
+    "no_interval": {"en": "no confidence interval", "da": "intet konfidensinterval"},
+    "band": {"en": "simultaneous band: critical value {c} (pointwise t ≈ {t})",
+             "da": "simultant bånd: kritisk værdi {c} (punktvis t ≈ {t})"},
+    "average": {"en": "Average effect over {units} 1–{k} (Holm-adjusted p):",
+                "da": "Gennemsnitlig effekt over {units} 1–{k} (Holm-justeret p):"},
+    "dropped": {"en": "{n} block-{unit} cell(s) dropped (an arm with < 2 persons)",
+                "da": "{n} blok-{unit}-celle(r) udeladt (en gruppe med < 2 personer)"},
+    "pretrend": {"en": "Pre-trend test, {o}: chi2 = {c} on {df} df, p = {p}",
+                 "da": "Test for forudgående trend, {o}: chi2 = {c} med {df} frihedsgrader, p = {p}"},
+}
+
+
+def _say(key: str, lang: str, **values: Any) -> str:
+    return _WORDS[key][lang].format(**values)
+
+
+def _p_is(v: Any, lang: str) -> str:
+    """``p = 0.0123``, or ``p < 0,001`` where the number is written as a bound."""
+    text = console.p(v, lang)
+    return f"p {text}" if text.startswith("<") else f"p = {text}"
+
+
+def _estimate_text(noun: str, effect: Any, low: Any, high: Any, p: Any, lang: str) -> str:
+    """``effect 0.46 [0.2, 0.7], p = 0.001``; without an interval (no variation) that is said instead."""
+    head = f"{noun} {_est(effect, lang)}" if noun else _est(effect, lang)
+    if pd.isna(low) or pd.isna(high):
+        return f"{head} ({_say('no_interval', lang)})"
+    return f"{head} [{_est(low, lang)}, {_est(high, lang)}], {_p_is(p, lang)}"
 
 
 def _pct(v: Any, lang: str = "en") -> str:
@@ -210,44 +252,40 @@ class EffectsResult:
         console.check(lang)
         t = self.export_frame()
         exported = self.export_tables()
-        period, unit, units = self.axis.column, self.axis.unit(), self.axis.unit(plural=True)
-        noun = "effect" if self.assumption is None else "difference"
+        period, unit, units = self.axis.column, self.axis.unit(lang), self.axis.unit(lang, plural=True)
+        noun = _say("effect" if self.assumption is None else "difference", lang)
         conf = console.fmt(100 * (1 - self.alpha), "g", lang)
-        lines = [f"{noun.capitalize()} curves ({self.design}), {len(self.outcomes)} outcome(s), {conf} % confidence "
-                 "intervals"]
+        design = i18n.value(self.design, lang)
+        lines = [_say("title", lang, noun=noun.capitalize(), design=design, n=len(self.outcomes), conf=conf)]
         if self.groups != ARMS:
-            lines.append(f"Programme group {self.groups[0]!r} vs reference group {self.groups[1]!r} "
-                         "(columns *_treatment and *_control by role)")
+            lines.append(_say("groups", lang, a=self.groups[0], b=self.groups[1]))
         for outcome in self.outcomes:
             rows = t[t["outcome"] == outcome]
             if rows.empty:
                 continue
             weeks = rows[period].to_numpy()
             lines.append(f"{outcome}: {units} {self._label(weeks.min(), 0)}–{self._label(weeks.max(), 0)}")
-            lines += self._period_lines(rows, periods, lang)
+            lines += self._period_lines(rows, periods, lang, noun)
             if self.bands is not None:
                 b = self.bands[self.bands["outcome"] == outcome]
                 if len(b):
-                    lines.append(f"  simultaneous band: critical value "
-                                 f"{console.fmt(b['critical_value'].iloc[0], '.3f', lang)} "
-                                 f"(pointwise t ≈ {console.fmt(b['t_pointwise'].iloc[0], '.3f', lang)})")
+                    lines.append("  " + _say("band", lang, c=console.fmt(b["critical_value"].iloc[0], ".3f", lang),
+                                             t=console.fmt(b["t_pointwise"].iloc[0], ".3f", lang)))
         if self.summary_table is not None:
-            lines.append(f"Average effect over {units} 1–{self.settings.get('summary_weeks')} (Holm-adjusted p):")
+            lines.append(_say("average", lang, units=units, k=self.settings.get("summary_weeks")))
             for _, r in exported["summary"].iterrows():
                 if r["suppressed"]:
-                    lines.append(f"  {r['outcome']}: · (suppressed: fewer than {self.min_cell} persons)")
+                    lines.append(f"  {r['outcome']}: {_say('suppressed', lang, k=self.min_cell)}")
                     continue
-                lines.append(f"  {r['outcome']}: {_est(r['effect'], lang)} [{_est(r['ci_low'], lang)}, "
-                             f"{_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}, "
-                             f"Holm p = {console.p(r['p_holm'], lang)}")
+                average = _estimate_text("", r["effect"], r["ci_low"], r["ci_high"], r["p_value"], lang)
+                lines.append(f"  {r['outcome']}: {average}, Holm {_p_is(r['p_holm'], lang)}")
         if self.dropped_blocks is not None and len(self.dropped_blocks):
-            lines.append(f"{console.fmt(len(self.dropped_blocks), '', lang, 'count')} block-{unit} cell(s) dropped "
-                         "(an arm with < 2 persons)")
+            lines.append(_say("dropped", lang, n=console.fmt(len(self.dropped_blocks), "", lang, "count"), unit=unit))
         if self.hours is not None:
             lines.append(self.hours.summary(lang))
         if self.pretrend is not None:
-            lines += [f"Pre-trend test, {r['outcome']}: chi2 = {console.fmt(r['chi2'], '.4g', lang)} on "
-                      f"{int(r['df'])} df, p = {console.p(r['p_value'], lang)}" for _, r in self.pretrend.iterrows()]
+            lines += [_say("pretrend", lang, o=r["outcome"], c=console.fmt(r["chi2"], ".4g", lang), df=int(r["df"]),
+                           p=console.p(r["p_value"], lang)) for _, r in self.pretrend.iterrows()]
         return "\n".join(lines)
 
     def _label(self, k: int, width: int = 3) -> str:
@@ -255,8 +293,8 @@ class EffectsResult:
         calendar axis."""
         return self.axis.period_label(int(k)) if self.axis.alignment == "calendar" else f"{int(k):>{width}}"
 
-    def _period_lines(self, rows: pd.DataFrame, periods: Sequence[int] | None, lang: str) -> list[str]:
-        period, unit = self.axis.column, self.axis.unit()
+    def _period_lines(self, rows: pd.DataFrame, periods: Sequence[int] | None, lang: str, noun: str) -> list[str]:
+        period, unit = self.axis.column, self.axis.unit(lang)
         if periods is None:
             show = rows.iloc[np.unique(np.linspace(0, len(rows) - 1, min(5, len(rows))).astype(int))]
             wanted = [int(w) for w in show[period]]
@@ -266,15 +304,14 @@ class EffectsResult:
         lines = []
         for w in wanted:
             if w not in by_period.index:
-                lines.append(f"  {unit} {self._label(w)}: not estimated")
+                lines.append(f"  {unit} {self._label(w)}: {_say('not_estimated', lang)}")
                 continue
             r = by_period.loc[w]
             if r["suppressed"]:
-                lines.append(f"  {unit} {self._label(w)}: · (suppressed: fewer than {self.min_cell} persons)")
+                lines.append(f"  {unit} {self._label(w)}: {_say('suppressed', lang, k=self.min_cell)}")
                 continue
-            noun = "effect" if self.assumption is None else "difference"
-            lines.append(f"  {unit} {self._label(w)}: {noun} {_est(r['effect'], lang)} "
-                         f"[{_est(r['ci_low'], lang)}, {_est(r['ci_high'], lang)}], p = {console.p(r['p_value'], lang)}")
+            lines.append(f"  {unit} {self._label(w)}: "
+                         + _estimate_text(noun, r["effect"], r["ci_low"], r["ci_high"], r["p_value"], lang))
         return lines
 
     def tidy(self, *, suppress: bool = True) -> pd.DataFrame:
