@@ -75,7 +75,6 @@ def test_straddling_row_groups(demo_panel: Path, options: dict[str, object]) -> 
 
 @pytest.mark.parametrize("options", [
     {"cluster": "clu", "ri": 20, "rng": 1},
-    {"band": True, "multiplier": "rademacher", "rng": 2},
 ])
 def test_options_read_whole_equal_in_memory(tmp_path: Path, options: dict[str, object]) -> None:
     """The options that are not streamed read the file whole and give the in-memory result."""

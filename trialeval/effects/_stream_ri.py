@@ -19,10 +19,13 @@ the persons drawn treated (:func:`draw_pass`). Memory: draws × weeks per outcom
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from trialeval.effects._stream_groups import typed_labels
 from trialeval.effects._stream_read import Block
 from trialeval.exceptions import InputDataError
 from trialeval.io import describe_rows
@@ -120,10 +123,15 @@ class DrawPlan:
     size: np.ndarray
     treated: np.ndarray
     offsets: dict[int, np.ndarray]
+    rank: np.ndarray
 
 
-def plan_draws(counts: UnitCounts, seed: int, draws: int) -> DrawPlan:
-    """Number the units of each stratum in file order: each run's first place per stratum."""
+def plan_draws(counts: UnitCounts, seed: int, draws: int, csv: bool = False) -> DrawPlan:
+    """Number the units of each stratum in file order: each run's first place per stratum.
+
+    The strata are numbered in the order of their labels as the in-memory path sorts them (a CSV's
+    labels are read as text here: ``csv`` sorts whole numbers as numbers).
+    """
     runs = sorted(counts.runs)
     labels = np.unique(np.concatenate([counts.runs[k][0] for k in runs])) if runs else np.zeros(0, dtype=object)
     size, treated = np.zeros(len(labels), np.int64), np.zeros(len(labels), np.int64)
@@ -134,7 +142,7 @@ def plan_draws(counts: UnitCounts, seed: int, draws: int) -> DrawPlan:
         pos = np.searchsorted(labels, values)
         size[pos] += n
         treated[pos] += n1
-    return DrawPlan(seed, draws, labels, size, treated, offsets)
+    return DrawPlan(seed, draws, labels, size, treated, offsets, typed_labels(labels, csv)[1])
 
 
 @dataclass
@@ -203,15 +211,64 @@ def draw_pass(block: Block, w: np.ndarray, outcomes: tuple[str, ...], nw: int, p
 
 
 def _assign(plan: DrawPlan, s: np.ndarray, place: np.ndarray) -> np.ndarray:
-    """Draws × units (1.0: drawn treated); each stratum's units split into runs of consecutive places."""
-    out = np.zeros((plan.draws, len(s)))
-    for k in np.unique(s):
-        idx = np.flatnonzero(s == k)
+    """Draws × units (1.0: drawn treated) of the plan's strata ``s`` (raw label positions) at ``place``."""
+    return assign(plan.seed, plan.draws, plan.size, plan.treated, plan.rank[s] if len(s) else s, place,
+                  slot=s)
+
+
+def assign(seed: int, draws: int, size: np.ndarray, treated: np.ndarray, stratum: np.ndarray, place: np.ndarray,
+           slot: np.ndarray | None = None) -> np.ndarray:
+    """Draws × units (1.0: drawn treated): unit i is place ``place[i]`` of tree stratum ``stratum[i]``.
+
+    Stratum k has ``size[slot]`` units of which ``treated[slot]`` treated (``slot`` the index into
+    ``size`` and ``treated``; default: the stratum itself); each stratum's units are split into runs of
+    consecutive places, each drawn from the tree.
+    """
+    slot = stratum if slot is None else slot
+    out = np.zeros((draws, len(stratum)))
+    for k in np.unique(slot):
+        idx = np.flatnonzero(slot == k)
         idx = idx[np.argsort(place[idx], kind="stable")]
         p = place[idx]
         cuts = np.r_[0, np.flatnonzero(np.diff(p) != 1) + 1, len(p)]
         for a, b in zip(cuts[:-1], cuts[1:]):
-            got = subtree(plan.seed, int(k), 0, int(plan.size[k]),
-                          np.full(plan.draws, int(plan.treated[k]), dtype=np.int64), int(p[a]), int(p[b - 1]) + 1)
+            got = subtree(seed, int(stratum[idx[0]]), 0, int(size[k]),
+                          np.full(draws, int(treated[k]), dtype=np.int64), int(p[a]), int(p[b - 1]) + 1)
             out[:, idx[a:b]] = got
     return out
+
+
+def tree_places(stratum: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Units numbered within their stratum by ``order_key``: each unit's tree stratum (the rank of its
+    stratum code among the codes present), its place, and per tree stratum the units."""
+    codes, k = np.unique(stratum, return_inverse=True)
+    order = np.lexsort((order_key, k))
+    size = np.bincount(k, minlength=len(codes))
+    start = np.r_[0, np.cumsum(size)[:-1]]
+    place = np.empty(len(k), np.int64)
+    place[order] = np.arange(len(k)) - np.repeat(start, size)
+    return k.astype(np.int64), place, size.astype(np.int64), order
+
+
+def tree_sums(seed: int, draws: int, k: np.ndarray, place: np.ndarray, size: np.ndarray, treated: np.ndarray,
+              order: np.ndarray, values: list[tuple[Any, Any]], progress: Callable[[int, int], None] | None = None
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per pair ``(Y, C)`` (units × weeks, dense or sparse) the drawn treated sums ``D @ Y`` and ``D @ C``
+    (draws × weeks), the units taken in ``order`` (by stratum and place) a slice at a time."""
+    nw = values[0][0].shape[1] if values else 0
+    out = [(np.zeros((draws, nw)), np.zeros((draws, nw))) for _ in values]
+    step = max(1, 4_000_000 // max(draws, 1))
+    for lo in range(0, len(order), step):
+        idx = order[lo:lo + step]
+        D = assign(seed, draws, size, treated, k[idx], place[idx])
+        for (s1, c1), (Y, C) in zip(out, values):
+            s1 += _times(D, Y[idx])
+            c1 += _times(D, C[idx])
+        if progress is not None:
+            progress(min(lo + step, len(order)), len(order))
+    return out
+
+
+def _times(D: np.ndarray, Y: Any) -> np.ndarray:
+    """``D @ Y`` for a dense or a scipy sparse ``Y``."""
+    return D @ Y if isinstance(Y, np.ndarray) else np.asarray((Y.T @ D.T).T)
