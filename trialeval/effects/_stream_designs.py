@@ -32,7 +32,18 @@ from trialeval.effects._stream_groups import (
 )
 from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, reported_cells, week_index
 from trialeval.effects._stream_read import Block
-from trialeval.effects._stream_ri import UnitCounts, count_pass, draw_pass, empty_draw_sums, plan_draws, ri_pvalues
+from trialeval.effects._stream_ri import (
+    DrawSums,
+    UnitCounts,
+    cluster_draw_sums,
+    cluster_pass,
+    count_pass,
+    draw_pass,
+    empty_cluster_sums,
+    empty_draw_sums,
+    plan_draws,
+    ri_pvalues,
+)
 from trialeval.effects._tables import effect_frame
 from trialeval.effects.api import _band_limits, _dropped_blocks, _Options, _outcome_dropped, _OutcomeResult, _result
 from trialeval.effects._stream_lin import (
@@ -60,7 +71,7 @@ from trialeval.effects._stream_band import Multiplied, empty_multiplied, multipl
 from trialeval.effects.inference import _rademacher_critical, _sup_t_gaussian
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import summary_from_person_means
-from trialeval.exceptions import EstimationError
+from trialeval.exceptions import EstimationError, InputDataError
 from trialeval.io import ARMS
 from trialeval.stats.moments import CellMoments
 
@@ -340,18 +351,24 @@ def _lin_estimate(fits: list[WeekFit | None], meat: np.ndarray, arms: CellMoment
 
 
 def add_randomisation_inference(result: EffectsResult, first: FirstPass, scan: _Scanner, popts: PassOptions,
-                                opts: _Options, stratum: str | None, gen: np.random.Generator) -> EffectsResult:
-    """The result with ``p_value_ri``: two more passes (units per stratum, then the draws' sums)."""
+                                opts: _Options, stratum: str | None, gen: np.random.Generator,
+                                csv: bool = False) -> EffectsResult:
+    """The result with ``p_value_ri``: two more passes (units per stratum, then the draws' sums; clusters:
+    one pass, the sums per cluster and week, then the draws over clusters); ``csv``:
+    the strata's labels were read as text (whole numbers are sorted as numbers, as in memory)."""
     week_list = np.asarray(result.settings["weeks"], dtype=np.int64)
     nw = len(week_list)
 
     def rows(b: Block) -> np.ndarray:
         return week_index(b, week_list, cohort_rows(b, popts.min_weeks))
 
-    counts = scan.reduce(lambda b: count_pass(b, rows(b), stratum, opts.source), UnitCounts())
-    plan = plan_draws(counts, int(gen.integers(2**62)), opts.ri)
-    sums = scan.reduce(lambda b: draw_pass(b, rows(b), popts.outcomes, nw, plan, stratum, opts.source),
-                       empty_draw_sums(popts.outcomes, opts.ri, nw))
+    if opts.cluster:
+        sums = _cluster_ri(scan, rows, opts, popts, stratum, gen, csv, nw)
+    else:
+        counts = scan.reduce(lambda b: count_pass(b, rows(b), stratum, opts.source), UnitCounts())
+        plan = plan_draws(counts, int(gen.integers(2**62)), opts.ri, csv)
+        sums = scan.reduce(lambda b: draw_pass(b, rows(b), popts.outcomes, nw, plan, stratum, opts.source),
+                           empty_draw_sums(popts.outcomes, opts.ri, nw))
     pvalues = []
     for o in popts.outcomes:
         arms = reported_cells(first, o, week_list)[0]
@@ -362,3 +379,19 @@ def add_randomisation_inference(result: EffectsResult, first: FirstPass, scan: _
     design = result.design + (f"; randomisation inference ({opts.ri} draws, within "
                               f"{stratum or 'the whole trial'})")
     return dataclasses.replace(result, table=table, design=design)
+
+
+def _cluster_ri(scan: _Scanner, rows: Callable[[Block], np.ndarray], opts: _Options, popts: PassOptions,
+                stratum: str | None, gen: np.random.Generator, csv: bool, nw: int) -> DrawSums:
+    """The draws' sums over clusters: one pass for the sums per (cluster, week), then the tree's draws."""
+    assert opts.cluster is not None
+    cluster = opts.cluster
+    sums = scan.reduce(lambda b: cluster_pass(b, rows(b), cluster, stratum, popts.outcomes, nw, opts.source),
+                       empty_cluster_sums(popts.outcomes, nw))
+    if sums.mixed is not None:
+        raise InputDataError(f"{opts.source}: column '{stratum}' must be constant within each cluster ('{cluster}'); "
+                             f"it varies in cluster {sums.mixed!r}")
+    drawn = cluster_draw_sums(sums, int(gen.integers(2**62)), opts.ri, csv)
+    outcomes = list(sums.Y)
+    return DrawSums({o: d[0] for o, d in zip(outcomes, drawn)}, {o: d[1] for o, d in zip(outcomes, drawn)},
+                    {o: sums.Y[o].sum(axis=0) for o in outcomes}, {o: sums.C[o].sum(axis=0) for o in outcomes})

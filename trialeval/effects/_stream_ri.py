@@ -20,6 +20,7 @@ the persons drawn treated (:func:`draw_pass`). Memory: draws × weeks per outcom
 from __future__ import annotations
 
 from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -272,3 +273,95 @@ def tree_sums(seed: int, draws: int, k: np.ndarray, place: np.ndarray, size: np.
 def _times(D: np.ndarray, Y: Any) -> np.ndarray:
     """``D @ Y`` for a dense or a scipy sparse ``Y``."""
     return D @ Y if isinstance(Y, np.ndarray) else np.asarray((Y.T @ D.T).T)
+
+
+@dataclass
+class ClusterSums:
+    """Per cluster with a row that enters (``labels`` as read, sorted): its stratum label, its arm, and per
+    outcome the sums and counts of the values per reported week (clusters × weeks); adds up with ``+``.
+
+    ``mixed`` names a cluster seen in two strata (in different batches), if any.
+    """
+
+    labels: np.ndarray
+    strata: np.ndarray
+    treated: np.ndarray
+    Y: dict[str, np.ndarray]
+    C: dict[str, np.ndarray]
+    mixed: object = None
+
+    def __add__(self, other: ClusterSums) -> ClusterSums:
+        if not len(other.labels) or not len(self.labels):
+            a, b = (self, other) if len(self.labels) else (other, self)
+            return dataclasses.replace(a, mixed=a.mixed if a.mixed is not None else b.mixed)
+        labels = np.union1d(self.labels, other.labels)
+        pa_, pb = np.searchsorted(labels, self.labels), np.searchsorted(labels, other.labels)
+        strata = np.empty(len(labels), dtype=object)
+        strata[pb] = other.strata
+        clash = strata[pa_] != self.strata
+        both = np.isin(self.labels, other.labels)
+        strata[pa_] = self.strata
+        mixed = self.mixed if self.mixed is not None else other.mixed
+        if mixed is None and (clash & both).any():
+            mixed = self.labels[np.flatnonzero(clash & both)[0]]
+        treated = np.zeros(len(labels), np.int64)
+        treated[pb] = other.treated
+        treated[pa_] = self.treated
+
+        def put(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(labels), a.shape[1]))
+            out[pa_] += a
+            out[pb] += b
+            return out
+
+        return ClusterSums(labels, strata, treated, {o: put(v, other.Y[o]) for o, v in self.Y.items()},
+                           {o: put(v, other.C[o]) for o, v in self.C.items()}, mixed)
+
+
+def empty_cluster_sums(outcomes: tuple[str, ...], nw: int) -> ClusterSums:
+    return ClusterSums(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0, np.int64),
+                       {o: np.zeros((0, nw)) for o in outcomes}, {o: np.zeros((0, nw)) for o in outcomes})
+
+
+def cluster_pass(block: Block, w: np.ndarray, cluster: str, stratum: str | None, outcomes: tuple[str, ...],
+                 nw: int, source: str) -> ClusterSums:
+    """One block's :class:`ClusterSums` over its rows that enter (``w`` ≥ 0); the stratum must be constant
+    within each cluster (checked here, naming rows)."""
+    labels = block.labels[cluster]
+    rows = w >= 0
+    code = labels.codes[rows]
+    L = len(labels.values)
+    present = np.flatnonzero(np.bincount(code, minlength=L) > 0)
+    if stratum is not None:
+        scode = block.labels[stratum].codes[rows]
+        first = np.zeros(L, scode.dtype)
+        first[code] = scode
+        bad = first[code] != scode
+        if bad.any():
+            raise InputDataError(f"{source}: column '{stratum}' must be constant within each cluster ('{cluster}'); "
+                                 f"it varies in {describe_rows(block.file_rows(np.flatnonzero(rows)[bad]))}")
+        strata = np.asarray(block.labels[stratum].values, dtype=object)[first[present]]
+    else:
+        strata = np.full(len(present), "all", dtype=object)
+    t = np.zeros(L, np.int64)
+    t[code] = block.t[rows]
+    key = code.astype(np.int64) * nw + w[rows]
+    Y, C = {}, {}
+    for o in outcomes:
+        y = block.values[o][rows]
+        m = ~np.isnan(y) if y.dtype.kind == "f" else np.ones(len(y), dtype=bool)
+        Y[o] = np.bincount(key[m], weights=y[m].astype(np.float64), minlength=L * nw).reshape(L, nw)[present]
+        C[o] = np.bincount(key[m], minlength=L * nw).reshape(L, nw)[present].astype(np.float64)
+    return ClusterSums(np.asarray(labels.values, dtype=object)[present], strata, t[present], Y, C)
+
+
+def cluster_draw_sums(sums: ClusterSums, seed: int, draws: int, csv: bool
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per outcome the drawn treated sums and counts (draws × weeks): clusters numbered by sorted label
+    within their stratum (strata by sorted label), arms drawn from the tree as for persons."""
+    order_key = typed_labels(sums.labels, csv)[1]
+    strata, s = np.unique(sums.strata, return_inverse=True)
+    k_code = typed_labels(strata, csv)[1][s]
+    k, place, size, order = tree_places(k_code, order_key)
+    treated = np.bincount(k, weights=sums.treated, minlength=len(size)).astype(np.int64)
+    return tree_sums(seed, draws, k, place, size, treated, order, [(sums.Y[o], sums.C[o]) for o in sums.Y])

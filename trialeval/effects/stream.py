@@ -238,7 +238,8 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
     else:
         result = _estimate(first, outcomes_l, opts, weeks, scan, popts, gen, offsets)
     if opts.ri:
-        result = add_randomisation_inference(result, first, scan, popts, opts, stratum, gen)
+        result = add_randomisation_inference(result, first, scan, popts, opts, stratum, gen,
+                                             panel.suffix == ".csv")
     return result
 
 
@@ -258,10 +259,9 @@ def _column_names(path: str | os.PathLike[str], rename: Mapping[str, str] | None
 
 
 def streamed(path: str | os.PathLike[str], options: Mapping[str, Any]) -> bool:
-    """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole)."""
-    if Path(path).suffix.lower() not in STREAMED_SUFFIXES:
-        return False
-    return not (options.get("ri") and options.get("cluster"))
+    """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole):
+    every option streams; Parquet and CSV files do."""
+    return Path(path).suffix.lower() in STREAMED_SUFFIXES
 
 
 def _checked_outcomes(panel: PanelFile, outcomes: str | Sequence[str] | None, opts: _Options) -> list[str]:
