@@ -1,20 +1,22 @@
 """Randomisation inference over a panel file in batches of persons: re-randomisations that do not depend
-on the batches.
+on the batches, drawn the same way in memory.
 
-In memory, each re-randomisation permutes the arms of all persons at once (one uniform key per person,
-arg-sorted), which needs every person's sums at once. Streamed, the persons of a stratum are numbered in
-file order (0 … N_s − 1) and each draw's assignment is built from a fixed binary tree over those numbers:
-the number treated among the first half of a node is hypergeometric given the node's number treated,
-and within a leaf of at most :data:`LEAF` persons the treated are a uniform subset. Each node draws from
-its own generator, seeded by (seed, stratum, node), so a person's arm in a draw is a function of the
-seed and the person's place in the file only: the same whatever the batches and the workers, and every
-draw is a complete randomisation within strata (the numbers treated per stratum are the observed ones),
-as in memory. The draws are not those of the in-memory path (a different generator), so p-values agree
-with it up to Monte Carlo error, not digit by digit.
+Each draw's assignment needs the units' arms at once, which a file read in batches does not give. So the
+units of a stratum are numbered (persons in file order, clusters by sorted label: 0 … N_s − 1) and each
+draw's assignment is built from a fixed binary tree over those numbers: the number treated among the
+first half of a node is hypergeometric given the node's number treated, and within a leaf of at most
+:data:`LEAF` units the treated are a uniform subset. Each node draws from its own generator, seeded by
+(seed, stratum, node), so a unit's arm in a draw is a function of the seed and the unit's place only:
+the same whatever the batches and the workers, and every draw is a complete randomisation within strata
+(the numbers treated per stratum are the observed ones). The in-memory path
+(:func:`~trialeval.effects.inference._ri_pvalues`) draws from the same tree (:func:`tree_sums`), so one
+seed gives one p-value.
 
-Pass A counts the units (persons with a row that enters) per stratum and arm in each run of persons
-(:func:`count_pass`); pass B adds, per draw and reported week, the sums and counts of the outcome over
-the persons drawn treated (:func:`draw_pass`). Memory: draws × weeks per outcome, plus one batch.
+Persons: pass A counts the units (persons with a row that enters) per stratum and arm in each run of
+persons (:func:`count_pass`); pass B adds, per draw and reported week, the sums and counts of the outcome
+over the persons drawn treated (:func:`draw_pass`). Clusters: one pass adds the sums and counts per
+(cluster, week) (:func:`cluster_pass`), then the draws run over the clusters
+(:func:`cluster_draw_sums`). Memory: draws × weeks per outcome (and clusters × weeks), plus one batch.
 """
 
 from __future__ import annotations

@@ -115,8 +115,10 @@ def effects(
         Add a sup-t simultaneous band (``band_low``, ``band_high``) over the reported weeks from a
         multiplier bootstrap over persons (clusters with ``cluster``).
     ri
-        Number of randomisation-inference draws (0 = none): adds ``p_value_ri``, from re-permuting the
-        arms of persons (clusters) within ``stratum`` (else within ``blocks``; else the whole trial).
+        Number of randomisation-inference draws (0 = none): adds ``p_value_ri``, from re-randomising the
+        arms of persons (clusters) within ``stratum`` (else within ``blocks``; else the whole trial). The
+        draws depend on the seed and each unit's place (persons in the panel's order, clusters by sorted
+        label) only: :func:`~trialeval.effects.effects_from_file` draws the same.
     summary_weeks
         K: the average effect over weeks 1–K per person (pooled regression with week effects and
         person-clustered covariance, linearmodels ``PanelOLS``), among persons observed in all of

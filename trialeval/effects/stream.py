@@ -6,17 +6,19 @@ or block by block (CSV) and adds up, per (week, arm), the moments of every outco
 moments of the person means over weeks 1–K for the summary and the rows of the hours week; the
 difference in means, its Welch variance, the summary and the hours distribution come from these sums.
 With ``band`` a second pass adds each outcome's WᵀW (W the influences summed per person), from which
-the sup-t critical value is drawn exactly as in memory (same seed, same draws).
+the sup-t critical value is drawn exactly as in memory (same seed, same draws); with Rademacher
+multipliers it adds Wᵀξ, the ±1 of each person drawn from its number in the file
+(:mod:`~trialeval.effects._stream_band`), as in memory.
 
 Batches are processed by a pool of threads (``workers``); the partial sums are added in file order, so
 the result does not depend on the number of workers.
 
 The blocked and clustered estimators add their moments per block (cluster), week and arm to pass 1
 (:mod:`~trialeval.effects._stream_groups`); Lin's adjustment takes three more passes
-(:mod:`~trialeval.effects._stream_lin`); randomisation inference two more, with draws that do not
-depend on the batches (:mod:`~trialeval.effects._stream_ri`). Randomisation inference over clusters and
-the Rademacher band are not streamed: with those options (and for file types other than Parquet and
-CSV) the file is read whole and :func:`~trialeval.effects.effects` estimates them.
+(:mod:`~trialeval.effects._stream_lin`); randomisation inference two more (over clusters one), with
+draws that do not depend on the batches and are those of the in-memory path
+(:mod:`~trialeval.effects._stream_ri`). Every option streams; file types other than Parquet and CSV are
+read whole and :func:`~trialeval.effects.effects` estimates them.
 """
 
 from __future__ import annotations
@@ -114,9 +116,9 @@ def effects_from_file(
         a person may go on from one row group into the next.
     outcomes, blocks, covariates, cluster, min_weeks, band, ri, summary_weeks, hours_week, alpha, rng, \
 min_cell, weeks, band_draws, multiplier
-        As :func:`~trialeval.effects.effects`. ``ri`` with ``cluster`` and ``multiplier="rademacher"``
-        (with ``band``) read the file whole and estimate in memory. ``ri`` draws its re-randomisations
-        batch by batch: the same for any batches and workers, but not the in-memory path's draws.
+        As :func:`~trialeval.effects.effects`. ``ri`` and the Rademacher band draw per unit from the
+        seed and the unit's place (persons in file order, clusters by sorted label): the same for any
+        batches and workers, and the same as the in-memory path's draws.
     source
         Name of the panel in messages (default: the path).
     rename
