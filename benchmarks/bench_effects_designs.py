@@ -4,8 +4,11 @@ Builds a panel file with ``trialeval panel`` from the generator of ``bench_effec
 adds columns row group by row group (``stratum``: 50 blocks of persons; ``team``: 400 clusters, each
 within one arm; covariates ``age`` and ``region``, 5 levels), then runs ``trialeval effects --panel`` as a
 separate process for the default estimator, ``--blocks stratum``, ``--cluster team``, ``--covariates
-age,region``, ``--ri 20`` and the blocked and clustered designs with ``--band``, and prints wall seconds, CPU seconds and
-peak resident set size of each (``/usr/bin/time -v``).
+age,region``, ``--ri 20``, ``--ri 20 --cluster team`` and the blocked and clustered designs with ``--band``,
+and the band with Rademacher multipliers (which the command line does not offer: run through the library,
+``effects_from_file(..., band=True, multiplier="rademacher", band_draws=1000)``, in a separate process, for
+persons and for clusters), and prints wall seconds, CPU seconds and peak resident set size of each
+(``/usr/bin/time -v``).
 
 Usage::
 
@@ -30,7 +33,8 @@ from bench_effects_stream import EXTRACTION, WEEKS, generate, run  # noqa: E402
 
 
 def add_groups(panel: Path, out: Path) -> None:
-    """The panel with ``stratum`` (person number mod 50) and ``team`` (arm and person number mod 200)."""
+    """The panel with ``stratum`` (person number mod 50) and ``team`` (arm and person number mod 200: each
+    team within one stratum)."""
     source = pq.ParquetFile(panel)
     writer = None
     for i in range(source.metadata.num_row_groups):
@@ -69,11 +73,18 @@ def main() -> None:
                             ("--cluster team", ["--cluster", "team"]),
                             ("--covariates age,region", ["--covariates", "age,region"]),
                             ("--ri 20", ["--ri", "20"]),
+                            ("--ri 20 --cluster team", ["--ri", "20", "--cluster", "team"]),
                             ("--blocks stratum --band", ["--blocks", "stratum", "--band"]),
                             ("--cluster team --band", ["--cluster", "team", "--band"])):
             seconds, cpu, peak = run([*cli, "effects", "--panel", str(panel), "--out", str(work / "effects.csv"),
                                       *workers, *extra])
             rows.append((name, seconds, cpu, peak))
+        for name, extra in (("--band, Rademacher (library, 1,000 draws)", ""),
+                            ("--cluster team --band, Rademacher (library, 1,000 draws)", ", cluster='team'")):
+            code = ("from trialeval.effects import effects_from_file; "
+                    f"effects_from_file({str(panel)!r}, band=True, multiplier='rademacher', band_draws=1000, "
+                    f"workers={args.workers}{extra})")
+            rows.append((name, *run([sys.executable, "-c", code])))
         rows_total = pq.ParquetFile(panel).metadata.num_rows
         print(f"persons {args.persons:,}, {WEEKS} weeks, {rows_total:,} person-weeks, "
               f"panel file {panel.stat().st_size / 2**20:,.0f} MiB")

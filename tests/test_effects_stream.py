@@ -77,15 +77,16 @@ def test_straddling_row_groups(demo_panel: Path, options: dict[str, object]) -> 
     {"cluster": "clu", "ri": 20, "rng": 1},
     {"band": True, "multiplier": "rademacher", "rng": 2},
 ])
-def test_options_read_whole_equal_in_memory(tmp_path: Path, options: dict[str, object]) -> None:
-    """The options that are not streamed read the file whole and give the in-memory result."""
+def test_options_once_read_whole_now_stream(tmp_path: Path, options: dict[str, object]) -> None:
+    """Randomisation inference over clusters and the Rademacher band, once read whole, stream and give
+    the in-memory result (the same draws)."""
     df = _synthetic(2, n=80)
     person = df["person_id"].str[2:].astype(int)
     df["blk"] = np.where(person % 4 < 2, "a", "b")
     df["clu"] = (person % 2).astype(str) + "-" + (person // 8).astype(str)     # one arm per cluster
     df["x"] = (person * 7919 % 13).astype(float)
     pq.write_table(pa.Table.from_pandas(df, preserve_index=False), tmp_path / "p.parquet", row_group_size=7)
-    assert not streamed(tmp_path / "p.parquet", options)
+    assert streamed(tmp_path / "p.parquet", options)
     _check(tmp_path / "p.parquet", outcomes=["flag", "hours"], **options)
 
 

@@ -23,7 +23,7 @@ from trialeval.effects._inputs import _week_list
 from trialeval.effects._stream_groups import (
     BandInputs,
     GroupCells,
-    blocked_band_pass,
+    blocked_influences,
     check_groups,
     cluster_band_matrix,
     cluster_sums,
@@ -32,7 +32,18 @@ from trialeval.effects._stream_groups import (
 )
 from trialeval.effects._stream_pass import FirstPass, PassOptions, cohort_rows, reported_cells, week_index
 from trialeval.effects._stream_read import Block
-from trialeval.effects._stream_ri import UnitCounts, count_pass, draw_pass, empty_draw_sums, plan_draws, ri_pvalues
+from trialeval.effects._stream_ri import (
+    DrawSums,
+    UnitCounts,
+    cluster_draw_sums,
+    cluster_pass,
+    count_pass,
+    draw_pass,
+    empty_cluster_sums,
+    empty_draw_sums,
+    plan_draws,
+    ri_pvalues,
+)
 from trialeval.effects._tables import effect_frame
 from trialeval.effects.api import _band_limits, _dropped_blocks, _Options, _outcome_dropped, _OutcomeResult, _result
 from trialeval.effects._stream_lin import (
@@ -56,10 +67,11 @@ from trialeval.effects.estimators import (
     welch,
 )
 from trialeval.effects.hours import hours_distribution
-from trialeval.effects.inference import _sup_t_gaussian
+from trialeval.effects._stream_band import Multiplied, empty_multiplied, multiply, person_numbers
+from trialeval.effects.inference import _rademacher_critical, _sup_t_gaussian
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import summary_from_person_means
-from trialeval.exceptions import EstimationError
+from trialeval.exceptions import EstimationError, InputDataError
 from trialeval.io import ARMS
 from trialeval.stats.moments import CellMoments
 
@@ -70,8 +82,9 @@ class _Scanner(Protocol):
 
 def estimate_grouped(first: FirstPass, groups: GroupCells, outcomes: list[str], opts: _Options,
                      weeks: int | Sequence[int] | None, scan: _Scanner, popts: PassOptions,
-                     gen: np.random.Generator, csv: bool) -> EffectsResult:
-    """The blocked (``opts.blocks``) or clustered (``opts.cluster``) result from the passes' sums."""
+                     gen: np.random.Generator, csv: bool, offsets: dict[int, int] | None = None) -> EffectsResult:
+    """The blocked (``opts.blocks``) or clustered (``opts.cluster``) result from the passes' sums
+    (``offsets``: the first person number of each run, for the blocked Rademacher band)."""
     cells = first.cells
     present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
     week_list = _week_list(present, weeks, opts.min_weeks, opts.source)
@@ -110,12 +123,9 @@ def estimate_grouped(first: FirstPass, groups: GroupCells, outcomes: list[str], 
         per_outcome.append(res)
         estimates.append(est)
     if opts.band:
-        if opts.blocks:
-            start = {o: np.zeros((nw, nw)) for o in outcomes}
-            band_sums = scan.reduce(lambda b: _Sums(blocked_band_pass(
-                b, column, popts.outcomes, cohort_rows(b, popts.min_weeks), week_list, band_in)), _Sums(start)).sums
+        crits = _grouped_band(band_sums, band_in, column, outcomes, opts, week_list, scan, popts, gen, offsets)
         for res, est, outcome in zip(per_outcome, estimates, outcomes):
-            crit, ok = _sup_t_gaussian(band_sums[outcome], opts.alpha, gen, opts.band_draws)
+            crit, ok = crits[outcome]
             res.frame["band_low"], res.frame["band_high"], res.band = _band_limits(
                 est, res.frame["se"].to_numpy(), crit, ok, outcome, opts)
     table = pd.concat([o.frame for o in per_outcome], ignore_index=True)
@@ -127,14 +137,48 @@ def estimate_grouped(first: FirstPass, groups: GroupCells, outcomes: list[str], 
                    hours)
 
 
+def _grouped_band(cluster_W: dict[str, np.ndarray], band_in: BandInputs, column: str, outcomes: list[str],
+                  opts: _Options, week_list: np.ndarray, scan: _Scanner, popts: PassOptions, gen: np.random.Generator,
+                  offsets: dict[int, int] | None) -> dict[str, tuple[float, np.ndarray]]:
+    """Each outcome's sup-t critical value and band weeks: clusters' W from the cells, persons' (blocked)
+    from one more pass; Gaussian from WᵀW, Rademacher from Wᵀξ (one seed per outcome, in outcome order)."""
+    nw = len(week_list)
+    rademacher = opts.multiplier == "rademacher"
+    seeds = {o: int(gen.integers(2**62)) for o in outcomes} if rademacher else {}
+    if not opts.blocks:
+        if rademacher:
+            sums = {o: multiply(W.T, np.arange(W.shape[1]), seeds[o], opts.band_draws) for o, W in cluster_W.items()}
+            return {o: _rademacher_critical(*sums[o], opts.alpha) for o in outcomes}
+        return {o: _sup_t_gaussian(cluster_W[o] @ cluster_W[o].T, opts.alpha, gen, opts.band_draws) for o in outcomes}
+
+    def influences(b: Block) -> dict[str, np.ndarray]:
+        return blocked_influences(b, column, popts.outcomes, cohort_rows(b, popts.min_weeks), week_list, band_in)
+
+    if rademacher:
+        assert offsets is not None
+        draws = opts.band_draws
+
+        def product(b: Block) -> Multiplied:
+            numbers = person_numbers(b, offsets)
+            W = influences(b)
+            pairs = {o: multiply(W[o], numbers, seeds[o], draws) for o in outcomes}
+            return Multiplied({o: p[0] for o, p in pairs.items()}, {o: p[1] for o, p in pairs.items()})
+
+        total = scan.reduce(product, empty_multiplied(outcomes, nw, draws))
+        return {o: _rademacher_critical(total.T[o], total.ss[o], opts.alpha) for o in outcomes}
+    start = {o: np.zeros((nw, nw)) for o in outcomes}
+    S = scan.reduce(lambda b: _Sums({o: W.T @ W for o, W in influences(b).items()}), _Sums(start)).sums
+    return {o: _sup_t_gaussian(S[o], opts.alpha, gen, opts.band_draws) for o in outcomes}
+
+
 def _cluster_estimate(m: CellMoments, arms: CellMoments) -> tuple[WeekEstimate, np.ndarray]:
-    """CR2 per week from the (week, cluster, arm) cells, and the band's WᵀW (clusters are its unit)."""
+    """CR2 per week from the (week, cluster, arm) cells, and the band's W (weeks × clusters, signed)."""
     control, treated = arms[0::2], arms[1::2]
     n1, n0, m1, m0 = treated.n, control.n, treated.mean, control.mean
     ng, E, tg = cluster_sums(m, arms)
     var, df, c2, ok = cr2_from_sums(ng, E, tg, n1, n0)
-    S = cluster_band_matrix(ng, E, tg, c2, ok, n1, n0)
-    return WeekEstimate(n1, n0, m1, m0, m1 - m0, var, df, None, np.zeros(0, np.int64)), S
+    W = cluster_band_matrix(ng, E, tg, c2, ok, n1, n0)
+    return WeekEstimate(n1, n0, m1, m0, m1 - m0, var, df, None, np.zeros(0, np.int64)), W
 
 
 class _Sums:
@@ -173,18 +217,18 @@ class _AddDict:
 
 def estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
                  scan: _Scanner, popts: PassOptions, gen: np.random.Generator, csv: bool,
-                 types: dict[str, Any]) -> EffectsResult:
+                 types: dict[str, Any], offsets: dict[int, int] | None = None) -> EffectsResult:
     """Lin's adjustment with HC2 from three more passes (covariates, co-moments, leverages).
 
     Its matrices are small (covariates + 2 columns): numpy's BLAS threads would only wait on each other.
     """
     with threadpool_limits(1, user_api="blas"):
-        return _estimate_lin(first, outcomes, opts, weeks, scan, popts, gen, csv, types)
+        return _estimate_lin(first, outcomes, opts, weeks, scan, popts, gen, csv, types, offsets)
 
 
 def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
                   scan: _Scanner, popts: PassOptions, gen: np.random.Generator, csv: bool,
-                  types: dict[str, Any]) -> EffectsResult:
+                  types: dict[str, Any], offsets: dict[int, int] | None) -> EffectsResult:
     cells = first.cells
     present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
     week_list = _week_list(present, weeks, opts.min_weeks, opts.source)
@@ -216,6 +260,18 @@ def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: 
         c = cm[o]
         fits[o] = [fit_week(c, k) if c.n[2 * k] >= 1 and c.n[2 * k + 1] >= 1 else None for k in range(nw)]
 
+    # the Rademacher band: one seed per outcome (in outcome order) and per outcome [Wᵀξ | ΣW²] in the band's sums
+    rademacher = opts.band and opts.multiplier == "rademacher"
+    seeds = {o: int(gen.integers(2**62)) for o in outcomes} if rademacher else {}
+
+    def band_sums(v: np.ndarray, o: str, b: Block) -> np.ndarray:
+        W = v.reshape(b.n_persons, nw)
+        if not rademacher:
+            return W.T @ W
+        assert offsets is not None
+        T, ss = multiply(W, person_numbers(b, offsets), seeds[o], opts.band_draws)
+        return np.hstack([T, ss[:, None]])
+
     def leverages(b: Block) -> LeverageSums:
         w_all = rows(b)
         key_all = b.person() * nw + w_all
@@ -239,11 +295,11 @@ def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: 
                     psi[bounds[k]:bounds[k + 1]] = influence
                 if opts.band:
                     W[o] += np.bincount(key[order], weights=psi, minlength=b.n_persons * nw)
-        band = {o: v.reshape(b.n_persons, nw).T @ v.reshape(b.n_persons, nw) for o, v in W.items()}
-        return LeverageSums(meat, band)
+        return LeverageSums(meat, {o: band_sums(v, o, b) for o, v in W.items()})
 
     start = LeverageSums({o: np.zeros(nw) for o in outcomes},
-                         {o: np.zeros((nw, nw)) for o in outcomes} if opts.band else {})
+                         {o: np.zeros((nw, opts.band_draws + 1 if rademacher else nw)) for o in outcomes}
+                         if opts.band else {})
     sums = scan.reduce(leverages, start)
     per_outcome = []
     for o in outcomes:
@@ -254,7 +310,8 @@ def _estimate_lin(first: FirstPass, outcomes: list[str], opts: _Options, weeks: 
         frame = effect_frame(o, week_list, est, opts.alpha, opts.axis.column)
         res = _OutcomeResult(frame=frame, indicator=bool(non01.sum() == 0))
         if opts.band:
-            crit, ok = _sup_t_gaussian(sums.band[o], opts.alpha, gen, opts.band_draws)
+            crit, ok = (_rademacher_critical(sums.band[o][:, :-1], sums.band[o][:, -1], opts.alpha) if rademacher
+                        else _sup_t_gaussian(sums.band[o], opts.alpha, gen, opts.band_draws))
             frame["band_low"], frame["band_high"], res.band = _band_limits(est, frame["se"].to_numpy(), crit, ok,
                                                                            o, opts)
         assert est.var_unadjusted is not None
@@ -294,18 +351,24 @@ def _lin_estimate(fits: list[WeekFit | None], meat: np.ndarray, arms: CellMoment
 
 
 def add_randomisation_inference(result: EffectsResult, first: FirstPass, scan: _Scanner, popts: PassOptions,
-                                opts: _Options, stratum: str | None, gen: np.random.Generator) -> EffectsResult:
-    """The result with ``p_value_ri``: two more passes (units per stratum, then the draws' sums)."""
+                                opts: _Options, stratum: str | None, gen: np.random.Generator,
+                                csv: bool = False) -> EffectsResult:
+    """The result with ``p_value_ri``: two more passes (units per stratum, then the draws' sums; clusters:
+    one pass, the sums per cluster and week, then the draws over clusters); ``csv``:
+    the strata's labels were read as text (whole numbers are sorted as numbers, as in memory)."""
     week_list = np.asarray(result.settings["weeks"], dtype=np.int64)
     nw = len(week_list)
 
     def rows(b: Block) -> np.ndarray:
         return week_index(b, week_list, cohort_rows(b, popts.min_weeks))
 
-    counts = scan.reduce(lambda b: count_pass(b, rows(b), stratum, opts.source), UnitCounts())
-    plan = plan_draws(counts, int(gen.integers(2**62)), opts.ri)
-    sums = scan.reduce(lambda b: draw_pass(b, rows(b), popts.outcomes, nw, plan, stratum, opts.source),
-                       empty_draw_sums(popts.outcomes, opts.ri, nw))
+    if opts.cluster:
+        sums = _cluster_ri(scan, rows, opts, popts, stratum, gen, csv, nw)
+    else:
+        counts = scan.reduce(lambda b: count_pass(b, rows(b), stratum, opts.source), UnitCounts())
+        plan = plan_draws(counts, int(gen.integers(2**62)), opts.ri, csv)
+        sums = scan.reduce(lambda b: draw_pass(b, rows(b), popts.outcomes, nw, plan, stratum, opts.source),
+                           empty_draw_sums(popts.outcomes, opts.ri, nw))
     pvalues = []
     for o in popts.outcomes:
         arms = reported_cells(first, o, week_list)[0]
@@ -316,3 +379,19 @@ def add_randomisation_inference(result: EffectsResult, first: FirstPass, scan: _
     design = result.design + (f"; randomisation inference ({opts.ri} draws, within "
                               f"{stratum or 'the whole trial'})")
     return dataclasses.replace(result, table=table, design=design)
+
+
+def _cluster_ri(scan: _Scanner, rows: Callable[[Block], np.ndarray], opts: _Options, popts: PassOptions,
+                stratum: str | None, gen: np.random.Generator, csv: bool, nw: int) -> DrawSums:
+    """The draws' sums over clusters: one pass for the sums per (cluster, week), then the tree's draws."""
+    assert opts.cluster is not None
+    cluster = opts.cluster
+    sums = scan.reduce(lambda b: cluster_pass(b, rows(b), cluster, stratum, popts.outcomes, nw, opts.source),
+                       empty_cluster_sums(popts.outcomes, nw))
+    if sums.mixed is not None:
+        raise InputDataError(f"{opts.source}: column '{stratum}' must be constant within each cluster ('{cluster}'); "
+                             f"it varies in cluster {sums.mixed!r}")
+    drawn = cluster_draw_sums(sums, int(gen.integers(2**62)), opts.ri, csv)
+    outcomes = list(sums.Y)
+    return DrawSums({o: d[0] for o, d in zip(outcomes, drawn)}, {o: d[1] for o, d in zip(outcomes, drawn)},
+                    {o: sums.Y[o].sum(axis=0) for o in outcomes}, {o: sums.C[o].sum(axis=0) for o in outcomes})

@@ -9,7 +9,7 @@ pass also adds, per value of the grouping column, week and arm, the moments of e
 (values of the grouping column) × weeks × 2 cells per outcome, never by the rows.
 
 The Gaussian sup-t band of the clustered estimator comes from the same cells (its unit is the cluster);
-the blocked estimator's band needs a second pass (:func:`blocked_band_pass`), whose unit is the person.
+the blocked estimator's band needs a second pass (:func:`blocked_influences`), whose unit is the person.
 """
 
 from __future__ import annotations
@@ -211,14 +211,15 @@ def cluster_sums(m: CellMoments, arms: CellMoments) -> tuple[np.ndarray, np.ndar
 
 def cluster_band_matrix(ng: np.ndarray, E: np.ndarray, tg: np.ndarray, c2: np.ndarray, ok: np.ndarray,
                         n1: np.ndarray, n0: np.ndarray) -> np.ndarray:
-    """WᵀW of the clustered estimator's influences summed per cluster (the band's unit): weeks × weeks."""
+    """The clustered estimator's influences summed per cluster (the band's unit), signed by arm: weeks ×
+    clusters (its ``W @ W.T`` is the Gaussian band's matrix)."""
     nw = len(n1)
     treated = (tg > 0).reshape(nw, -1)
     Na = np.where(treated, n1[:, None], n0[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
-        W = np.nan_to_num(np.sqrt(c2.reshape(nw, -1)) * E.reshape(nw, -1) / Na)
+        W = np.nan_to_num(np.where(treated, 1.0, -1.0) * np.sqrt(c2.reshape(nw, -1)) * E.reshape(nw, -1) / Na)
     W[~ok] = 0.0
-    return W @ W.T
+    return W
 
 
 @dataclass
@@ -231,9 +232,9 @@ class BandInputs:
     scale: dict[str, np.ndarray] = field(default_factory=dict)
 
 
-def blocked_band_pass(block: Block, column: str, outcomes: tuple[str, ...], keep: np.ndarray | None,
-                      week_list: np.ndarray, inputs: BandInputs) -> dict[str, np.ndarray]:
-    """Per outcome WᵀW of the blocked estimator's influences, W (persons × weeks) each person's sums."""
+def blocked_influences(block: Block, column: str, outcomes: tuple[str, ...], keep: np.ndarray | None,
+                       week_list: np.ndarray, inputs: BandInputs) -> dict[str, np.ndarray]:
+    """Per outcome W (persons × weeks): each person's influences on the blocked estimate, signed by arm."""
     nw, L = len(week_list), len(inputs.labels)
     w = week_index(block, week_list, keep)
     sel = w >= 0
@@ -248,7 +249,6 @@ def blocked_band_pass(block: Block, column: str, outcomes: tuple[str, ...], keep
         m = sel & ~np.isnan(y) if y.dtype.kind == "f" else sel
         c = cell[m]
         with np.errstate(invalid="ignore"):
-            psi = np.nan_to_num((y[m] - inputs.centre[o][c]) * inputs.scale[o][c])
-        W = np.bincount(key[m], weights=psi, minlength=p * nw).reshape(p, nw)
-        out[o] = W.T @ W
+            psi = np.nan_to_num((2.0 * block.t[m] - 1) * (y[m] - inputs.centre[o][c]) * inputs.scale[o][c])
+        out[o] = np.bincount(key[m], weights=psi, minlength=p * nw).reshape(p, nw)
     return out

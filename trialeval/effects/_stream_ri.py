@@ -1,28 +1,34 @@
 """Randomisation inference over a panel file in batches of persons: re-randomisations that do not depend
-on the batches.
+on the batches, drawn the same way in memory.
 
-In memory, each re-randomisation permutes the arms of all persons at once (one uniform key per person,
-arg-sorted), which needs every person's sums at once. Streamed, the persons of a stratum are numbered in
-file order (0 … N_s − 1) and each draw's assignment is built from a fixed binary tree over those numbers:
-the number treated among the first half of a node is hypergeometric given the node's number treated,
-and within a leaf of at most :data:`LEAF` persons the treated are a uniform subset. Each node draws from
-its own generator, seeded by (seed, stratum, node), so a person's arm in a draw is a function of the
-seed and the person's place in the file only: the same whatever the batches and the workers, and every
-draw is a complete randomisation within strata (the numbers treated per stratum are the observed ones),
-as in memory. The draws are not those of the in-memory path (a different generator), so p-values agree
-with it up to Monte Carlo error, not digit by digit.
+Each draw's assignment needs the units' arms at once, which a file read in batches does not give. So the
+units of a stratum are numbered (persons in file order, clusters by sorted label: 0 … N_s − 1) and each
+draw's assignment is built from a fixed binary tree over those numbers: the number treated among the
+first half of a node is hypergeometric given the node's number treated, and within a leaf of at most
+:data:`LEAF` units the treated are a uniform subset. Each node draws from its own generator, seeded by
+(seed, stratum, node), so a unit's arm in a draw is a function of the seed and the unit's place only:
+the same whatever the batches and the workers, and every draw is a complete randomisation within strata
+(the numbers treated per stratum are the observed ones). The in-memory path
+(:func:`~trialeval.effects.inference._ri_pvalues`) draws from the same tree (:func:`tree_sums`), so one
+seed gives one p-value.
 
-Pass A counts the units (persons with a row that enters) per stratum and arm in each run of persons
-(:func:`count_pass`); pass B adds, per draw and reported week, the sums and counts of the outcome over
-the persons drawn treated (:func:`draw_pass`). Memory: draws × weeks per outcome, plus one batch.
+Persons: pass A counts the units (persons with a row that enters) per stratum and arm in each run of
+persons (:func:`count_pass`); pass B adds, per draw and reported week, the sums and counts of the outcome
+over the persons drawn treated (:func:`draw_pass`). Clusters: one pass adds the sums and counts per
+(cluster, week) (:func:`cluster_pass`), then the draws run over the clusters
+(:func:`cluster_draw_sums`). Memory: draws × weeks per outcome (and clusters × weeks), plus one batch.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+import dataclasses
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
+from trialeval.effects._stream_groups import typed_labels
 from trialeval.effects._stream_read import Block
 from trialeval.exceptions import InputDataError
 from trialeval.io import describe_rows
@@ -120,10 +126,15 @@ class DrawPlan:
     size: np.ndarray
     treated: np.ndarray
     offsets: dict[int, np.ndarray]
+    rank: np.ndarray
 
 
-def plan_draws(counts: UnitCounts, seed: int, draws: int) -> DrawPlan:
-    """Number the units of each stratum in file order: each run's first place per stratum."""
+def plan_draws(counts: UnitCounts, seed: int, draws: int, csv: bool = False) -> DrawPlan:
+    """Number the units of each stratum in file order: each run's first place per stratum.
+
+    The strata are numbered in the order of their labels as the in-memory path sorts them (a CSV's
+    labels are read as text here: ``csv`` sorts whole numbers as numbers).
+    """
     runs = sorted(counts.runs)
     labels = np.unique(np.concatenate([counts.runs[k][0] for k in runs])) if runs else np.zeros(0, dtype=object)
     size, treated = np.zeros(len(labels), np.int64), np.zeros(len(labels), np.int64)
@@ -134,7 +145,7 @@ def plan_draws(counts: UnitCounts, seed: int, draws: int) -> DrawPlan:
         pos = np.searchsorted(labels, values)
         size[pos] += n
         treated[pos] += n1
-    return DrawPlan(seed, draws, labels, size, treated, offsets)
+    return DrawPlan(seed, draws, labels, size, treated, offsets, typed_labels(labels, csv)[1])
 
 
 @dataclass
@@ -203,15 +214,156 @@ def draw_pass(block: Block, w: np.ndarray, outcomes: tuple[str, ...], nw: int, p
 
 
 def _assign(plan: DrawPlan, s: np.ndarray, place: np.ndarray) -> np.ndarray:
-    """Draws × units (1.0: drawn treated); each stratum's units split into runs of consecutive places."""
-    out = np.zeros((plan.draws, len(s)))
-    for k in np.unique(s):
-        idx = np.flatnonzero(s == k)
+    """Draws × units (1.0: drawn treated) of the plan's strata ``s`` (raw label positions) at ``place``."""
+    return assign(plan.seed, plan.draws, plan.size, plan.treated, plan.rank[s] if len(s) else s, place,
+                  slot=s)
+
+
+def assign(seed: int, draws: int, size: np.ndarray, treated: np.ndarray, stratum: np.ndarray, place: np.ndarray,
+           slot: np.ndarray | None = None) -> np.ndarray:
+    """Draws × units (1.0: drawn treated): unit i is place ``place[i]`` of tree stratum ``stratum[i]``.
+
+    Stratum k has ``size[slot]`` units of which ``treated[slot]`` treated (``slot`` the index into
+    ``size`` and ``treated``; default: the stratum itself); each stratum's units are split into runs of
+    consecutive places, each drawn from the tree.
+    """
+    slot = stratum if slot is None else slot
+    out = np.zeros((draws, len(stratum)))
+    for k in np.unique(slot):
+        idx = np.flatnonzero(slot == k)
         idx = idx[np.argsort(place[idx], kind="stable")]
         p = place[idx]
         cuts = np.r_[0, np.flatnonzero(np.diff(p) != 1) + 1, len(p)]
         for a, b in zip(cuts[:-1], cuts[1:]):
-            got = subtree(plan.seed, int(k), 0, int(plan.size[k]),
-                          np.full(plan.draws, int(plan.treated[k]), dtype=np.int64), int(p[a]), int(p[b - 1]) + 1)
+            got = subtree(seed, int(stratum[idx[0]]), 0, int(size[k]),
+                          np.full(draws, int(treated[k]), dtype=np.int64), int(p[a]), int(p[b - 1]) + 1)
             out[:, idx[a:b]] = got
     return out
+
+
+def tree_places(stratum: np.ndarray, order_key: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Units numbered within their stratum by ``order_key``: each unit's tree stratum (the rank of its
+    stratum code among the codes present), its place, and per tree stratum the units."""
+    codes, k = np.unique(stratum, return_inverse=True)
+    order = np.lexsort((order_key, k))
+    size = np.bincount(k, minlength=len(codes))
+    start = np.r_[0, np.cumsum(size)[:-1]]
+    place = np.empty(len(k), np.int64)
+    place[order] = np.arange(len(k)) - np.repeat(start, size)
+    return k.astype(np.int64), place, size.astype(np.int64), order
+
+
+def tree_sums(seed: int, draws: int, k: np.ndarray, place: np.ndarray, size: np.ndarray, treated: np.ndarray,
+              order: np.ndarray, values: list[tuple[Any, Any]], progress: Callable[[int, int], None] | None = None
+              ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per pair ``(Y, C)`` (units × weeks, dense or sparse) the drawn treated sums ``D @ Y`` and ``D @ C``
+    (draws × weeks), the units taken in ``order`` (by stratum and place) a slice at a time."""
+    nw = values[0][0].shape[1] if values else 0
+    out = [(np.zeros((draws, nw)), np.zeros((draws, nw))) for _ in values]
+    step = max(1, 4_000_000 // max(draws, 1))
+    for lo in range(0, len(order), step):
+        idx = order[lo:lo + step]
+        D = assign(seed, draws, size, treated, k[idx], place[idx])
+        for (s1, c1), (Y, C) in zip(out, values):
+            s1 += _times(D, Y[idx])
+            c1 += _times(D, C[idx])
+        if progress is not None:
+            progress(min(lo + step, len(order)), len(order))
+    return out
+
+
+def _times(D: np.ndarray, Y: Any) -> np.ndarray:
+    """``D @ Y`` for a dense or a scipy sparse ``Y``."""
+    return D @ Y if isinstance(Y, np.ndarray) else np.asarray((Y.T @ D.T).T)
+
+
+@dataclass
+class ClusterSums:
+    """Per cluster with a row that enters (``labels`` as read, sorted): its stratum label, its arm, and per
+    outcome the sums and counts of the values per reported week (clusters × weeks); adds up with ``+``.
+
+    ``mixed`` names a cluster seen in two strata (in different batches), if any.
+    """
+
+    labels: np.ndarray
+    strata: np.ndarray
+    treated: np.ndarray
+    Y: dict[str, np.ndarray]
+    C: dict[str, np.ndarray]
+    mixed: object = None
+
+    def __add__(self, other: ClusterSums) -> ClusterSums:
+        if not len(other.labels) or not len(self.labels):
+            a, b = (self, other) if len(self.labels) else (other, self)
+            return dataclasses.replace(a, mixed=a.mixed if a.mixed is not None else b.mixed)
+        labels = np.union1d(self.labels, other.labels)
+        pa_, pb = np.searchsorted(labels, self.labels), np.searchsorted(labels, other.labels)
+        strata = np.empty(len(labels), dtype=object)
+        strata[pb] = other.strata
+        clash = strata[pa_] != self.strata
+        both = np.isin(self.labels, other.labels)
+        strata[pa_] = self.strata
+        mixed = self.mixed if self.mixed is not None else other.mixed
+        if mixed is None and (clash & both).any():
+            mixed = self.labels[np.flatnonzero(clash & both)[0]]
+        treated = np.zeros(len(labels), np.int64)
+        treated[pb] = other.treated
+        treated[pa_] = self.treated
+
+        def put(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+            out = np.zeros((len(labels), a.shape[1]))
+            out[pa_] += a
+            out[pb] += b
+            return out
+
+        return ClusterSums(labels, strata, treated, {o: put(v, other.Y[o]) for o, v in self.Y.items()},
+                           {o: put(v, other.C[o]) for o, v in self.C.items()}, mixed)
+
+
+def empty_cluster_sums(outcomes: tuple[str, ...], nw: int) -> ClusterSums:
+    return ClusterSums(np.zeros(0, dtype=object), np.zeros(0, dtype=object), np.zeros(0, np.int64),
+                       {o: np.zeros((0, nw)) for o in outcomes}, {o: np.zeros((0, nw)) for o in outcomes})
+
+
+def cluster_pass(block: Block, w: np.ndarray, cluster: str, stratum: str | None, outcomes: tuple[str, ...],
+                 nw: int, source: str) -> ClusterSums:
+    """One block's :class:`ClusterSums` over its rows that enter (``w`` ≥ 0); the stratum must be constant
+    within each cluster (checked here, naming rows)."""
+    labels = block.labels[cluster]
+    rows = w >= 0
+    code = labels.codes[rows]
+    L = len(labels.values)
+    present = np.flatnonzero(np.bincount(code, minlength=L) > 0)
+    if stratum is not None:
+        scode = block.labels[stratum].codes[rows]
+        first = np.zeros(L, scode.dtype)
+        first[code] = scode
+        bad = first[code] != scode
+        if bad.any():
+            raise InputDataError(f"{source}: column '{stratum}' must be constant within each cluster ('{cluster}'); "
+                                 f"it varies in {describe_rows(block.file_rows(np.flatnonzero(rows)[bad]))}")
+        strata = np.asarray(block.labels[stratum].values, dtype=object)[first[present]]
+    else:
+        strata = np.full(len(present), "all", dtype=object)
+    t = np.zeros(L, np.int64)
+    t[code] = block.t[rows]
+    key = code.astype(np.int64) * nw + w[rows]
+    Y, C = {}, {}
+    for o in outcomes:
+        y = block.values[o][rows]
+        m = ~np.isnan(y) if y.dtype.kind == "f" else np.ones(len(y), dtype=bool)
+        Y[o] = np.bincount(key[m], weights=y[m].astype(np.float64), minlength=L * nw).reshape(L, nw)[present]
+        C[o] = np.bincount(key[m], minlength=L * nw).reshape(L, nw)[present].astype(np.float64)
+    return ClusterSums(np.asarray(labels.values, dtype=object)[present], strata, t[present], Y, C)
+
+
+def cluster_draw_sums(sums: ClusterSums, seed: int, draws: int, csv: bool
+                      ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per outcome the drawn treated sums and counts (draws × weeks): clusters numbered by sorted label
+    within their stratum (strata by sorted label), arms drawn from the tree as for persons."""
+    order_key = typed_labels(sums.labels, csv)[1]
+    strata, s = np.unique(sums.strata, return_inverse=True)
+    k_code = typed_labels(strata, csv)[1][s]
+    k, place, size, order = tree_places(k_code, order_key)
+    treated = np.bincount(k, weights=sums.treated, minlength=len(size)).astype(np.int64)
+    return tree_sums(seed, draws, k, place, size, treated, order, [(sums.Y[o], sums.C[o]) for o in sums.Y])

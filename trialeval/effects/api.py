@@ -40,7 +40,7 @@ from trialeval.effects.estimators import (
 )
 from trialeval.effects.hours import hours_distribution
 from trialeval.progress import tick
-from trialeval.effects.inference import Multiplier, ProgressCallback, _ri_pvalues, _sup_t_critical
+from trialeval.effects.inference import Multiplier, ProgressCallback, _ri_pvalues, _sup_t_critical, person_numbers
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import _summary
 from trialeval.exceptions import DesignError, EstimationError, InputDataError, TrialevalWarning
@@ -114,8 +114,10 @@ def effects(
         Add a sup-t simultaneous band (``band_low``, ``band_high``) over the reported weeks from a
         multiplier bootstrap over persons (clusters with ``cluster``).
     ri
-        Number of randomisation-inference draws (0 = none): adds ``p_value_ri``, from re-permuting the
-        arms of persons (clusters) within ``stratum`` (else within ``blocks``; else the whole trial).
+        Number of randomisation-inference draws (0 = none): adds ``p_value_ri``, from re-randomising the
+        arms of persons (clusters) within ``stratum`` (else within ``blocks``; else the whole trial). The
+        draws depend on the seed and each unit's place (persons in the panel's order, clusters by sorted
+        label) only: :func:`~trialeval.effects.effects_from_file` draws the same.
     summary_weeks
         K: the average effect over weeks 1–K per person (pooled regression with week effects and
         person-clustered covariance, linearmodels ``PanelOLS``), among persons observed in all of
@@ -210,13 +212,15 @@ def effects(
         unit_sel, n_units = sel.rows(keys.person), keys.n_persons
     described = estimator.describe(value)
     gen = make_rng(rng)
+    drawn = opts.ri or (opts.band and opts.multiplier == "rademacher")       # draws per unit: persons numbered
+    number = person_numbers(keys.person, keys.n_persons) if drawn and not estimator.unit_column else None
     per_outcome = _estimate_outcomes(panel, outcomes_l, estimator, keys, sel, columns, info, unit_sel, n_units,
-                                     opts, gen)
+                                     opts, gen, number)
     table = pd.concat([o.frame for o in per_outcome], ignore_index=True)
     if opts.ri:
         strat_col = "stratum" if keys.stratum is not None else blocks
         table["p_value_ri"] = _randomisation_pvalues(per_outcome, keys, sel, unit_sel, n_units, strat_col, opts,
-                                                     gen, progress)
+                                                     gen, progress, number)
         described += f"; randomisation inference ({opts.ri} draws, within {strat_col or 'the whole trial'})"
     return _assemble(panel, table, described, outcomes_l, per_outcome, keys, sel, opts, weeks_reported=sel.week_list)
 
@@ -407,6 +411,8 @@ def _encode_keys(panel: pd.DataFrame, opts: _Options) -> _Keys:
         cluster_all, cluster_names = codes[opts.cluster]
         _constant_within(cluster_all, len(cluster_names), t, source, "arm",
                          f"cluster ('{opts.cluster}': all its units share one arm)")
+        if stratum is not None:
+            _constant_within(cluster_all, len(cluster_names), stratum, source, "stratum", f"cluster ('{opts.cluster}')")
     return _Keys(person, P, t, week, codes, stratum)
 
 
@@ -452,8 +458,8 @@ def _outcome_values(panel: pd.DataFrame, outcome: str, sel: _Selection, source: 
 
 def _estimate_outcomes(panel: pd.DataFrame, outcomes: list[str], estimator: Estimator, keys: _Keys,
                        sel: _Selection, columns: dict[str, np.ndarray], info: dict[str, Any],
-                       unit_sel: np.ndarray, n_units: int, opts: _Options, gen: np.random.Generator
-                       ) -> list[_OutcomeResult]:
+                       unit_sel: np.ndarray, n_units: int, opts: _Options, gen: np.random.Generator,
+                       number: np.ndarray | None = None) -> list[_OutcomeResult]:
     """Estimate every outcome; outcomes without missing values share one pass for their arm moments."""
     values = {o: _outcome_values(panel, o, sel, opts.source) for o in outcomes}
     t_sel, person_sel = sel.rows(keys.t), sel.rows(keys.person)
@@ -475,12 +481,12 @@ def _estimate_outcomes(panel: pd.DataFrame, outcomes: list[str], estimator: Esti
         data = WeekData(sub(sel.w), sub(t_sel), sub(y), sub(person_sel), sel.week_list, outcome, opts.source,
                         need_psi=opts.band, columns={k: sub(v) for k, v in columns.items()}, info=info,
                         moments=shared.get(outcome))
-        out.append(_one_outcome(data, estimator, sub(unit_sel), n_units, opts, gen))
+        out.append(_one_outcome(data, estimator, sub(unit_sel), n_units, opts, gen, number))
     return out
 
 
 def _one_outcome(data: WeekData, estimator: Estimator, unit: np.ndarray, n_units: int, opts: _Options,
-                 gen: np.random.Generator) -> _OutcomeResult:
+                 gen: np.random.Generator, number: np.ndarray | None = None) -> _OutcomeResult:
     """One outcome's effect rows, with its band, dropped blocks and randomisation-inference inputs."""
     y, outcome, week_list, nw = data.y, data.outcome, data.week_list, data.nw
     indicator = bool((y.min() >= 0 and y.max() <= 1) if y.dtype.kind in "iu" else ((y == 0.0) | (y == 1.0)).all())
@@ -493,7 +499,7 @@ def _one_outcome(data: WeekData, estimator: Estimator, unit: np.ndarray, n_units
     frame = effect_frame(outcome, week_list, est, opts.alpha, opts.axis.column)
     if opts.band:
         frame["band_low"], frame["band_high"], res.band = _band(est, frame["se"].to_numpy(), data.w, n_units,
-                                                                nw, outcome, opts, gen)
+                                                                nw, outcome, opts, gen, number)
     if est.var_unadjusted is not None:
         frame["se_unadjusted"] = np.sqrt(est.var_unadjusted)
     res.dropped = _outcome_dropped(est, outcome, week_list, opts)
@@ -505,11 +511,12 @@ def _one_outcome(data: WeekData, estimator: Estimator, unit: np.ndarray, n_units
 
 
 def _band(est: WeekEstimate, se: np.ndarray, w: np.ndarray, n_units: int, nw: int, outcome: str,
-          opts: _Options, gen: np.random.Generator) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+          opts: _Options, gen: np.random.Generator, number: np.ndarray | None = None
+          ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """The sup-t band's limits per week and its row of the band table."""
     assert est.psi is not None  # estimators return influences when the band asks for them
     crit, ok = _sup_t_critical(est.psi, est.unit, w, n_units, nw, opts.alpha, gen, opts.band_draws,
-                               opts.multiplier)
+                               opts.multiplier, number)
     return _band_limits(est, se, crit, ok, outcome, opts)
 
 
@@ -528,18 +535,19 @@ def _band_limits(est: WeekEstimate, se: np.ndarray, crit: float, ok: np.ndarray,
 
 def _randomisation_pvalues(per_outcome: list[_OutcomeResult], keys: _Keys, sel: _Selection, unit_sel: np.ndarray,
                            n_units: int, strat_col: str | None, opts: _Options, gen: np.random.Generator,
-                           progress: ProgressCallback | None) -> np.ndarray:
-    """Fisher p-values of every outcome's weekly differences, from one set of permutations."""
+                           progress: ProgressCallback | None, number: np.ndarray | None = None) -> np.ndarray:
+    """Fisher p-values of every outcome's weekly differences, from one set of re-randomisations."""
     # Permutation units: persons, or clusters when clusters were assigned; strata per unit.
     unit_t = np.zeros(n_units, dtype=np.int64)
     unit_t[unit_sel] = sel.rows(keys.t)
-    stratum = np.zeros(n_units)
+    stratum = np.full(n_units, -1.0)                    # −1: a unit without a row that enters
+    stratum[unit_sel] = 0.0
     if strat_col:
         codes = keys.stratum if keys.stratum is not None else keys.codes[strat_col][0]
         stratum[unit_sel] = sel.rows(codes)
     inputs = [o.ri for o in per_outcome if o.ri is not None]
     pvals = _ri_pvalues([r[0] for r in inputs], [r[1] for r in inputs], [r[2] for r in inputs], unit_t, stratum,
-                        len(sel.week_list), [r[3] for r in inputs], opts.ri, gen, progress)
+                        len(sel.week_list), [r[3] for r in inputs], opts.ri, gen, progress, number)
     return np.concatenate(pvals)
 
 

@@ -6,17 +6,19 @@ or block by block (CSV) and adds up, per (week, arm), the moments of every outco
 moments of the person means over weeks 1–K for the summary and the rows of the hours week; the
 difference in means, its Welch variance, the summary and the hours distribution come from these sums.
 With ``band`` a second pass adds each outcome's WᵀW (W the influences summed per person), from which
-the sup-t critical value is drawn exactly as in memory (same seed, same draws).
+the sup-t critical value is drawn exactly as in memory (same seed, same draws); with Rademacher
+multipliers it adds Wᵀξ, the ±1 of each person drawn from its number in the file
+(:mod:`~trialeval.effects._stream_band`), as in memory.
 
 Batches are processed by a pool of threads (``workers``); the partial sums are added in file order, so
 the result does not depend on the number of workers.
 
 The blocked and clustered estimators add their moments per block (cluster), week and arm to pass 1
 (:mod:`~trialeval.effects._stream_groups`); Lin's adjustment takes three more passes
-(:mod:`~trialeval.effects._stream_lin`); randomisation inference two more, with draws that do not
-depend on the batches (:mod:`~trialeval.effects._stream_ri`). Randomisation inference over clusters and
-the Rademacher band are not streamed: with those options (and for file types other than Parquet and
-CSV) the file is read whole and :func:`~trialeval.effects.effects` estimates them.
+(:mod:`~trialeval.effects._stream_lin`); randomisation inference two more (over clusters one), with
+draws that do not depend on the batches and are those of the in-memory path
+(:mod:`~trialeval.effects._stream_ri`). Every option streams; file types other than Parquet and CSV are
+read whole and :func:`~trialeval.effects.effects` estimates them.
 """
 
 from __future__ import annotations
@@ -63,7 +65,8 @@ from trialeval.effects._tables import effect_frame
 from trialeval.effects.api import _band_limits, _check_inputs, _Options, _OutcomeResult, _result, effects
 from trialeval.effects.estimators import ESTIMATORS, WeekData, WeekEstimate
 from trialeval.effects.hours import hours_distribution
-from trialeval.effects.inference import Multiplier, ProgressCallback, _sup_t_gaussian
+from trialeval.effects._stream_band import PersonRuns, dim_band_pass, empty_multiplied, person_runs
+from trialeval.effects.inference import Multiplier, ProgressCallback, _rademacher_critical, _sup_t_gaussian
 from trialeval.effects.results import EffectsResult, HoursDistributionResult
 from trialeval.effects.summary import summary_from_person_means
 from trialeval.exceptions import EstimationError, InputDataError
@@ -113,9 +116,9 @@ def effects_from_file(
         a person may go on from one row group into the next.
     outcomes, blocks, covariates, cluster, min_weeks, band, ri, summary_weeks, hours_week, alpha, rng, \
 min_cell, weeks, band_draws, multiplier
-        As :func:`~trialeval.effects.effects`. ``ri`` with ``cluster`` and ``multiplier="rademacher"``
-        (with ``band``) read the file whole and estimate in memory. ``ri`` draws its re-randomisations
-        batch by batch: the same for any batches and workers, but not the in-memory path's draws.
+        As :func:`~trialeval.effects.effects`. ``ri`` and the Rademacher band draw per unit from the
+        seed and the unit's place (persons in file order, clusters by sorted label): the same for any
+        batches and workers, and the same as the in-memory path's draws.
     source
         Name of the panel in messages (default: the path).
     rename
@@ -205,13 +208,16 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
     label_columns = [c for c in (group, *opts.covariates, stratum) if c]
     scan = _Scan(panel, columns, n_workers, progress, labels=list(dict.fromkeys(label_columns)),
                  nullable=tuple(opts.covariates))
-    if group:
-        both = scan.reduce(lambda b: _FirstAndGroups(first_pass(b, popts), group_pass(
-            b, group, popts.outcomes, cohort_rows(b, popts.min_weeks), popts.source, per_person=bool(opts.blocks))),
-            _FirstAndGroups(empty_first_pass(popts), empty_groups(popts.outcomes)))
-        first, groups = both.first, both.groups
-    else:
-        first, groups = scan.reduce(lambda b: first_pass(b, popts), empty_first_pass(popts)), None
+    runs = opts.band and opts.multiplier == "rademacher" and not opts.cluster     # persons numbered in file order
+    both = scan.reduce(lambda b: _FirstAndGroups(
+        first_pass(b, popts),
+        group_pass(b, group, popts.outcomes, cohort_rows(b, popts.min_weeks), popts.source,
+                   per_person=bool(opts.blocks)) if group else None,
+        person_runs(b) if runs else None),
+        _FirstAndGroups(empty_first_pass(popts), empty_groups(popts.outcomes) if group else None,
+                        PersonRuns() if runs else None))
+    first, groups = both.first, both.groups
+    offsets = both.runs.offsets() if both.runs is not None else None
     if not check_person_order(scan.orders):
         split = find_split_person(panel)
         if split is not None and unordered == "read whole":
@@ -227,13 +233,15 @@ def _stream(panel: PanelFile, path: str | os.PathLike[str], outcomes_l: list[str
     gen = make_rng(rng)
     if opts.covariates:
         result = estimate_lin(first, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv",
-                              panel.column_types(opts.covariates))
+                              panel.column_types(opts.covariates), offsets)
     elif groups is not None:
-        result = estimate_grouped(first, groups, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv")
+        result = estimate_grouped(first, groups, outcomes_l, opts, weeks, scan, popts, gen, panel.suffix == ".csv",
+                                  offsets)
     else:
-        result = _estimate(first, outcomes_l, opts, weeks, scan, popts, gen)
+        result = _estimate(first, outcomes_l, opts, weeks, scan, popts, gen, offsets)
     if opts.ri:
-        result = add_randomisation_inference(result, first, scan, popts, opts, stratum, gen)
+        result = add_randomisation_inference(result, first, scan, popts, opts, stratum, gen,
+                                             panel.suffix == ".csv")
     return result
 
 
@@ -253,12 +261,9 @@ def _column_names(path: str | os.PathLike[str], rename: Mapping[str, str] | None
 
 
 def streamed(path: str | os.PathLike[str], options: Mapping[str, Any]) -> bool:
-    """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole)."""
-    if Path(path).suffix.lower() not in STREAMED_SUFFIXES:
-        return False
-    if options.get("ri") and options.get("cluster"):
-        return False
-    return not (options.get("band") and options.get("multiplier", "gaussian") != "gaussian")
+    """Whether :func:`effects_from_file` streams this file with these options (else it reads it whole):
+    every option streams; Parquet and CSV files do."""
+    return Path(path).suffix.lower() in STREAMED_SUFFIXES
 
 
 def _checked_outcomes(panel: PanelFile, outcomes: str | Sequence[str] | None, opts: _Options) -> list[str]:
@@ -341,18 +346,22 @@ class _Scan:
 
 
 class _FirstAndGroups:
-    """Pass 1 and the grouped cells of one block; adds up with ``+``."""
+    """Pass 1, the grouped cells and the runs of persons of one block (each optional); adds up with ``+``."""
 
-    def __init__(self, first: FirstPass, groups: GroupCells) -> None:
-        self.first, self.groups = first, groups
+    def __init__(self, first: FirstPass, groups: GroupCells | None, runs: PersonRuns | None = None) -> None:
+        self.first, self.groups, self.runs = first, groups, runs
 
     def __add__(self, other: _FirstAndGroups) -> _FirstAndGroups:
-        return _FirstAndGroups(self.first + other.first, self.groups + other.groups)
+        groups = self.groups + other.groups if self.groups is not None and other.groups is not None else None
+        runs = self.runs + other.runs if self.runs is not None and other.runs is not None else None
+        return _FirstAndGroups(self.first + other.first, groups, runs)
 
 
 def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int | Sequence[int] | None,
-              scan: _BandSource, popts: PassOptions, gen: np.random.Generator) -> EffectsResult:
-    """Estimates, band, summary and hours distribution from pass 1 (and the band's pass 2)."""
+              scan: _BandSource, popts: PassOptions, gen: np.random.Generator,
+              offsets: dict[int, int] | None = None) -> EffectsResult:
+    """Estimates, band, summary and hours distribution from pass 1 (and the band's pass 2); ``offsets``:
+    the first person number of each run (the Rademacher band)."""
     cells = first.cells
     present = cells.lo + np.flatnonzero(cells.rows) if cells.span else np.zeros(0, np.int64)
     week_list = _week_list(present, weeks, opts.min_weeks, opts.source)
@@ -375,7 +384,7 @@ def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int 
         per_outcome.append(res)
         estimates.append(est)
     if opts.band:
-        _add_band(per_outcome, estimates, outcomes, opts, scan, popts, week_list, arms, gen)
+        _add_band(per_outcome, estimates, outcomes, opts, scan, popts, week_list, arms, gen, offsets)
     table = pd.concat([o.frame for o in per_outcome], ignore_index=True)
     summary = (summary_from_person_means(first.summary, opts.summary_weeks, opts.alpha, opts.source)
                if opts.summary_weeks is not None else None)
@@ -385,10 +394,19 @@ def _estimate(first: FirstPass, outcomes: list[str], opts: _Options, weeks: int 
 
 def _add_band(per_outcome: list[_OutcomeResult], estimates: list[WeekEstimate], outcomes: list[str],
               opts: _Options, scan: _BandSource, popts: PassOptions, week_list: np.ndarray,
-              arms: dict[str, CellMoments], gen: np.random.Generator) -> None:
-    """Pass 2: WᵀW per outcome, then the sup-t band of each outcome (draws in outcome order, as in memory)."""
-    S = scan.band_matrices(popts, week_list, arms)
+              arms: dict[str, CellMoments], gen: np.random.Generator, offsets: dict[int, int] | None) -> None:
+    """Pass 2: WᵀW per outcome (Rademacher: Wᵀξ), then the sup-t band of each outcome (draws in outcome
+    order, as in memory)."""
+    if opts.multiplier == "rademacher":
+        assert isinstance(scan, _Scan) and offsets is not None
+        seeds = {o: int(gen.integers(2**62)) for o in outcomes}
+        total = scan.reduce(lambda b: dim_band_pass(b, popts, week_list, arms, offsets, seeds, opts.band_draws),
+                            empty_multiplied(popts.outcomes, len(week_list), opts.band_draws))
+        crits = {o: _rademacher_critical(total.T[o], total.ss[o], opts.alpha) for o in outcomes}
+    else:
+        S = scan.band_matrices(popts, week_list, arms)
+        crits = {o: _sup_t_gaussian(S[o], opts.alpha, gen, opts.band_draws) for o in outcomes}
     for res, est, outcome in zip(per_outcome, estimates, outcomes):
-        crit, ok = _sup_t_gaussian(S[outcome], opts.alpha, gen, opts.band_draws)
+        crit, ok = crits[outcome]
         se = res.frame["se"].to_numpy()
         res.frame["band_low"], res.frame["band_high"], res.band = _band_limits(est, se, crit, ok, outcome, opts)
