@@ -114,14 +114,18 @@ class _Layout:
     def _periods(self, n_obs: np.ndarray, total: int, uniform: bool) -> np.ndarray:
         """The period column: each person's observed periods ``k_min, k_min + 1, …`` (or their values)."""
         if uniform:                                             # every person the same periods
-            index = np.tile(np.arange(int(n_obs[0]), dtype=np.int32), len(n_obs))
-        else:                                                   # 1 a row, back to 0 at each person's first
-            index = np.ones(total, dtype=np.int32 if total < 2**31 else np.int64)
-            if total:
-                seen = n_obs[n_obs > 0].astype(np.int64)
-                index[(np.cumsum(seen) - seen)[1:]] = 1 - seen[:-1]
-                index[0] = 0
-            np.cumsum(index, out=index)
+            one = np.arange(int(n_obs[0]))
+            return np.tile(self._period_numbers(one), len(n_obs))
+        index = np.ones(total, dtype=np.int32 if total < 2**31 else np.int64)   # 1 a row, 0 at a person's first
+        if total:
+            seen = n_obs[n_obs > 0].astype(np.int64)
+            index[(np.cumsum(seen) - seen)[1:]] = 1 - seen[:-1]
+            index[0] = 0
+        np.cumsum(index, out=index)
+        return self._period_numbers(index)
+
+    def _period_numbers(self, index: np.ndarray) -> np.ndarray:
+        """The number written for period ``index`` (0: the first of the window), int16 unless too large."""
         if self.period_values is None:
             return (index + self.k_min).astype(np.int16)
         wide = self.period_values.max(initial=0) >= 2**15
@@ -237,13 +241,22 @@ def _split_rows(table: ChunkTable, n_obs: np.ndarray, chunk: _Chunk, dictionary_
                 ) -> Iterator[pa.Table]:
     """Tables of whole persons of one chunk, each at most ``ROW_GROUP_ROWS`` rows (unless one person has more).
 
-    ``dictionary_ids``: ``person_id`` dictionary-encoded (see :meth:`_Layout.table`).
+    Each table is expanded from a chunk of its own persons (its share of the flags and of the hours,
+    found by bisection), not by scanning the whole chunk's hours for every table. ``dictionary_ids``:
+    ``person_id`` dictionary-encoded (see :meth:`_Layout.table`).
     """
     ends = np.cumsum(n_obs[chunk.start:chunk.stop])
+    hours_row, hours = chunk.hours_row, chunk.hours
+    if len(hours_row) > 1 and not bool((hours_row[1:] >= hours_row[:-1]).all()):
+        order = np.argsort(hours_row, kind="stable")
+        hours_row, hours = hours_row[order], hours[order]
     start = chunk.start
     while start < chunk.stop:
-        base = ends[start - chunk.start - 1] if start > chunk.start else 0
+        base = int(ends[start - chunk.start - 1]) if start > chunk.start else 0
         stop = chunk.start + int(np.searchsorted(ends, base + ROW_GROUP_ROWS, side="right"))
         stop = min(max(stop, start + 1), chunk.stop)
-        yield table(chunk, start, stop, dictionary_ids=dictionary_ids)
+        end = int(ends[stop - chunk.start - 1])
+        lo, hi = np.searchsorted(hours_row, [base, end])
+        part = _Chunk(start, stop, chunk.flags[base:end], hours_row[lo:hi] - hours_row.dtype.type(base), hours[lo:hi])
+        yield table(part, dictionary_ids=dictionary_ids)
         start = stop
