@@ -214,8 +214,8 @@ def _regular_cells(block: Block, outcomes: Sequence[str]) -> WeekCells | None:
         if _is_flag(y):
             per_person = y.reshape(p, m)
             s1 = np.empty(2 * m)
-            s1[1::2] = per_person[treated].sum(axis=0, dtype=np.int64)
-            s1[0::2] = per_person.sum(axis=0, dtype=np.int64) - s1[1::2]
+            s1[1::2] = np.compress(treated, per_person, axis=0).sum(axis=0, dtype=np.int32)    # counts < 2³¹
+            s1[0::2] = per_person.sum(axis=0, dtype=np.int32) - s1[1::2]
             moments[o] = CellMoments(n, *_from_sums(n, s1, s1))
             non01[o] = np.zeros(m, np.int64)
             nonzero[o] = np.round(moments[o].n * np.nan_to_num(moments[o].mean))
