@@ -9,6 +9,7 @@ summed per person) once the arm means are known. Every partial result adds up wi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,16 +105,17 @@ def check_keys(block: Block, source: str) -> None:
     """Arm constant within each person; no person twice in one week (weeks increase within a person)."""
     if block.n_rows < 2:
         return
-    starts = block.starts[1:-1]
-    changes = np.flatnonzero(block.t[1:] != block.t[:-1]) + 1
-    inner = changes[~np.isin(changes, starts)]
-    if len(inner):
+    inside = block.starts[1:-1] - 1               # pairs of rows (i, i + 1) that are two persons: not compared
+    differs = block.t[1:] != block.t[:-1]
+    differs[inside] = False
+    if differs.any():
         first_t = np.repeat(block.t[block.starts[:-1]], np.diff(block.starts))
         raise InputDataError(f"{source}: column 'arm' must be constant within each person; it varies in "
                              f"{describe_rows(block.file_rows(first_t != block.t))}")
     week = block.week
-    falls = np.flatnonzero(week[1:] <= week[:-1]) + 1
-    if not len(falls[~np.isin(falls, starts)]):
+    falls = week[1:] <= week[:-1]
+    falls[inside] = False
+    if not falls.any():
         return
     person = block.person()
     order = np.lexsort((week, person))
@@ -139,23 +141,11 @@ def first_pass(block: Block, opts: PassOptions) -> FirstPass:
     if block.n_rows == 0:
         return empty_first_pass(opts)
     keep = cohort_rows(block, opts.min_weeks)
-    week, t = block.week, block.t
-    if keep is not None:
-        week, t = week[keep], t[keep]
-    lo = int(week.min()) if len(week) else 0
-    span = int(week.max()) - lo + 1 if len(week) else 0
-    wk = (week - lo).astype(np.intp)
-    code = 2 * wk + t
-    values = {o: block.values[o] if keep is None else block.values[o][keep] for o in opts.outcomes}
-    flags = [o for o in opts.outcomes if _is_flag(values[o])]
-    moments: dict[str, CellMoments] = _flag_moments({o: values[o] for o in flags}, code, 2 * span)
-    non01 = {o: np.zeros(span, np.int64) for o in flags}
-    nonzero = {o: np.round(moments[o].n * np.nan_to_num(moments[o].mean)) for o in flags}
-    for o in opts.outcomes:
-        if o not in moments:
-            moments[o], non01[o], nonzero[o] = _value_moments(values[o], code, 2 * span)
-    part = FirstPass(WeekCells(lo, span, np.bincount(wk, minlength=span), moments, non01, nonzero),
-                     n_rows=block.n_rows, arm_rows=np.bincount(block.t, minlength=2))
+    cells = _regular_cells(block, opts.outcomes) if keep is None or bool(keep.all()) else None
+    if cells is None:
+        cells = _cells(block, keep, opts.outcomes)
+    treated = int(np.count_nonzero(block.t))
+    part = FirstPass(cells, n_rows=block.n_rows, arm_rows=np.array([block.n_rows - treated, treated], np.int64))
     if opts.summary_weeks is not None:
         part.summary = _summary_moments(block, keep, opts)
     if opts.hours_week is not None:
@@ -163,6 +153,77 @@ def first_pass(block: Block, opts: PassOptions) -> FirstPass:
         h = block.values[opts.hours_column][at].astype(np.float64)
         part.hours = [(block.t[at][~np.isnan(h)], h[~np.isnan(h)])]
     return part
+
+
+def _cells(block: Block, keep: np.ndarray | None, outcomes: Sequence[str]) -> WeekCells:
+    """The block's (week, arm) cells from a cell code per row (the rows in ``keep``, the cohort)."""
+    week, t = block.week, block.t
+    if keep is not None:
+        week, t = week[keep], t[keep]
+    lo = int(week.min()) if len(week) else 0
+    span = int(week.max()) - lo + 1 if len(week) else 0
+    wk = (week - lo).astype(np.intp)
+    code = 2 * wk + t
+    values = {o: block.values[o] if keep is None else block.values[o][keep] for o in outcomes}
+    flags = [o for o in outcomes if _is_flag(values[o])]
+    moments: dict[str, CellMoments] = _flag_moments({o: values[o] for o in flags}, code, 2 * span)
+    non01 = {o: np.zeros(span, np.int64) for o in flags}
+    nonzero = {o: np.round(moments[o].n * np.nan_to_num(moments[o].mean)) for o in flags}
+    for o in outcomes:
+        if o not in moments:
+            moments[o], non01[o], nonzero[o] = _value_moments(values[o], code, 2 * span)
+    return WeekCells(lo, span, np.bincount(wk, minlength=span), moments, non01, nonzero)
+
+
+def _regular_weeks(block: Block) -> tuple[int, int] | None:
+    """``(lo, m)`` when every person of the block has the weeks ``lo … lo + m − 1`` in order (as the
+    panel command writes a panel whose persons are all observed equally long), else None."""
+    p, n = block.n_persons, block.n_rows
+    if p == 0 or n % p:
+        return None
+    m = n // p
+    if not bool((np.diff(block.starts) == m).all()):
+        return None
+    lo = int(block.week[0])
+    if not bool((block.week.reshape(p, m) == np.arange(lo, lo + m, dtype=block.week.dtype)).all()):
+        return None
+    return lo, m
+
+
+def _regular_cells(block: Block, outcomes: Sequence[str]) -> WeekCells | None:
+    """The cells of :func:`_cells` without a code per row, for a block of :func:`_regular_weeks` shape.
+
+    The rows are a persons x weeks array: a 0/1 outcome's sums per week and arm are sums down the
+    array's columns over each arm's persons; another outcome's non-zero values get their cell from
+    their position. The sums are those of :func:`_cells` (exact integers for 0/1 outcomes; the same
+    values in the same order otherwise), so the moments are the same. None when the block is not
+    regular or an outcome has missing values (left to :func:`_cells`).
+    """
+    shape = _regular_weeks(block)
+    if shape is None:
+        return None
+    lo, m = shape
+    values = {o: block.values[o] for o in outcomes}
+    if any(y.dtype.kind == "f" and bool(np.isnan(y).any()) for y in values.values()):
+        return None
+    p = block.n_persons
+    treated = block.t[block.starts[:-1]].astype(bool)
+    n = np.tile(np.array([p - np.count_nonzero(treated), np.count_nonzero(treated)], dtype=np.float64), m)
+    moments, non01, nonzero = {}, {}, {}
+    for o, y in values.items():
+        if _is_flag(y):
+            per_person = y.reshape(p, m)
+            s1 = np.empty(2 * m)
+            s1[1::2] = np.compress(treated, per_person, axis=0).sum(axis=0, dtype=np.int32)    # counts < 2³¹
+            s1[0::2] = per_person.sum(axis=0, dtype=np.int32) - s1[1::2]
+            moments[o] = CellMoments(n, *_from_sums(n, s1, s1))
+            non01[o] = np.zeros(m, np.int64)
+            nonzero[o] = np.round(moments[o].n * np.nan_to_num(moments[o].mean))
+        else:
+            at = np.flatnonzero(y)
+            person, week = np.divmod(at, m)
+            moments[o], non01[o], nonzero[o] = _nonzero_moments(2 * week + treated[person], y[at], n)
+    return WeekCells(lo, m, np.full(m, p, dtype=np.int64), moments, non01, nonzero)
 
 
 def _value_moments(y: np.ndarray, code: np.ndarray, size: int) -> tuple[CellMoments, np.ndarray, np.ndarray]:
@@ -177,7 +238,12 @@ def _value_moments(y: np.ndarray, code: np.ndarray, size: int) -> tuple[CellMome
             y, code = y[ok], code[ok]
     n = np.bincount(code, minlength=size).astype(np.float64)
     nz = y != 0
-    c_nz, y_nz = code[nz], y[nz]
+    return _nonzero_moments(code[nz], y[nz], n)
+
+
+def _nonzero_moments(c_nz: np.ndarray, y_nz: np.ndarray, n: np.ndarray) -> tuple[CellMoments, np.ndarray, np.ndarray]:
+    """:func:`_value_moments` from the non-zero values (their cells ``c_nz``) and the rows per cell ``n``."""
+    size = len(n)
     part = CellMoments.from_values(c_nz, y_nz, size)
     zeros = n - part.n
     moments = CellMoments(zeros, np.where(zeros > 0, 0.0, np.nan), np.zeros(size)) + part

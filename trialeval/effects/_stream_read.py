@@ -286,8 +286,12 @@ def _treated(col: pa.ChunkedArray, bad: Callable[[str, str, np.ndarray], InputDa
     known = np.array([v in groups for v in labels] + [False])
     indices = arr.indices.fill_null(len(labels)) if arr.null_count else arr.indices
     codes = indices.to_numpy(zero_copy_only=False)
-    if not known[codes].all():
-        raise bad("arm", f"must be '{groups[0]}' or '{groups[1]}'", ~known[codes])
+    if not known[:-1].all() or arr.null_count:            # an unknown label, used or not, or a missing arm
+        if not known[codes].all():
+            raise bad("arm", f"must be '{groups[0]}' or '{groups[1]}'", ~known[codes])
+    treated = [i for i, v in enumerate(labels) if v == groups[0]]
+    if len(treated) == 1:                                   # one comparison instead of a lookup per row
+        return (codes == treated[0]).view(np.int8)
     is_treat = np.array([v == groups[0] for v in labels] + [False])
     return is_treat[codes].view(np.int8)
 

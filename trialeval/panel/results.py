@@ -219,8 +219,9 @@ class PanelResult:
         return ["person_id", "arm", self.axis.column, *self.outcomes, *self._layout.groups, *weight]
 
     # ---- tables ----------------------------------------------------------------------------------
-    def _chunk_table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
-        return self._layout.table(chunk, start, stop)
+    def _chunk_table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None, *,
+                     dictionary_ids: bool = False) -> pa.Table:
+        return self._layout.table(chunk, start, stop, dictionary_ids=dictionary_ids)
 
     def iter_frames(self) -> Iterator[pd.DataFrame]:
         """The panel a chunk of persons at a time (person-ordered), for inputs too big to hold at once.

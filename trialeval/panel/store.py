@@ -8,6 +8,7 @@ chunk as it is built, adds it to the running sums, and writes it (``out=``), kee
 
 from __future__ import annotations
 
+import base64
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -31,13 +32,18 @@ ROW_GROUP_ROWS = 1 << 20
 #: How Parquet is written. Dictionary encoding only where values repeat as text (ids repeat once per
 #: week; arm, municipality, stratum): on the 0/1 and week columns it cost half the writing time for
 #: nothing that zstd does not recover. zstd level 1 is as fast as Snappy here and makes files 4x smaller.
-#: Statistics only on ``person_id`` (row groups are person-ordered, so readers can skip by id).
+#: Statistics only on ``person_id`` (row groups are person-ordered, so readers can skip by id). Values
+#: are encoded 64 Ki at a time (Arrow's default, 1 Ki, spends a third of the writing time per batch).
 PARQUET_OPTIONS: dict[str, Any] = {
     "compression": "zstd", "compression_level": 1, "write_statistics": ["person_id"],
-    "use_dictionary": ["person_id", "arm", "municipality", "stratum"],
+    "use_dictionary": ["person_id", "arm", "municipality", "stratum"], "write_batch_size": 1 << 16,
 }
 
-#: ``table(chunk, start=None, stop=None)``: the long table of persons ``[start, stop)`` of a chunk.
+#: Where a Parquet file keeps the Arrow schema its readers restore (Arrow's own key).
+_ARROW_SCHEMA_KEY = "ARROW:schema"
+
+#: ``table(chunk, start=None, stop=None, *, dictionary_ids=False)``: the long table of persons
+#: ``[start, stop)`` of a chunk.
 ChunkTable = Callable[..., pa.Table]
 _NO_CHUNK = _Chunk(0, 0, np.zeros(0, np.uint8), np.zeros(0, np.int64), np.zeros(0))
 
@@ -58,39 +64,72 @@ class _Layout:
     weight: np.ndarray | None = None                # float64 weight per person, when the ledger has one
     period_values: np.ndarray | None = None         # the number written for each period (default k_min + j)
 
-    def table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None) -> pa.Table:
-        """Persons ``[start, stop)`` of ``chunk`` (all of it by default) as the long Arrow table."""
+    def table(self, chunk: _Chunk, start: int | None = None, stop: int | None = None, *,
+              dictionary_ids: bool = False) -> pa.Table:
+        """Persons ``[start, stop)`` of ``chunk`` (all of it by default) as the long Arrow table.
+
+        With ``dictionary_ids`` the ``person_id`` column is dictionary-encoded: the ids of these persons
+        (a slice of :attr:`ids`, no copy) and each row's position among them, which is what a Parquet
+        writer stores, without looking up and hashing an id per row (the values are the same).
+        """
         start = chunk.start if start is None else start
         stop = chunk.stop if stop is None else stop
         n_obs = self.n_obs[start:stop]
         skip = int(self.n_obs[chunk.start:start].sum())
         total = int(n_obs.sum())
-        person = np.repeat(np.arange(start, stop, dtype=np.int64), n_obs)
-        first = np.repeat(np.cumsum(n_obs) - n_obs, n_obs)
-        index = np.arange(total, dtype=np.int64) - first
-        week = ((index + self.k_min).astype(np.int16) if self.period_values is None
-                else self.period_values[index].astype(np.int16 if self.period_values.max(initial=0) < 2**15
-                                                      else np.int32))
-        flags = chunk.flags[skip:skip + total]
-        in_range = (chunk.hours_row >= skip) & (chunk.hours_row < skip + total)
-        hours = np.zeros(total, dtype=np.float64)
-        hours[chunk.hours_row[in_range] - skip] = chunk.hours[in_range]
+        uniform = len(n_obs) > 0 and n_obs.min() == n_obs.max()
+        reps: int | np.ndarray = int(n_obs[0]) if uniform else n_obs     # np.repeat is faster by a number
         columns: dict[str, pa.Array] = {
-            "person_id": self.ids.take(pa.array(person)),
-            "arm": pa.DictionaryArray.from_arrays(pa.array(self.arm[person]), pa.array(list(self.arm_labels))),
-            self.period_column: pa.array(week),
+            "person_id": self._person_ids(start, stop, reps, dictionary_ids),
+            "arm": pa.DictionaryArray.from_arrays(pa.array(np.repeat(self.arm[start:stop], reps)),
+                                                  pa.array(list(self.arm_labels))),
+            self.period_column: pa.array(self._periods(n_obs, total, uniform)),
         }
+        flags = chunk.flags[skip:skip + total]
         for name in self.outcomes:
             if name == "ordinary_hours":
+                in_range = (chunk.hours_row >= skip) & (chunk.hours_row < skip + total)
+                hours = np.zeros(total, dtype=np.float64)
+                hours[chunk.hours_row[in_range] - skip] = chunk.hours[in_range]
                 columns[name] = pa.array(hours)
             else:
-                bit = self.flag_outcomes.index(name)
-                columns[name] = pa.array(((flags >> bit) & 1).astype(np.int8))
+                one, bit = flags.dtype.type(1), flags.dtype.type(self.flag_outcomes.index(name))
+                values = (flags >> bit) & one
+                columns[name] = pa.array(values.view(np.int8) if values.itemsize == 1 else values.astype(np.int8))
         for name, (codes, values) in self.groups.items():
-            columns[name] = pa.DictionaryArray.from_arrays(pa.array(codes[person]), values)
+            columns[name] = pa.DictionaryArray.from_arrays(pa.array(np.repeat(codes[start:stop], reps)), values)
         if self.weight is not None:
-            columns["weight"] = pa.array(self.weight[person], type=pa.float64())
+            columns["weight"] = pa.array(np.repeat(self.weight[start:stop], reps), type=pa.float64())
         return pa.table(columns)
+
+    def _person_ids(self, start: int, stop: int, reps: int | np.ndarray, dictionary: bool) -> pa.Array:
+        """The ``person_id`` column of persons ``[start, stop)``: their ids repeated over their rows."""
+        if dictionary:
+            position = np.repeat(np.arange(stop - start, dtype=np.int32), reps)
+            ids = self.ids.slice(start, stop - start)
+            ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
+            return pa.DictionaryArray.from_arrays(pa.array(position), ids)
+        return self.ids.take(pa.array(np.repeat(np.arange(start, stop, dtype=np.int64), reps)))
+
+    def _periods(self, n_obs: np.ndarray, total: int, uniform: bool) -> np.ndarray:
+        """The period column: each person's observed periods ``k_min, k_min + 1, …`` (or their values)."""
+        if uniform:                                             # every person the same periods
+            one = np.arange(int(n_obs[0]))
+            return np.tile(self._period_numbers(one), len(n_obs))
+        index = np.ones(total, dtype=np.int32 if total < 2**31 else np.int64)   # 1 a row, 0 at a person's first
+        if total:
+            seen = n_obs[n_obs > 0].astype(np.int64)
+            index[(np.cumsum(seen) - seen)[1:]] = 1 - seen[:-1]
+            index[0] = 0
+        np.cumsum(index, out=index)
+        return self._period_numbers(index)
+
+    def _period_numbers(self, index: np.ndarray) -> np.ndarray:
+        """The number written for period ``index`` (0: the first of the window), int16 unless too large."""
+        if self.period_values is None:
+            return (index + self.k_min).astype(np.int16)
+        wide = self.period_values.max(initial=0) >= 2**15
+        return self.period_values[index].astype(np.int32 if wide else np.int16)
 
     def empty_table(self) -> pa.Table:
         """The long table with no rows (its schema)."""
@@ -146,6 +185,11 @@ def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Se
     ``required`` are columns that never hold a missing value: Parquet stores them without definition
     levels, which makes writing them about a third cheaper (readers see the same values and types).
 
+    Parquet gets ``person_id`` dictionary-encoded (each row group's ids and each row's position among
+    them), which is how Parquet stores it anyway, so the writer neither looks up nor hashes an id per
+    row; the Arrow schema kept in the file is the long table's (``person_id`` a string column), so every
+    reader sees the column as it always was.
+
     ``table`` expands a chunk (or persons ``[start, stop)`` of it) into rows and ``n_obs`` are the
     observed weeks per person. The file gets its final name only when the block completes. A chunk is
     expanded into row groups and written on a thread (Arrow and numpy release the GIL) while the caller
@@ -154,14 +198,14 @@ def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Se
     """
     with atomic_write(path) as tmp:
         if path.suffix.lower() == ".parquet":
-            schema = table(_NO_CHUNK).schema
-            schema = pa.schema([f.with_nullable(f.name not in required) for f in schema], metadata=schema.metadata)
-            with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS) as writer, \
+            stored = _required(table(_NO_CHUNK).schema, required)          # what readers see
+            schema = _required(table(_NO_CHUNK, dictionary_ids=True).schema, required)
+            with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS, store_schema=False) as writer, \
                     ThreadPoolExecutor(max_workers=1) as pool:
                 pending: list[Any] = []
 
                 def write_chunk(chunk: _Chunk) -> None:
-                    for part in _split_rows(table, n_obs, chunk):
+                    for part in _split_rows(table, n_obs, chunk, dictionary_ids=True):
                         writer.write_table(pa.Table.from_arrays(part.columns, schema=schema),
                                            row_group_size=max(part.num_rows, 1))
 
@@ -173,6 +217,7 @@ def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Se
                 yield write
                 if pending:
                     pending.pop().result()
+                writer.add_key_value_metadata({_ARROW_SCHEMA_KEY: base64.b64encode(stored.serialize().to_pybytes())})
         else:
             with open(tmp, "w", encoding="utf-8", newline="") as fh:
                 header = [True]
@@ -187,13 +232,31 @@ def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Se
                     table(_NO_CHUNK).to_pandas().to_csv(fh, index=False, lineterminator="\n")
 
 
-def _split_rows(table: ChunkTable, n_obs: np.ndarray, chunk: _Chunk) -> Iterator[pa.Table]:
-    """Tables of whole persons of one chunk, each at most ``ROW_GROUP_ROWS`` rows (unless one person has more)."""
+def _required(schema: pa.Schema, required: Sequence[str]) -> pa.Schema:
+    """``schema`` with the ``required`` columns marked as never missing."""
+    return pa.schema([f.with_nullable(f.name not in required) for f in schema], metadata=schema.metadata)
+
+
+def _split_rows(table: ChunkTable, n_obs: np.ndarray, chunk: _Chunk, dictionary_ids: bool = False
+                ) -> Iterator[pa.Table]:
+    """Tables of whole persons of one chunk, each at most ``ROW_GROUP_ROWS`` rows (unless one person has more).
+
+    Each table is expanded from a chunk of its own persons (its share of the flags and of the hours,
+    found by bisection), not by scanning the whole chunk's hours for every table. ``dictionary_ids``:
+    ``person_id`` dictionary-encoded (see :meth:`_Layout.table`).
+    """
     ends = np.cumsum(n_obs[chunk.start:chunk.stop])
+    hours_row, hours = chunk.hours_row, chunk.hours
+    if len(hours_row) > 1 and not bool((hours_row[1:] >= hours_row[:-1]).all()):
+        order = np.argsort(hours_row, kind="stable")
+        hours_row, hours = hours_row[order], hours[order]
     start = chunk.start
     while start < chunk.stop:
-        base = ends[start - chunk.start - 1] if start > chunk.start else 0
+        base = int(ends[start - chunk.start - 1]) if start > chunk.start else 0
         stop = chunk.start + int(np.searchsorted(ends, base + ROW_GROUP_ROWS, side="right"))
         stop = min(max(stop, start + 1), chunk.stop)
-        yield table(chunk, start, stop)
+        end = int(ends[stop - chunk.start - 1])
+        lo, hi = np.searchsorted(hours_row, [base, end])
+        part = _Chunk(start, stop, chunk.flags[base:end], hours_row[lo:hi] - hours_row.dtype.type(base), hours[lo:hi])
+        yield table(part, dictionary_ids=dictionary_ids)
         start = stop
