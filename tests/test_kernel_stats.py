@@ -16,10 +16,11 @@ def test_band_products_give_the_influences_cross_product():
     hours = np.where(rng.random((p, nw)) < 0.4, rng.uniform(1, 37, (p, nw)), 0.0)
     length = rng.integers(0, nw + 1, p)
     t = (rng.random(p) < 0.5).astype(np.int8)
-    sums = _band_sums({"flag": flag, "hours": hours}, length, t)
+    cells = np.flatnonzero(hours)              # ordinary hours come as their cells, a dense float as an array
+    sums = _band_sums({"flag": flag, "hours": hours}, length, t, nw, (cells, hours.ravel()[cells]))
     observed = np.arange(nw)[None, :] < length[:, None]
     weeks = np.array([1, 2, 4, 5, 8])
-    for name, y in (("flag", flag.astype(float)), ("hours", hours)):
+    for name, y in (("flag", flag.astype(float)), ("hours", hours), ("ordinary_hours", hours)):
         n = np.zeros(2 * len(weeks))
         mean = np.full(2 * len(weeks), np.nan)
         W = np.zeros((p, len(weeks)))                  # each person's influences, written out

@@ -136,12 +136,9 @@ class KernelStats:
             if _HOURS in outcomes:           # from the hours' cells (no dense array needed)
                 part.summary[_HOURS] = _hours_summary(hours_cells, hours, nw, length, t, ctx.k_min,
                                                       self.summary_weeks)
-        if _HOURS in outcomes and self.band:
-            h = np.zeros((p1 - p0) * nw)
-            h[hours_cells] = hours
-            dense[_HOURS] = h.reshape(p1 - p0, nw)
         if self.band:
-            part.band = _band_sums(dense, length, t)
+            part.band = _band_sums(dense, length, t, nw,
+                                   (hours_cells, hours) if _HOURS in outcomes else None)
         with self._lock:
             self._pending[p0] = (p1, part)
             while self._next in self._pending:
@@ -235,39 +232,56 @@ def _hours_summary(cells: np.ndarray, hours: np.ndarray, nw: int, length: np.nda
     return CellMoments.from_values(t[complete], sums[complete] / K, 2)
 
 
-def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray) -> dict[str, _BandSums]:
+def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray, nw: int,
+               hours: tuple[np.ndarray, np.ndarray] | None = None) -> dict[str, _BandSums]:
     """The chunk's raw products for WᵀW per outcome and arm; ``length`` the observed weeks of each person
-    (0 outside the cohort). Sums of 0/1 values are exact in single precision (a chunk's stay below 2²⁴).
+    (0 outside the cohort), ``hours`` the ordinary hours as (cell ``person · nw + week``, value). Sums of
+    0/1 values are exact in single precision (a chunk's stay below 2²⁴).
 
-    Values outside a person's observed weeks (where rules may have set them) are set to 0 first. Only the
-    persons with a value other than 0 add to the products, so only their rows are taken, in the order of
+    Values outside a person's observed weeks (where rules may have set them) are left out. Only the
+    persons with a value other than 0 add to the products, so only their rows are made, in the order of
     arm (control first) and observed weeks; each run of one (arm, weeks) is summed as a block.
     """
-    if not dense:
-        return {}
-    nw = next(iter(dense.values())).shape[1]
     key_all = t.astype(np.int64) * (nw + 1) + length
     persons = np.bincount(key_all, minlength=2 * (nw + 1)).reshape(2, nw + 1)
-    observed = np.arange(nw)[None, :] < length[:, None]
     by_key = np.lexsort((length, t))
+    observed = np.arange(nw)[None, :] < length[:, None]
     exact = len(length) < 2**24
     out = {}
     for o, a in dense.items():
-        sums = out[o] = _BandSums(nw)
-        sums.persons[:] = persons
         a = a & observed if a.dtype == bool else np.where(observed, a, 0)
         nonzero = np.asarray(a.any(axis=1))
         order = by_key[nonzero[by_key]]
-        if len(order) == 0:
-            continue
-        y: np.ndarray = np.take(a, order, axis=0).astype(
-            np.float32 if exact and a.dtype.kind in "bui" else np.float64, copy=False)
-        key = key_all[order]
-        first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
-        arm, weeks = np.divmod(key[first], nw + 1)
-        for i, j, g_arm, g_weeks in zip(first, np.append(first[1:], len(key)), arm, weeks):
-            sums.by_length[g_arm, g_weeks] = y[i:j].sum(axis=0)
-        split = int(np.count_nonzero(t[order] == 0))
-        for g_arm, block in ((0, y[:split]), (1, y[split:])):
-            sums.yy[g_arm] = block.T @ block
+        y = np.take(a, order, axis=0).astype(np.float32 if exact and a.dtype.kind in "bui" else np.float64,
+                                             copy=False)
+        out[o] = _products(y, key_all[order], t[order], persons, nw)
+    if hours is not None:                 # rows made from the cells with hours: no dense array of the chunk
+        person, week = np.divmod(hours[0], nw)
+        kept = (week < length[person]) & (hours[1] != 0)
+        person, week = person[kept], week[kept]
+        present = np.zeros(len(length), dtype=bool)
+        present[person] = True
+        order = by_key[present[by_key]]
+        row = np.empty(len(length), dtype=np.int64)
+        row[order] = np.arange(len(order))
+        y = np.zeros((len(order), nw))
+        y[row[person], week] = hours[1][kept]
+        out[_HOURS] = _products(y, key_all[order], t[order], persons, nw)
     return out
+
+
+def _products(y: np.ndarray, key: np.ndarray, t: np.ndarray, persons: np.ndarray, nw: int) -> _BandSums:
+    """One outcome's :class:`_BandSums` from its rows ``y`` (persons in the order of ``key`` = arm · (nw + 1)
+    + observed weeks, control first); ``persons`` per arm and observed weeks."""
+    sums = _BandSums(nw)
+    sums.persons[:] = persons
+    if len(y) == 0:
+        return sums
+    first = np.flatnonzero(np.append(True, key[1:] != key[:-1]))
+    arm, weeks = np.divmod(key[first], nw + 1)
+    for i, j, g_arm, g_weeks in zip(first, np.append(first[1:], len(key)), arm, weeks):
+        sums.by_length[g_arm, g_weeks] = y[i:j].sum(axis=0)
+    split = int(np.count_nonzero(t == 0))
+    for g_arm, block in ((0, y[:split]), (1, y[split:])):
+        sums.yy[g_arm] = block.T @ block
+    return sums
