@@ -53,7 +53,6 @@ from trialeval._pipeline_comparison import (comparison_requested, demo_compariso
 from trialeval.io import (check_outputs, parse_date, read_ledger, read_population, read_table, write_table,
                           write_text)
 from trialeval.panel import MIN_MATCHED_SHARE, PanelResult
-from trialeval.panel.build import CHUNK_PERSONS
 from trialeval.panel.partitioned import ENGINES, build_panel_engine
 from trialeval._pipeline_kernel import kernel_effects, kernel_effects_possible
 from trialeval._pipeline_sites import (by_site, effects_by_site, effects_from_spells_by_site, explain,  # noqa: F401
@@ -277,8 +276,9 @@ def _panel_settings(cfg: TrialConfig | None, extraction_date: str | None, **opti
     return settings
 
 
-#: Persons a chunk when only the sums are gathered: small chunks stay in the processor's caches (some
-#: 10 % faster than the library's default) and keep the threads' working memory small.
+#: Persons a chunk in the commands: small chunks stay in the processor's caches (some 10 % faster than
+#: the library's default) and keep the threads' working memory small; written to a file, the writer starts
+#: sooner and finishes the last chunk sooner (1 M persons: 4.6 s and 0.52 GB against 5.1 s and 0.90 GB).
 SUMS_CHUNK_PERSONS = 25_000
 
 
@@ -294,7 +294,7 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         spell_types=list(settings.spell_types) if settings.spell_types is not None else None,
         min_matched_share=settings.min_matched_share,  # type: ignore[arg-type]
         columns=settings.columns, progress=progress, out=out, keep_panel=False, workers=workers,
-        chunk_persons=SUMS_CHUNK_PERSONS if out is None else CHUNK_PERSONS, design=design,
+        chunk_persons=SUMS_CHUNK_PERSONS, design=design,
         declared_outcomes=settings.declared_outcomes, axis=settings.axis,
         **{k: v for k, v in (("period_from", settings.period_from), ("period_to", settings.period_to),
                              ("on_chunk", on_chunk)) if v is not None},
