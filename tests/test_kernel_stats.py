@@ -5,16 +5,19 @@ file's)."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from trialeval.effects._kernel_stats import _band_sums
 
 
-def test_band_products_give_the_influences_cross_product():
+@pytest.mark.parametrize("censored", [True, False])
+def test_band_products_give_the_influences_cross_product(censored):
+    """Persons observed for different numbers of weeks (values beyond them left out), or all for every week."""
     rng = np.random.default_rng(7)
     p, nw = 60, 9
     flag = rng.random((p, nw)) < 0.3
     hours = np.where(rng.random((p, nw)) < 0.4, rng.uniform(1, 37, (p, nw)), 0.0)
-    length = rng.integers(0, nw + 1, p)
+    length = rng.integers(0, nw + 1, p) if censored else np.full(p, nw)
     t = (rng.random(p) < 0.5).astype(np.int8)
     cells = np.flatnonzero(hours)              # ordinary hours come as their cells, a dense float as an array
     sums = _band_sums({"flag": flag, "hours": hours}, length, t, nw, (cells, hours.ravel()[cells]))

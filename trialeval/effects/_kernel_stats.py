@@ -245,11 +245,13 @@ def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray, 
     key_all = t.astype(np.int64) * (nw + 1) + length
     persons = np.bincount(key_all, minlength=2 * (nw + 1)).reshape(2, nw + 1)
     by_key = np.lexsort((length, t))
-    observed = np.arange(nw)[None, :] < length[:, None]
+    # Values outside the observed weeks are cleared, unless every person is observed in every week.
+    observed = None if bool((length >= nw).all()) else np.arange(nw)[None, :] < length[:, None]
     exact = len(length) < 2**24
     out = {}
     for o, a in dense.items():
-        a = a & observed if a.dtype == bool else np.where(observed, a, 0)
+        if observed is not None:
+            a = a & observed if a.dtype == bool else np.where(observed, a, 0)
         nonzero = np.asarray(a.any(axis=1))
         order = by_key[nonzero[by_key]]
         y = np.take(a, order, axis=0).astype(np.float32 if exact and a.dtype.kind in "bui" else np.float64,
