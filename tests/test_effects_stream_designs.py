@@ -17,15 +17,7 @@ from trialeval.effects.stream import streamed
 from trialeval.exceptions import InputDataError
 from trialeval.io import read_table
 
-SAMPLE = Path(__file__).resolve().parents[1] / "sample_data"
-
-
-def _same(a: pd.DataFrame | None, b: pd.DataFrame | None) -> None:
-    assert (a is None) == (b is None)
-    if a is None or b is None:
-        return
-    pd.testing.assert_frame_equal(a.reset_index(drop=True), b.reset_index(drop=True), check_exact=False,
-                                  rtol=1e-10, atol=1e-12, check_dtype=False)
+from stream_checks import SAMPLE, _same
 
 
 def _check(path: Path, workers_tried: tuple[int, ...] = (1, 2), **kw: object) -> None:
