@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from trialeval.effects._kernel_stats import _band_sums
+from trialeval.effects._kernel_stats import _band_sums, _steps
 
 
 @pytest.mark.parametrize("censored", [True, False])
@@ -19,11 +19,19 @@ def test_band_products_give_the_influences_cross_product(censored):
     hours = np.where(rng.random((p, nw)) < 0.4, rng.uniform(1, 37, (p, nw)), 0.0)
     length = rng.integers(0, nw + 1, p) if censored else np.full(p, nw)
     t = (rng.random(p) < 0.5).astype(np.int8)
+    # a 0/1 outcome that stays 1 once reached (from week `first`, set beyond the observed weeks too; -1: never)
+    first = rng.integers(-1, nw, p)
+    reached = (np.arange(nw)[None, :] >= first[:, None]) & (first[:, None] >= 0)
     cells = np.flatnonzero(hours)              # ordinary hours come as their cells, a dense float as an array
-    sums = _band_sums({"flag": flag, "hours": hours}, length, t, nw, (cells, hours.ravel()[cells]))
+    sums = _band_sums({"flag": flag, "hours": hours, "reached": reached}, length, t, nw,
+                      (cells, hours.ravel()[cells]))
+    seen = reached & (np.arange(nw)[None, :] < length[:, None])         # what the band sees of it
+    assert _steps(seen, seen.any(axis=1), length) is not None
+    assert _steps(flag, flag.any(axis=1), np.full(p, nw)) is None
     observed = np.arange(nw)[None, :] < length[:, None]
     weeks = np.array([1, 2, 4, 5, 8])
-    for name, y in (("flag", flag.astype(float)), ("hours", hours), ("ordinary_hours", hours)):
+    for name, y in (("flag", flag.astype(float)), ("hours", hours), ("ordinary_hours", hours),
+                    ("reached", reached.astype(float))):
         n = np.zeros(2 * len(weeks))
         mean = np.full(2 * len(weeks), np.nan)
         W = np.zeros((p, len(weeks)))                  # each person's influences, written out

@@ -253,6 +253,10 @@ def _band_sums(dense: dict[str, np.ndarray], length: np.ndarray, t: np.ndarray, 
         if observed is not None:
             a = a & observed if a.dtype == bool else np.where(observed, a, 0)
         nonzero = np.asarray(a.any(axis=1))
+        steps = _steps(a, nonzero, length) if a.dtype == bool else None
+        if steps is not None:             # a 0/1 outcome that, once 1, stays 1 (reached the 13-week rule ...)
+            out[o] = _step_products(steps, length[nonzero], t[nonzero], persons, nw)
+            continue
         order = by_key[nonzero[by_key]]
         y = np.take(a, order, axis=0).astype(np.float32 if exact and a.dtype.kind in "bui" else np.float64,
                                              copy=False)
@@ -286,4 +290,32 @@ def _products(y: np.ndarray, key: np.ndarray, t: np.ndarray, persons: np.ndarray
     split = int(np.count_nonzero(t == 0))
     for g_arm, block in ((0, y[:split]), (1, y[split:])):
         sums.yy[g_arm] = block.T @ block
+    return sums
+
+
+def _steps(a: np.ndarray, nonzero: np.ndarray, length: np.ndarray) -> np.ndarray | None:
+    """Each person's first week with a 1, when every row of ``a`` (cleared outside the observed weeks) is
+    0 up to that week and 1 from it to the end of the observed weeks; else None."""
+    first = np.argmax(a, axis=1)
+    if not bool(((np.count_nonzero(a, axis=1) == length - first) | ~nonzero).all()):
+        return None
+    return first[nonzero]
+
+
+def _step_products(first: np.ndarray, length: np.ndarray, t: np.ndarray, persons: np.ndarray, nw: int
+                   ) -> _BandSums:
+    """:class:`_BandSums` of 0/1 rows that are 1 from week ``first`` to the last observed week, in closed
+    form: with C[f, L] the persons of an arm with first week f and L observed weeks,
+    Σ_i y_iw y_iv = Σ_{f ≤ min(w, v)} Σ_{L > max(w, v)} C[f, L] and Σ_{L_i = L} y_iw = Σ_{f ≤ w} C[f, L] (w < L)."""
+    sums = _BandSums(nw)
+    sums.persons[:] = persons
+    weeks = np.arange(nw)
+    low, high = np.minimum.outer(weeks, weeks), np.maximum.outer(weeks, weeks)
+    for arm in (0, 1):
+        mine = t == arm
+        C = np.bincount(first[mine] * (nw + 1) + length[mine], minlength=nw * (nw + 1)).reshape(nw, nw + 1)
+        by_first = C.cumsum(axis=0)                        # [f', L]: persons with f ≤ f' and length L
+        beyond = by_first[:, ::-1].cumsum(axis=1)[:, ::-1]  # [f', L']: f ≤ f' and L ≥ L'
+        sums.yy[arm] = beyond[low, high + 1]
+        sums.by_length[arm] = np.where(weeks[None, :] < np.arange(nw + 1)[:, None], by_first.T, 0)
     return sums
