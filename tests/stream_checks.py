@@ -57,7 +57,11 @@ def demo_panel(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _synthetic(seed: int = 0, n: int = 60, weeks: int = 6) -> pd.DataFrame:
     """A small panel with adversarial cells: constant cells, missing values, an arm empty in a week."""
-    rng = np.random.default_rng(seed)
+    return _synthetic_rows(np.random.default_rng(seed), n, weeks)
+
+
+def _synthetic_rows(rng: np.random.Generator, n: int, weeks: int) -> pd.DataFrame:
+    """:func:`_synthetic` from the generator ``rng`` (which a caller may go on drawing from)."""
     ids = [f"id{i:03d}" for i in range(n)]
     last = rng.integers(1, weeks + 1, n)
     person = np.repeat(np.arange(n), last)

@@ -17,7 +17,7 @@ from trialeval.effects.stream import streamed
 from trialeval.exceptions import InputDataError
 from trialeval.io import read_table
 
-from stream_checks import SAMPLE, _same
+from stream_checks import SAMPLE, _same, _synthetic_rows
 
 
 def _check(path: Path, workers_tried: tuple[int, ...] = (1, 2), **kw: object) -> None:
@@ -64,20 +64,8 @@ def _synthetic(seed: int = 0, n: int = 90, weeks: int = 6) -> pd.DataFrame:
     """Adversarial cells: constant cells, missing values, an arm empty in a week, a block with one
     person in an arm, clusters of one person, persons straddling row groups of 7 rows."""
     rng = np.random.default_rng(seed)
-    ids = [f"id{i:03d}" for i in range(n)]
-    last = rng.integers(1, weeks + 1, n)
-    person = np.repeat(np.arange(n), last)
-    week = np.concatenate([np.arange(1, k + 1) for k in last])
-    arm = np.where(person % 2 == 0, "treatment", "control")
-    df = pd.DataFrame({"person_id": np.asarray(ids)[person], "arm": arm, "week": week})
-    df["flag"] = (rng.random(len(df)) < 0.3).astype(np.int8)
-    df["hours"] = np.where(rng.random(len(df)) < 0.5, 0.0, rng.uniform(1, 37, len(df)).round(1))
-    df.loc[rng.random(len(df)) < 0.1, "hours"] = np.nan
-    df["const"] = 2.5
-    df.loc[(df["week"] == 2) & (df["arm"] == "treatment"), "const"] = 4.0
-    df["ordinary_hours"] = df["hours"]
-    df["gap"] = rng.normal(size=len(df))
-    df.loc[(df["week"] == 4) & (df["arm"] == "treatment"), "gap"] = np.nan      # an arm empty in week 4
+    df = _synthetic_rows(rng, n, weeks)
+    person = df["person_id"].str[2:].astype(int).to_numpy()
     # blocks: 'a' and 'b' large, 'c' has one treated person, 'd' only controls; integer blocks sort as numbers
     blk = np.where(person % 5 < 2, "a", "b")
     blk = np.where(person == 1, "c", blk)
