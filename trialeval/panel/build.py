@@ -272,7 +272,7 @@ def build_panel(
                    group_weeks=group_weeks, compact=out is not None or keep_panel, lookback=lookback,
                    months=window.months, week_rules=_counted_in_weeks(flag_outcomes, declared_outcomes),
                    on_chunk=on_chunk(persons.arm) if on_chunk is not None else None)
-    with _PanelStore(layout, sums, out=out, keep=keep_panel) as store:
+    with _PanelStore(layout, sums, out=out, keep=keep_panel, workers=workers) as store:
         _run_chunks(ctx, sp, store, chunk_persons, progress, workers)
 
     settings = {
@@ -560,7 +560,7 @@ def write_panel(result: PanelResult, path: str | os.PathLike[str], *,
                    ("path (rejects beside it)", rejects_path if result.settings["drop_bad_rows"] else None)],
                   inputs)
     total = len(result._chunks)
-    with _panel_writer(result._chunk_table, result._n_obs, path) as write:
+    with _panel_writer(result._chunk_table, result._n_obs, path, workers=default_workers()) as write:
         for done, chunk in enumerate(result._chunks, start=1):
             write(chunk)
             tick(progress, done, total, "Writing the panel", "chunks")

@@ -9,9 +9,10 @@ chunk as it is built, adds it to the running sums, and writes it (``out=``), kee
 from __future__ import annotations
 
 import base64
+import collections
 import contextlib
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,7 @@ import pyarrow.parquet as pq
 
 from trialeval.design import Design
 from trialeval.io import atomic_write
+from trialeval.panel._parquet_join import JoinedParquet
 from trialeval.panel.kernel import _Chunk
 from trialeval.timeaxis import WEEKS_SINCE_VISITATION
 
@@ -149,8 +151,9 @@ class _PanelStore:
     the block completes. :attr:`chunks` are the chunks kept (none when written or not kept).
     """
 
-    def __init__(self, layout: _Layout, sums: _Accumulator, *, out: Path | None, keep: bool) -> None:
-        self._layout, self._sums, self._out, self._keep = layout, sums, out, keep
+    def __init__(self, layout: _Layout, sums: _Accumulator, *, out: Path | None, keep: bool, workers: int = 1
+                 ) -> None:
+        self._layout, self._sums, self._out, self._keep, self._workers = layout, sums, out, keep, workers
         self._kept: list[_Chunk] = []
         self._stack = contextlib.ExitStack()
         self._write: Callable[[_Chunk], None] | None = None
@@ -160,7 +163,7 @@ class _PanelStore:
             layout = self._layout
             self._write = self._stack.enter_context(_panel_writer(
                 layout.table, layout.n_obs, self._out,
-                required=("person_id", "arm", layout.period_column, *layout.outcomes)))
+                required=("person_id", "arm", layout.period_column, *layout.outcomes), workers=self._workers))
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
@@ -180,8 +183,8 @@ class _PanelStore:
 
 
 @contextlib.contextmanager
-def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Sequence[str] = ()
-                  ) -> Iterator[Callable[[_Chunk], None]]:
+def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Sequence[str] = (),
+                  workers: int = 1) -> Iterator[Callable[[_Chunk], None]]:
     """Open ``path`` (.parquet or .csv) under a temporary name and yield ``write(chunk)``.
 
     ``required`` are columns that never hold a missing value: Parquet stores them without definition
@@ -193,45 +196,53 @@ def _panel_writer(table: ChunkTable, n_obs: np.ndarray, path: Path, required: Se
     reader sees the column as it always was.
 
     ``table`` expands a chunk (or persons ``[start, stop)`` of it) into rows and ``n_obs`` are the
-    observed weeks per person. The file gets its final name only when the block completes. A chunk is
-    expanded into row groups and written on a thread (Arrow and numpy release the GIL) while the caller
-    builds the next chunk; one chunk is in flight at a time, so memory holds one compact chunk and one
-    row group more.
+    observed weeks per person. The file gets its final name only when the block completes. Each chunk
+    is expanded into row groups and encoded as a Parquet part in memory on one of ``workers`` threads
+    (Arrow and numpy release the GIL) while the caller builds the next chunks; the parts are appended
+    to the file in chunk order and one footer lists them all (:class:`JoinedParquet`). At most
+    ``workers`` chunks are in flight, so memory holds that many compact chunks and encoded parts more.
     """
     with atomic_write(path) as tmp:
         if path.suffix.lower() == ".parquet":
             stored = _required(table(_NO_CHUNK).schema, required)          # what readers see
             schema = _required(table(_NO_CHUNK, dictionary_ids=True).schema, required)
-            with pq.ParquetWriter(tmp, schema, **PARQUET_OPTIONS, store_schema=False) as writer, \
-                    ThreadPoolExecutor(max_workers=1) as pool:
-                pending: list[Any] = []
+            workers = max(1, workers)
 
-                def write_chunk(chunk: _Chunk) -> None:
+            def encode(chunk: _Chunk) -> pa.Buffer:
+                sink = pa.BufferOutputStream()
+                with pq.ParquetWriter(sink, schema, **PARQUET_OPTIONS, store_schema=False) as writer:
                     for part in _split_rows(table, n_obs, chunk, dictionary_ids=True):
                         writer.write_table(pa.Table.from_arrays(part.columns, schema=schema),
                                            row_group_size=max(part.num_rows, 1))
+                return sink.getvalue()
+
+            with open(tmp, "wb") as fh, ThreadPoolExecutor(max_workers=workers) as pool:
+                joined = JoinedParquet(fh, {_ARROW_SCHEMA_KEY: base64.b64encode(stored.serialize().to_pybytes())})
+                pending: collections.deque[Future[pa.Buffer]] = collections.deque()
 
                 def write(chunk: _Chunk) -> None:
-                    if pending:
-                        pending.pop().result()
-                    pending.append(pool.submit(write_chunk, chunk))
+                    while len(pending) >= workers:
+                        joined.append(pending.popleft().result())
+                    pending.append(pool.submit(encode, chunk))
 
                 yield write
-                if pending:
-                    pending.pop().result()
-                writer.add_key_value_metadata({_ARROW_SCHEMA_KEY: base64.b64encode(stored.serialize().to_pybytes())})
+                while pending:
+                    joined.append(pending.popleft().result())
+                if joined.empty:
+                    joined.append(encode(_NO_CHUNK))           # no person: a file with no row group
+                joined.close()
         else:
-            with open(tmp, "w", encoding="utf-8", newline="") as fh:
+            with open(tmp, "w", encoding="utf-8", newline="") as text:
                 header = [True]
 
                 def write_csv(chunk: _Chunk) -> None:
                     frame = table(chunk).to_pandas()
-                    frame.to_csv(fh, index=False, header=header[0], lineterminator="\n")
+                    frame.to_csv(text, index=False, header=header[0], lineterminator="\n")
                     header[0] = False
 
                 yield write_csv
                 if header[0]:
-                    table(_NO_CHUNK).to_pandas().to_csv(fh, index=False, lineterminator="\n")
+                    table(_NO_CHUNK).to_pandas().to_csv(text, index=False, lineterminator="\n")
 
 
 def _required(schema: pa.Schema, required: Sequence[str]) -> pa.Schema:
