@@ -73,6 +73,7 @@ def panel(
             min_matched_share=min_matched_share, effects_out=effects_out, workers=workers, progress=progress,
             engine=engine, scheduler=scheduler, dream=dream, eindkomst=eindkomst, codes=codes,
             drop_exclusions=drop_exclusions, axis=axis, period_from=period_from, period_to=period_to,
+            week_sums=False,
         )
     typer.echo(step.summary(console_lang()))
     for path in step.written:

@@ -18,12 +18,12 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from test_panel_file_roundtrip import EXTRACTION, _trial  # type: ignore[import-not-found]
 
 import trialeval.panel as panel_module
 from trialeval import build_panel
+from trialeval.exceptions import InputDataError
 from trialeval.panel._parquet_join import JoinedParquet, ParquetJoinError, _write_struct, footer_of
-
-from test_panel_file_roundtrip import EXTRACTION, _trial  # type: ignore[import-not-found]
 
 
 def _table(n: int, seed: int) -> pa.Table:
@@ -151,3 +151,14 @@ def test_the_panel_file_is_the_same_bytes_whatever_the_threads(tmp_path: Path) -
     in_memory = build_panel(ledger, spells, EXTRACTION, weeks=20, keep_panel=True).to_frame()
     pd.testing.assert_frame_equal(pd.read_parquet(io.BytesIO(files[0])), in_memory)
     assert pq.ParquetFile(io.BytesIO(files[0])).num_row_groups >= 9      # 5 chunks, persons alone in groups
+
+
+def test_a_panel_built_without_week_sums_writes_the_same_file(tmp_path: Path) -> None:
+    ledger, spells, _ = _trial()
+    with_sums = build_panel(ledger, spells, EXTRACTION, weeks=20, out=tmp_path / "a.parquet")
+    without = build_panel(ledger, spells, EXTRACTION, weeks=20, out=tmp_path / "b.parquet", week_sums=False)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    pd.testing.assert_frame_equal(with_sums.at_risk(), without.at_risk())
+    assert with_sums.means()["has_ordinary_hours"].notna().any()
+    with pytest.raises(InputDataError, match="week_sums=False"):
+        without.means()

@@ -221,6 +221,7 @@ def panel(
     engine: str = "local", scheduler: str | None = None, dream: PathLike | None = None,
     eindkomst: PathLike | None = None, codes: PathLike | None = None, drop_exclusions: bool = False,
     axis: str | None = None, period_from: str | None = None, period_to: str | None = None,
+    week_sums: bool = True,
 ) -> Step[PanelResult]:
     """Build the panel and stream it to ``out``, with the number at risk (and rejects) beside it.
 
@@ -234,7 +235,9 @@ def panel(
     are read directly (:func:`trialeval._pipeline_registers.register_spells`). ``drop_exclusions`` leaves
     out the persons excluded after the draw, with a warning (:func:`panel_without_exclusions`). ``axis``
     (``[analysis] axis``) counts the periods: weeks or months since visitation, calendar weeks or months
-    (from ``period_from`` to ``period_to`` on a calendar axis).
+    (from ``period_from`` to ``period_to`` on a calendar axis). ``week_sums=False`` leaves out the running
+    per-week sums of the result (:func:`~trialeval.panel.build_panel`) when only the file is wanted; they
+    are kept with ``effects_out``.
     """
     from trialeval._pipeline_registers import register_spells
     if has_units(ledger) or drop_exclusions:
@@ -255,7 +258,8 @@ def panel(
                                      ("--eindkomst", eindkomst), ("--codes", codes), ("--config", config)])
     with register_spells(spells, dream, eindkomst, cfg=cfg, codes=codes, beside=out) as spell_file:
         result = _build(ledger, spell_file, settings, drop_bad_rows=drop_bad_rows, out=out, workers=workers,
-                        progress=progress, design=_design(cfg), engine=engine, scheduler=scheduler)
+                        progress=progress, design=_design(cfg), engine=engine, scheduler=scheduler,
+                        week_sums=week_sums or effects_out is not None)
     written = _written([out, layout.panel_at_risk(out), layout.panel_rejects(out) if drop_bad_rows else None])
     if effects_out is not None:
         fx = AnalysisSettings.from_config(cfg)
@@ -284,9 +288,10 @@ SUMS_CHUNK_PERSONS = 25_000
 
 def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, drop_bad_rows: bool,
            out: PathLike | None, workers: int | None, progress: Progress, design: Design | None = None,
-           engine: str = "local", scheduler: str | None = None, on_chunk: Any = None) -> PanelResult:
+           engine: str = "local", scheduler: str | None = None, on_chunk: Any = None, week_sums: bool = True
+           ) -> PanelResult:
     """The panel with the settings (flat files or a partitioned dataset, on ``engine``); streamed to
-    ``out`` or, without it, not kept (``on_chunk``: see :func:`~trialeval.panel.build_panel`)."""
+    ``out`` or, without it, not kept (``on_chunk``, ``week_sums``: see :func:`~trialeval.panel.build_panel`)."""
     return build_panel_engine(
         ledger, spells, settings.extraction_date, engine=engine, scheduler=scheduler,
         weeks=settings.panel_weeks, pre_weeks=settings.pre_weeks,
@@ -298,6 +303,7 @@ def _build(ledger: PathLike, spells: PathLike, settings: AnalysisSettings, *, dr
         declared_outcomes=settings.declared_outcomes, axis=settings.axis,
         **{k: v for k, v in (("period_from", settings.period_from), ("period_to", settings.period_to),
                              ("on_chunk", on_chunk)) if v is not None},
+        **({} if week_sums else {"week_sums": False}),
     )
 
 
@@ -356,6 +362,7 @@ def effects(
     extra = {name: out.with_name(f"{out.stem}_{name}{out.suffix}")
              for name, asked in (("ratio", ratio), ("positive", among_positive)) if asked}
     check_outputs([("--out", out), *[("--out", p) for p in extra.values()]], inputs)   # before the estimation
+    import_in_background("scipy.special")      # the confidence intervals need it once the file is read
     result = effects_from_file(
         panel, _outcome_list(settings, lambda: _header(Path(panel))), blocks=settings.blocks,
         covariates=list(covariates) if covariates is not None else None, cluster=cluster, min_weeks=settings.min_weeks,
@@ -514,7 +521,7 @@ def _effects_via_file(ledger: PathLike, spells: PathLike, out: Path, panel_out: 
     try:
         path = Path(panel_out) if panel_out is not None else Path(folder) / layout.PANEL  # type: ignore[arg-type]
         built = _build(ledger, spells, settings, drop_bad_rows=drop_bad_rows, out=path, workers=workers,
-                       progress=progress, design=_design(_config(config)))
+                       progress=progress, design=_design(_config(config)), week_sums=False)
         kept = _written([panel_out, layout.panel_at_risk(panel_out) if panel_out is not None else None,
                          layout.panel_rejects(panel_out) if panel_out is not None and drop_bad_rows else None])
         if rejects is not None:

@@ -91,6 +91,7 @@ def build_panel(
     period_from: Any = None,
     period_to: Any = None,
     on_chunk: Callable[[np.ndarray], ChunkHook] | None = None,
+    week_sums: bool = True,
 ) -> PanelResult:
     """Build the weekly person-by-week panel from a ledger and register spells.
 
@@ -169,6 +170,11 @@ def build_panel(
         Optional ``on_chunk(arm) -> hook``: the hook (:data:`~trialeval.panel.kernel.ChunkHook`) is called
         with every chunk's dense arrays, for sums the panel does not keep (flat files only; ``arm`` per
         person in id order, 0 the programme group).
+    week_sums
+        Keep the running sums per week and arm that :meth:`PanelResult.means`,
+        :meth:`PanelResult.week_moments` and the effect curves taken from the build read. ``False`` when
+        only the panel file (``out``) is wanted: about a fifth less work, and those methods then raise.
+        A partitioned dataset always keeps them.
 
     Returns
     -------
@@ -264,8 +270,8 @@ def build_panel(
     layout = _Layout(ids=ids, arm=persons.arm, groups=persons.groups, n_obs=persons.n_obs, outcomes=outcomes,
                      flag_outcomes=flag_outcomes, k_min=k_min, period_column=period_axis.column,
                      arm_labels=persons.arm_labels, weight=persons.weight, period_values=window.values)
-    sums = _WeekSums(layout, n_weeks)
-    group, group_weeks = sums.person_groups()
+    sums = _WeekSums(layout, n_weeks, kept=week_sums)
+    group, group_weeks = sums.person_groups() if week_sums else (None, None)
     ctx = _Context(v=persons.v, last_week=persons.last_week, n_obs=persons.n_obs, k_min=k_min,
                    n_weeks=n_weeks, min_days=min_days, period_days=7,
                    rules=_rules_for(flag_outcomes, len(extras), declared_outcomes, types), group=group,

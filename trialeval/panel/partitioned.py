@@ -594,5 +594,6 @@ def build_panel_engine(ledger: Any, spells: Any, extraction_date: Any, weeks: in
             "--engine dask builds a person-partitioned dataset: give --ledger and --spells as the folder "
             "made by trialeval partition (flat files are built by the local engine)")
     options.pop("keep_panel", None)
+    options.pop("week_sums", None)                  # a dataset's parts always keep their sums
     return build_partitioned(ledger, spells, extraction_date, weeks, engine=engine, scheduler=scheduler,
                              **options)

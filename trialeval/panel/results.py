@@ -43,7 +43,8 @@ class _WeekSums:
     person has the same hours has variance exactly 0.
     """
 
-    def __init__(self, layout: _Layout, n_weeks: int) -> None:
+    def __init__(self, layout: _Layout, n_weeks: int, kept: bool = True) -> None:
+        self.kept = kept                    # False: built with week_sums=False, nothing is summed
         self.k_min = layout.k_min
         self.n_weeks = n_weeks
         self.n_cells = len(ARMS) * (self.n_weeks + 1) * self.n_weeks
@@ -61,6 +62,8 @@ class _WeekSums:
         return group, np.arange(self.n_cells // self.n_weeks) % (self.n_weeks + 1)
 
     def add(self, chunk: _Chunk) -> None:
+        if not self.kept:
+            return
         if chunk.sums is not None:
             self._add(chunk.sums.n, chunk.sums.s1, chunk.sums.hours)
             return
@@ -97,6 +100,9 @@ class _WeekSums:
     def moments(self, name: str, min_weeks: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Count, mean and sum of squared deviations, each ``(arms, weeks)``, over the persons observed
         at least up to week ``min_weeks`` (all persons when None)."""
+        if not self.kept:
+            raise InputDataError("the panel was built with week_sums=False, so it has no per-week sums; "
+                                 "read the panel file it wrote, or build with week_sums=True")
         shape = (len(ARMS), self.n_weeks + 1, self.n_weeks)
         lo = 0 if min_weeks is None else min(max(min_weeks - self.k_min + 1, 0), self.n_weeks + 1)
         if name == "ordinary_hours":
