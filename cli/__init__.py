@@ -47,6 +47,9 @@ def main() -> None:
 
         print(f"trialeval {__version__}")
         return
+    from trialeval.pipeline import keep_freed_memory
+
+    keep_freed_memory()                 # before the work: numpy's temporaries reuse freed pages
     _load()(prog_name="trialeval")
 
 

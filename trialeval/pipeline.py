@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import pandas as pd
 
+from trialeval._allocator import keep_freed_memory  # noqa: F401  (the command line sets it through here)
 from trialeval._imports import import_in_background
 from trialeval import layout
 from trialeval.progress import ProgressCallback
