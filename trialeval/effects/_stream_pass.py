@@ -220,7 +220,7 @@ def _regular_cells(block: Block, outcomes: Sequence[str]) -> WeekCells | None:
             non01[o] = np.zeros(m, np.int64)
             nonzero[o] = np.round(moments[o].n * np.nan_to_num(moments[o].mean))
         else:
-            at = np.flatnonzero(y)
+            at = np.flatnonzero(y != 0)                         # 3x faster than on the floats themselves
             person, week = np.divmod(at, m)
             moments[o], non01[o], nonzero[o] = _nonzero_moments(2 * week + treated[person], y[at], n)
     return WeekCells(lo, m, np.full(m, p, dtype=np.int64), moments, non01, nonzero)
