@@ -43,3 +43,21 @@ def test_band_products_give_the_influences_cross_product(censored):
                     mean[2 * k + arm] = y[rows, w].mean()
                     W[rows, k] = (y[rows, w] - mean[2 * k + arm]) / np.sqrt(rows.sum() * (rows.sum() - 1))
         np.testing.assert_allclose(sums[name].matrix(weeks, n, mean), W.T @ W, rtol=1e-12, atol=1e-15)
+
+
+def test_steps_are_checked_on_every_row_beyond_the_first_ones():
+    """The first rows are checked first (most outcomes are no steps and fail there); a chunk whose first
+    rows are steps is still checked whole."""
+    rng = np.random.default_rng(3)
+    p, nw = 2000, 12
+    first = rng.integers(0, nw + 3, p)                            # beyond nw: never reached
+    a = np.arange(nw)[None, :] >= first[:, None]
+    length = np.full(p, nw)
+    nonzero = a.any(axis=1)
+    np.testing.assert_array_equal(_steps(a, nonzero, length), first[nonzero])
+    late = a.copy()
+    late[1500] = [True, False] * (nw // 2)                         # row 1500: not a step
+    assert _steps(late, late.any(axis=1), length) is None
+    early = a.copy()
+    early[3] = [False, True] * (nw // 2)                           # among the first rows
+    assert _steps(early, early.any(axis=1), length) is None

@@ -293,9 +293,15 @@ def _products(y: np.ndarray, key: np.ndarray, t: np.ndarray, persons: np.ndarray
     return sums
 
 
+#: Rows of a chunk that :func:`_steps` checks first: an outcome that is not a step (most) fails there.
+_STEP_PROBE = 512
+
+
 def _steps(a: np.ndarray, nonzero: np.ndarray, length: np.ndarray) -> np.ndarray | None:
     """Each person's first week with a 1, when every row of ``a`` (cleared outside the observed weeks) is
     0 up to that week and 1 from it to the end of the observed weeks; else None."""
+    if len(a) > _STEP_PROBE and _steps(a[:_STEP_PROBE], nonzero[:_STEP_PROBE], length[:_STEP_PROBE]) is None:
+        return None
     first = np.argmax(a, axis=1)
     if not bool(((np.count_nonzero(a, axis=1) == length - first) | ~nonzero).all()):
         return None
