@@ -86,22 +86,26 @@ class _Layout:
         columns: dict[str, pa.Array] = {
             "person_id": self._person_ids(start, stop, reps, dictionary_ids),
             "arm": pa.DictionaryArray.from_arrays(pa.array(np.repeat(self.arm[start:stop], reps)),
-                                                  pa.array(list(self.arm_labels))),
+                                                  pa.array(list(self.arm_labels)), safe=False),
             self.period_column: pa.array(self._periods(n_obs, total, uniform)),
         }
         flags = chunk.flags[skip:skip + total]
         for name in self.outcomes:
             if name == "ordinary_hours":
-                in_range = (chunk.hours_row >= skip) & (chunk.hours_row < skip + total)
+                row, value = chunk.hours_row, chunk.hours
+                if skip or (len(row) and int(row.max()) >= total):      # persons [start, stop) of the chunk
+                    in_range = (row >= skip) & (row < skip + total)
+                    row, value = row[in_range] - skip, value[in_range]
                 hours = np.zeros(total, dtype=np.float64)
-                hours[chunk.hours_row[in_range] - skip] = chunk.hours[in_range]
+                hours[row] = value
                 columns[name] = pa.array(hours)
             else:
                 one, bit = flags.dtype.type(1), flags.dtype.type(self.flag_outcomes.index(name))
                 values = (flags >> bit) & one
                 columns[name] = pa.array(values.view(np.int8) if values.itemsize == 1 else values.astype(np.int8))
         for name, (codes, values) in self.groups.items():
-            columns[name] = pa.DictionaryArray.from_arrays(pa.array(np.repeat(codes[start:stop], reps)), values)
+            columns[name] = pa.DictionaryArray.from_arrays(pa.array(np.repeat(codes[start:stop], reps)), values,
+                                                           safe=False)
         if self.weight is not None:
             columns["weight"] = pa.array(np.repeat(self.weight[start:stop], reps), type=pa.float64())
         return pa.table(columns)
@@ -112,7 +116,7 @@ class _Layout:
             position = np.repeat(np.arange(stop - start, dtype=np.int32), reps)
             ids = self.ids.slice(start, stop - start)
             ids = ids.combine_chunks() if isinstance(ids, pa.ChunkedArray) else ids
-            return pa.DictionaryArray.from_arrays(pa.array(position), ids)
+            return pa.DictionaryArray.from_arrays(pa.array(position), ids, safe=False)
         return self.ids.take(pa.array(np.repeat(np.arange(start, stop, dtype=np.int64), reps)))
 
     def _periods(self, n_obs: np.ndarray, total: int, uniform: bool) -> np.ndarray:
