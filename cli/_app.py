@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, Optional, TypeVar
 
 import typer
@@ -116,10 +116,10 @@ def say_written(paths: Iterable[object], prefix: str = "Wrote ") -> None:
         say(prefix + ", ".join(names))
 
 
-def say(text: str) -> None:
-    """Print a command's result on stdout, unless --quiet."""
+def say(text: str | Callable[[], str]) -> None:
+    """Print a command's result on stdout, unless --quiet (a callable is only called when printed)."""
     if not _state["quiet"]:
-        typer.echo(text)
+        typer.echo(text() if callable(text) else text)
 
 
 def console_lang() -> Optional[str]:

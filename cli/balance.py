@@ -58,5 +58,5 @@ def balance_command(
             ri_draws=ri_draws, seed=seed, format=format, plot=plot, min_cell=min_cell,
             drop_excluded=drop_exclusions, progress=progress, lang=console_lang(),
         )
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

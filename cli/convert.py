@@ -33,5 +33,5 @@ def convert(
     """
     with user_errors():
         step = pipeline.convert(register, source, out, config=config, codes=codes)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

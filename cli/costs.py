@@ -35,5 +35,5 @@ def costs_command(
         step = pipeline.costs(effects, scenarios, out, plot=plot, flows=flows, seed=seed, draws=draws,
                               tornado=tornado, lang=lang, progress=progress,
                               config=config)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

@@ -42,4 +42,4 @@ def demo_command(
             step = pipeline.demo_comparison(target, data, lang=lang, min_cell=min_cell, progress=progress)
         else:
             step = pipeline.demo(out_dir, data, lang=lang, min_cell=min_cell, progress=progress)
-    say(step.summary(console_lang()))   # the demo's summary lists the files it wrote
+    say(lambda: step.summary(console_lang()))   # the demo's summary lists the files it wrote

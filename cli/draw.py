@@ -34,7 +34,7 @@ def draw_command(
     with user_errors():
         step = pipeline.draw(population, config, ledger, request, date, design_change=design_change,
                              lock_timeout=lock_timeout)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
 
 
 @app.command("verify")
@@ -65,7 +65,7 @@ def verify_command(
     if not step.result.ok:
         typer.echo(step.summary(console_lang()), err=True)
         raise typer.Exit(1)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
 
 
 @app.command("exclude")
@@ -102,4 +102,4 @@ def power_command(
     """
     with user_errors():
         step = pipeline.power(n, share=share, sd=sd, proportion=proportion, alpha=alpha, power=power)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))

@@ -123,7 +123,7 @@ def effects_command(
                                               ledger=ledger, config=config, plot=plot, lang=lang, min_cell=min_cell,
                                               matches=matches)
                 step = pipeline.Step(step.result, step.written + step_sites.written, step.lang)
-            say(step.summary(console_lang()))
+            say(lambda: step.summary(console_lang()))
             say_written(step.written)
             return
         sites: dict[str, Any] = pipeline.site_options(config, by, _split(subgroups))
@@ -153,7 +153,7 @@ def effects_command(
                 workers=workers, progress=progress, drop_exclusions=drop_exclusions, axis=axis, **common)
         else:
             step = pipeline.effects(panel, out, progress=progress, workers=workers, **common)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)
 
 

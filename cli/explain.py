@@ -68,5 +68,5 @@ def explain(
             step = pipeline.explain(panel, site_factors, out, outcome=outcome, week=week, by=by, measure=measure,
                                     from_week=from_week, factors=_split(factors), weights=weights, config=config,
                                     plot=plot, lang=lang)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

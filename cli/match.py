@@ -37,5 +37,5 @@ def match(
     """
     with user_errors():
         step = pipeline.match(ledger, population, spells, config, out, keep_excluded=keep_excluded, date=date)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

@@ -8,7 +8,7 @@ from typing import Optional
 import typer
 
 from trialeval import pipeline
-from trialeval.cli._app import app, console_lang, user_errors
+from trialeval.cli._app import app, console_lang, say, user_errors
 from trialeval.cli._progress import progress_bar
 
 
@@ -75,6 +75,6 @@ def panel(
             drop_exclusions=drop_exclusions, axis=axis, period_from=period_from, period_to=period_to,
             week_sums=False,
         )
-    typer.echo(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     for path in step.written:
-        typer.echo(f"wrote {path}")
+        say(f"wrote {path}")

@@ -37,5 +37,5 @@ def partition(
     with user_errors(), progress_bar("Partitioning (rows)", quiet=quiet) as progress:
         step = pipeline.partition(ledger, spells, out, parts=parts, config=config, drop_bad_rows=drop_bad_rows,
                                   force=force, progress=progress)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

@@ -32,7 +32,7 @@ def report_command(
                                        option="--weeks" if weeks is None else "--table-weeks")
         step = pipeline.report(config, out_dir, lang=lang, weeks=chosen, min_cell=min_cell, xlsx=xlsx,
                                pdf=pdf)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     if xlsx:
         say(f"Tables gathered in {step.written[1]}.")
     if pdf:

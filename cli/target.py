@@ -34,7 +34,7 @@ def target(
     """
     with user_errors():
         step = pipeline.target(population, spells, config, extraction_date, out, lang=lang, min_cell=min_cell)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)
 
 
@@ -57,5 +57,5 @@ def curves(
     with user_errors():
         names = [o.strip() for o in outcomes.split(",") if o.strip()] if outcomes else None
         step = pipeline.curves(panel, ledger, config, out, plot=plot, outcomes=names, lang=lang, min_cell=min_cell)
-    say(step.summary(console_lang()))
+    say(lambda: step.summary(console_lang()))
     say_written(step.written)

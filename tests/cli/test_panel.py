@@ -95,3 +95,14 @@ def test_drop_bad_rows_writes_rejects(tmp_path):
     assert rejects["column"].tolist() == ["hours_per_week", "spell_type"]
     assert "rows dropped as bad input: 2" in result.output
     assert pd.read_parquet(out)["in_internship"].sum() == 3
+
+
+def test_the_global_quiet_prints_nothing_and_the_panels_own_quiet_only_hides_the_bar(tmp_path):
+    args = write_inputs(tmp_path)
+    out = tmp_path / "panel.parquet"
+    silent = runner.invoke(app, ["--quiet", "panel", *args, "--extraction-date", "2016-03-31", "--out", str(out)])
+    assert silent.exit_code == 0, silent.output
+    assert silent.output == "" and pd.read_parquet(out)["person_id"].tolist() == ["a"] * 4 + ["b"]
+    out.unlink()
+    own = runner.invoke(app, ["panel", *args, "--extraction-date", "2016-03-31", "--out", str(out), "--quiet"])
+    assert own.exit_code == 0 and "Weekly panel" in own.output and f"wrote {out}" in own.output
